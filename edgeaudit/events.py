@@ -1,0 +1,118 @@
+"""Events at the boundary of the store: validated once, then immutable.
+
+An event is a JSON object that carries at least ``time`` (RFC 3339, UTC) and ``kind``; it may
+carry ``tenant`` and ``source`` and any other JSON fields. :func:`prepare` checks it and turns
+it into a :class:`PreparedEntry`: the exact canonical bytes that will be hashed, plus the few
+columns the store indexes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from edgeaudit.canonical import canonical_json, fingerprint_key, leaf_hash
+from edgeaudit.errors import CanonicalError, InputError
+
+MAX_ENTRY_BYTES: Final = 1 << 20
+_RFC3339: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+)
+_KIND: Final = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)*")
+_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]*")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEntry:
+    """An event ready to append: canonical bytes, their leaf hash and indexed fields."""
+
+    body: bytes
+    leaf_hash: bytes
+    fp_key: bytes
+    time: str
+    kind: str
+    tenant: str | None
+    source: str | None
+
+
+def parse_utc_time(value: object, field: str = "time") -> tuple[str, int]:
+    """Validate an RFC 3339 UTC timestamp; return its normalized text and epoch seconds.
+
+    Normalized means ``T`` and ``Z`` in upper case; fractional digits are kept as written.
+    """
+    if not isinstance(value, str):
+        raise InputError(f"field {field!r}: expected an RFC 3339 UTC string, got {value!r}")
+    m = _RFC3339.fullmatch(value)
+    if m is None:
+        raise InputError(
+            f"field {field!r}: {value!r} is not an RFC 3339 timestamp "
+            "(expected e.g. 2026-11-22T10:15:00Z)"
+        )
+    zone = m.group(8)
+    if zone not in ("Z", "z", "+00:00"):
+        raise InputError(
+            f"field {field!r}: {value!r} is not UTC; write the time in UTC with a 'Z' suffix"
+        )
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    try:
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError as exc:
+        raise InputError(f"field {field!r}: {value!r} is not a valid time: {exc}") from exc
+    text = f"{value[:10]}T{value[11:19]}{m.group(7) or ''}Z"
+    return text, (moment - _EPOCH) // _ONE_SECOND
+
+
+def _optional_name(event: Mapping[str, object], field: str) -> str | None:
+    value = event.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 128 or not _NAME.fullmatch(value):
+        raise InputError(
+            f"field {field!r}: {value!r} must be a name of letters, digits and _.:@/- "
+            "(at most 128 characters) or null"
+        )
+    return value
+
+
+def prepare(event: object, *, fingerprint: str | None = None) -> PreparedEntry:
+    """Validate one event and compute its canonical bytes.
+
+    ``fingerprint`` identifies the source record (e.g. source id + native id + raw hash);
+    appending an entry whose (time, fingerprint) is already stored adds nothing. Without it,
+    the entry's own bytes are its fingerprint.
+    """
+    if not isinstance(event, dict):
+        raise InputError(f"expected a JSON object, got {type(event).__name__}")
+    text, seconds = parse_utc_time(event.get("time"))
+    kind = event.get("kind")
+    if not isinstance(kind, str) or len(kind) > 128 or not _KIND.fullmatch(kind):
+        raise InputError(
+            f"field 'kind': {kind!r} must be a dotted lower-case name such as 'auth.logon'"
+        )
+    tenant = _optional_name(event, "tenant")
+    source = _optional_name(event, "source")
+    if text != event["time"]:
+        event = {**event, "time": text}
+    try:
+        body = canonical_json(event)
+    except CanonicalError as exc:
+        raise CanonicalError(str(exc).replace("field $.", "field ", 1)) from None
+    if len(body) > MAX_ENTRY_BYTES:
+        raise InputError(f"event is {len(body)} bytes; the limit is {MAX_ENTRY_BYTES}")
+    leaf = leaf_hash(body)
+    return PreparedEntry(
+        body=body,
+        leaf_hash=leaf,
+        fp_key=fingerprint_key(seconds, fingerprint, leaf),
+        time=text,
+        kind=kind,
+        tenant=tenant,
+        source=source,
+    )
+
+
+_ONE_SECOND: Final = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC) - _EPOCH

@@ -1,0 +1,279 @@
+"""One evidence log in the store: batch append, reads, proofs and checkpoint signing.
+
+Writers serialize on the log's head row (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL:
+``SELECT ... FOR UPDATE``), so concurrent appenders never fork or gap the chain; the primary key
+on (log, index) and the unique dedupe key back the lock up. Each :meth:`EvidenceLog.append` is
+one transaction: the batch is stored completely or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from edgeaudit.canonical import chain_hash
+from edgeaudit.errors import (
+    InconsistentCheckpointError,
+    InputError,
+    NoteError,
+    ProofError,
+    StoreError,
+)
+from edgeaudit.events import PreparedEntry
+from edgeaudit.merkle.tiles import TileNodeSource, extend_tiles, right_edge
+from edgeaudit.merkle.tree import consistency_proof, inclusion_proof, root
+from edgeaudit.merkle.verify import verify_consistency
+from edgeaudit.note.checkpoint import Checkpoint
+from edgeaudit.note.verifier import Verifier, verify_checkpoint
+from edgeaudit.store import sql
+from edgeaudit.store.schema import Checkpoint as CheckpointRow
+from edgeaudit.store.schema import Log, Tile
+
+
+class CheckpointSigner(Protocol):
+    """What the store needs from a signer; the store never sees a private key."""
+
+    @property
+    def verifier_key(self) -> str: ...
+
+    def sign_checkpoint(self, checkpoint: Checkpoint) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    appended: int
+    duplicates: int
+    first_index: int | None
+    tree_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    note: str
+    signed_at: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class EvidenceLog:
+    """An append-only log identified by its origin. Create with :meth:`Store.log`."""
+
+    def __init__(self, engine: Engine, log_id: int, origin: str) -> None:
+        self._engine = engine
+        self.log_id = log_id
+        self.origin = origin
+
+    # -- writing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with (
+            self._engine.connect().execution_options(sqlite_immediate=True) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    def append(self, entries: Iterable[PreparedEntry]) -> AppendResult:
+        """Append a batch in one transaction. Entries already stored (same dedupe key) are
+        skipped, as are repeats within the batch."""
+        batch = list(entries)
+        with self._write() as conn:
+            size, head = sql.lock_log(conn, self.log_id)
+            known = sql.existing_fp_keys(conn, self.log_id, [e.fp_key for e in batch])
+            rows: list[sql.EntryRow] = []
+            leaves: list[bytes] = []
+            log_id, idx = self.log_id, size
+            for e in batch:
+                if e.fp_key in known:
+                    continue
+                known.add(e.fp_key)
+                head = chain_hash(head, e.leaf_hash)
+                rows.append(
+                    (
+                        log_id,
+                        idx,
+                        e.leaf_hash,
+                        head,
+                        e.fp_key,
+                        e.time,
+                        e.kind,
+                        e.tenant,
+                        e.source,
+                        e.body,
+                    )
+                )
+                leaves.append(e.leaf_hash)
+                idx += 1
+            if rows:
+                edge = sql.fetch_tiles(conn, log_id, right_edge(size))
+                tiles = extend_tiles(size, edge, leaves)
+                sql.insert_entries(conn, rows)
+                sql.upsert_tiles(conn, log_id, tiles)
+                sql.update_head(conn, log_id, idx, head)
+        return AppendResult(
+            appended=len(rows),
+            duplicates=len(batch) - len(rows),
+            first_index=size if rows else None,
+            tree_size=idx,
+        )
+
+    def sign_checkpoint(
+        self, signer: CheckpointSigner, trusted: Sequence[bytes] = ()
+    ) -> StoredCheckpoint:
+        """Sign the current tree and store the note.
+
+        Refuses (:class:`InconsistentCheckpointError`) unless the tree extends the latest
+        checkpoint in the store and every note in ``trusted`` (e.g. the signer's own record of
+        what it signed last, kept outside the database).
+        """
+        verifier = Verifier.parse(signer.verifier_key)
+        with self._write() as conn:
+            size, _ = sql.lock_log(conn, self.log_id)
+            source = TileNodeSource(size, lambda keys: sql.fetch_tiles(conn, self.log_id, keys))
+            current = root(size, source)
+            latest = self._latest(conn)
+            earlier = [latest.note.encode()] if latest else []
+            for note in [*earlier, *trusted]:
+                self._check_extends(note, verifier, size, current, source)
+            if latest is not None and latest.tree_size == size:
+                return latest
+            text = signer.sign_checkpoint(Checkpoint(self.origin, size, current)).decode()
+            stored = StoredCheckpoint(size, current, text, _now())
+            conn.execute(
+                insert(CheckpointRow).values(
+                    log_id=self.log_id,
+                    tree_size=size,
+                    root_hash=current,
+                    note=text,
+                    signed_at=stored.signed_at,
+                )
+            )
+        return stored
+
+    def _check_extends(
+        self, note: bytes, verifier: Verifier, size: int, current: bytes, source: TileNodeSource
+    ) -> None:
+        try:
+            old = verify_checkpoint(note, [verifier], origin=self.origin)
+        except NoteError as exc:
+            raise InconsistentCheckpointError(
+                f"refusing to sign: an earlier checkpoint does not verify: {exc}"
+            ) from exc
+        if old.size > size:
+            raise InconsistentCheckpointError(
+                f"refusing to sign: a checkpoint of size {old.size} was signed earlier but the "
+                f"log has only {size} entries (truncated or rolled back?)"
+            )
+        if old.size == 0:
+            return
+        proof = consistency_proof(old.size, size, source)
+        try:
+            verify_consistency(old.size, size, old.root, current, proof)
+        except ProofError as exc:
+            raise InconsistentCheckpointError(
+                f"refusing to sign: the log of size {size} does not extend the checkpoint of "
+                f"size {old.size} signed earlier ({exc})"
+            ) from exc
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _latest(self, conn: Connection) -> StoredCheckpoint | None:
+        t = CheckpointRow.__table__
+        row = conn.execute(
+            select(t.c.tree_size, t.c.root_hash, t.c.note, t.c.signed_at)
+            .where(t.c.log_id == self.log_id)
+            .order_by(t.c.tree_size.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else StoredCheckpoint(row[0], bytes(row[1]), row[2], row[3])
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._engine.connect() as conn:
+            return self._latest(conn)
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        t = CheckpointRow.__table__
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.tree_size, t.c.root_hash, t.c.note, t.c.signed_at)
+                .where(t.c.log_id == self.log_id)
+                .order_by(t.c.tree_size)
+            ).all()
+        return [StoredCheckpoint(r[0], bytes(r[1]), r[2], r[3]) for r in rows]
+
+    def head(self) -> tuple[int, bytes]:
+        """(tree size, chain head) as recorded in the log's head row."""
+        t = Log.__table__
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.tree_size, t.c.chain_head).where(t.c.id == self.log_id)
+            ).one()
+        return int(row[0]), bytes(row[1])
+
+    @property
+    def size(self) -> int:
+        return self.head()[0]
+
+    @contextmanager
+    def reader(self) -> Iterator[LogReader]:
+        """A read session on one connection (for proofs in a loop, streaming verify)."""
+        with self._engine.connect() as conn, conn.begin():
+            yield LogReader(conn, self.log_id)
+
+
+class LogReader:
+    """Reads of one log inside one read transaction (a consistent snapshot)."""
+
+    def __init__(self, conn: Connection, log_id: int) -> None:
+        self._conn = conn
+        self._log_id = log_id
+
+    def _source(self, size: int) -> TileNodeSource:
+        return TileNodeSource(size, lambda keys: sql.fetch_tiles(self._conn, self._log_id, keys))
+
+    def entry(self, index: int) -> tuple[bytes, bytes]:
+        """(exact entry bytes, stored leaf hash) of entry ``index``."""
+        found = sql.fetch_entry(self._conn, self._log_id, index)
+        if found is None:
+            raise StoreError(f"entry {index} does not exist")
+        return found
+
+    def root(self, size: int) -> bytes:
+        return root(size, self._source(size))
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        if not 0 <= index < tree_size:
+            raise InputError(f"index {index} is outside a tree of size {tree_size}")
+        return inclusion_proof(index, tree_size, self._source(tree_size))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        if not 0 < old_size <= new_size:
+            raise InputError(
+                f"need 0 < old size <= new size for a consistency proof, got {old_size}, {new_size}"
+            )
+        return consistency_proof(old_size, new_size, self._source(new_size))
+
+    def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes, bytes]]:
+        """Stream (index, entry bytes, stored leaf hash, stored chain hash) in index order."""
+        return sql.iter_entry_hashes(self._conn, self._log_id, start)
+
+    def tiles(self, level: int | None = None) -> Iterator[tuple[int, int, bytes]]:
+        """Stored tiles as (tile level, tile index, hashes), ordered; optionally one level."""
+        t = Tile.__table__
+        query = select(t.c.level, t.c.tidx, t.c.hashes).where(t.c.log_id == self._log_id)
+        if level is not None:
+            query = query.where(t.c.level == level)
+        rows = self._conn.execution_options(yield_per=1000).execute(
+            query.order_by(t.c.level, t.c.tidx)
+        )
+        for level, tidx, blob in rows:
+            yield int(level), int(tidx), bytes(blob)

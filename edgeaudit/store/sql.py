@@ -1,0 +1,163 @@
+"""Driver-level statements on the hot paths, the same logic on SQLite and PostgreSQL.
+
+SQLAlchemy Core is used for everything else; appends and proof reads go to the DBAPI connection
+of the current transaction because ORM and Core executemany cost 2-10x (MEASURED.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from edgeaudit.merkle.tiles import TileKey
+
+EntryRow = tuple[int, int, bytes, bytes, bytes, str, str, str | None, str | None, bytes]
+ENTRY_COLUMNS = "log_id, idx, leaf_hash, chain_hash, fp_key, time, kind, tenant, source, body"
+_CHUNK = 500
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _dbapi(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
+def _mark(conn: Connection) -> str:
+    return "%s" if is_postgres(conn) else "?"
+
+
+def lock_log(conn: Connection, log_id: int) -> tuple[int, bytes]:
+    """Lock the log's head row for this transaction; return (tree size, chain head).
+
+    On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
+    """
+    m = _mark(conn)
+    suffix = " FOR UPDATE" if is_postgres(conn) else ""
+    cur = _dbapi(conn).cursor()
+    cur.execute(f"SELECT tree_size, chain_head FROM logs WHERE id = {m}{suffix}", (log_id,))
+    row = cur.fetchone()
+    cur.close()
+    if row is None:
+        raise LookupError(f"log {log_id} does not exist")
+    return int(row[0]), bytes(row[1])
+
+
+def existing_fp_keys(conn: Connection, log_id: int, keys: Sequence[bytes]) -> set[bytes]:
+    """Which of ``keys`` are already stored for this log."""
+    found: set[bytes] = set()
+    cur = _dbapi(conn).cursor()
+    if is_postgres(conn):
+        cur.execute(
+            "SELECT fp_key FROM entries WHERE log_id = %s AND fp_key = ANY(%s)",
+            (log_id, list(keys)),
+        )
+        found.update(bytes(r[0]) for r in cur.fetchall())
+    else:
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            cur.execute(
+                f"SELECT fp_key FROM entries WHERE log_id = ? AND fp_key IN ({marks})",
+                (log_id, *chunk),
+            )
+            found.update(r[0] for r in cur.fetchall())
+    cur.close()
+    return found
+
+
+def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
+    dbapi = _dbapi(conn)
+    if is_postgres(conn):
+        with (
+            dbapi.cursor() as cur,
+            cur.copy(f"COPY entries ({ENTRY_COLUMNS}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    else:
+        dbapi.executemany(
+            f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
+        )
+
+
+def fetch_tiles(conn: Connection, log_id: int, keys: Collection[TileKey]) -> dict[TileKey, bytes]:
+    """Read tiles by key in one query (OR'd equalities: ``IN (VALUES ...)`` scans on SQLite)."""
+    if not keys:
+        return {}
+    m = _mark(conn)
+    keys = list(keys)
+    where = " OR ".join([f"(level = {m} AND tidx = {m})"] * len(keys))
+    params: list[int] = [log_id]
+    for level, tidx in keys:
+        params += (level, tidx)
+    cur = _dbapi(conn).cursor()
+    cur.execute(f"SELECT level, tidx, hashes FROM tiles WHERE log_id = {m} AND ({where})", params)
+    out = {(int(r[0]), int(r[1])): bytes(r[2]) for r in cur.fetchall()}
+    cur.close()
+    return out
+
+
+def upsert_tiles(conn: Connection, log_id: int, tiles: Mapping[TileKey, bytes]) -> None:
+    m = _mark(conn)
+    cur = _dbapi(conn).cursor()
+    cur.executemany(
+        f"INSERT INTO tiles (log_id, level, tidx, hashes) VALUES ({m}, {m}, {m}, {m}) "
+        "ON CONFLICT (log_id, level, tidx) DO UPDATE SET hashes = excluded.hashes",
+        [(log_id, level, tidx, blob) for (level, tidx), blob in tiles.items()],
+    )
+    cur.close()
+
+
+def update_head(conn: Connection, log_id: int, size: int, chain_head: bytes) -> None:
+    m = _mark(conn)
+    cur = _dbapi(conn).cursor()
+    cur.execute(
+        f"UPDATE logs SET tree_size = {m}, chain_head = {m} WHERE id = {m}",
+        (size, chain_head, log_id),
+    )
+    cur.close()
+
+
+def iter_entry_hashes(
+    conn: Connection, log_id: int, start: int = 0, batch: int = 10_000
+) -> Iterator[tuple[int, bytes, bytes, bytes]]:
+    """Stream (idx, body, leaf_hash, chain_hash) in index order, from ``start``."""
+    m = _mark(conn)
+    sql = (
+        "SELECT idx, body, leaf_hash, chain_hash FROM entries "
+        f"WHERE log_id = {m} AND idx >= {m} ORDER BY idx"
+    )
+    dbapi = _dbapi(conn)
+    if is_postgres(conn):
+        with dbapi.cursor(name="edgeaudit_stream") as cur:
+            cur.itersize = batch
+            cur.execute(sql, (log_id, start))
+            yield from cur
+    else:
+        cur = dbapi.cursor()
+        cur.arraysize = batch
+        cur.execute(sql, (log_id, start))
+        while rows := cur.fetchmany():
+            yield from rows
+        cur.close()
+
+
+def fetch_entry(conn: Connection, log_id: int, index: int) -> tuple[bytes, bytes] | None:
+    m = _mark(conn)
+    cur = _dbapi(conn).cursor()
+    cur.execute(
+        f"SELECT body, leaf_hash FROM entries WHERE log_id = {m} AND idx = {m}", (log_id, index)
+    )
+    row = cur.fetchone()
+    cur.close()
+    return None if row is None else (bytes(row[0]), bytes(row[1]))
+
+
+def executemany(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    cur = _dbapi(conn).cursor()
+    cur.executemany(sql, list(rows))
+    cur.close()

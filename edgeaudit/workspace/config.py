@@ -1,0 +1,145 @@
+"""Workspace configuration (``edgeaudit.toml``): find, load, validate and write it."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from sqlalchemy.engine import make_url
+
+from edgeaudit.errors import ConfigError
+
+CONFIG_NAME = "edgeaudit.toml"
+ENV_WORKSPACE = "EDGEAUDIT_WORKSPACE"
+ENV_DB_URL = "EDGEAUDIT_DB_URL"
+DEFAULT_DB = "sqlite:///evidence/store.db"
+_SITE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_ORIGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~:/-]{0,254}")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceConfig:
+    """A loaded, validated workspace configuration. Paths are absolute."""
+
+    root: Path
+    site: str
+    origin: str
+    verifier_key: str
+    private_key: Path
+    passphrase_env: str | None
+    db_url: str
+
+    @property
+    def state_file(self) -> Path:
+        """The signer's own record of the last checkpoint it signed (outside the database)."""
+        return self.private_key.with_name("last-checkpoint")
+
+
+def find_root(explicit: str | os.PathLike[str] | None) -> Path:
+    """The workspace directory: ``--workspace``, else ``$EDGEAUDIT_WORKSPACE``, else cwd."""
+    chosen = explicit or os.environ.get(ENV_WORKSPACE) or "."
+    return Path(chosen).expanduser().resolve()
+
+
+def site_slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63]
+    if not _SITE.fullmatch(slug):
+        raise ConfigError(f"cannot derive a site name from {name!r}; pass --site NAME")
+    return slug
+
+
+def check_origin(origin: str) -> str:
+    if not _ORIGIN.fullmatch(origin):
+        raise ConfigError(
+            f"origin {origin!r} must be a URL-like name without scheme, spaces or '+', "
+            "e.g. audit.example.net/blr-pod-1"
+        )
+    return origin
+
+
+def resolve_db_url(url: str, root: Path) -> str:
+    """Make a relative SQLite path relative to the workspace; pass other URLs through."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        path = Path(parsed.database)
+        if not path.is_absolute():
+            path = root / path
+        return parsed.set(database=str(path)).render_as_string(hide_password=False)
+    return url
+
+
+def load(root: Path) -> WorkspaceConfig:
+    path = root / CONFIG_NAME
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{root} is not an edgeaudit workspace (no {CONFIG_NAME}); run `edgeaudit init` "
+            f"or pass --workspace / set {ENV_WORKSPACE}"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    site = _get(raw, path, "site", "name")
+    log = raw.get("log", {})
+    origin = check_origin(_get(raw, path, "log", "origin"))
+    verifier = _get(raw, path, "log", "verifier_key")
+    key_path = root / _get(raw, path, "log", "private_key")
+    passphrase_env = log.get("passphrase_env")
+    if passphrase_env is not None and not isinstance(passphrase_env, str):
+        raise ConfigError(f"{path}: [log] passphrase_env must be a string")
+    db = os.environ.get(ENV_DB_URL) or _get(raw, path, "store", "url")
+    return WorkspaceConfig(
+        root=root,
+        site=site,
+        origin=origin,
+        verifier_key=verifier,
+        private_key=key_path,
+        passphrase_env=passphrase_env,
+        db_url=resolve_db_url(db, root),
+    )
+
+
+def _get(raw: dict[str, Any], path: Path, table: str, key: str) -> str:
+    value = raw.get(table, {}).get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: [{table}] {key} is missing or not a string")
+    return value
+
+
+def write(
+    root: Path,
+    *,
+    site: str,
+    origin: str,
+    verifier_key: str,
+    private_key: str,
+    passphrase_env: str | None,
+    db_url: str,
+) -> Path:
+    """Write a new ``edgeaudit.toml``; refuse to overwrite one."""
+    if make_url(db_url).password:
+        raise ConfigError(
+            f"refusing to write a database password into {CONFIG_NAME}; put the full URL in "
+            f"${ENV_DB_URL} instead and pass --db without the password"
+        )
+    log: dict[str, str] = {
+        "origin": origin,
+        "verifier_key": verifier_key,
+        "private_key": private_key,
+    }
+    if passphrase_env:
+        log["passphrase_env"] = passphrase_env
+    doc = {"site": {"name": site}, "log": log, "store": {"url": db_url}}
+    path = root / CONFIG_NAME
+    try:
+        with path.open("x", encoding="utf-8") as fh:
+            fh.write("# edgeaudit workspace configuration\n")
+            fh.write(tomli_w.dumps(doc))
+    except FileExistsError:
+        raise ConfigError(f"{path} already exists; this is already a workspace") from None
+    return path
