@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from edgeaudit.canonical import chain_hash
 from edgeaudit.errors import (
@@ -32,7 +32,7 @@ from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.store import sql
 from edgeaudit.store.schema import Checkpoint as CheckpointRow
-from edgeaudit.store.schema import Log, Tile
+from edgeaudit.store.schema import Entry, Log, Tile
 
 
 class CheckpointSigner(Protocol):
@@ -218,6 +218,18 @@ class EvidenceLog:
                 select(t.c.tree_size, t.c.chain_head).where(t.c.id == self.log_id)
             ).one()
         return int(row[0]), bytes(row[1])
+
+    def counts(self) -> list[tuple[str, str | None, int]]:
+        """Number of entries per (kind, tenant)."""
+        t = Entry.__table__
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.kind, t.c.tenant, func.count())
+                .where(t.c.log_id == self.log_id)
+                .group_by(t.c.kind, t.c.tenant)
+                .order_by(t.c.kind, t.c.tenant)
+            ).all()
+        return [(r[0], r[1], int(r[2])) for r in rows]
 
     @property
     def size(self) -> int:

@@ -1,0 +1,314 @@
+"""One function per CLI command. Signing code is imported only by commands that sign."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from edgeaudit.errors import ConfigError, InputError, VerificationError
+from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
+from edgeaudit.store.engine import redact
+from edgeaudit.workspace import config as cfg
+
+MAX_ERRORS_SHOWN = 20
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        print(text)
+
+
+def _workspace(args: argparse.Namespace) -> cfg.WorkspaceConfig:
+    return cfg.load(cfg.find_root(args.workspace))
+
+
+def _open(config: cfg.WorkspaceConfig) -> tuple[Store, EvidenceLog]:
+    store = Store.open(config.db_url)
+    try:
+        return store, store.log(config.origin)
+    except BaseException:
+        store.close()
+        raise
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from edgeaudit.workspace.setup import init_workspace
+
+    root = cfg.find_root(args.workspace)
+    config = init_workspace(
+        root,
+        site=args.site,
+        origin=args.origin,
+        db_url=args.db,
+        passphrase_env=args.passphrase_env,
+    )
+    data = {
+        "workspace": str(config.root),
+        "site": config.site,
+        "origin": config.origin,
+        "store": redact(config.db_url),
+        "verifier_key": config.verifier_key,
+    }
+    _emit(
+        args,
+        data,
+        f"initialized workspace {config.root}\n  site:     {config.site}\n"
+        f"  origin:   {config.origin}\n  store:    {redact(config.db_url)}\n"
+        f"  key:      {config.verifier_key}",
+    )
+    return 0
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    config = _workspace(args)
+    _emit(args, {"verifier_key": config.verifier_key}, config.verifier_key)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from edgeaudit.store import migrate
+    from edgeaudit.store.engine import open_engine
+
+    config = _workspace(args)
+    engine = open_engine(config.db_url)
+    try:
+        if args.action == "upgrade":
+            migrate.upgrade(engine)
+        current = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    head = migrate.head_revision()
+    _emit(
+        args,
+        {"revision": current, "head": head},
+        f"schema revision {current} (newest: {head})",
+    )
+    return 0
+
+
+def cmd_append(args: argparse.Namespace) -> int:
+    from edgeaudit.collect.jsonl import read_events
+
+    config = _workspace(args)
+    entries, errors = read_events(args.files)
+    if errors:
+        shown = "\n".join(f"  {e}" for e in errors[:MAX_ERRORS_SHOWN])
+        more = len(errors) - MAX_ERRORS_SHOWN
+        raise InputError(
+            f"{len(errors)} bad line(s); nothing was appended:\n{shown}"
+            + (f"\n  ... and {more} more" if more > 0 else "")
+        )
+    store, log = _open(config)
+    with store:
+        result = log.append(entries)
+    data = {
+        "appended": result.appended,
+        "duplicates": result.duplicates,
+        "first_index": result.first_index,
+        "tree_size": result.tree_size,
+    }
+    _emit(
+        args,
+        data,
+        f"appended {result.appended} event(s), skipped {result.duplicates} already stored; "
+        f"the log now has {result.tree_size} entries",
+    )
+    return 0
+
+
+def _checkpoint_dict(cp: StoredCheckpoint) -> dict[str, Any]:
+    return {
+        "tree_size": cp.tree_size,
+        "root_hash": cp.root_hash.hex(),
+        "signed_at": cp.signed_at,
+        "note": cp.note,
+    }
+
+
+def _checkpoint_at(log: EvidenceLog, size: int | None) -> StoredCheckpoint:
+    checkpoints = log.checkpoints()
+    if not checkpoints:
+        raise ConfigError("no checkpoint has been signed yet: run `edgeaudit checkpoint`")
+    if size is None:
+        return checkpoints[-1]
+    for cp in checkpoints:
+        if cp.tree_size == size:
+            return cp
+    sizes = ", ".join(str(c.tree_size) for c in checkpoints[-10:])
+    raise InputError(f"no checkpoint was signed at size {size} (latest signed sizes: {sizes})")
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    config = _workspace(args)
+    store, log = _open(config)
+    with store:
+        if args.action == "list":
+            cps = log.checkpoints()
+            _emit(
+                args,
+                {"checkpoints": [_checkpoint_dict(c) for c in cps]},
+                "\n".join(f"{c.tree_size}\t{c.root_hash.hex()}\t{c.signed_at}" for c in cps)
+                or "no checkpoints signed yet",
+            )
+            return 0
+        if args.action == "show":
+            cp = _checkpoint_at(log, args.size)
+        else:
+            if args.size is not None:
+                raise InputError("`checkpoint sign` always signs the current tree; drop SIZE")
+            from edgeaudit.workspace.signing import sign_checkpoint
+
+            cp = sign_checkpoint(config, log)
+    _emit(args, _checkpoint_dict(cp), cp.note.rstrip("\n"))
+    return 0
+
+
+def _verifiers(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> list[Any]:
+    from edgeaudit.note.verifier import Verifier
+
+    keys = args.key if getattr(args, "key", None) else [config.verifier_key]
+    out = []
+    for k in keys:
+        path = Path(k)
+        text = path.read_text(encoding="utf-8").strip() if path.is_file() else k
+        out.append(Verifier.parse(text))
+    return out
+
+
+def cmd_proof(args: argparse.Namespace) -> int:
+    from edgeaudit.canonical import leaf_hash
+    from edgeaudit.merkle.verify import verify_consistency, verify_inclusion
+    from edgeaudit.note.verifier import verify_checkpoint
+
+    config = _workspace(args)
+    verifiers = _verifiers(args, config)
+    store, log = _open(config)
+    with store:
+        if args.kind == "inclusion":
+            if len(args.sizes) != 1:
+                raise InputError("usage: edgeaudit proof inclusion INDEX")
+            (index,) = args.sizes
+            cp = _checkpoint_at(log, None)
+            if not 0 <= index < cp.tree_size:
+                raise InputError(
+                    f"index {index} is not covered by the latest checkpoint (size "
+                    f"{cp.tree_size}); run `edgeaudit checkpoint` first"
+                )
+            with log.reader() as reader:
+                body, _ = reader.entry(index)
+                proof = reader.inclusion_proof(index, cp.tree_size)
+            signed = verify_checkpoint(cp.note.encode(), verifiers, origin=log.origin)
+            verify_inclusion(leaf_hash(body), index, cp.tree_size, proof, signed.root)
+            data: dict[str, Any] = {
+                "index": index,
+                "tree_size": cp.tree_size,
+                "entry": base64.b64encode(body).decode("ascii"),
+                "leaf_hash": leaf_hash(body).hex(),
+                "proof": [h.hex() for h in proof],
+                "checkpoint": cp.note,
+            }
+            text = (
+                f"entry {index} is in the tree of size {cp.tree_size}\n"
+                f"leaf hash {data['leaf_hash']}\nproof:\n"
+                + "".join(f"  {h}\n" for h in data["proof"])
+                + cp.note
+            )
+        else:
+            if len(args.sizes) != 2:
+                raise InputError("usage: edgeaudit proof consistency OLD_SIZE NEW_SIZE")
+            old_size, new_size = args.sizes
+            old, new = _checkpoint_at(log, old_size), _checkpoint_at(log, new_size)
+            with log.reader() as reader:
+                proof = reader.consistency_proof(old_size, new_size)
+            old_cp = verify_checkpoint(old.note.encode(), verifiers, origin=log.origin)
+            new_cp = verify_checkpoint(new.note.encode(), verifiers, origin=log.origin)
+            verify_consistency(old_size, new_size, old_cp.root, new_cp.root, proof)
+            data = {
+                "old_size": old_size,
+                "new_size": new_size,
+                "proof": [h.hex() for h in proof],
+                "old_checkpoint": old.note,
+                "new_checkpoint": new.note,
+            }
+            text = (
+                f"the tree of size {new_size} extends the tree of size {old_size}\nproof:\n"
+                + "".join(f"  {h}\n" for h in data["proof"])
+            )
+    _emit(args, data, text.rstrip("\n"))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from edgeaudit.verify import verify_log
+
+    config = _workspace(args)
+    verifiers = _verifiers(args, config)
+    trusted = None
+    if args.trusted_checkpoint:
+        try:
+            trusted = Path(args.trusted_checkpoint).read_bytes()
+        except OSError as exc:
+            raise InputError(f"{args.trusted_checkpoint}: cannot read: {exc.strerror}") from None
+    store, log = _open(config)
+    with store:
+        report = verify_log(log, verifiers, trusted=trusted)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
+    elif report.ok:
+        trusted_text = (
+            f", extends trusted checkpoint of size {report.trusted_checkpoint}"
+            if report.trusted_checkpoint is not None
+            else ""
+        )
+        print(
+            f"OK: {report.entries_checked} entries, chain and tree intact; "
+            f"{report.checkpoints_checked} signed checkpoint(s) verified{trusted_text}\n"
+            f"root {report.root_hash}"
+        )
+    else:
+        print(f"FAILED: {len(report.problems)} problem(s) in log {report.origin}:")
+        for p in report.problems:
+            print(f"  [{p.code}] {p}")
+    return 0 if report.ok else VerificationError.exit_code
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _workspace(args)
+    store, log = _open(config)
+    with store:
+        size, _ = log.head()
+        latest = log.latest_checkpoint()
+        kinds: Counter[str] = Counter()
+        tenants: Counter[str] = Counter()
+        for kind, tenant, n in log.counts():
+            kinds[kind] += n
+            tenants[tenant or "(site-wide)"] += n
+    data = {
+        "workspace": str(config.root),
+        "origin": config.origin,
+        "backend": store.backend,
+        "entries": size,
+        "latest_checkpoint": latest.tree_size if latest else None,
+        "unsigned_entries": size - (latest.tree_size if latest else 0),
+        "kinds": dict(sorted(kinds.items())),
+        "tenants": dict(sorted(tenants.items())),
+    }
+    lines = [
+        f"workspace  {config.root}",
+        f"origin     {config.origin} ({store.backend})",
+        f"entries    {size}",
+        f"checkpoint {latest.tree_size if latest else 'none'}"
+        + (f" ({data['unsigned_entries']} entries not yet covered)" if latest else ""),
+        "by kind:",
+        *(f"  {k:<24} {n}" for k, n in sorted(kinds.items())),
+        "by tenant:",
+        *(f"  {k:<24} {n}" for k, n in sorted(tenants.items())),
+    ]
+    _emit(args, data, "\n".join(lines))
+    return 0

@@ -1,0 +1,115 @@
+"""``edgeaudit``: the command line. Thin: parse arguments, call the library, print.
+
+Results go to stdout (``--json`` for machines), logs and errors to stderr.
+
+Exit codes: 0 success; 1 verification failed (tampering or a bad proof); 2 usage,
+configuration or input error (nothing was written); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from edgeaudit import __version__
+from edgeaudit.errors import EdgeauditError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("edgeaudit")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="edgeaudit",
+        description="Tamper-evident audit evidence for multi-tenant micro edge data centers.",
+        epilog="Exit codes: 0 ok, 1 verification failed, 2 usage/configuration/input error.",
+    )
+    p.add_argument("--version", action="version", version=f"edgeaudit {__version__}")
+    p.add_argument(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        help="workspace directory (default: $EDGEAUDIT_WORKSPACE, else the current directory)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_, description=help_)
+        c.add_argument("--json", action="store_true", help="print JSON instead of text")
+        return c
+
+    c = cmd("init", "create a workspace: config, Ed25519 log key and the store")
+    c.add_argument("--site", help="site name (default: the directory name)")
+    c.add_argument("--origin", help="log origin (default: edgeaudit.local/<site>)")
+    c.add_argument(
+        "--db",
+        metavar="URL",
+        help="store URL: sqlite:///PATH (default evidence/store.db) or postgresql://...",
+    )
+    c.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="encrypt the log key with the passphrase in environment variable VAR",
+    )
+
+    c = cmd("key", "show the log's public verifier key")
+    c.add_argument("action", choices=["show"])
+
+    c = cmd("db", "manage the store schema")
+    c.add_argument("action", choices=["upgrade", "current"])
+
+    c = cmd("append", "append events from JSON Lines files (one object per line; - for stdin)")
+    c.add_argument("files", nargs="+", metavar="FILE")
+
+    c = cmd("checkpoint", "sign the current tree (default), or show/list signed checkpoints")
+    c.add_argument("action", nargs="?", default="sign", choices=["sign", "show", "list"])
+    c.add_argument("size", nargs="?", type=int, help="tree size to show (default: latest)")
+
+    c = cmd("proof", "print an inclusion or consistency proof against signed checkpoints")
+    c.add_argument("kind", choices=["inclusion", "consistency"])
+    c.add_argument("sizes", nargs="+", type=int, metavar="N", help="INDEX | OLD_SIZE NEW_SIZE")
+
+    c = cmd("verify", "recompute and check every entry, the chain, the tree and checkpoints")
+    c.add_argument(
+        "--trusted-checkpoint",
+        metavar="FILE",
+        help="a signed checkpoint seen earlier: the store must still extend it",
+    )
+    c.add_argument(
+        "--key",
+        metavar="VKEY",
+        action="append",
+        help="trust this verifier key (string or file) instead of the workspace's",
+    )
+
+    cmd("status", "summarize the workspace and its log")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="edgeaudit: %(levelname)s: %(message)s",
+    )
+    from edgeaudit.cli import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return int(handler(args))
+    except EdgeauditError as exc:
+        if args.verbose:
+            log.exception("failed")
+        print(f"edgeaudit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edgeaudit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

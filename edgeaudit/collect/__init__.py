@@ -1,0 +1,1 @@
+"""Collectors: sources become validated events ready for the store."""
