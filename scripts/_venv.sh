@@ -1,0 +1,48 @@
+# Sourced by scripts/demo and scripts/test: make sure .venv exists with edgeaudit installed.
+# Usage: ensure_venv [EXTRAS]   (e.g. ensure_venv test)
+set -euo pipefail
+
+_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${EDGEAUDIT_VENV:-$_root/.venv}"
+
+_pick_python() {
+    for candidate in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "edgeaudit needs Python >= 3.11 (set PYTHON=/path/to/python3.11)" >&2
+    return 1
+}
+
+_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+ensure_venv() {
+    local extras="${1:-}" py stamp want
+    py="$(_pick_python)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        if ! "$py" -m venv "$VENV" >/dev/null 2>&1; then
+            rm -rf "$VENV"
+            echo "installing Debian's python3-venv (needed to create $VENV)..." >&2
+            _as_root apt-get update -qq
+            _as_root apt-get install -y -qq python3-venv >/dev/null
+            "$py" -m venv "$VENV"
+        fi
+    fi
+    # Reinstall only when pyproject.toml or the requested extras changed.
+    want="$(sha256sum "$_root/pyproject.toml" | cut -c1-16)-${extras}"
+    stamp="$VENV/.edgeaudit-installed"
+    if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp"; then
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+        local spec="$_root"
+        [ -n "$extras" ] && spec="$_root[$extras]"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"
+        echo "$want" >"$stamp"
+    fi
+    export PATH="$VENV/bin:$PATH"
+}
