@@ -59,30 +59,61 @@ def canonical_json(value: object) -> bytes:
             pass  # e.g. a lone surrogate: let the exact encoder explain
     try:
         return bytes(rfc8785.dumps(value))  # type: ignore[arg-type]
-    except (rfc8785.CanonicalizationError, RecursionError, TypeError, ValueError) as exc:
-        problem = _describe_problem(value, "$") or f"not canonicalizable: {exc}"
-        raise CanonicalError(problem) from exc
+    except RecursionError as exc:
+        # _describe_problem would recurse just as deep: answer without it.
+        raise CanonicalError(
+            "field $: nested deeper than the interpreter stack allows, or a reference cycle"
+        ) from exc
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        try:
+            problem = _describe_problem(value, "$")
+        except RecursionError:
+            problem = None
+        raise CanonicalError(problem or f"not canonicalizable: {exc}") from exc
 
 
 def _fast_path_ok(value: object, depth: int) -> bool:
-    """True when orjson(sort_keys) is proven byte-identical to RFC 8785 for ``value``."""
-    t = type(value)
-    if t is str or t is bool or value is None:
-        return True
-    if t is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER  # type: ignore[operator]
-    if depth >= _MAX_DEPTH:
-        return False
-    if t is dict:
-        for k, v in value.items():  # type: ignore[attr-defined]
+    """True when orjson(sort_keys) is proven byte-identical to RFC 8785 for ``value``.
+
+    Exact ``dict``/``list``/``str``/``bool``/``None`` and ``int`` within ±(2**53 - 1), at most
+    ``_MAX_DEPTH`` containers deep; object keys are exact ``str`` without characters at or above
+    U+E000, where code-point order (orjson's) and UTF-16 order (JCS's) agree. Scalar members are
+    checked inline rather than by a call each, which halves the cost on a flat event.
+    """
+    if type(value) is dict:
+        if depth >= _MAX_DEPTH:
+            return False
+        for k, v in value.items():
             if type(k) is not str or not (k.isascii() or max(k) < "\ue000"):
+                return False
+            t = type(v)
+            if t is str or t is bool or v is None:
+                continue
+            if t is int:
+                if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    continue
                 return False
             if not _fast_path_ok(v, depth + 1):
                 return False
         return True
-    if t is list:
-        return all(_fast_path_ok(v, depth + 1) for v in value)  # type: ignore[attr-defined]
-    return False
+    if type(value) is list:
+        if depth >= _MAX_DEPTH:
+            return False
+        for v in value:
+            t = type(v)
+            if t is str or t is bool or v is None:
+                continue
+            if t is int:
+                if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    continue
+                return False
+            if not _fast_path_ok(v, depth + 1):
+                return False
+        return True
+    if type(value) is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    t = type(value)
+    return t is str or t is bool or value is None
 
 
 def _describe_problem(value: object, path: str) -> str | None:
@@ -214,6 +245,6 @@ def signed_note(body: bytes, signature_lines: Sequence[str]) -> bytes:
 
 def cosignature_message(timestamp: int, body: bytes) -> bytes:
     """What a C2SP tlog-cosignature/v1 witness signs: header lines then the checkpoint body."""
-    if timestamp < 0:
-        raise InputError("cosignature timestamp must not be negative")
+    if not 0 <= timestamp <= 2**63 - 1:
+        raise InputError(f"cosignature timestamp must be in 0..2**63-1, got {timestamp}")
     return b"cosignature/v1\ntime %d\n" % timestamp + body
