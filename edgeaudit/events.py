@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Final
 
 from edgeaudit.canonical import canonical_json, fingerprint_key, leaf_hash
@@ -19,11 +20,12 @@ from edgeaudit.errors import CanonicalError, InputError
 
 MAX_ENTRY_BYTES: Final = 1 << 20
 _RFC3339: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
 )
 _KIND: Final = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)*")
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]*")
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DATE: Final = date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,12 @@ class PreparedEntry:
     source: str | None
 
 
+@lru_cache(maxsize=4096)
+def _epoch_day(date: str) -> int:
+    """Days since 1970-01-01 of a ``YYYY-MM-DD`` date; ValueError if it does not exist."""
+    return (datetime.strptime(date, "%Y-%m-%d").date() - _EPOCH_DATE).days
+
+
 def parse_utc_time(value: object, field: str = "time") -> tuple[str, int]:
     """Validate an RFC 3339 UTC timestamp; return its normalized text and epoch seconds.
 
@@ -52,18 +60,24 @@ def parse_utc_time(value: object, field: str = "time") -> tuple[str, int]:
             f"field {field!r}: {value!r} is not an RFC 3339 timestamp "
             "(expected e.g. 2026-11-22T10:15:00Z)"
         )
-    zone = m.group(8)
+    date, hour, minute, second, fraction, zone = m.groups()
     if zone not in ("Z", "z", "+00:00"):
         raise InputError(
             f"field {field!r}: {value!r} is not UTC; write the time in UTC with a 'Z' suffix"
         )
-    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    h, mi, sec = int(hour), int(minute), int(second)
+    if h > 23 or mi > 59 or sec > 59:
+        leap = " (leap seconds are not supported)" if sec == 60 else ""
+        raise InputError(f"field {field!r}: {value!r} is not a valid time of day{leap}")
     try:
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    except ValueError as exc:
-        raise InputError(f"field {field!r}: {value!r} is not a valid time: {exc}") from exc
-    text = f"{value[:10]}T{value[11:19]}{m.group(7) or ''}Z"
-    return text, (moment - _EPOCH) // _ONE_SECOND
+        day = _epoch_day(date)
+    except ValueError:
+        raise InputError(f"field {field!r}: {value!r} is not a valid date") from None
+    if zone == "Z" and value[10] == "T":
+        text = value
+    else:
+        text = f"{date}T{hour}:{minute}:{second}{fraction or ''}Z"
+    return text, day * 86400 + h * 3600 + mi * 60 + sec
 
 
 def _optional_name(event: Mapping[str, object], field: str) -> str | None:
@@ -113,6 +127,3 @@ def prepare(event: object, *, fingerprint: str | None = None) -> PreparedEntry:
         tenant=tenant,
         source=source,
     )
-
-
-_ONE_SECOND: Final = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC) - _EPOCH
