@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from edgeaudit.canonical import chain_hash
 from edgeaudit.errors import (
@@ -76,11 +77,19 @@ class EvidenceLog:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with (
-            self._engine.connect().execution_options(sqlite_immediate=True) as conn,
-            conn.begin(),
-        ):
-            yield conn
+        """A write transaction holding the log's lock; database errors become StoreError."""
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        try:
+            with (
+                self._engine.connect().execution_options(sqlite_immediate=True) as conn,
+                conn.begin(),
+            ):
+                yield conn
+        except (dbapi_error, DBAPIError) as exc:
+            raise StoreError(
+                f"the database refused the write to log {self.origin!r}; nothing of it was "
+                f"stored: {getattr(exc, 'orig', None) or exc}"
+            ) from exc
 
     def append(self, entries: Iterable[PreparedEntry]) -> AppendResult:
         """Append a batch in one transaction. Entries already stored (same dedupe key) are

@@ -89,13 +89,12 @@ def fetch_tiles(conn: Connection, log_id: int, keys: Collection[TileKey]) -> dic
     if not keys:
         return {}
     m = _mark(conn)
-    keys = list(keys)
-    where = " OR ".join([f"(level = {m} AND tidx = {m})"] * len(keys))
-    params: list[int] = [log_id]
+    where = " OR ".join([f"(log_id = {m} AND level = {m} AND tidx = {m})"] * len(keys))
+    params: list[int] = []
     for level, tidx in keys:
-        params += (level, tidx)
+        params += (log_id, level, tidx)
     cur = _dbapi(conn).cursor()
-    cur.execute(f"SELECT level, tidx, hashes FROM tiles WHERE log_id = {m} AND ({where})", params)
+    cur.execute(f"SELECT level, tidx, hashes FROM tiles WHERE {where}", params)
     out = {(int(r[0]), int(r[1])): bytes(r[2]) for r in cur.fetchall()}
     cur.close()
     return out
