@@ -287,12 +287,16 @@ class LogReader:
         """Stream (index, entry bytes, stored leaf hash, stored chain hash) in index order."""
         return sql.iter_entry_hashes(self._conn, self._log_id, start)
 
-    def tiles(self, level: int | None = None) -> Iterator[tuple[int, int, bytes]]:
-        """Stored tiles as (tile level, tile index, hashes), ordered; optionally one level."""
+    def tiles(
+        self, level: int | None = None, min_level: int = 0
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """Stored tiles as (tile level, tile index, blob), ordered; one level or from a level."""
         t = Tile.__table__
         query = select(t.c.level, t.c.tidx, t.c.hashes).where(t.c.log_id == self._log_id)
         if level is not None:
             query = query.where(t.c.level == level)
+        if min_level:
+            query = query.where(t.c.level >= min_level)
         rows = self._conn.execution_options(yield_per=1000).execute(
             query.order_by(t.c.level, t.c.tidx)
         )
