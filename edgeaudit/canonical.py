@@ -131,8 +131,10 @@ def _describe_problem(value: object, path: str) -> str | None:
             return f"field {path}: integer {value} is outside ±(2**53-1) and cannot be exact JSON"
         return None
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return f"field {path}: {value!r} is not a JSON number"
+        if value != value:
+            return f"field {path}: NaN is not a JSON number"
+        if value in (float("inf"), float("-inf")):
+            return f"field {path}: {value!r} (infinity, or a number too large) is not a JSON number"
         return None
     if isinstance(value, dict):
         for k, v in value.items():

@@ -6,12 +6,11 @@ number and reason, and then nothing of the batch is written.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-import orjson
+from typing import Any, BinaryIO
 
 from edgeaudit.errors import InputError
 from edgeaudit.events import MAX_ENTRY_BYTES, PreparedEntry, prepare
@@ -25,6 +24,32 @@ class LineError:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.reason}"
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"member {key!r} appears more than once in an object")
+            seen.add(key)
+    return obj
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_line(raw: bytes) -> Any:
+    """Parse one line as I-JSON (RFC 7493), the input RFC 8785 requires.
+
+    The standard library parser is used on purpose: it keeps big integers exact (so they are
+    refused later instead of silently becoming floats), and lets us refuse duplicate member
+    names and NaN/Infinity literals, which orjson accepts or silently resolves.
+    """
+    text = raw.decode("utf-8")  # strict: JSON text exchanged between systems is UTF-8
+    return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
 
 
 def read_events(paths: list[str]) -> tuple[list[PreparedEntry], list[LineError]]:
@@ -55,8 +80,15 @@ def _read(name: str, fh: BinaryIO) -> tuple[list[PreparedEntry], list[LineError]
             errors.append(LineError(name, number, f"line is longer than {2 * MAX_ENTRY_BYTES}"))
             continue
         try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            value = parse_line(raw)
+        except UnicodeDecodeError as exc:
+            errors.append(
+                LineError(
+                    name, number, f"not valid UTF-8: byte {raw[exc.start]:#04x} at {exc.start}"
+                )
+            )
+            continue
+        except ValueError as exc:  # json.JSONDecodeError and our own refusals
             errors.append(LineError(name, number, f"not valid JSON: {exc}"))
             continue
         try:

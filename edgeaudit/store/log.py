@@ -24,6 +24,7 @@ from edgeaudit.errors import (
     NoteError,
     ProofError,
     StoreError,
+    TamperError,
 )
 from edgeaudit.events import PreparedEntry
 from edgeaudit.merkle.tiles import TileNodeSource, extend_tiles, right_edge
@@ -148,11 +149,12 @@ class EvidenceLog:
         with self._write() as conn:
             size, _ = sql.lock_log(conn, self.log_id)
             source = TileNodeSource(size, lambda keys: sql.fetch_tiles(conn, self.log_id, keys))
-            current = root(size, source)
             latest = self._latest(conn)
             earlier = [latest.note.encode()] if latest else []
-            for note in [*earlier, *trusted]:
-                self._check_extends(note, verifier, size, current, source)
+            with _tiles_intact("a checkpoint"):
+                current = root(size, source)
+                for note in [*earlier, *trusted]:
+                    self._check_extends(note, verifier, size, current, source)
             if latest is not None and latest.tree_size == size:
                 return latest
             text = signer.sign_checkpoint(Checkpoint(self.origin, size, current)).decode()
@@ -251,6 +253,17 @@ class EvidenceLog:
             yield LogReader(conn, self.log_id)
 
 
+@contextmanager
+def _tiles_intact(what: str) -> Iterator[None]:
+    """Turn a missing or malformed stored tile into a TamperError naming it."""
+    try:
+        yield
+    except (LookupError, ValueError) as exc:
+        raise TamperError(
+            f"cannot compute {what}: the stored tree is damaged ({exc}); run `edgeaudit verify`"
+        ) from exc
+
+
 class LogReader:
     """Reads of one log inside one read transaction (a consistent snapshot)."""
 
@@ -269,19 +282,22 @@ class LogReader:
         return found
 
     def root(self, size: int) -> bytes:
-        return root(size, self._source(size))
+        with _tiles_intact(f"the root of size {size}"):
+            return root(size, self._source(size))
 
     def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
         if not 0 <= index < tree_size:
             raise InputError(f"index {index} is outside a tree of size {tree_size}")
-        return inclusion_proof(index, tree_size, self._source(tree_size))
+        with _tiles_intact(f"an inclusion proof for entry {index}"):
+            return inclusion_proof(index, tree_size, self._source(tree_size))
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         if not 0 < old_size <= new_size:
             raise InputError(
                 f"need 0 < old size <= new size for a consistency proof, got {old_size}, {new_size}"
             )
-        return consistency_proof(old_size, new_size, self._source(new_size))
+        with _tiles_intact(f"a consistency proof {old_size} -> {new_size}"):
+            return consistency_proof(old_size, new_size, self._source(new_size))
 
     def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes, bytes]]:
         """Stream (index, entry bytes, stored leaf hash, stored chain hash) in index order."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -49,7 +50,10 @@ class Log(Base):
 
 class Entry(Base):
     __tablename__ = "entries"
-    __table_args__ = (UniqueConstraint("log_id", "fp_key", name="uq_entries_fp_key"),)
+    __table_args__ = (
+        UniqueConstraint("log_id", "fp_key", name="uq_entries_fp_key"),
+        CheckConstraint("idx >= 0", name="ck_entries_idx_nonnegative"),
+    )
 
     log_id: Mapped[int] = mapped_column(Integer, ForeignKey("logs.id"), primary_key=True)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -74,6 +78,7 @@ class Tile(Base):
 
 class Checkpoint(Base):
     __tablename__ = "checkpoints"
+    __table_args__ = (CheckConstraint("tree_size >= 0", name="ck_checkpoints_size_nonnegative"),)
 
     log_id: Mapped[int] = mapped_column(Integer, ForeignKey("logs.id"), primary_key=True)
     tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

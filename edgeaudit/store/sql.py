@@ -126,20 +126,23 @@ def iter_entry_hashes(
 ) -> Iterator[tuple[int, bytes, bytes, bytes]]:
     """Stream (idx, body, leaf_hash, chain_hash) in index order, from ``start``."""
     m = _mark(conn)
+    # start == 0 means every row, including any planted at a negative index.
+    bound = f" AND idx >= {m}" if start else ""
     sql = (
         "SELECT idx, body, leaf_hash, chain_hash FROM entries "
-        f"WHERE log_id = {m} AND idx >= {m} ORDER BY idx"
+        f"WHERE log_id = {m}{bound} ORDER BY idx"
     )
+    params = (log_id, start) if start else (log_id,)
     dbapi = _dbapi(conn)
     if is_postgres(conn):
         with dbapi.cursor(name="edgeaudit_stream") as cur:
             cur.itersize = batch
-            cur.execute(sql, (log_id, start))
+            cur.execute(sql, params)
             yield from cur
     else:
         cur = dbapi.cursor()
         cur.arraysize = batch
-        cur.execute(sql, (log_id, start))
+        cur.execute(sql, params)
         while rows := cur.fetchmany():
             yield from rows
         cur.close()

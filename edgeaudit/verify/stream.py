@@ -89,6 +89,18 @@ def stream_entries(
     bottom = bufs[0]
     expected, n, prev = 0, 0, GENESIS_CHAIN
     for idx, body, stored_leaf, stored_chain in rows:
+        if idx < expected:
+            problems.append(
+                Problem(
+                    "entry.unexpected",
+                    f"a row with index {idx} is not part of the log (indices start at 0 and "
+                    f"increase by one; entry {expected} was expected next)",
+                    index=idx,
+                    expected=f"entry {expected}",
+                    found=f"entry {idx}",
+                )
+            )
+            continue
         if idx != expected:
             problems.append(
                 Problem(

@@ -11,6 +11,7 @@ from typing import Any
 
 import tomli_w
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from edgeaudit.errors import ConfigError
 
@@ -54,7 +55,7 @@ def site_slug(name: str) -> str:
 
 
 def check_origin(origin: str) -> str:
-    if not _ORIGIN.fullmatch(origin):
+    if not _ORIGIN.fullmatch(origin) or "://" in origin:
         raise ConfigError(
             f"origin {origin!r} must be a URL-like name without scheme, spaces or '+', "
             "e.g. audit.example.net/blr-pod-1"
@@ -71,6 +72,26 @@ def resolve_db_url(url: str, root: Path) -> str:
             path = root / path
         return parsed.set(database=str(path)).render_as_string(hide_password=False)
     return url
+
+
+def refuse_password(url: str) -> None:
+    """A database password never goes into the configuration file."""
+    try:
+        password = make_url(url).password
+    except ArgumentError as exc:
+        raise ConfigError(f"database URL is not valid: {exc}") from None
+    if password:
+        raise ConfigError(
+            f"refusing to write a database password into {CONFIG_NAME}; put the full URL in "
+            f"${ENV_DB_URL} instead and pass --db without the password"
+        )
+
+
+def without_password(url: str) -> str:
+    try:
+        return make_url(url).set(password=None).render_as_string(hide_password=False)
+    except ArgumentError as exc:
+        raise ConfigError(f"${ENV_DB_URL} is not a valid database URL: {exc}") from None
 
 
 def load(root: Path) -> WorkspaceConfig:
@@ -122,11 +143,7 @@ def write(
     db_url: str,
 ) -> Path:
     """Write a new ``edgeaudit.toml``; refuse to overwrite one."""
-    if make_url(db_url).password:
-        raise ConfigError(
-            f"refusing to write a database password into {CONFIG_NAME}; put the full URL in "
-            f"${ENV_DB_URL} instead and pass --db without the password"
-        )
+    refuse_password(db_url)
     log: dict[str, str] = {
         "origin": origin,
         "verifier_key": verifier_key,

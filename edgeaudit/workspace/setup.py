@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,12 @@ def init_workspace(
         raise ConfigError(f"{root / KEY_PATH} already exists; refusing to overwrite a key")
     site = cfg.site_slug(site or root.name)
     origin = cfg.check_origin(origin or f"edgeaudit.local/{site}")
-    url = db_url or cfg.DEFAULT_DB
+    # The URL written to the config never carries a password; $EDGEAUDIT_DB_URL (which may)
+    # is what we connect with when it is set, as every later command does.
+    env_url = os.environ.get(cfg.ENV_DB_URL)
+    url = db_url or (cfg.without_password(env_url) if env_url else cfg.DEFAULT_DB)
+    cfg.refuse_password(url)
+    connect_url = env_url or url
     root.mkdir(parents=True, exist_ok=True)
     created: list[Path] = []
     try:
@@ -37,13 +43,18 @@ def init_workspace(
             created.append(key_dir)
         verifier = create_key(root / KEY_PATH, origin, passphrase_env)
         created.append(root / KEY_PATH)
-        resolved = cfg.resolve_db_url(url, root)
+        resolved = cfg.resolve_db_url(connect_url, root)
         if url == cfg.DEFAULT_DB:
             evidence = root / "evidence"
             if not evidence.exists():
                 evidence.mkdir(mode=0o700)
                 created.append(evidence)
         with Store.open(resolved, upgrade=True) as store:
+            if origin in store.origins():
+                raise ConfigError(
+                    f"the store already holds a log named {origin!r} (kept by another "
+                    "workspace and key); choose another --origin or use that workspace"
+                )
             store.log(origin, create=True)
         created.append(
             cfg.write(
