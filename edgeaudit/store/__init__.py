@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from sqlalchemy import Engine, insert, inspect, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from edgeaudit.canonical import GENESIS_CHAIN
 from edgeaudit.errors import ConfigError, StoreError
@@ -58,7 +58,7 @@ class Store:
                         f"store {redact(url)} is at schema revision {current or 'none'}, "
                         f"expected {head}: run `edgeaudit db upgrade`"
                     )
-        except OperationalError as exc:
+        except DBAPIError as exc:
             engine.dispose()
             raise ConfigError(f"cannot open store {redact(url)}: {exc.orig}") from exc
         except BaseException:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 import edgeaudit
 from edgeaudit.errors import ConfigError
@@ -29,17 +31,33 @@ def _config() -> Config:
     return cfg
 
 
+_PG_MIGRATION_LOCK = 0x65646765_61756469  # "edgeaudi": one advisory lock for migrations
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock before it reads anything, so that
+    processes migrating the same store at once run one after the other."""
+    with (
+        engine.connect().execution_options(sqlite_immediate=True) as conn,
+        conn.begin(),
+    ):
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        yield conn
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision`` (default: the newest)."""
     cfg = _config()
-    with engine.begin() as conn:
+    with _locked(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     cfg = _config()
-    with engine.begin() as conn:
+    with _locked(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
 
