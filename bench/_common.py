@@ -12,20 +12,20 @@ TENANTS = ("fintech-a", "media-b", "ai-c", None)
 
 
 def event(i: int) -> dict[str, object]:
-    """A 12-field event, like a normalized collector event."""
+    """A 12-field event shaped like a normalized syslog logon (about 300 bytes canonical)."""
     s = 1_700_000_000 + i // 10
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s)),
         "kind": KINDS[i % 5],
         "tenant": TENANTS[i % 4],
         "source": "syslog:fa-web-01",
-        "actor": {"principal": f"user{i % 97}", "org": "operator", "session": f"s{i}"},
-        "target": {"asset": f"host-{i % 31:02d}", "account": "root"},
+        "actor": {"principal": f"user{i % 97}", "session": f"s{i}"},
+        "host": f"host-{i % 31:02d}",
         "outcome": "success",
         "src_ip": f"10.{i % 256}.{(i >> 8) % 256}.{(i >> 16) % 256}",
-        "command": "/usr/bin/systemctl restart nginx",
-        "seq": i,
+        "port": 40000 + i % 20000,
         "pid": 1000 + i % 50000,
+        "method": "publickey",
         "raw_sha256": f"{i:064x}",
     }
 

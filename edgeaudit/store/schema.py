@@ -55,7 +55,7 @@ class Entry(Base):
         CheckConstraint("idx >= 0", name="ck_entries_idx_nonnegative"),
     )
 
-    log_id: Mapped[int] = mapped_column(Integer, ForeignKey("logs.id"), primary_key=True)
+    log_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no FK: see migration 0001
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
     chain_hash: Mapped[bytes] = mapped_column(LargeBinary)

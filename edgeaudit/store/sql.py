@@ -16,6 +16,18 @@ from edgeaudit.merkle.tiles import TileKey
 EntryRow = tuple[int, int, bytes, bytes, bytes, str, str, str | None, str | None, bytes]
 ENTRY_COLUMNS = "log_id, idx, leaf_hash, chain_hash, fp_key, time, kind, tenant, source, body"
 _CHUNK = 500
+_PG_ENTRY_TYPES = [
+    "int4",
+    "int8",
+    "bytea",
+    "bytea",
+    "bytea",
+    "text",
+    "text",
+    "text",
+    "text",
+    "bytea",
+]
 
 
 def is_postgres(conn: Connection) -> bool:
@@ -51,8 +63,8 @@ def existing_fp_keys(conn: Connection, log_id: int, keys: Sequence[bytes]) -> se
     found: set[bytes] = set()
     cur = _dbapi(conn).cursor()
     if is_postgres(conn):
-        cur.execute(
-            "SELECT fp_key FROM entries WHERE log_id = %s AND fp_key = ANY(%s)",
+        cur.execute(  # %b: binary parameters, no bytea text escaping on either side
+            "SELECT fp_key FROM entries WHERE log_id = %b AND fp_key = ANY(%b)",
             (log_id, list(keys)),
         )
         found.update(bytes(r[0]) for r in cur.fetchall())
@@ -74,10 +86,12 @@ def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
     if is_postgres(conn):
         with (
             dbapi.cursor() as cur,
-            cur.copy(f"COPY entries ({ENTRY_COLUMNS}) FROM STDIN") as copy,
+            cur.copy(f"COPY entries ({ENTRY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
         ):
+            copy.set_types(_PG_ENTRY_TYPES)
+            write = copy.write_row
             for row in rows:
-                copy.write_row(row)
+                write(row)
     else:
         dbapi.executemany(
             f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
