@@ -147,9 +147,19 @@ class CosignatureVerifier(Verifier):
 
 
 def _parse_verifier_key(vkey: str) -> Verifier:
-    parts = vkey.split("+", 2) if isinstance(vkey, str) else []
-    if len(parts) != 3:
-        raise InputError(f"verifier key {vkey!r:.80}: expected <name>+<8 hex digits>+<base64 key>")
+    # Never echo the input before knowing it is a verifier key: a private key passed by
+    # mistake (e.g. `verify --key keys/log.key`) must not end up on a terminal or in a log.
+    if not isinstance(vkey, str) or "-----BEGIN" in vkey or "PRIVATE" in vkey:
+        raise InputError(
+            "this is not a verifier key (it looks like a PEM or private key file); pass the "
+            "public verifier key that `edgeaudit key show` prints"
+        )
+    parts = vkey.split("+", 2)
+    if len(parts) != 3 or any(c.isspace() for c in vkey):
+        raise InputError(
+            f"not a verifier key ({len(vkey)} characters): expected "
+            "<name>+<8 hex digits>+<base64 key> on one line"
+        )
     name, kid_hex, key_b64 = parts
     if not _KEY_ID_RE.fullmatch(kid_hex):
         raise InputError(

@@ -89,7 +89,8 @@ def refuse_password(url: str) -> None:
 
 def without_password(url: str) -> str:
     try:
-        return make_url(url).set(password=None).render_as_string(hide_password=False)
+        # URL.set(password=None) means "leave unchanged"; _replace really removes it.
+        return make_url(url)._replace(password=None).render_as_string(hide_password=False)
     except ArgumentError as exc:
         raise ConfigError(f"${ENV_DB_URL} is not a valid database URL: {exc}") from None
 

@@ -274,7 +274,7 @@ def _vkey(name: str, sig_type: int, public: bytes, kid: str | None = None) -> st
         (_vkey("n", 1, LOG.public_key[:31]), "32-byte Ed25519 public key, found 31"),
         (_vkey("n", 6, bytes(1312)), "ML-DSA-44"),
         (_vkey("n", 7, LOG.public_key), "0x07 .unknown. is not supported"),
-        (_vkey("a b", 1, LOG.public_key, "00000000"), "key name"),
+        (_vkey("a b", 1, LOG.public_key, "00000000"), "on one line"),
         (LOG.verifier_key[:-1], "standard base64"),
         ("name-only", "expected <name>"),
         ("", "expected <name>"),
