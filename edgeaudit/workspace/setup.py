@@ -27,16 +27,18 @@ def init_workspace(
         raise ConfigError(f"{root} is already an edgeaudit workspace; nothing was changed")
     if (root / KEY_PATH).exists():
         raise ConfigError(f"{root / KEY_PATH} already exists; refusing to overwrite a key")
-    site = cfg.site_slug(site or root.name)
-    origin = cfg.check_origin(origin or f"edgeaudit.local/{site}")
+    site = cfg.site_slug(root.name if site is None else site)
+    origin = cfg.check_origin(f"edgeaudit.local/{site}" if origin is None else origin)
     # The URL written to the config never carries a password; $EDGEAUDIT_DB_URL (which may)
     # is what we connect with when it is set, as every later command does.
     env_url = os.environ.get(cfg.ENV_DB_URL)
     url = db_url or (cfg.without_password(env_url) if env_url else cfg.DEFAULT_DB)
     cfg.refuse_password(url)
     connect_url = env_url or url
-    root.mkdir(parents=True, exist_ok=True)
     created: list[Path] = []
+    if not root.exists():
+        created.append(root)
+    root.mkdir(parents=True, exist_ok=True)
     try:
         key_dir = (root / KEY_PATH).parent
         if not key_dir.exists():
