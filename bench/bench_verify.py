@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Timer, machine
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edgeaudit.note.signer import generate
+from edgeaudit.note.signer import Ed25519Signer
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.store import Store
 from edgeaudit.verify import verify_log
@@ -25,17 +29,36 @@ from edgeaudit.verify import verify_log
 ORIGIN = "bench.example.net/append"
 
 
+def _bench_signer(path: Path) -> Ed25519Signer:
+    """A throwaway key for benchmark stores, kept so a store can be verified again."""
+    if not path.exists():
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return Ed25519Signer(ORIGIN, key)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--db", required=True)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--key-file",
+        default=str(Path(tempfile.gettempdir()) / "edgeaudit-bench-key.pem"),
+        help="bench-only signing key, created (mode 0600) on first use",
+    )
     args = ap.parse_args()
     with Store.open(args.db) as store:
         log = store.log(ORIGIN)
-        signer = generate(ORIGIN)  # a bench-only key: sign the current tree so verify checks it
-        for cp in log.checkpoints():
-            sys.exit(f"store already has a checkpoint of size {cp.tree_size}; use a fresh one")
-        log.sign_checkpoint(signer)
+        signer = _bench_signer(Path(args.key_file))
+        log.sign_checkpoint(signer)  # verify then checks a real signed checkpoint
         verifiers = [Verifier.parse(signer.verifier_key)]
         n = log.size
         print(f"machine: {machine()}, backend {store.backend}, {n} entries")

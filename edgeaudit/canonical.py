@@ -40,6 +40,7 @@ EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 _FP_TAG: Final = b"edgeaudit/fingerprint/v1\x00"
 
 _ORJSON_OPTS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_sha256: Final = hashlib.sha256
 
 # ---------------------------------------------------------------------------------------------
 # Canonical JSON (RFC 8785)
@@ -170,6 +171,12 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def chain_hash(previous: bytes, leaf: bytes) -> bytes:
     """chain(n) = SHA-256(tag || chain(n-1) || leaf(n)); chain(-1) is :data:`GENESIS_CHAIN`."""
     return hashlib.sha256(CHAIN_TAG + previous + leaf).digest()
+
+
+def entry_hashes(previous: bytes, entry: bytes) -> tuple[bytes, bytes]:
+    """(leaf hash, chain hash) of an entry following ``previous``: the verifier's hot path."""
+    leaf = _sha256(LEAF_PREFIX + entry).digest()
+    return leaf, _sha256(CHAIN_TAG + previous + leaf).digest()
 
 
 def fingerprint_key(time_seconds: int, fingerprint: str | None, leaf: bytes) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from edgeaudit.canonical import EMPTY_ROOT, GENESIS_CHAIN, chain_hash, leaf_hash, node_hash
+from edgeaudit.canonical import EMPTY_ROOT, GENESIS_CHAIN, entry_hashes, node_hash
 from edgeaudit.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey
 from edgeaudit.verify.report import Problem
 
@@ -82,61 +82,27 @@ def stream_entries(
     by_size: dict[int, list[Target]] = {}
     for t in targets:
         by_size.setdefault(t.size, []).append(t)
-    leaf_of, chain_of, node_of = leaf_hash, chain_hash, node_hash
+    sizes = [*sorted(by_size), -1]
+    next_size, next_pos = sizes[0], 1
+    hashes_of, node_of = entry_hashes, node_hash
     stack: list[bytes] = []
     pop, push = stack.pop, stack.append
     bufs = [bytearray() for _ in range(66)]  # nodes per tree level, for the current tile
     bottom = bufs[0]
+    mask = _MASK
     expected, n, prev = 0, 0, GENESIS_CHAIN
     for idx, body, stored_leaf, stored_chain in rows:
-        if idx < expected:
-            problems.append(
-                Problem(
-                    "entry.unexpected",
-                    f"a row with index {idx} is not part of the log (indices start at 0 and "
-                    f"increase by one; entry {expected} was expected next)",
-                    index=idx,
-                    expected=f"entry {expected}",
-                    found=f"entry {idx}",
-                )
-            )
-            continue
         if idx != expected:
-            problems.append(
-                Problem(
-                    "entry.missing",
-                    f"entry {expected} is missing: the next stored entry is {idx}",
-                    index=expected,
-                    expected=f"entry {expected}",
-                    found=f"entry {idx}",
-                )
-            )
+            if idx < expected:
+                problems.append(_unexpected(idx, expected))
+                continue
+            problems.append(_missing(idx, expected))
             expected = idx
-        leaf = leaf_of(body)
-        if leaf != stored_leaf:
-            problems.append(
-                Problem(
-                    "entry.modified",
-                    f"entry {idx}: its bytes do not hash to the leaf hash recorded at append",
-                    index=idx,
-                    expected=stored_leaf.hex(),
-                    found=leaf.hex(),
-                )
-            )
-        chain = chain_of(prev, leaf)
-        if chain != stored_chain:
-            problems.append(
-                Problem(
-                    "entry.chain_mismatch",
-                    f"entry {idx}: chain hash does not follow from entry {idx - 1} "
-                    "(entry inserted, removed, reordered or rewritten here)",
-                    index=idx,
-                    expected=chain.hex(),
-                    found=stored_chain.hex(),
-                )
-            )
+        leaf, chain = hashes_of(prev, body)
+        if leaf != stored_leaf or chain != stored_chain:
+            problems += _entry_problems(idx, leaf, stored_leaf, chain, stored_chain)
         prev = stored_chain
-        # frontier push: each merge completes one interior node
+        # frontier push: each merge completes one interior node of the tree
         bottom += leaf
         h, bits, level = leaf, n, 0
         while bits & 1:
@@ -147,12 +113,62 @@ def stream_entries(
         push(h)
         expected += 1
         n += 1
-        if not n & _MASK:
+        if not n & mask:
             _full_tiles(n, bufs, stored_tiles, problems)
-        if n in by_size:
+        if n == next_size:
             _check_roots(StreamResult(n, prev, stack).root(), by_size[n], problems)
+            next_size, next_pos = sizes[next_pos], next_pos + 1
     _partial_tiles(n, bufs, stored_tiles, problems)
     return StreamResult(n, prev, stack)
+
+
+def _unexpected(idx: int, expected: int) -> Problem:
+    return Problem(
+        "entry.unexpected",
+        f"a row with index {idx} is not part of the log (indices start at 0 and "
+        f"increase by one; entry {expected} was expected next)",
+        index=idx,
+        expected=f"entry {expected}",
+        found=f"entry {idx}",
+    )
+
+
+def _missing(idx: int, expected: int) -> Problem:
+    return Problem(
+        "entry.missing",
+        f"entry {expected} is missing: the next stored entry is {idx}",
+        index=expected,
+        expected=f"entry {expected}",
+        found=f"entry {idx}",
+    )
+
+
+def _entry_problems(
+    idx: int, leaf: bytes, stored_leaf: bytes, chain: bytes, stored_chain: bytes
+) -> list[Problem]:
+    out = []
+    if leaf != stored_leaf:
+        out.append(
+            Problem(
+                "entry.modified",
+                f"entry {idx}: its bytes do not hash to the leaf hash recorded at append",
+                index=idx,
+                expected=stored_leaf.hex(),
+                found=leaf.hex(),
+            )
+        )
+    if chain != stored_chain:
+        out.append(
+            Problem(
+                "entry.chain_mismatch",
+                f"entry {idx}: chain hash does not follow from entry {idx - 1} "
+                "(entry inserted, removed, reordered or rewritten here)",
+                index=idx,
+                expected=chain.hex(),
+                found=stored_chain.hex(),
+            )
+        )
+    return out
 
 
 def _tile_blob(bufs: list[bytearray], t: int) -> bytes:
