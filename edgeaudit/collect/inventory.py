@@ -1,0 +1,318 @@
+"""The inventory (``policies/inventory.yaml``): site, tenants, segments, assets, principals with
+their identities in each source, keys and break-glass accounts.
+
+Validated on load; every error names the file, the line and the problem. Lookups used by the
+parsers (identity -> principal, host or address -> asset, provider identity -> key) are
+precomputed dictionaries.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import yaml
+
+from edgeaudit.errors import InputError
+
+ASSET_KINDS: Final = frozenset({"host", "bmc", "switch", "pdu"})
+PRINCIPAL_TYPES: Final = frozenset({"person", "service"})
+ORGS: Final = frozenset({"operator", "partner", "tenant"})
+IDENTITY_KINDS: Final = ("unix", "ssh_key_id", "teleport", "vault", "aws_arn", "badge")
+KEY_PROVIDERS: Final = frozenset({"vault-transit", "aws-kms"})
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str
+    owner: str  # tenant id or "shared"
+    cidr: ipaddress.IPv4Network | ipaddress.IPv6Network
+    vlan: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    hostname: str
+    kind: str
+    owner: str  # tenant id or "shared"
+    segment: str | None
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: str
+    type: str
+    org: str
+    tenant: str | None
+    roles: tuple[str, ...]
+    identities: tuple[tuple[str, str], ...]  # (kind, identity)
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    id: str
+    tenant: str
+    provider: str
+    identities: tuple[str, ...]  # transit "mount/name", ARNs, aliases, key ids
+
+
+@dataclass(frozen=True, slots=True)
+class BreakGlass:
+    account: str
+    assets: tuple[str, ...]  # hostnames, or ("*",) for every asset
+
+
+class _Node:
+    """A YAML mapping or sequence with the file and line of every value, for error messages."""
+
+    def __init__(self, file: str, node: yaml.Node) -> None:
+        self.file = file
+        self.node = node
+
+    def where(self, node: yaml.Node | None = None) -> str:
+        return f"{self.file}:{(node or self.node).start_mark.line + 1}"
+
+    def fail(self, message: str, node: yaml.Node | None = None) -> InputError:
+        return InputError(f"{self.where(node)}: {message}")
+
+    def mapping(self, allowed: set[str], required: set[str]) -> dict[str, _Node]:
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.fail("expected a mapping")
+        out: dict[str, _Node] = {}
+        for k, v in self.node.value:
+            key = k.value
+            if key not in allowed:
+                raise self.fail(f"unknown field {key!r} (allowed: {', '.join(sorted(allowed))})", k)
+            if key in out:
+                raise self.fail(f"field {key!r} appears twice", k)
+            out[key] = _Node(self.file, v)
+        missing = required - set(out)
+        if missing:
+            raise self.fail(f"missing field(s): {', '.join(sorted(missing))}")
+        return out
+
+    def items(self) -> Iterator[_Node]:
+        if isinstance(self.node, yaml.ScalarNode) and self.node.value in ("", "~", "null"):
+            return
+        if not isinstance(self.node, yaml.SequenceNode):
+            raise self.fail("expected a list")
+        for n in self.node.value:
+            yield _Node(self.file, n)
+
+    def text(self, what: str) -> str:
+        if not isinstance(self.node, yaml.ScalarNode) or self.node.value == "":
+            raise self.fail(f"{what} must be a non-empty string")
+        return str(self.node.value)
+
+    def texts(self, what: str) -> tuple[str, ...]:
+        if isinstance(self.node, yaml.ScalarNode):
+            return (self.text(what),)
+        return tuple(n.text(what) for n in self.items())
+
+    def optional_text(self, what: str) -> str | None:
+        if isinstance(self.node, yaml.ScalarNode) and self.node.tag.endswith(":null"):
+            return None
+        return self.text(what)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    site: str
+    timezone: str | None
+    tenants: tuple[Tenant, ...]
+    segments: tuple[Segment, ...]
+    assets: tuple[Asset, ...]
+    principals: tuple[Principal, ...]
+    keys: tuple[Key, ...]
+    break_glass: tuple[BreakGlass, ...]
+
+    @classmethod
+    def empty(cls) -> Inventory:
+        return cls("unknown", None, (), (), (), (), (), ())
+
+    def __post_init__(self) -> None:
+        by_identity: dict[tuple[str, str], Principal] = {}
+        for p in self.principals:
+            for kind, ident in p.identities:
+                by_identity[(kind, ident)] = p
+        by_host: dict[str, Asset] = {}
+        for a in self.assets:
+            by_host[a.hostname.lower()] = a
+            by_host[a.hostname.split(".")[0].lower()] = a
+            for addr in a.addresses:
+                by_host[addr] = a
+        by_key: dict[tuple[str, str], Key] = {}
+        for k in self.keys:
+            for ident in (k.id, *k.identities):
+                by_key[(k.provider, ident)] = k
+        object.__setattr__(self, "_principals", by_identity)
+        object.__setattr__(self, "_assets", by_host)
+        object.__setattr__(self, "_keys", by_key)
+
+    def principal_for(self, kind: str, identity: str) -> Principal | None:
+        found: Principal | None = self._principals.get((kind, identity))  # type: ignore[attr-defined]
+        return found
+
+    def asset(self, name_or_address: str) -> Asset | None:
+        table: dict[str, Asset] = self._assets  # type: ignore[attr-defined]
+        return table.get(name_or_address) or table.get(name_or_address.lower())
+
+    def key_for(self, provider: str, identity: str) -> Key | None:
+        found: Key | None = self._keys.get((provider, identity))  # type: ignore[attr-defined]
+        return found
+
+    def is_break_glass(self, account: str, asset: str | None) -> bool:
+        for bg in self.break_glass:
+            if bg.account == account and ("*" in bg.assets or (asset and asset in bg.assets)):
+                return True
+        return False
+
+    @property
+    def tenant_ids(self) -> frozenset[str]:
+        return frozenset(t.id for t in self.tenants)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Load and validate an inventory file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise InputError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if node is None:
+        raise InputError(f"{path}: the inventory is empty")
+    return _build(_Node(str(path), node))
+
+
+def _build(root: _Node) -> Inventory:
+    top = root.mapping(
+        {"site", "tenants", "segments", "assets", "principals", "keys", "break_glass"},
+        {"site", "tenants"},
+    )
+    site = top["site"].mapping({"name", "timezone"}, {"name"})
+    tenants = tuple(
+        Tenant(f["id"].text("tenant id"), f["name"].text("tenant name") if "name" in f else "")
+        for f in (n.mapping({"id", "name"}, {"id"}) for n in top["tenants"].items())
+    )
+    tenant_ids = {t.id for t in tenants}
+    if len(tenant_ids) != len(tenants):
+        raise root.fail("tenant ids must be unique", top["tenants"].node)
+
+    def owner(n: _Node, allow_shared: bool = True) -> str:
+        value = n.text("owner")
+        if value in tenant_ids or (allow_shared and value == "shared"):
+            return value
+        raise n.fail(f"unknown tenant {value!r} (known: {', '.join(sorted(tenant_ids))})")
+
+    segments = []
+    for n in top["segments"].items() if "segments" in top else ():
+        f = n.mapping({"id", "owner", "cidr", "vlan"}, {"id", "owner", "cidr"})
+        try:
+            cidr = ipaddress.ip_network(f["cidr"].text("cidr"))
+        except ValueError as exc:
+            raise f["cidr"].fail(f"not a CIDR network: {exc}") from None
+        vlan = int(f["vlan"].text("vlan")) if "vlan" in f else None
+        segments.append(Segment(f["id"].text("segment id"), owner(f["owner"]), cidr, vlan))
+    segment_ids = {s.id for s in segments}
+
+    assets = []
+    for n in top["assets"].items() if "assets" in top else ():
+        f = n.mapping(
+            {"hostname", "kind", "owner", "segment", "addresses"}, {"hostname", "kind", "owner"}
+        )
+        kind = f["kind"].text("asset kind")
+        if kind not in ASSET_KINDS:
+            raise f["kind"].fail(f"asset kind {kind!r} must be one of {sorted(ASSET_KINDS)}")
+        segment = f["segment"].text("segment") if "segment" in f else None
+        if segment is not None and segment not in segment_ids:
+            raise f["segment"].fail(f"unknown segment {segment!r}")
+        addresses = f["addresses"].texts("address") if "addresses" in f else ()
+        for a in addresses:
+            try:
+                ipaddress.ip_address(a)
+            except ValueError:
+                raise f["addresses"].fail(f"{a!r} is not an IP address") from None
+        assets.append(
+            Asset(f["hostname"].text("hostname"), kind, owner(f["owner"]), segment, addresses)
+        )
+
+    principals = []
+    seen_identities: dict[tuple[str, str], str] = {}
+    for n in top["principals"].items() if "principals" in top else ():
+        f = n.mapping(
+            {"id", "type", "org", "tenant", "partner", "roles", "identities"}, {"id", "type", "org"}
+        )
+        pid = f["id"].text("principal id")
+        ptype, org = f["type"].text("type"), f["org"].text("org")
+        if ptype not in PRINCIPAL_TYPES:
+            raise f["type"].fail(f"type {ptype!r} must be one of {sorted(PRINCIPAL_TYPES)}")
+        if org not in ORGS:
+            raise f["org"].fail(f"org {org!r} must be one of {sorted(ORGS)}")
+        tenant = owner(f["tenant"], allow_shared=False) if "tenant" in f else None
+        if (org == "tenant") != (tenant is not None):
+            raise n.fail(f"principal {pid!r}: a tenant is required exactly when org is 'tenant'")
+        identities: list[tuple[str, str]] = []
+        if "identities" in f:
+            ids = f["identities"].mapping(set(IDENTITY_KINDS), set())
+            for kind in IDENTITY_KINDS:
+                for ident in ids[kind].texts(f"{kind} identity") if kind in ids else ():
+                    if (kind, ident) in seen_identities:
+                        raise ids[kind].fail(
+                            f"{kind} identity {ident!r} already belongs to "
+                            f"{seen_identities[(kind, ident)]!r}"
+                        )
+                    seen_identities[(kind, ident)] = pid
+                    identities.append((kind, ident))
+        roles = f["roles"].texts("role") if "roles" in f else ()
+        principals.append(Principal(pid, ptype, org, tenant, roles, tuple(identities)))
+
+    keys = []
+    for n in top["keys"].items() if "keys" in top else ():
+        f = n.mapping({"id", "tenant", "provider", "identities"}, {"id", "tenant", "provider"})
+        provider = f["provider"].text("provider")
+        if provider not in KEY_PROVIDERS:
+            raise f["provider"].fail(
+                f"provider {provider!r} must be one of {sorted(KEY_PROVIDERS)}"
+            )
+        identities_k = f["identities"].texts("key identity") if "identities" in f else ()
+        keys.append(Key(f["id"].text("key id"), owner(f["tenant"], False), provider, identities_k))
+
+    break_glass = []
+    for n in top["break_glass"].items() if "break_glass" in top else ():
+        f = n.mapping({"account", "assets"}, {"account"})
+        break_glass.append(
+            BreakGlass(
+                f["account"].text("account"),
+                f["assets"].texts("asset") if "assets" in f else ("*",),
+            )
+        )
+
+    tz = site["timezone"].text("timezone") if "timezone" in site else None
+    return Inventory(
+        site=site["name"].text("site name"),
+        timezone=tz,
+        tenants=tenants,
+        segments=tuple(segments),
+        assets=tuple(assets),
+        principals=tuple(principals),
+        keys=tuple(keys),
+        break_glass=tuple(break_glass),
+    )
