@@ -289,10 +289,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for kind, tenant, n in log.counts():
             kinds[kind] += n
             tenants[tenant or "(site-wide)"] += n
+        quarantined = log.quarantine_count()
     data = {
         "workspace": str(config.root),
         "origin": config.origin,
         "backend": store.backend,
+        "quarantined": quarantined,
         "entries": size,
         "latest_checkpoint": latest.tree_size if latest else None,
         "unsigned_entries": size - (latest.tree_size if latest else 0),
@@ -303,6 +305,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"workspace  {config.root}",
         f"origin     {config.origin} ({store.backend})",
         f"entries    {size}",
+        f"quarantine {quarantined} record(s) could not be parsed",
         f"checkpoint {latest.tree_size if latest else 'none'}"
         + (f" ({data['unsigned_entries']} entries not yet covered)" if latest else ""),
         "by kind:",
@@ -311,4 +314,45 @@ def cmd_status(args: argparse.Namespace) -> int:
         *(f"  {k:<24} {n}" for k, n in sorted(tenants.items())),
     ]
     _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from edgeaudit.cli.collect import run_collect
+
+    config = _workspace(args)
+    store, log = _open(config)
+    with store:
+        summary = run_collect(args, config, log)
+    data = summary.to_dict()
+    _emit(
+        args,
+        data,
+        "  ".join(f"{k} {v}" for k, v in data.items()),
+    )
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    config = _workspace(args)
+    store, log = _open(config)
+    with store:
+        rows = log.quarantined(args.limit)
+        total = log.quarantine_count()
+    items: list[dict[str, Any]] = [
+        {
+            "id": qid,
+            "created_at": created,
+            "source_kind": r.source_kind,
+            "source": r.source,
+            "location": r.location,
+            "reason": r.reason,
+            "raw": r.raw.decode("utf-8", "backslashreplace"),
+        }
+        for qid, created, r in rows
+    ]
+    text = "\n".join(
+        f"{i['location']}  [{i['source_kind']}] {i['reason']}\n    {i['raw'][:160]}" for i in items
+    )
+    _emit(args, {"total": total, "records": items}, f"{total} quarantined record(s)\n{text}")
     return 0

@@ -85,6 +85,34 @@ def _parser() -> argparse.ArgumentParser:
         help="trust this verifier key (string or file) instead of the workspace's",
     )
 
+    c = cmd("collect", "parse source logs (KIND: syslog, journald, ...) into the store")
+    c.add_argument("kind", metavar="KIND", help="source kind, e.g. syslog, journald, auditd")
+    c.add_argument("paths", nargs="+", metavar="PATH", help="files to read (.gz read as well)")
+    c.add_argument("--source", help="source id recorded with each event (default: file name)")
+    c.add_argument(
+        "--inventory",
+        metavar="FILE",
+        help="inventory YAML (default: policies/inventory.yaml in the workspace, if present)",
+    )
+    c.add_argument("--timezone", help="IANA zone for sources without one (default: the site's)")
+    c.add_argument("--year", type=int, help="year for RFC 3164 syslog (default: this year)")
+    c.add_argument(
+        "--option", action="append", default=[], metavar="K=V", help="parser option (repeatable)"
+    )
+    c.add_argument(
+        "--card-key-env",
+        default="EDGEAUDIT_CARD_HASH_KEY",
+        metavar="VAR",
+        help="environment variable holding the key for hashing card numbers",
+    )
+    c.add_argument("--follow", action="store_true", help="keep reading growing files")
+    c.add_argument("--poll", type=float, default=1.0, help="seconds between polls (--follow)")
+    c.add_argument("--batch-size", type=int, default=5000, help=argparse.SUPPRESS)
+
+    c = cmd("quarantine", "list source records that could not be parsed")
+    c.add_argument("action", choices=["list"])
+    c.add_argument("--limit", type=int, default=50)
+
     cmd("status", "summarize the workspace and its log")
     return p
 

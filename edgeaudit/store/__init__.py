@@ -21,6 +21,8 @@ from edgeaudit.store.log import (
     CheckpointSigner,
     EvidenceLog,
     LogReader,
+    QuarantineRecord,
+    ResumePoint,
     StoredCheckpoint,
 )
 from edgeaudit.store.schema import Log
@@ -30,6 +32,8 @@ __all__ = [
     "CheckpointSigner",
     "EvidenceLog",
     "LogReader",
+    "QuarantineRecord",
+    "ResumePoint",
     "Store",
     "StoredCheckpoint",
 ]

@@ -34,7 +34,7 @@ from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.store import sql
 from edgeaudit.store.schema import Checkpoint as CheckpointRow
-from edgeaudit.store.schema import Entry, Log, Tile
+from edgeaudit.store.schema import Entry, Log, QuarantineRow, SourceOffset, Tile
 
 
 class CheckpointSigner(Protocol):
@@ -52,6 +52,29 @@ class AppendResult:
     duplicates: int
     first_index: int | None
     tree_size: int
+    quarantined: int = 0  # newly quarantined records (repeats of stored ones not counted)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    """A source record that could not be parsed, with the reason."""
+
+    source_kind: str
+    source: str
+    location: str
+    reason: str
+    raw: bytes
+    raw_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """How far a source file has been read: committed together with what it produced."""
+
+    source_kind: str
+    path: str
+    offset: int
+    head_sha256: str  # SHA-256 of the file's first bytes: a different head means a new file
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +115,22 @@ class EvidenceLog:
                 f"stored: {getattr(exc, 'orig', None) or exc}"
             ) from exc
 
-    def append(self, entries: Iterable[PreparedEntry]) -> AppendResult:
+    def append(
+        self,
+        entries: Iterable[PreparedEntry],
+        *,
+        quarantine: Sequence[QuarantineRecord] = (),
+        resume: ResumePoint | None = None,
+    ) -> AppendResult:
         """Append a batch in one transaction. Entries already stored (same dedupe key) are
-        skipped, as are repeats within the batch."""
+        skipped, as are repeats within the batch. A collector's quarantined records and its
+        resume point are written in the same transaction, so a crash loses or repeats nothing.
+        """
         batch = list(entries)
         with self._write() as conn:
+            quarantined = sql.insert_quarantine(conn, self.log_id, quarantine, _now())
+            if resume is not None:
+                sql.upsert_resume(conn, self.log_id, resume, _now())
             size, head = sql.lock_log(conn, self.log_id)
             known = sql.existing_fp_keys(conn, self.log_id, [e.fp_key for e in batch])
             rows: list[sql.EntryRow] = []
@@ -134,6 +168,7 @@ class EvidenceLog:
             duplicates=len(batch) - len(rows),
             first_index=size if rows else None,
             tree_size=idx,
+            quarantined=quarantined,
         )
 
     def sign_checkpoint(
@@ -241,6 +276,49 @@ class EvidenceLog:
                 .order_by(t.c.kind, t.c.tenant)
             ).all()
         return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def resume_point(self, source_kind: str, path: str) -> ResumePoint | None:
+        t = SourceOffset.__table__
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.byte_offset, t.c.head_sha256).where(
+                    t.c.log_id == self.log_id, t.c.source_kind == source_kind, t.c.path == path
+                )
+            ).first()
+        return None if row is None else ResumePoint(source_kind, path, int(row[0]), row[1])
+
+    def quarantine_count(self) -> int:
+        t = QuarantineRow.__table__
+        with self._engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(t).where(t.c.log_id == self.log_id)
+                ).scalar_one()
+            )
+
+    def quarantined(self, limit: int = 100) -> list[tuple[int, str, QuarantineRecord]]:
+        """The newest quarantined records as (id, created_at, record)."""
+        t = QuarantineRow.__table__
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    t.c.id,
+                    t.c.created_at,
+                    t.c.source_kind,
+                    t.c.source,
+                    t.c.location,
+                    t.c.reason,
+                    t.c.raw,
+                    t.c.raw_sha256,
+                )
+                .where(t.c.log_id == self.log_id)
+                .order_by(t.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            (int(r[0]), r[1], QuarantineRecord(r[2], r[3], r[4], r[5], bytes(r[6]), r[7]))
+            for r in rows
+        ]
 
     @property
     def size(self) -> int:

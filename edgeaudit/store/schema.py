@@ -87,4 +87,38 @@ class Checkpoint(Base):
     signed_at: Mapped[str] = mapped_column(String(40))
 
 
+class QuarantineRow(Base):
+    """A source record a collector could not parse, kept with the reason (never dropped)."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        UniqueConstraint(
+            "log_id", "source_kind", "location", "raw_sha256", name="uq_quarantine_record"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    log_id: Mapped[int] = mapped_column(Integer, ForeignKey("logs.id"))
+    source_kind: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(255))
+    location: Mapped[str] = mapped_column(String(1024))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class SourceOffset(Base):
+    """Where a followed source file was read up to, committed with the entries it produced."""
+
+    __tablename__ = "source_offsets"
+
+    log_id: Mapped[int] = mapped_column(Integer, ForeignKey("logs.id"), primary_key=True)
+    source_kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    byte_offset: Mapped[int] = mapped_column(BigInteger)
+    head_sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[str] = mapped_column(String(40))
+
+
 APPEND_ONLY_TABLES = ("entries", "checkpoints")

@@ -177,3 +177,47 @@ def executemany(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> No
     cur = _dbapi(conn).cursor()
     cur.executemany(sql, list(rows))
     cur.close()
+
+
+def insert_quarantine(
+    conn: Connection, log_id: int, records: Sequence[Any], created_at: str
+) -> int:
+    """Insert quarantined records, skipping ones already stored; return how many are new."""
+    if not records:
+        return 0
+    m = _mark(conn)
+    cur = _dbapi(conn).cursor()
+    new = 0
+    for r in records:  # rowcount per statement is portable; executemany's is not
+        cur.execute(
+            "INSERT INTO quarantine (log_id, source_kind, source, location, reason, raw, "
+            f"raw_sha256, created_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}) "
+            "ON CONFLICT (log_id, source_kind, location, raw_sha256) DO NOTHING",
+            (
+                log_id,
+                r.source_kind,
+                r.source,
+                r.location,
+                r.reason,
+                r.raw,
+                r.raw_sha256,
+                created_at,
+            ),
+        )
+        new += max(cur.rowcount, 0)
+    cur.close()
+    return new
+
+
+def upsert_resume(conn: Connection, log_id: int, point: Any, updated_at: str) -> None:
+    m = _mark(conn)
+    cur = _dbapi(conn).cursor()
+    cur.execute(
+        "INSERT INTO source_offsets (log_id, source_kind, path, byte_offset, head_sha256, "
+        f"updated_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}) "
+        "ON CONFLICT (log_id, source_kind, path) DO UPDATE SET "
+        "byte_offset = excluded.byte_offset, head_sha256 = excluded.head_sha256, "
+        "updated_at = excluded.updated_at",
+        (log_id, point.source_kind, point.path, point.offset, point.head_sha256, updated_at),
+    )
+    cur.close()

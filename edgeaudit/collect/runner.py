@@ -1,0 +1,345 @@
+"""Run a parser over input files into the store: framing, batching, quarantine, resume offsets
+and follow mode.
+
+Each batch of events is appended together with the records quarantined since the last batch
+and the file offset up to which everything has been emitted (one transaction), so a restart
+neither loses nor duplicates: it resumes at the stored offset, and anything re-read is deduped
+by its fingerprint.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from edgeaudit.collect.interface import Output, ParseContext, Parser, RawRecord, Resume
+from edgeaudit.collect.model import Quarantined
+from edgeaudit.errors import InputError
+from edgeaudit.events import PreparedEntry, prepare
+from edgeaudit.store import EvidenceLog, QuarantineRecord, ResumePoint
+
+log = logging.getLogger("edgeaudit.collect")
+
+HEAD_BYTES = 4096
+MAX_RECORD = 4 << 20  # a "line" longer than this is quarantined in pieces, never buffered whole
+MAX_FILE = 512 << 20  # whole-file formats (e.g. CloudTrail) larger than this are refused
+
+
+@dataclass(slots=True)
+class CollectSummary:
+    files: int = 0
+    read: int = 0  # records fed to the parser
+    events: int = 0
+    appended: int = 0
+    duplicates: int = 0
+    quarantined: int = 0  # newly quarantined (repeats of already stored records not counted)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "files": self.files,
+            "read": self.read,
+            "events": self.events,
+            "appended": self.appended,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+        }
+
+
+@dataclass(slots=True)
+class _Batch:
+    entries: list[PreparedEntry] = field(default_factory=list)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
+
+
+def _head_hash(path: Path, upto: int) -> str:
+    """SHA-256 of the file's first min(4096, upto) bytes: identifies the file a resume offset
+    belongs to (a rotated or rewritten file has another head)."""
+    with path.open("rb") as fh:
+        return hashlib.sha256(fh.read(min(HEAD_BYTES, upto))).hexdigest()
+
+
+def _open(path: Path) -> tuple[BinaryIO, bool]:
+    """Open ``path`` for reading bytes; transparently gunzip. Refuse binary files clearly."""
+    try:
+        fh: BinaryIO = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    magic = fh.read(2)
+    fh.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.open(fh, "rb"), True  # type: ignore[return-value]
+    head = fh.read(8192)
+    fh.seek(0)
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        fh.close()
+        raise InputError(f"{path}: looks binary (NUL byte at offset {nul}); not a log file")
+    return fh, False
+
+
+class _Feeder:
+    """Frames a file into RawRecords and remembers where the current record started."""
+
+    def __init__(self, fh: BinaryIO, name: str, start: int, follow: bool) -> None:
+        self.fh = fh
+        self.name = name
+        self.offset = start  # end of the last record handed out
+        self.current_start = start  # start of the record being parsed now
+        self.line = 0
+        self.follow = follow
+        self.read = 0
+        self.last = b""
+        self.prefix = b""  # the file's first bytes as read (up to 4 KiB): detects rotation
+        self.before_next: Callable[[], None] | None = None
+
+    def lines(self) -> Iterator[RawRecord]:
+        fh = self.fh
+        while True:
+            raw = fh.readline(MAX_RECORD)
+            if not raw:
+                return
+            if not raw.endswith(b"\n") and self.follow and len(raw) < MAX_RECORD:
+                fh.seek(-len(raw), 1)  # a line still being written: wait for its end
+                return
+            if self.before_next is not None:
+                self.before_next()
+            self.line += 1
+            self.current_start = self.offset
+            self.offset += len(raw)
+            self.read += 1
+            self.last = raw.rstrip(b"\r\n")
+            if len(self.prefix) < HEAD_BYTES:
+                self.prefix += raw[: HEAD_BYTES - len(self.prefix)]
+            yield RawRecord(raw.rstrip(b"\r\n"), f"{self.name}:{self.line}", self.offset)
+
+
+def collect_file(
+    log_: EvidenceLog,
+    parser_factory: Callable[[], Parser],
+    path: Path,
+    ctx: ParseContext,
+    summary: CollectSummary,
+    *,
+    batch_size: int = 5000,
+    follow: bool = False,
+    poll: float = 1.0,
+    stop: threading.Event | None = None,
+) -> None:
+    """Collect one file (following it when asked, until ``stop`` is set)."""
+    parser = parser_factory()
+    kind = parser.name
+    key = str(path.resolve())
+    fh, gzipped = _open(path)
+    summary.files += 1
+    with fh:
+        if parser.framing == "file":
+            data = fh.read(MAX_FILE + 1)
+            if len(data) > MAX_FILE:
+                raise InputError(f"{path}: larger than {MAX_FILE} bytes; refusing to load it")
+            feeder = _Feeder(fh, path.name, 0, follow=False)
+            feeder.read = 1
+            records: Iterator[RawRecord] = iter([RawRecord(data, path.name, len(data))])
+            _run(log_, parser_factory, parser, records, feeder, ctx, summary, batch_size, None)
+            return None
+        start = 0
+        stored = None if gzipped else log_.resume_point(kind, key)
+        if (
+            stored is not None
+            and stored.offset <= _size(path)
+            and stored.head_sha256 == _head_hash(path, stored.offset)
+        ):
+            start = stored.offset
+            fh.seek(start)
+        feeder = _Feeder(fh, path.name, start, follow)
+        feeder.prefix = _prefix(path, min(HEAD_BYTES, start))
+        feeder.line = _count_lines(path, start)  # locations stay "file:line" after a resume
+        point = None if gzipped else (kind, key, path)
+        while True:
+            _run(
+                log_,
+                parser_factory,
+                parser,
+                feeder.lines(),
+                feeder,
+                ctx,
+                summary,
+                batch_size,
+                point,
+            )
+            if not follow or (stop is not None and stop.is_set()):
+                return None
+            if stop is not None:
+                stop.wait(poll)
+            else:  # pragma: no cover - follow without a stop event runs until killed
+                time.sleep(poll)
+            if _size(path) < feeder.offset or _prefix(path, len(feeder.prefix)) != feeder.prefix:
+                log.warning("%s was truncated or replaced; reading it from the start", path)
+                return collect_file(
+                    log_,
+                    parser_factory,
+                    path,
+                    ctx,
+                    summary,
+                    batch_size=batch_size,
+                    follow=follow,
+                    poll=poll,
+                    stop=stop,
+                )
+            if stop is not None and stop.is_set():
+                return None
+
+
+def _prefix(path: Path, n: int) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(n)
+
+
+def _count_lines(path: Path, upto: int) -> int:
+    count, left = 0, upto
+    with path.open("rb") as fh:
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            left -= len(chunk)
+    return count
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _run(
+    log_: EvidenceLog,
+    parser_factory: Callable[[], Parser],
+    parser: Parser,
+    records: Iterator[RawRecord],
+    feeder: _Feeder,
+    ctx: ParseContext,
+    summary: CollectSummary,
+    batch_size: int,
+    point: tuple[str, str, Path] | None,
+) -> None:
+    run = _Run(log_, parser, feeder, summary, batch_size, point)
+    before = feeder.read
+    feeder.before_next = run.flush_if_full
+    outputs = parser.parse(records, ctx)
+    while True:
+        try:
+            out = next(outputs)
+        except StopIteration:
+            break
+        except Exception as exc:  # a parser bug must not lose the batch or stop collection
+            run.batch.quarantine.append(_parser_error(parser, ctx, feeder, exc))
+            parser = run.parser = parser_factory()  # a fresh parser goes on with the next record
+            outputs = parser.parse(records, ctx)
+            continue
+        run.take(out)
+    feeder.before_next = None
+    # The input is exhausted and the parser has flushed: everything read is emitted.
+    run.flush(feeder.offset)
+    summary.read += feeder.read - before
+
+
+class _Run:
+    """One pass of a parser over records: the pending batch and the last safe offset."""
+
+    def __init__(
+        self,
+        log_: EvidenceLog,
+        parser: Parser,
+        feeder: _Feeder,
+        summary: CollectSummary,
+        batch_size: int,
+        point: tuple[str, str, Path] | None,
+    ) -> None:
+        self.log = log_
+        self.parser = parser
+        self.feeder = feeder
+        self.summary = summary
+        self.batch_size = batch_size
+        self.point = point
+        self.batch = _Batch()
+        self.resume_at: int | None = None
+
+    def take(self, out: Output) -> None:
+        batch = self.batch
+        if isinstance(out, Resume):
+            self.resume_at = out.offset
+        elif isinstance(out, Quarantined):
+            batch.quarantine.append(
+                QuarantineRecord(
+                    out.source_kind,
+                    out.source,
+                    out.location,
+                    out.reason,
+                    out.raw,
+                    out.raw_sha256,
+                )
+            )
+        else:
+            self.summary.events += 1
+            try:
+                batch.entries.append(prepare(out.to_record(), fingerprint=out.fingerprint()))
+            except InputError as exc:
+                p = out.provenance
+                batch.quarantine.append(
+                    QuarantineRecord(
+                        p.source_kind,
+                        p.source,
+                        p.location,
+                        f"event rejected by the store: {exc}",
+                        b"",
+                        p.raw_sha256,
+                    )
+                )
+
+    def flush_if_full(self) -> None:
+        """Called by the feeder before it hands out the next record: the parser has emitted
+        everything for the records before it, so their end offset is a safe resume point
+        (for a stateful parser: its own last Resume)."""
+        if len(self.batch.entries) + len(self.batch.quarantine) >= self.batch_size:
+            self.flush(self.resume_at if self.parser.stateful else self.feeder.offset)
+
+    def flush(self, offset: int | None) -> None:
+        _flush(self.log, self.batch, self.summary, self.point, offset)
+        self.batch = _Batch()
+
+
+def _parser_error(
+    parser: Parser, ctx: ParseContext, feeder: _Feeder, exc: Exception
+) -> QuarantineRecord:
+    location = f"{feeder.name}:{feeder.line}"
+    reason = f"parser {parser.name}/{parser.version} failed: {type(exc).__name__}: {exc}"
+    log.warning("%s: %s", location, reason)
+    raw = feeder.last
+    return QuarantineRecord(
+        parser.name, ctx.source, location, reason[:1000], raw, hashlib.sha256(raw).hexdigest()
+    )
+
+
+def _flush(
+    log_: EvidenceLog,
+    batch: _Batch,
+    summary: CollectSummary,
+    point: tuple[str, str, Path] | None,
+    offset: int | None,
+) -> None:
+    resume = None
+    if point is not None and offset is not None:
+        kind, key, path = point
+        resume = ResumePoint(kind, key, offset, _head_hash(path, offset))
+    if not batch.entries and not batch.quarantine and resume is None:
+        return
+    result = log_.append(batch.entries, quarantine=batch.quarantine, resume=resume)
+    summary.appended += result.appended
+    summary.duplicates += result.duplicates
+    summary.quarantined += result.quarantined
