@@ -16,6 +16,7 @@ STATUS_KEYS = {
     "origin",
     "backend",
     "entries",
+    "quarantined",
     "latest_checkpoint",
     "unsigned_entries",
     "kinds",
@@ -134,6 +135,7 @@ def test_tampered_entry_fails_verification(lite: Cli) -> None:
 def test_status_json_shape_and_counts(cli: Cli, db_url: str) -> None:
     data = cli.ok("status", "--json").json()
     assert set(data) == STATUS_KEYS
+    assert data["quarantined"] == 0
     assert data["backend"] == ("postgresql" if is_postgres(db_url) else "sqlite")
     assert data["workspace"] == str(config(cli).root)
     assert data["origin"] == "edgeaudit.local/blr-pod-1"
