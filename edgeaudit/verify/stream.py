@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from edgeaudit.canonical import EMPTY_ROOT, GENESIS_CHAIN, entry_hashes, node_hash
+from edgeaudit.canonical import GENESIS_CHAIN, entry_hashes, node_hash
 from edgeaudit.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey
+from edgeaudit.merkle.tree import CompactRange
 from edgeaudit.verify.report import Problem
 
 _MASK = TILE_WIDTH - 1
@@ -35,13 +36,7 @@ class StreamResult:
     frontier: list[bytes] = field(default_factory=list)
 
     def root(self) -> bytes:
-        stack = self.frontier
-        if not stack:
-            return EMPTY_ROOT
-        result = stack[-1]
-        for h in reversed(stack[:-1]):
-            result = node_hash(h, result)
-        return result
+        return CompactRange.from_nodes(self.size, self.frontier).root()
 
 
 class StoredTiles:

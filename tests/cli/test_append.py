@@ -9,26 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgeaudit.events import MAX_ENTRY_BYTES
-from tests.cli import DATA, GOOD, GOOD_MORE, Cli, make_workspace, read_jsonl, stored_entries
-
-
-@pytest.fixture
-def cli(
-    db_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Cli:
-    """A workspace on SQLite and on PostgreSQL."""
-    return make_workspace(capsys, monkeypatch, tmp_path / "ws", db_url)
-
-
-@pytest.fixture
-def lite(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Cli:
-    """A workspace on SQLite only: validation happens before the store is opened."""
-    return make_workspace(capsys, monkeypatch, tmp_path / "ws", "sqlite")
+from tests.cli import DATA, GOOD, GOOD_MORE, Cli, read_jsonl, stored_entries
 
 
 def _size(cli: Cli) -> int:

@@ -20,7 +20,6 @@ from tests.cli import (
     Cli,
     config,
     is_postgres,
-    make_workspace,
     mth,
     split_note,
     stored_entries,
@@ -28,23 +27,6 @@ from tests.cli import (
 from tests.conftest import _admin_connect
 
 EXTRA = b'{"time":"2026-11-21T00:00:0%dZ","kind":"auth.logon","user":"intruder-%d"}\n'
-
-
-@pytest.fixture
-def cli(
-    db_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Cli:
-    return make_workspace(capsys, monkeypatch, tmp_path / "ws", db_url)
-
-
-@pytest.fixture
-def lite(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Cli:
-    return make_workspace(capsys, monkeypatch, tmp_path / "ws", "sqlite")
 
 
 def _signed_sizes(cli: Cli) -> list[int]:

@@ -11,24 +11,7 @@ import pytest
 from edgeaudit.canonical import leaf_hash
 from edgeaudit.merkle.verify import verify_consistency, verify_inclusion
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
-from tests.cli import GOOD, GOOD_MORE, Cli, make_workspace, mth, read_jsonl, stored_entries
-
-
-@pytest.fixture
-def cli(
-    db_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Cli:
-    return make_workspace(capsys, monkeypatch, tmp_path / "ws", db_url)
-
-
-@pytest.fixture
-def lite(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Cli:
-    return make_workspace(capsys, monkeypatch, tmp_path / "ws", "sqlite")
+from tests.cli import GOOD, GOOD_MORE, Cli, mth, read_jsonl, stored_entries
 
 
 def _signed(cli: Cli, *files: Path) -> None:

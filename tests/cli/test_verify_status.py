@@ -5,11 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from edgeaudit.note.signer import generate
 from edgeaudit.store.triggers import trigger_names
-from tests.cli import GOOD, GOOD_MORE, Cli, config, is_postgres, make_workspace, mth, stored_entries
+from tests.cli import GOOD, GOOD_MORE, Cli, config, is_postgres, mth, stored_entries
 
 STATUS_KEYS = {
     "workspace",
@@ -22,23 +20,6 @@ STATUS_KEYS = {
     "kinds",
     "tenants",
 }
-
-
-@pytest.fixture
-def cli(
-    db_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Cli:
-    return make_workspace(capsys, monkeypatch, tmp_path / "ws", db_url)
-
-
-@pytest.fixture
-def lite(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Cli:
-    return make_workspace(capsys, monkeypatch, tmp_path / "ws", "sqlite")
 
 
 def test_verify_ok(cli: Cli, tmp_path: Path) -> None:
