@@ -12,6 +12,8 @@ Rules every parser follows:
 * it resolves identities, assets and keys through :class:`ParseContext`; unknown ones stay
   visible as unresolved, never dropped;
 * times become RFC 3339 UTC; sources without a zone use ``ctx.timezone`` (required for them);
+* a parser whose input starts with header lines (CSV) sets ``header_lines = N``: when the
+  runner resumes a file after them, it feeds those first lines again before the rest;
 * a stateful parser (one that buffers records, e.g. auditd events or sudo continuation lines)
   sets ``stateful = True`` and yields ``Resume(offset)`` whenever every record before
   ``offset`` has been fully emitted, and emits what it still buffers when the input ends.

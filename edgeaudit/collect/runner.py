@@ -90,6 +90,7 @@ class _Feeder:
     def __init__(self, fh: BinaryIO, name: str, start: int, follow: bool) -> None:
         self.fh = fh
         self.name = name
+        self.start = start
         self.offset = start  # end of the last record handed out
         self.current_start = start  # start of the record being parsed now
         self.line = 0
@@ -98,8 +99,13 @@ class _Feeder:
         self.last = b""
         self.prefix = b""  # the file's first bytes as read (up to 4 KiB): detects rotation
         self.before_next: Callable[[], None] | None = None
+        self.preface: list[RawRecord] = []
 
     def lines(self) -> Iterator[RawRecord]:
+        # Header lines of a resumed file come first, again (they lie before the start offset,
+        # so they never move it).
+        yield from self.preface
+        self.preface = []
         fh = self.fh
         while True:
             raw = fh.readline(MAX_RECORD)
@@ -159,6 +165,8 @@ def collect_file(
             fh.seek(start)
         feeder = _Feeder(fh, path.name, start, follow)
         feeder.prefix = _prefix(path, min(HEAD_BYTES, start))
+        if start:
+            feeder.preface = _first_lines(path, getattr(parser, "header_lines", 0), start)
         feeder.line = _count_lines(path, start)  # locations stay "file:line" after a resume
         point = None if gzipped else (kind, key, path)
         while True:
@@ -199,6 +207,19 @@ def collect_file(
 def _prefix(path: Path, n: int) -> bytes:
     with path.open("rb") as fh:
         return fh.read(n)
+
+
+def _first_lines(path: Path, count: int, upto: int) -> list[RawRecord]:
+    out: list[RawRecord] = []
+    with path.open("rb") as fh:
+        offset = 0
+        for number in range(1, count + 1):
+            raw = fh.readline(MAX_RECORD)
+            if not raw or offset + len(raw) > upto:
+                break
+            offset += len(raw)
+            out.append(RawRecord(raw.rstrip(b"\r\n"), f"{path.name}:{number}", offset))
+    return out
 
 
 def _count_lines(path: Path, upto: int) -> int:
@@ -273,7 +294,8 @@ class _Run:
     def take(self, out: Output) -> None:
         batch = self.batch
         if isinstance(out, Resume):
-            self.resume_at = out.offset
+            # never behind where this run started (re-fed header lines report earlier offsets)
+            self.resume_at = max(out.offset, self.feeder.start)
         elif isinstance(out, Quarantined):
             batch.quarantine.append(
                 QuarantineRecord(

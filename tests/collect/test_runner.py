@@ -174,3 +174,30 @@ def test_killed_collector_resumes_exactly(store: Store, db_url: str, tmp_path: P
     assert log.size == 60_000
     assert resumed.duplicates == 0  # resumed at the committed offset: nothing re-read twice
     assert resumed.read == 60_000 - log.size + resumed.appended
+
+
+def test_resumed_csv_gets_its_header_again(store: Store, tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from edgeaudit.collect.parsers.badge_csv import BadgeCsvParser
+
+    log = store.log(ORIGIN, create=True)
+    f = tmp_path / "doors.csv"
+    row = "2026-11-22 12:0{m}:00,{n},granted,DC-MAIN-IN,4001234{n},Ravi Kumar,Operator Co,\n"
+    f.write_text(
+        "time,log_id,event,door,card,holder,company,reason\n"
+        + "".join(row.format(m=i, n=i) for i in range(1, 4))
+    )
+    ctx = ParseContext(source="doors", timezone=ZoneInfo("Asia/Kolkata"), hmac_key=b"k")
+
+    def collect() -> CollectSummary:
+        s = CollectSummary()
+        collect_file(log, BadgeCsvParser, f, ctx, s)
+        return s
+
+    assert collect().appended == 3
+    with f.open("a") as fh:
+        fh.write(row.format(m=4, n=4) + row.format(m=5, n=5))
+    again = collect()
+    assert (again.read, again.appended, again.quarantined) == (2, 2, 0)
+    assert log.quarantine_count() == 0

@@ -82,6 +82,7 @@ class BadgeCsvParser:
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "lines"
     stateful: ClassVar[bool] = True
+    header_lines: ClassVar[int] = 1  # the runner re-feeds the header when resuming
 
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
         opts = ctx.options
