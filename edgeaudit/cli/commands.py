@@ -356,3 +356,31 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     )
     _emit(args, {"total": total, "records": items}, f"{total} quarantined record(s)\n{text}")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import time
+
+    from edgeaudit.demo import generate_campus
+
+    began = time.perf_counter()
+    manifest = generate_campus(Path(args.out), args.events, args.seed, args.start)
+    seconds = time.perf_counter() - began
+    totals = manifest["totals"]
+    data = {
+        "out": args.out,
+        "files": len(manifest["files"]),
+        "totals": totals,
+        "planted": manifest["planted"],
+        "seconds": round(seconds, 3),
+        "events_per_second": round(totals["events"] / seconds) if seconds else None,
+    }
+    planted = ", ".join(f"{k} {v}" for k, v in manifest["planted"].items())
+    _emit(
+        args,
+        data,
+        f"wrote {len(manifest['files'])} files to {args.out} (manifest.json): "
+        f"{totals['records']} records, {totals['events']} events expected, "
+        f"{totals['quarantined']} to quarantine, in {seconds:.1f}s\n  planted: {planted}",
+    )
+    return 0

@@ -114,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--limit", type=int, default=50)
 
     cmd("status", "summarize the workspace and its log")
+
+    c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
+    c.add_argument("action", choices=["campus"])
+    c.add_argument("--out", default="evidence/campus", metavar="DIR", help="output directory")
+    c.add_argument("--events", type=int, default=50_000, help="about how many events")
+    c.add_argument("--seed", type=int, default=1, help="random seed (same seed: same bytes)")
+    c.add_argument("--start", default="2026-07-01", help="quarter start date (UTC)")
     return p
 
 

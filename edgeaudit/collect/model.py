@@ -234,10 +234,13 @@ class Event:
         return self.scope[0] if len(self.scope) == 1 else None
 
     def fingerprint(self) -> str:
-        """Source kind + source + native id (or location) + raw hash: one source record."""
+        """One source record: source kind + native id + raw hash when the source gives records
+        their own ids (CloudTrail eventID, journald cursor, ...: the same record collected
+        from two files is one record), else source + location + raw hash."""
         p = self.provenance
-        native = p.native_id if p.native_id is not None else p.location
-        return f"{p.source_kind}:{p.source}:{native}:{p.raw_sha256}:{self.kind}"
+        if p.native_id is not None:
+            return f"{p.source_kind}:id:{p.native_id}:{p.raw_sha256}:{self.kind}"
+        return f"{p.source_kind}:{p.source}:{p.location}:{p.raw_sha256}:{self.kind}"
 
     def to_record(self) -> dict[str, Any]:
         """The JSON object the store appends."""

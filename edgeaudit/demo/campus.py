@@ -1,0 +1,238 @@
+"""A deterministic quarter of the demo pod, written as RAW source files in native formats.
+
+``generate_campus(out, events=50_000, seed=1, start="2026-07-01")`` writes one file per source
+(syslog, journald, auditd, sudo JSON, Teleport, Vault audit and key state, CloudTrail, KMS
+rotation status, door controller CSV), a copy of the inventory and ``manifest.json``: every
+file with its parser kind, the ``edgeaudit collect`` arguments it needs, and its exact counts of
+records, expected events and planted malformed lines, plus the planted policy violations.
+
+Same seed and size give byte-identical files: randomness comes only from ``random.Random``
+streams seeded from ``seed``, times only from ``start``. Files are streamed to disk (CloudTrail
+files are built one window at a time), so memory stays flat at any size.
+"""
+
+# ruff: noqa: S311  (seeded, reproducible demo data: no secrets)
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from edgeaudit.collect.inventory import load_inventory
+from edgeaudit.demo import _audit, _hosts, _keys, _services
+from edgeaudit.demo._common import Clock, Sink, Timed, iso, merge, ordered
+from edgeaudit.demo._plan import PLANTED_SESSIONS, admin_sessions, host_admin_episodes
+from edgeaudit.errors import ConfigError, InputError
+
+GENERATOR = "edgeaudit.demo.campus/1"
+DAY = 86400.0
+# share of the requested events per source; admin sessions (Teleport + hosts) add ~4 %
+SHARES = {
+    "bastion-1": 0.08,
+    "fa-web-01": 0.11,
+    "journald": 0.11,
+    "auditd": 0.12,
+    "sudo": 0.04,
+    "vault": 0.34,
+    "cloudtrail": 0.10,
+    "badge": 0.06,
+}
+CARD_KEY_ENV = "EDGEAUDIT_CARD_HASH_KEY"
+
+
+def default_inventory() -> Path:
+    return Path(__file__).resolve().parents[2] / "policies" / "inventory.yaml"
+
+
+def quarter(start: str | date) -> tuple[datetime, datetime]:
+    try:
+        day = start if isinstance(start, date) else date.fromisoformat(start)
+    except ValueError:
+        raise InputError(f"--start {start!r}: expected a date such as 2026-07-01") from None
+    first = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    month = day.month + 3
+    end = first.replace(year=day.year + (month - 1) // 12, month=(month - 1) % 12 + 1)
+    return first, end
+
+
+def generate_campus(
+    out: Path,
+    events: int = 50_000,
+    seed: int = 1,
+    start: str | date = "2026-07-01",
+    inventory: Path | None = None,
+) -> dict[str, Any]:
+    """Write the campus into ``out`` and return the manifest (also written as manifest.json)."""
+    if events < 1000:
+        raise InputError("--events must be at least 1000 (room for every planted violation)")
+    inv_path = inventory or default_inventory()
+    if not inv_path.is_file():
+        raise ConfigError(f"{inv_path}: demo inventory not found")
+    inv = load_inventory(inv_path)
+    if not inv.timezone:
+        raise ConfigError(f"{inv_path}: the demo needs the site timezone")
+    for host in ("bastion-1", "fa-web-01", "fa-db-01", "mb-render-02", "ac-gpu-01"):
+        if inv.asset(host) is None:
+            raise ConfigError(f"{inv_path}: the demo pod needs asset {host}")
+    zone_name = inv.timezone
+    clock = Clock(ZoneInfo(zone_name))
+    first, last = quarter(start)
+    t0, t1 = first.timestamp(), last.timestamp()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "inventory.yaml").write_bytes(inv_path.read_bytes())
+    n_admin = max(16, events // 300)
+    budget = {k: max(50, int(v * events)) for k, v in SHARES.items()}
+    year = clock.local(t0).tm_year
+    files: list[dict[str, Any]] = []
+
+    def host_stream(
+        host: str, avg: float, staff: bool = False, noise: bool = False
+    ) -> Iterator[Timed]:
+        rng = random.Random(f"{seed}:background:{host}")
+        gap = (t1 - t0) * avg / budget.get(host, 1)
+        return merge(
+            ordered(host_admin_episodes(seed, t0, t1, n_admin, host)),
+            ordered(_hosts.background(rng, t0, t1, gap, staff, noise)),
+        )
+
+    for host, staff, avg in (("bastion-1", False, 0.95), ("fa-web-01", True, 1.35)):
+        sink = Sink(out, f"syslog/{host}-auth.log", "syslog", timezone=zone_name, year=year)
+        _hosts.write_syslog(sink, host, clock, host_stream(host, avg, staff), bad=2)
+        files.append(sink.close())
+
+    budget["ac-gpu-01"], budget["fa-db-01"], budget["mb-render-02"] = (
+        budget["journald"],
+        budget["auditd"],
+        budget["sudo"],
+    )
+    sink = Sink(out, "journald/ac-gpu-01.json", "journald")
+    rng = random.Random(f"{seed}:journald")
+    _hosts.write_journald(sink, "ac-gpu-01", rng, host_stream("ac-gpu-01", 0.6), bad=2, forged=2)
+    files.append(sink.close())
+
+    sink = Sink(out, "auditd/fa-db-01-audit.log", "auditd")
+    _audit.write_auditd(sink, "fa-db-01", host_stream("fa-db-01", 0.95), bad=1)
+    files.append(sink.close())
+
+    sink = Sink(out, "sudo/mb-render-02-sudo.json", "sudo-json")
+    rng = random.Random(f"{seed}:sudo")
+    _audit.write_sudo_json(
+        sink, "mb-render-02", clock, rng, host_stream("mb-render-02", 1.9, noise=True), bad=1
+    )
+    files.append(sink.close())
+
+    sink = Sink(out, "teleport/audit.json", "teleport")
+    _services.write_teleport(sink, admin_sessions(seed, t0, t1, n_admin), bad=2)
+    files.append(sink.close())
+
+    rotations = {"fintech-a-data": t0 + 30 * DAY + 36000.25, "ai-c-data": t0 + 45 * DAY + 39600.5}
+    sink = Sink(out, "vault/audit.log", "vault")
+    rng = random.Random(f"{seed}:vault")
+    _services.write_vault(sink, rng, t0, t1, budget["vault"], rotations, cross_tenant=2, bad=2)
+    files.append(sink.close())
+
+    observed = iso(t1)
+    keystates = {
+        "fintech-a-data": [
+            t0 - 500 * DAY,
+            t0 - 300 * DAY,
+            t0 - 120 * DAY,
+            rotations["fintech-a-data"],
+        ],
+        "ai-c-data": [t0 - 200 * DAY, rotations["ai-c-data"]],
+        "media-b-data": [t0 - 800 * DAY, t0 - 420 * DAY],  # planted: older than 365 days
+    }
+    for key, versions in keystates.items():
+        files.append(
+            _keys.write_keystate(out, f"vault/keystate-{key}.json", key, versions, observed)
+        )
+
+    kms_rotate = t0 + 60 * DAY + 7.0
+    fa_arn, ac_arn = _keys.KMS_APPS[0][2], _keys.KMS_APPS[1][2]
+    for key, arn, rot in (
+        ("fintech-a-kms", fa_arn, [t0 - 200 * DAY]),
+        ("ai-c-kms", ac_arn, [t0 - 305 * DAY, kms_rotate]),
+    ):
+        files.append(_keys.write_kms_rotation(out, f"kms/rotation-{key}.json", arn, rot, observed))
+
+    rng = random.Random(f"{seed}:cloudtrail")
+    trail, cross = _keys.write_cloudtrail(out, rng, t0, t1, budget["cloudtrail"], kms_rotate, 2)
+    files.extend(trail)
+
+    sink = Sink(
+        out,
+        "badge/door-export.csv",
+        "badge-csv",
+        timezone=zone_name,
+        options=dict(_services.BADGE_COLUMNS),
+        card_key_env=CARD_KEY_ENV,
+    )
+    rng = random.Random(f"{seed}:badge")
+    off_hours = [_sunday_2am(first + timedelta(days=15), clock.zone)]
+    _services.write_badge(sink, clock, rng, t0, t1, budget["badge"], off_hours, bad=2)
+    files.append(sink.close())
+
+    files.sort(key=lambda f: f["path"])
+    manifest = _manifest(
+        files, cross, seed, events, first, last, inv.site or "", zone_name, observed
+    )
+    (out / "manifest.json").write_bytes(
+        orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    )
+    return manifest
+
+
+def _sunday_2am(after: datetime, zone: ZoneInfo) -> float:
+    local = after.astimezone(zone)
+    day = local.date() + timedelta(days=(6 - local.weekday()) % 7)
+    return datetime(day.year, day.month, day.day, 2, 4, 31, tzinfo=zone).timestamp()
+
+
+def _manifest(
+    files: list[dict[str, Any]],
+    cross: int,
+    seed: int,
+    events: int,
+    first: datetime,
+    last: datetime,
+    site: str,
+    zone: str,
+    observed: str,
+) -> dict[str, Any]:
+    sessions = {k: count for k, (count, _, _) in PLANTED_SESSIONS.items()}
+    totals = {k: sum(f[k] for f in files) for k in ("records", "events", "malformed", "forged")}
+    totals["quarantined"] = totals["malformed"] + totals["forged"]
+    totals["appended"] = totals["events"] - cross
+    return {
+        "generator": GENERATOR,
+        "seed": seed,
+        "events_requested": events,
+        "start": iso(first.timestamp()),
+        "end": iso(last.timestamp()),
+        "observed_at": observed,
+        "site": site,
+        "timezone": zone,
+        "inventory": "inventory.yaml",
+        "card_key_env": CARD_KEY_ENV,
+        "files": files,
+        "totals": totals,
+        "cross_file_duplicates": cross,
+        "planted": {
+            "admin_session_outside_grant": sessions["no_grant"],
+            "self_approved_grant": sessions["self_approved"],
+            "admin_override_approval": sessions["admin_override"],
+            "overlong_grant": sessions["overlong"],
+            "unreviewed_breakglass_login": sessions["breakglass"],
+            "cross_tenant_key_use": 2,
+            "key_past_rotation_age": 1,
+            "badge_outside_maintenance_window": 1,
+            "forged_journald_identifier": totals["forged"],
+            "malformed_lines": totals["malformed"],
+        },
+    }
