@@ -363,6 +363,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from edgeaudit.demo import generate_campus
 
+    if args.action == "collect":
+        return _demo_collect(args)
     began = time.perf_counter()
     manifest = generate_campus(Path(args.out), args.events, args.seed, args.start)
     seconds = time.perf_counter() - began
@@ -382,5 +384,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"wrote {len(manifest['files'])} files to {args.out} (manifest.json): "
         f"{totals['records']} records, {totals['events']} events expected, "
         f"{totals['quarantined']} to quarantine, in {seconds:.1f}s\n  planted: {planted}",
+    )
+    return 0
+
+
+def _demo_collect(args: argparse.Namespace) -> int:
+    """Collect every file a campus manifest lists, with the kind and options it names."""
+    import os
+
+    from edgeaudit.cli.collect import run_collect
+    from edgeaudit.cli.main import parser
+
+    campus = Path(args.out)
+    try:
+        manifest = json.loads((campus / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{campus}/manifest.json: cannot read a campus manifest: {exc}") from None
+    card_env = manifest.get("card_key_env") or "EDGEAUDIT_CARD_HASH_KEY"
+    if not os.environ.get(card_env):
+        os.environ[card_env] = "edgeaudit-demo-card-key"  # demo data only: real keys come from env
+    config = _workspace(args)
+    store, log = _open(config)
+    rows = []
+    with store:
+        for f in manifest["files"]:
+            argv = [
+                "collect",
+                f["kind"],
+                str(campus / f["path"]),
+                "--inventory",
+                str(campus / "inventory.yaml"),
+                *f["args"],
+            ]
+            summary = run_collect(parser().parse_args(argv), config, log)
+            rows.append({"path": f["path"], "kind": f["kind"], **summary.to_dict()})
+        size = log.size
+        quarantined = log.quarantine_count()
+    totals = {k: sum(r[k] for r in rows) for k in ("read", "events", "appended", "quarantined")}
+    text = "\n".join(
+        f"  {r['kind']:<15} {r['path']:<60} read {r['read']:>7}  appended {r['appended']:>7}"
+        f"  quarantined {r['quarantined']:>3}"
+        for r in rows
+    )
+    _emit(
+        args,
+        {"files": rows, "totals": totals, "entries": size, "quarantined": quarantined},
+        f"collected {len(rows)} files from {campus}:\n{text}\n"
+        f"  total: read {totals['read']}, appended {totals['appended']}, "
+        f"quarantined {totals['quarantined']}; the log now has {size} entries",
     )
     return 0

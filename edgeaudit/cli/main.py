@@ -20,6 +20,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("edgeaudit")
 
 
+def parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser (also used to run manifest entries as collect commands)."""
+    return _parser()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="edgeaudit",
@@ -116,8 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     cmd("status", "summarize the workspace and its log")
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
-    c.add_argument("action", choices=["campus"])
-    c.add_argument("--out", default="evidence/campus", metavar="DIR", help="output directory")
+    c.add_argument(
+        "action",
+        choices=["campus", "collect"],
+        help="campus: write the files; collect: collect every file of a campus into the store",
+    )
+    c.add_argument("--out", default="evidence/campus", metavar="DIR", help="campus directory")
     c.add_argument("--events", type=int, default=50_000, help="about how many events")
     c.add_argument("--seed", type=int, default=1, help="random seed (same seed: same bytes)")
     c.add_argument("--start", default="2026-07-01", help="quarter start date (UTC)")

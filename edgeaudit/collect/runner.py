@@ -150,9 +150,9 @@ def collect_file(
             if len(data) > MAX_FILE:
                 raise InputError(f"{path}: larger than {MAX_FILE} bytes; refusing to load it")
             feeder = _Feeder(fh, path.name, 0, follow=False)
-            feeder.read = 1
             records: Iterator[RawRecord] = iter([RawRecord(data, path.name, len(data))])
             _run(log_, parser_factory, parser, records, feeder, ctx, summary, batch_size, None)
+            summary.read += 1  # the whole file is one record
             return None
         start = 0
         stored = None if gzipped else log_.resume_point(kind, key)
