@@ -326,9 +326,14 @@ class EvidenceLog:
 
     @contextmanager
     def reader(self) -> Iterator[LogReader]:
-        """A read session on one connection (for proofs in a loop, streaming verify)."""
-        with self._engine.connect() as conn, conn.begin():
-            yield LogReader(conn, self.log_id)
+        """A read session on one connection and one snapshot (for proofs in a loop, and for
+        verify, which must not mistake a concurrent append for tampering). SQLite's read
+        transactions are snapshots already; PostgreSQL needs REPEATABLE READ for that."""
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield LogReader(conn, self.log_id)
 
 
 @contextmanager
@@ -351,6 +356,24 @@ class LogReader:
 
     def _source(self, size: int) -> TileNodeSource:
         return TileNodeSource(size, lambda keys: sql.fetch_tiles(self._conn, self._log_id, keys))
+
+    def head(self) -> tuple[int, bytes]:
+        """(tree size, chain head) of the log's head row, in this snapshot."""
+        t = Log.__table__
+        row = self._conn.execute(
+            select(t.c.tree_size, t.c.chain_head).where(t.c.id == self._log_id)
+        ).one()
+        return int(row[0]), bytes(row[1])
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, by tree size, in this snapshot."""
+        t = CheckpointRow.__table__
+        rows = self._conn.execute(
+            select(t.c.tree_size, t.c.root_hash, t.c.note, t.c.signed_at)
+            .where(t.c.log_id == self._log_id)
+            .order_by(t.c.tree_size)
+        ).all()
+        return [StoredCheckpoint(r[0], bytes(r[1]), r[2], r[3]) for r in rows]
 
     def entry(self, index: int) -> tuple[bytes, bytes]:
         """(exact entry bytes, stored leaf hash) of entry ``index``."""

@@ -62,20 +62,21 @@ def verify_log(
     the store is reported in the returned :class:`VerifyReport`.
     """
     problems: list[Problem] = []
-    targets = _check_notes(log.checkpoints(), verifiers, log.origin, problems)
     trusted_cp: Checkpoint | None = None
     if trusted is not None:
         trusted_cp = verify_checkpoint(trusted, verifiers, origin=log.origin)
-        targets.append(
-            Target(
-                trusted_cp.size,
-                trusted_cp.root,
-                f"trusted checkpoint of size {trusted_cp.size}",
-                "trusted.not_extended",
+    with log.reader() as reader:  # one snapshot: concurrent appends are not tampering
+        head_size, head_chain = reader.head()
+        targets = _check_notes(reader.checkpoints(), verifiers, log.origin, problems)
+        if trusted_cp is not None:
+            targets.append(
+                Target(
+                    trusted_cp.size,
+                    trusted_cp.root,
+                    f"trusted checkpoint of size {trusted_cp.size}",
+                    "trusted.not_extended",
+                )
             )
-        )
-    head_size, head_chain = log.head()
-    with log.reader() as reader:
         upper = {(lv, k): blob for lv, k, blob in reader.tiles(min_level=1)}
         tiles = StoredTiles(reader.tiles(level=0), upper)
         result = stream_entries(reader.iter_entries(), tiles, targets, problems)
