@@ -138,7 +138,24 @@ def collect_file(
     poll: float = 1.0,
     stop: threading.Event | None = None,
 ) -> None:
-    """Collect one file (following it when asked, until ``stop`` is set)."""
+    """Collect one file (following it when asked, until ``stop`` is set). A followed file
+    that is truncated or replaced (rotation) is read again from its start."""
+    while _collect_once(log_, parser_factory, path, ctx, summary, batch_size, follow, poll, stop):
+        log.warning("%s was truncated or replaced; reading it from the start", path)
+
+
+def _collect_once(
+    log_: EvidenceLog,
+    parser_factory: Callable[[], Parser],
+    path: Path,
+    ctx: ParseContext,
+    summary: CollectSummary,
+    batch_size: int,
+    follow: bool,
+    poll: float,
+    stop: threading.Event | None,
+) -> bool:
+    """One pass over ``path``; True when a followed file was rotated and must be re-read."""
     parser = parser_factory()
     kind = parser.name
     key = str(path.resolve())
@@ -153,7 +170,7 @@ def collect_file(
             records: Iterator[RawRecord] = iter([RawRecord(data, path.name, len(data))])
             _run(log_, parser_factory, parser, records, feeder, ctx, summary, batch_size, None)
             summary.read += 1  # the whole file is one record
-            return None
+            return False
         start = 0
         stored = None if gzipped else log_.resume_point(kind, key)
         if (
@@ -182,26 +199,15 @@ def collect_file(
                 point,
             )
             if not follow or (stop is not None and stop.is_set()):
-                return None
+                return False
             if stop is not None:
                 stop.wait(poll)
             else:  # pragma: no cover - follow without a stop event runs until killed
                 time.sleep(poll)
             if _size(path) < feeder.offset or _prefix(path, len(feeder.prefix)) != feeder.prefix:
-                log.warning("%s was truncated or replaced; reading it from the start", path)
-                return collect_file(
-                    log_,
-                    parser_factory,
-                    path,
-                    ctx,
-                    summary,
-                    batch_size=batch_size,
-                    follow=follow,
-                    poll=poll,
-                    stop=stop,
-                )
+                return True
             if stop is not None and stop.is_set():
-                return None
+                return False
 
 
 def _prefix(path: Path, n: int) -> bytes:
