@@ -33,6 +33,13 @@ def _inventory(args: argparse.Namespace, config: WorkspaceConfig) -> Inventory:
     return Inventory.empty()
 
 
+def _progress(name: str, done: int, total: int) -> None:
+    """A one-line progress display on stderr (only when it is a terminal)."""
+    pct = 100 * done // total if total else 100
+    end = "\n" if done >= total else ""
+    print(f"\r{name}: {done >> 20} / {total >> 20} MiB ({pct}%)", end=end, file=sys.stderr)
+
+
 def _options(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
@@ -89,6 +96,7 @@ def run_collect(
                 follow=args.follow,
                 poll=args.poll,
                 stop=stop,
+                progress=_progress if sys.stderr.isatty() and not args.follow else None,
             )
 
         if args.follow and len(paths) > 1:

@@ -27,6 +27,9 @@ from edgeaudit.store import EvidenceLog, QuarantineRecord, ResumePoint
 
 log = logging.getLogger("edgeaudit.collect")
 
+Progress = Callable[[str, int, int], None]
+"""Called after each committed batch with (file name, bytes read, file size)."""
+
 HEAD_BYTES = 4096
 MAX_RECORD = 4 << 20  # a "line" longer than this is quarantined in pieces, never buffered whole
 MAX_FILE = 512 << 20  # whole-file formats (e.g. CloudTrail) larger than this are refused
@@ -137,10 +140,14 @@ def collect_file(
     follow: bool = False,
     poll: float = 1.0,
     stop: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Collect one file (following it when asked, until ``stop`` is set). A followed file
-    that is truncated or replaced (rotation) is read again from its start."""
-    while _collect_once(log_, parser_factory, path, ctx, summary, batch_size, follow, poll, stop):
+    that is truncated or replaced (rotation) is read again from its start. ``progress`` is
+    called after each committed batch."""
+    while _collect_once(
+        log_, parser_factory, path, ctx, summary, batch_size, follow, poll, stop, progress
+    ):
         log.warning("%s was truncated or replaced; reading it from the start", path)
 
 
@@ -154,6 +161,7 @@ def _collect_once(
     follow: bool,
     poll: float,
     stop: threading.Event | None,
+    progress: Progress | None,
 ) -> bool:
     """One pass over ``path``; True when a followed file was rotated and must be re-read."""
     parser = parser_factory()
@@ -169,6 +177,8 @@ def _collect_once(
             feeder = _Feeder(fh, path.name, 0, follow=False)
             records: Iterator[RawRecord] = iter([RawRecord(data, path.name, len(data))])
             _run(log_, parser_factory, parser, records, feeder, ctx, summary, batch_size, None)
+            if progress is not None:
+                progress(path.name, len(data), len(data))
             summary.read += 1  # the whole file is one record
             return False
         start = 0
@@ -197,6 +207,7 @@ def _collect_once(
                 summary,
                 batch_size,
                 point,
+                progress,
             )
             if not follow or (stop is not None and stop.is_set()):
                 return False
@@ -254,8 +265,9 @@ def _run(
     summary: CollectSummary,
     batch_size: int,
     point: tuple[str, str, Path] | None,
+    progress: Progress | None = None,
 ) -> None:
-    run = _Run(log_, parser, feeder, summary, batch_size, point)
+    run = _Run(log_, parser, feeder, summary, batch_size, point, progress)
     before = feeder.read
     feeder.before_next = run.flush_if_full
     outputs = parser.parse(records, ctx)
@@ -287,7 +299,9 @@ class _Run:
         summary: CollectSummary,
         batch_size: int,
         point: tuple[str, str, Path] | None,
+        progress: Progress | None = None,
     ) -> None:
+        self.progress = progress
         self.log = log_
         self.parser = parser
         self.feeder = feeder
@@ -340,6 +354,9 @@ class _Run:
     def flush(self, offset: int | None) -> None:
         _flush(self.log, self.batch, self.summary, self.point, offset)
         self.batch = _Batch()
+        if self.progress is not None and self.point is not None:
+            path = self.point[2]
+            self.progress(path.name, self.feeder.offset, max(_size(path), self.feeder.offset))
 
 
 def _parser_error(

@@ -201,3 +201,23 @@ def test_resumed_csv_gets_its_header_again(store: Store, tmp_path: Path) -> None
     again = collect()
     assert (again.read, again.appended, again.quarantined) == (2, 2, 0)
     assert log.quarantine_count() == 0
+
+
+def test_progress_is_reported_after_each_batch(store: Store, tmp_path: Path) -> None:
+    log = store.log(ORIGIN, create=True)
+    f = tmp_path / "p.log"
+    _lines(f, 0, 250)
+    calls: list[tuple[str, int, int]] = []
+    collect_file(
+        log,
+        FakeParser,
+        f,
+        ParseContext(source="t"),
+        CollectSummary(),
+        batch_size=100,
+        progress=lambda *a: calls.append(a),
+    )
+    size = f.stat().st_size
+    assert len(calls) == 3  # two full batches and the end of the file
+    assert [c[1] for c in calls] == sorted(c[1] for c in calls)
+    assert calls[-1] == ("p.log", size, size)
