@@ -7,19 +7,9 @@ import pytest
 from edgeaudit.collect.interface import is_parser
 from edgeaudit.collect.registry import kinds, parser_class
 from edgeaudit.errors import InputError
+from tests.collect import BUILT_IN_KINDS
 
-BUILT_IN = {
-    "syslog",
-    "sudo-json",
-    "journald",
-    "auditd",
-    "teleport",
-    "vault",
-    "vault-keystate",
-    "cloudtrail",
-    "kms-rotation",
-    "badge-csv",
-}
+BUILT_IN = BUILT_IN_KINDS
 
 
 def test_every_built_in_kind_is_registered() -> None:

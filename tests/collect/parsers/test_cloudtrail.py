@@ -15,6 +15,7 @@ from edgeaudit.collect.interface import ParseContext
 from edgeaudit.collect.model import Event
 from edgeaudit.collect.parsers.cloudtrail import CloudTrailParser
 from edgeaudit.events import prepare
+from tests.collect.parsers.harness import mutated_document
 
 from .harness import inventory, run
 
@@ -260,17 +261,8 @@ def test_fuzz_random_bytes(data: bytes) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fuzz_mutated_real_file(data: st.DataObject) -> None:
-    blob = bytearray(SEED)
-    for _ in range(data.draw(st.integers(1, 4))):
-        op = data.draw(st.sampled_from(["cut", "flip", "insert"]))
-        at = data.draw(st.integers(0, len(blob)))
-        if op == "cut":
-            del blob[at:]
-        elif op == "flip" and at < len(blob):
-            blob[at] ^= 1 << data.draw(st.integers(0, 7))
-        else:
-            blob[at:at] = data.draw(st.binary(min_size=1, max_size=8))
-    _check(bytes(blob))
+    blob = data.draw(mutated_document(SEED))
+    _check(blob)
 
 
 FIELDS = [

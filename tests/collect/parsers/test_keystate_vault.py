@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from edgeaudit.collect.interface import ParseContext
 from edgeaudit.collect.model import Event
 from edgeaudit.collect.parsers.keystate import VaultKeyStateParser
-from tests.collect.parsers.harness import inventory, run
+from tests.collect.parsers.harness import inventory, mutate, run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "vault"
 CTX = ParseContext(source="vault-1", inventory=inventory())
@@ -185,14 +185,7 @@ ASYM = (DATA / "keystate_asymmetric.json").read_bytes()
     st.binary(min_size=1, max_size=8),
 )
 def test_fuzz_mutated_documents(doc: bytes, pos: int, byte: int, how: str, junk: bytes) -> None:
-    pos %= len(doc)
-    if how == "truncate":
-        doc = doc[:pos]
-    elif how == "flip":
-        doc = doc[:pos] + bytes([doc[pos] ^ byte]) + doc[pos + 1 :]
-    else:
-        doc = doc[:pos] + junk + doc[pos:]
-    _one_output(doc)
+    _one_output(mutate(doc, pos, byte, how, junk))
 
 
 @settings(max_examples=200, deadline=None)

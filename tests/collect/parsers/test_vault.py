@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from edgeaudit.collect.interface import ParseContext, Resume
 from edgeaudit.collect.model import Event
 from edgeaudit.collect.parsers.vault import VaultAuditParser
-from tests.collect.parsers.harness import frame_lines, inventory, run
+from tests.collect.parsers.harness import frame_lines, inventory, mutate, run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "vault"
 CTX = ParseContext(source="vault-1", inventory=inventory())
@@ -231,16 +231,10 @@ def test_fuzz_random_bytes(data: bytes) -> None:
     )
 )
 def test_fuzz_mutated_lines(mutations: list[tuple[bytes, int, int, str, bytes]]) -> None:
-    lines = []
-    for line, pos, byte, how, junk in mutations:
-        pos %= len(line)
-        if how == "truncate":
-            line = line[:pos]
-        elif how == "flip":
-            line = line[:pos] + bytes([line[pos] ^ byte]) + line[pos + 1 :]
-        elif how == "insert":
-            line = line[:pos] + junk + line[pos:]
-        lines.append(line.replace(b"\n", b" ").replace(b"\r", b" "))
+    lines = [
+        mutate(line, pos, byte, how, junk).replace(b"\n", b" ").replace(b"\r", b" ")
+        for line, pos, byte, how, junk in mutations
+    ]
     check_every_record(b"\n".join(lines))
 
 
