@@ -247,23 +247,14 @@ class EvidenceLog:
             return self._latest(conn)
 
     def checkpoints(self) -> list[StoredCheckpoint]:
-        t = CheckpointRow.__table__
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(t.c.tree_size, t.c.root_hash, t.c.note, t.c.signed_at)
-                .where(t.c.log_id == self.log_id)
-                .order_by(t.c.tree_size)
-            ).all()
-        return [StoredCheckpoint(r[0], bytes(r[1]), r[2], r[3]) for r in rows]
+        """Every stored checkpoint, by tree size."""
+        with self.reader() as reader:
+            return reader.checkpoints()
 
     def head(self) -> tuple[int, bytes]:
         """(tree size, chain head) as recorded in the log's head row."""
-        t = Log.__table__
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(t.c.tree_size, t.c.chain_head).where(t.c.id == self.log_id)
-            ).one()
-        return int(row[0]), bytes(row[1])
+        with self.reader() as reader:
+            return reader.head()
 
     def counts(self) -> list[tuple[str, str | None, int]]:
         """Number of entries per (kind, tenant)."""

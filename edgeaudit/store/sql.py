@@ -6,7 +6,7 @@ of the current transaction because ORM and Core executemany cost 2-10x (MEASURED
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -171,12 +171,6 @@ def fetch_entry(conn: Connection, log_id: int, index: int) -> tuple[bytes, bytes
     row = cur.fetchone()
     cur.close()
     return None if row is None else (bytes(row[0]), bytes(row[1]))
-
-
-def executemany(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-    cur = _dbapi(conn).cursor()
-    cur.executemany(sql, list(rows))
-    cur.close()
 
 
 def insert_quarantine(
