@@ -47,5 +47,6 @@ def test_verify_during_appends_and_signing(store: Store, signer) -> None:
         t.join(30)
     assert not errors
     assert all(r.ok for r in reports), [p for r in reports for p in r.problems][:3]
-    assert reports[-1].tree_size > reports[0].tree_size or log.size == reports[0].tree_size
+    assert log.size > 50  # the writer appended during the test (a check that can fail)
+    assert [r.tree_size for r in reports] == sorted(r.tree_size for r in reports)
     assert verify_log(log, verifiers).ok
