@@ -9,14 +9,11 @@ precomputed dictionaries.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import yaml
-
-from edgeaudit.errors import InputError
+from edgeaudit.yamlfile import Node, load_yaml
 
 ASSET_KINDS: Final = frozenset({"host", "bmc", "switch", "pdu"})
 PRINCIPAL_TYPES: Final = frozenset({"person", "service"})
@@ -70,59 +67,6 @@ class Key:
 class BreakGlass:
     account: str
     assets: tuple[str, ...]  # hostnames, or ("*",) for every asset
-
-
-class _Node:
-    """A YAML mapping or sequence with the file and line of every value, for error messages."""
-
-    def __init__(self, file: str, node: yaml.Node) -> None:
-        self.file = file
-        self.node = node
-
-    def where(self, node: yaml.Node | None = None) -> str:
-        return f"{self.file}:{(node or self.node).start_mark.line + 1}"
-
-    def fail(self, message: str, node: yaml.Node | None = None) -> InputError:
-        return InputError(f"{self.where(node)}: {message}")
-
-    def mapping(self, allowed: set[str], required: set[str]) -> dict[str, _Node]:
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.fail("expected a mapping")
-        out: dict[str, _Node] = {}
-        for k, v in self.node.value:
-            key = k.value
-            if key not in allowed:
-                raise self.fail(f"unknown field {key!r} (allowed: {', '.join(sorted(allowed))})", k)
-            if key in out:
-                raise self.fail(f"field {key!r} appears twice", k)
-            out[key] = _Node(self.file, v)
-        missing = required - set(out)
-        if missing:
-            raise self.fail(f"missing field(s): {', '.join(sorted(missing))}")
-        return out
-
-    def items(self) -> Iterator[_Node]:
-        if isinstance(self.node, yaml.ScalarNode) and self.node.value in ("", "~", "null"):
-            return
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.fail("expected a list")
-        for n in self.node.value:
-            yield _Node(self.file, n)
-
-    def text(self, what: str) -> str:
-        if not isinstance(self.node, yaml.ScalarNode) or self.node.value == "":
-            raise self.fail(f"{what} must be a non-empty string")
-        return str(self.node.value)
-
-    def texts(self, what: str) -> tuple[str, ...]:
-        if isinstance(self.node, yaml.ScalarNode):
-            return (self.text(what),)
-        return tuple(n.text(what) for n in self.items())
-
-    def optional_text(self, what: str) -> str | None:
-        if isinstance(self.node, yaml.ScalarNode) and self.node.tag.endswith(":null"):
-            return None
-        return self.text(what)
 
 
 @dataclass(frozen=True)
@@ -184,25 +128,10 @@ class Inventory:
 
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate an inventory file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if node is None:
-        raise InputError(f"{path}: the inventory is empty")
-    return _build(_Node(str(path), node))
+    return _build(load_yaml(path, "inventory"))
 
 
-def _build(root: _Node) -> Inventory:
+def _build(root: Node) -> Inventory:
     top = root.mapping(
         {"site", "tenants", "segments", "assets", "principals", "keys", "break_glass"},
         {"site", "tenants"},
@@ -216,7 +145,7 @@ def _build(root: _Node) -> Inventory:
     if len(tenant_ids) != len(tenants):
         raise root.fail("tenant ids must be unique", top["tenants"].node)
 
-    def owner(n: _Node, allow_shared: bool = True) -> str:
+    def owner(n: Node, allow_shared: bool = True) -> str:
         value = n.text("owner")
         if value in tenant_ids or (allow_shared and value == "shared"):
             return value
