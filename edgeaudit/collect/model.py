@@ -40,6 +40,7 @@ OCSF_CLASS: Final[dict[str, int]] = {
     "key.state": EXT + 6000 + 1,
     "probe.run": 4001,
     "probe.result": 4001,
+    "probe.missed": 4001,
     "physical.access": EXT + 1000 + 1,
     "physical.denied": EXT + 1000 + 1,
     "physical.alarm": EXT + 1000 + 1,
