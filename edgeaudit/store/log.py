@@ -32,6 +32,7 @@ from edgeaudit.merkle.tree import consistency_proof, inclusion_proof, root
 from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
+from edgeaudit.store import select as reads
 from edgeaudit.store import sql
 from edgeaudit.store.schema import Checkpoint as CheckpointRow
 from edgeaudit.store.schema import Entry, Log, QuarantineRow, SourceOffset, Tile
@@ -390,6 +391,17 @@ class LogReader:
             )
         with _tiles_intact(f"a consistency proof {old_size} -> {new_size}"):
             return consistency_proof(old_size, new_size, self._source(new_size))
+
+    def select(
+        self, kinds: Sequence[str], since: str | None, until: str | None, upto: int
+    ) -> Iterator[tuple[int, bytes, bytes]]:
+        """(index, entry bytes, leaf hash) of entries of ``kinds`` with ``since <= time < until``
+        as stored text (widen by a second and filter exactly), index below ``upto``."""
+        return reads.iter_kinds(self._conn, self._log_id, kinds, since, until, upto)
+
+    def quarantine_counts(self) -> list[tuple[str, str, int]]:
+        """(source kind, reason, count) of the quarantine."""
+        return reads.quarantine_counts(self._conn, self._log_id)
 
     def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes, bytes]]:
         """Stream (index, entry bytes, stored leaf hash, stored chain hash) in index order."""
