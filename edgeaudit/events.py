@@ -9,12 +9,12 @@ columns the store indexes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Final, NamedTuple
 
-from edgeaudit.canonical import canonical_json, fingerprint_key, leaf_hash
+from edgeaudit.canonical import canonical_json, canonical_json_fast, fingerprint_key, leaf_hash
 from edgeaudit.errors import CanonicalError, InputError
 
 MAX_ENTRY_BYTES: Final = 1 << 20
@@ -126,12 +126,41 @@ def prepare(event: object, *, fingerprint: str | None = None) -> PreparedEntry:
         raise InputError(
             f"field 'kind': {kind!r} must be a dotted lower-case name such as 'auth.logon'"
         )
-    tenant = _optional_name(event, "tenant")
-    source = _optional_name(event, "source")
     if text != event["time"]:
         event = {**event, "time": text}
+    return _finish(event, text, seconds, kind, fingerprint, canonical_json)
+
+
+def prepare_timed(
+    event: dict[str, object], seconds: int, *, fingerprint: str | None = None
+) -> PreparedEntry:
+    """:func:`prepare` for an event whose ``time`` was already validated: it is the normalized
+    text :func:`parse_utc_time` returned, and ``seconds`` the epoch seconds it returned (the
+    collector's model validates time once, when an event is built). Everything else is checked
+    as :func:`prepare` checks it; the bytes are the same.
+    """
+    kind = event.get("kind")
+    if type(kind) is not str or (kind not in _seen_kinds and not _valid_kind(kind)):
+        raise InputError(
+            f"field 'kind': {kind!r} must be a dotted lower-case name such as 'auth.logon'"
+        )
+    text = event["time"]
+    assert type(text) is str
+    return _finish(event, text, seconds, kind, fingerprint, canonical_json_fast)
+
+
+def _finish(
+    event: dict[str, object],
+    text: str,
+    seconds: int,
+    kind: str,
+    fingerprint: str | None,
+    encode: Callable[[object], bytes],
+) -> PreparedEntry:
+    tenant = _optional_name(event, "tenant")
+    source = _optional_name(event, "source")
     try:
-        body = canonical_json(event)
+        body = encode(event)
     except CanonicalError as exc:
         raise CanonicalError(str(exc).replace("field $.", "field ", 1)) from None
     if len(body) > MAX_ENTRY_BYTES:

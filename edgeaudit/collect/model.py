@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from edgeaudit.errors import InputError
-from edgeaudit.events import parse_utc_time
+from edgeaudit.events import PreparedEntry, parse_utc_time, prepare_timed
 
 EXT: Final = 9 * 100_000  # edgeaudit's OCSF extension id 9
 OCSF_CLASS: Final[dict[str, int]] = {
@@ -79,19 +79,23 @@ class Actor:
         return self.principal is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
-            {
-                "user": self.user,
-                "principal": self.principal,
-                "resolved": self.resolved,
-                "org": self.org,
-                "tenant": self.tenant,
-                "credential": self.credential,
-                "original_user": self.original_user,
-                "session": self.session,
-                "src_ip": self.src_ip,
-            }
-        )
+        # explicit tests rather than _drop_none: this runs for every collected event
+        d: dict[str, Any] = {} if self.user is None else {"user": self.user}
+        if self.principal is not None:
+            d["principal"] = self.principal
+        d["resolved"] = self.principal is not None
+        d["org"] = self.org
+        if self.tenant is not None:
+            d["tenant"] = self.tenant
+        if self.credential is not None:
+            d["credential"] = self.credential
+        if self.original_user is not None:
+            d["original_user"] = self.original_user
+        if self.session is not None:
+            d["session"] = self.session
+        if self.src_ip is not None:
+            d["src_ip"] = self.src_ip
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +108,16 @@ class Target:
     owner: str | None = None  # owner tenant id, "shared", or None when unknown
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
-            {
-                "asset": self.asset,
-                "account": self.account,
-                "resource": self.resource,
-                "owner": self.owner,
-            }
-        )
+        d: dict[str, Any] = {}
+        if self.asset is not None:
+            d["asset"] = self.asset
+        if self.account is not None:
+            d["account"] = self.account
+        if self.resource is not None:
+            d["resource"] = self.resource
+        if self.owner is not None:
+            d["owner"] = self.owner
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,16 +194,16 @@ class Provenance:
     native_id: str | None = None  # the source's own record id (eventID, __CURSOR, ...)
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
-            {
-                "source_kind": self.source_kind,
-                "source": self.source,
-                "location": self.location,
-                "parser": f"{self.source_kind}/{self.parser_version}",
-                "raw_sha256": self.raw_sha256,
-                "native_id": self.native_id,
-            }
-        )
+        d: dict[str, Any] = {
+            "source_kind": self.source_kind,
+            "source": self.source,
+            "location": self.location,
+            "parser": f"{self.source_kind}/{self.parser_version}",
+            "raw_sha256": self.raw_sha256,
+        }
+        if self.native_id is not None:
+            d["native_id"] = self.native_id
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,11 +221,16 @@ class Event:
     key: KeyRef | None = None
     scope: tuple[str, ...] = ()  # tenants that may see this event; () = operator only
     attrs: tuple[tuple[str, Any], ...] = ()  # extra fields, JSON values, sorted by name
+    # epoch seconds of ``time``, from the one validation of it (here): the store needs them
+    seconds: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in OCSF_CLASS:
             raise InputError(f"unknown event kind {self.kind!r}")
-        parse_utc_time(self.time)
+        text, seconds = parse_utc_time(self.time)
+        if text != self.time:
+            object.__setattr__(self, "time", text)  # normalized: upper-case T and Z
+        object.__setattr__(self, "seconds", seconds)
         if self.outcome not in OUTCOMES:
             raise InputError(f"outcome {self.outcome!r} must be one of {sorted(OUTCOMES)}")
         if list(self.scope) != sorted(set(self.scope)):
@@ -242,6 +253,11 @@ class Event:
         if p.native_id is not None:
             return f"{p.source_kind}:id:{p.native_id}:{p.raw_sha256}:{self.kind}"
         return f"{p.source_kind}:{p.source}:{p.location}:{p.raw_sha256}:{self.kind}"
+
+    def prepared(self) -> PreparedEntry:
+        """The entry the store appends: :meth:`to_record` validated and canonicalized, with the
+        time validated once (at construction) and this event's fingerprint."""
+        return prepare_timed(self.to_record(), self.seconds, fingerprint=self.fingerprint())
 
     def to_record(self) -> dict[str, Any]:
         """The JSON object the store appends."""

@@ -22,7 +22,7 @@ from typing import BinaryIO
 from edgeaudit.collect.interface import Output, ParseContext, Parser, RawRecord, Resume
 from edgeaudit.collect.model import Quarantined
 from edgeaudit.errors import InputError
-from edgeaudit.events import PreparedEntry, prepare
+from edgeaudit.events import PreparedEntry
 from edgeaudit.store import EvidenceLog, QuarantineRecord, ResumePoint
 
 log = logging.getLogger("edgeaudit.collect")
@@ -330,7 +330,7 @@ class _Run:
         else:
             self.summary.events += 1
             try:
-                batch.entries.append(prepare(out.to_record(), fingerprint=out.fingerprint()))
+                batch.entries.append(out.prepared())
             except InputError as exc:
                 p = out.provenance
                 batch.quarantine.append(
