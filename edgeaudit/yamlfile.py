@@ -105,3 +105,52 @@ class Node:
         if raw in ("false", "no", "off"):
             return False
         raise self.fail(f"{what} must be true or false, not {raw!r}")
+
+    def pairs(self, what: str) -> list[tuple[Node, Node]]:
+        """A mapping with free keys (ids), as (key node, value node) in file order."""
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.fail(f"expected a mapping of {what}")
+        seen: set[str] = set()
+        out = []
+        for k, v in self.node.value:
+            if k.value in seen:
+                raise self.fail(f"{what} {k.value!r} appears twice", k)
+            seen.add(k.value)
+            out.append((Node(self.file, k), Node(self.file, v)))
+        return out
+
+    @property
+    def line(self) -> int:
+        return int(self.node.start_mark.line) + 1
+
+    def duration(self, what: str) -> int:
+        """Seconds from ``90s``, ``15m``, ``4h``, ``365d`` or ``2w``."""
+        raw = self.text(what).strip()
+        unit = raw[-1:]
+        if unit not in _UNITS or not raw[:-1].isdigit():
+            raise self.fail(f"{what} must be a duration such as 90s, 15m, 4h, 365d, not {raw!r}")
+        return int(raw[:-1]) * _UNITS[unit]
+
+    def timestamp(self, what: str) -> str:
+        """An RFC 3339 UTC time (``2026-09-30T00:00:00Z``), returned normalized."""
+        from edgeaudit.events import parse_utc_time
+
+        raw = self.text(what)
+        try:
+            return parse_utc_time(raw, what)[0]
+        except InputError as exc:
+            raise self.fail(str(exc)) from None
+
+    def records(self, what: str) -> tuple[dict[str, str], ...]:
+        """A list of flat mappings of text values."""
+        out = []
+        for item in self.items():
+            if not isinstance(item.node, yaml.MappingNode):
+                raise item.fail(f"{what}: each item must be a mapping")
+            out.append(
+                {k.value: Node(item.file, v).text(f"{what}.{k.value}") for k, v in item.node.value}
+            )
+        return tuple(out)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -278,6 +278,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else VerificationError.exit_code
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from edgeaudit.cli.evaluate import run
+
+    return run(args, _workspace(args))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     config = _workspace(args)
     store, log = _open(config)

@@ -118,6 +118,26 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("action", choices=["list"])
     c.add_argument("--limit", type=int, default=50)
 
+    c = cmd("evaluate", "judge the operating model (policies/) against the evidence of a period")
+    c.add_argument("--quarter", metavar="YYYYQN", help="the period, e.g. 2026Q3")
+    c.add_argument("--from", dest="date_from", metavar="TIME", help="period start (UTC)")
+    c.add_argument("--to", dest="date_to", metavar="TIME", help="period end, exclusive (UTC)")
+    c.add_argument("--tenant", help="only results in this tenant's scope")
+    c.add_argument(
+        "--framework",
+        action="append",
+        metavar="F",
+        help="iso27001-2022, soc2 or pci-dss-4.0.1 (repeatable; default: all)",
+    )
+    c.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
+    c.add_argument("--strict", action="store_true", help="also fail on not evaluated and stale")
+    c.add_argument(
+        "--no-record", action="store_true", help="do not append the results to the store"
+    )
+    c.add_argument(
+        "--key", metavar="VKEY", action="append", help="verifier key for the integrity check"
+    )
+
     cmd("status", "summarize the workspace and its log")
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")

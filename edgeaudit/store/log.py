@@ -32,7 +32,7 @@ from edgeaudit.merkle.tree import consistency_proof, inclusion_proof, root
 from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
-from edgeaudit.store import select as reads
+from edgeaudit.store import queries as reads
 from edgeaudit.store import sql
 from edgeaudit.store.schema import Checkpoint as CheckpointRow
 from edgeaudit.store.schema import Entry, Log, QuarantineRow, SourceOffset, Tile
@@ -398,6 +398,14 @@ class LogReader:
         """(index, entry bytes, leaf hash) of entries of ``kinds`` with ``since <= time < until``
         as stored text (widen by a second and filter exactly), index below ``upto``."""
         return reads.iter_kinds(self._conn, self._log_id, kinds, since, until, upto)
+
+    def source_counts(self, upto: int) -> list[tuple[str, int]]:
+        """(source, entries) of entries below index ``upto`` that name their source."""
+        return reads.source_counts(self._conn, self._log_id, upto)
+
+    def last_index_before(self, until: str, upto: int) -> int:
+        """Highest index below ``upto`` whose stored time text sorts before ``until``."""
+        return reads.last_index_before(self._conn, self._log_id, until, upto)
 
     def quarantine_counts(self) -> list[tuple[str, str, int]]:
         """(source kind, reason, count) of the quarantine."""

@@ -62,3 +62,30 @@ def quarantine_counts(conn: Connection, log_id: int) -> list[tuple[str, str, int
     rows = [(str(a), str(b), int(c)) for a, b, c in cur.fetchall()]
     cur.close()
     return rows
+
+
+def source_counts(conn: Connection, log_id: int, upto: int) -> list[tuple[str, int]]:
+    """(source, entries) below index ``upto``, for entries that name a source."""
+    m = _mark(conn)
+    cur = _dbapi(conn).cursor()
+    cur.execute(
+        f"SELECT source, COUNT(*) FROM entries WHERE log_id = {m} AND idx < {m} "
+        "AND source IS NOT NULL GROUP BY source ORDER BY source",
+        (log_id, upto),
+    )
+    rows = [(str(a), int(b)) for a, b in cur.fetchall()]
+    cur.close()
+    return rows
+
+
+def last_index_before(conn: Connection, log_id: int, until: str, upto: int) -> int:
+    """The highest index below ``upto`` of an entry with stored time ``< until`` (-1: none)."""
+    m = _mark(conn)
+    cur = _dbapi(conn).cursor()
+    cur.execute(
+        f"SELECT MAX(idx) FROM entries WHERE log_id = {m} AND idx < {m} AND time < {m}",
+        (log_id, upto, until),
+    )
+    row = cur.fetchone()
+    cur.close()
+    return -1 if row is None or row[0] is None else int(row[0])

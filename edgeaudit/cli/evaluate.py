@@ -1,0 +1,130 @@
+"""``edgeaudit evaluate``: judge the operating model against the evidence of a period.
+
+Exit codes: 0 nothing fails; 1 something fails (with ``--strict`` also: not evaluated, stale);
+2 usage or policy-file errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edgeaudit.errors import InputError
+from edgeaudit.policy.model import FAIL, NOT_EVALUATED, STALE, Assessment
+from edgeaudit.workspace.config import WorkspaceConfig
+
+_QUARTER = re.compile(r"(\d{4})[Qq]([1-4])")
+
+
+def period(args: argparse.Namespace) -> tuple[str, str]:
+    """(start, end) in RFC 3339 UTC from ``--quarter`` or ``--from``/``--to``."""
+    if args.quarter:
+        if args.date_from or args.date_to:
+            raise InputError("give either --quarter or --from/--to, not both")
+        m = _QUARTER.fullmatch(args.quarter)
+        if m is None:
+            raise InputError(f"--quarter {args.quarter!r}: expected e.g. 2026Q3")
+        year, q = int(m.group(1)), int(m.group(2))
+        start = datetime(year, 3 * q - 2, 1, tzinfo=UTC)
+        end = datetime(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1, tzinfo=UTC)
+        return _z(start), _z(end)
+    if not (args.date_from and args.date_to):
+        raise InputError("give the period: --quarter 2026Q3, or --from and --to")
+    return _when(args.date_from, "--from"), _when(args.date_to, "--to")
+
+
+def _z(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _when(text: str, flag: str) -> str:
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{flag} {text!r}: expected a date (2026-07-01) or RFC 3339 time"
+        ) from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return _z(t.astimezone(UTC))
+
+
+def policy_dir(args: argparse.Namespace, config: WorkspaceConfig) -> Path:
+    if args.policies:
+        return Path(args.policies)
+    local = config.root / "policies"
+    if local.is_dir():
+        return local
+    raise InputError(f"{local}: no policy directory (give --policies DIR)")
+
+
+def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
+    from edgeaudit.cli.commands import _open, _verifiers
+    from edgeaudit.policy.engine import evaluate
+    from edgeaudit.policy.files import load_policies
+    from edgeaudit.policy.record import record
+    from edgeaudit.verify import verify_log
+
+    start, end = period(args)
+    policies = load_policies(policy_dir(args, config))
+    verifiers = _verifiers(args, config)
+    store, log = _open(config)
+    with store:
+        assessment = evaluate(
+            policies,
+            log,
+            start=start,
+            end=end,
+            tenant=args.tenant,
+            frameworks=args.framework or None,
+            verify=lambda: verify_log(log, verifiers),
+        )
+        recorded = None if args.no_record else record(assessment, log)
+    data = assessment.to_dict()
+    if recorded is not None:
+        data["recorded"] = {"appended": recorded.appended, "first_index": recorded.first_index}
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        print(table(assessment, recorded.first_index if recorded else None))
+    failing = {FAIL} | ({NOT_EVALUATED, STALE} if args.strict else set())
+    return 1 if any(r.status in failing for r in assessment.results) else 0
+
+
+def table(a: Assessment, first_index: int | None) -> str:
+    lines = [
+        f"assessment {a.id}  period {a.start} .. {a.end}"
+        + (f"  tenant {a.tenant}" if a.tenant else "")
+        + f"  tree size {a.tree_size}",
+        "",
+        f"{'framework':<16} {'satisfied':>9} {'supported':>9} {'not sat.':>9} {'not eval.':>9}",
+    ]
+    for fw in a.frameworks:
+        c = Counter(ctl.status for ctl in a.controls if ctl.framework == fw)
+        lines.append(
+            f"{fw:<16} {c['satisfied']:>9} {c['supported']:>9} {c['not-satisfied']:>9} "
+            f"{c['not-evaluated']:>9}"
+        )
+    counts = a.counts()
+    lines += ["", "results: " + ", ".join(f"{k} {v}" for k, v in counts.items())]
+    failing = sorted(a.failing(), key=lambda r: (_sev(r.severity), r.rule, r.id))
+    if failing:
+        lines += ["", f"failing ({len(failing)}):"]
+        for r in failing:
+            refs = ", ".join(str(e.index) for e in r.evidence[:8])
+            more = f" +{len(r.evidence) - 8}" if len(r.evidence) > 8 else ""
+            lines.append(f"  {r.id} [{r.severity}] {r.rule} ({r.scope.text()})")
+            lines.append(f"      {r.reason}")
+            if refs:
+                lines.append(f"      evidence: {refs}{more}")
+    if first_index is not None:
+        lines += ["", f"recorded as policy.result entries from index {first_index}"]
+    return "\n".join(lines)
+
+
+def _sev(s: str) -> int:
+    return ("critical", "high", "medium", "low", "info").index(s)

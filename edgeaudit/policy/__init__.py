@@ -1,0 +1,1 @@
+"""The policy engine: the operating model as files, checks, results mapped to controls."""

@@ -1,0 +1,144 @@
+"""Per-event access decisions in Cedar (cedarpy): "may this principal do this action on this
+resource in this context?". The only module that imports cedarpy.
+
+Entities come from the inventory: ``Principal`` (org, tenant, roles), ``Asset`` (owner, kind,
+segment), ``Key`` (owner, provider), ``Door``. Actions: ``admin.session``, ``priv.switch``,
+``key.use``, ``key.rotate``, ``key.config``, ``door.entry``. Context (all booleans):
+``active_grant``, ``break_glass``, ``in_window``, ``authorized``. Built-in policies
+(``builtin.cedar``) ship as defaults; operators add ``*.cedar`` files under
+``policies/access/``. Decisions are made in batches and identical requests are decided once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import cedarpy
+
+from edgeaudit.collect.inventory import Inventory
+from edgeaudit.errors import ConfigError
+
+BUILTIN: Final = Path(__file__).with_name("builtin.cedar")
+ACTIONS: Final = (
+    "admin.session",
+    "priv.switch",
+    "key.use",
+    "key.rotate",
+    "key.config",
+    "door.entry",
+)
+CONTEXT_KEYS: Final = ("active_grant", "break_glass", "in_window", "authorized")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    principal: str  # inventory id, or "?user" for an unresolved identity
+    action: str
+    resource_type: str  # Asset, Key, Door
+    resource: str
+    context: tuple[bool, bool, bool, bool] = (False, False, False, False)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    policies: tuple[str, ...]  # ids of the policies that determined it
+
+
+class Decider:
+    def __init__(self, inventory: Inventory, extra_files: Sequence[Path] = ()) -> None:
+        texts = [BUILTIN.read_text(encoding="utf-8")]
+        for f in extra_files:
+            try:
+                texts.append(f.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError(f"{f}: cannot read: {exc.strerror}") from None
+        self.files = (BUILTIN, *extra_files)
+        self._policies = "\n".join(texts)
+        _validate(self._policies, self.files)
+        self._policy_set = cedarpy.PolicySet.from_str(self._policies)
+        self._inventory = inventory
+        self._base = _entities(inventory)
+        self._unresolved: set[str] = set()
+        self._doors: set[str] = set()
+        self._entities: Any = None
+        self._cache: dict[Request, Decision] = {}
+        self.evaluated = 0  # requests sent to Cedar (after the cache)
+
+    def decide(self, requests: Iterable[Request]) -> list[Decision]:
+        reqs = list(requests)
+        todo = list(dict.fromkeys(r for r in reqs if r not in self._cache))
+        if todo:
+            self._ensure_entities(todo)
+            batch = [
+                {
+                    "principal": {"type": "Principal", "id": r.principal},
+                    "action": {"type": "Action", "id": r.action},
+                    "resource": {"type": r.resource_type, "id": r.resource},
+                    "context": dict(zip(CONTEXT_KEYS, r.context, strict=True)),
+                }
+                for r in todo
+            ]
+            results = cedarpy.is_authorized_batch(batch, self._policy_set, self._entities)
+            self.evaluated += len(todo)
+            for r, res in zip(todo, results, strict=True):
+                errors = list(getattr(res.diagnostics, "errors", []) or [])
+                if errors:
+                    raise ConfigError(f"Cedar evaluation error for {r}: {errors[0]}")
+                reasons = tuple(sorted(getattr(res.diagnostics, "reasons", []) or []))
+                self._cache[r] = Decision(res.allowed, reasons)
+        return [self._cache[r] for r in reqs]
+
+    def _ensure_entities(self, todo: list[Request]) -> None:
+        new = False
+        for r in todo:
+            if r.principal.startswith("?") and r.principal not in self._unresolved:
+                self._unresolved.add(r.principal)
+                new = True
+            if r.resource_type == "Door" and r.resource not in self._doors:
+                self._doors.add(r.resource)
+                new = True
+        if new or self._entities is None:
+            extra = [
+                _entity("Principal", u, {"org": "unknown", "tenant": "", "roles": []})
+                for u in sorted(self._unresolved)
+            ] + [_entity("Door", d, {}) for d in sorted(self._doors)]
+            self._entities = cedarpy.Entities.from_json_str(_dumps(self._base + extra))
+
+
+def _entity(kind: str, eid: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    return {"uid": {"type": kind, "id": eid}, "attrs": attrs, "parents": []}
+
+
+def _entities(inv: Inventory) -> list[dict[str, Any]]:
+    out = [
+        _entity(
+            "Principal",
+            p.id,
+            {"org": p.org, "tenant": p.tenant or "", "roles": list(p.roles), "type": p.type},
+        )
+        for p in inv.principals
+    ]
+    out += [
+        _entity("Asset", a.hostname, {"owner": a.owner, "kind": a.kind, "segment": a.segment or ""})
+        for a in inv.assets
+    ]
+    out += [_entity("Key", k.id, {"owner": k.tenant, "provider": k.provider}) for k in inv.keys]
+    return out
+
+
+def _dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _validate(policies: str, files: Sequence[Path]) -> None:
+    try:
+        cedarpy.PolicySet.from_str(policies)
+    except Exception as exc:  # cedarpy raises ValueError with the parser's message
+        names = ", ".join(str(f) for f in files)
+        raise ConfigError(f"Cedar policies ({names}) do not parse: {exc}") from None

@@ -1,0 +1,154 @@
+"""Tenant keys: used only by the tenant's principals or an authorized operator role (Cedar),
+and rotated within the maximum age (from key-state snapshots and rotation events)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from edgeaudit.policy.cedar import Request
+from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural, who
+from edgeaudit.policy.context import Context, Ev, epoch, iso
+from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, STALE, Outcome, Scope
+from edgeaudit.policy.registry import Param, check
+
+
+def _authorized(
+    ctx: Context, auths: tuple[Mapping[str, str], ...], user: str, key: str, owner: str, t: float
+) -> bool:
+    p = next((p for p in ctx.inventory.principals if p.id == user), None)
+    for a in auths:
+        if "principal" in a and a["principal"] != user:
+            continue
+        if "role" in a and (p is None or a["role"] not in p.roles):
+            continue
+        if "key" in a and a["key"] != key:
+            continue
+        if "tenant" in a and a["tenant"] != owner:
+            continue
+        if "from" in a and t < epoch(a["from"]):
+            continue
+        if "until" in a and t >= epoch(a["until"]):
+            continue
+        return True
+    return False
+
+
+@check(
+    "keys.tenant_use",
+    "Tenant keys are used only by that tenant's principals or an authorized operator role",
+    ("KEY",),
+    authorizations=Param(
+        "records",
+        (),
+        "tenant authorizations for operator key use: {role|principal, key|tenant, from, until}",
+    ),
+)
+def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
+    auths = tuple(params["authorizations"])
+    uses = [ev for ev in ctx.events("key.use") if ev.get("key", "resolved")]
+    requests = []
+    for ev in uses:
+        user, key = who(ev), str(ev.get("key", "key"))
+        owner = str(ev.get("key", "owner") or "")
+        ok = bool(auths) and _authorized(ctx, auths, user, key, owner, ev.t)
+        requests.append(Request(user, "key.use", "Key", key, (False, False, False, ok)))
+    decisions = ctx.cedar.decide(requests)
+    groups: dict[tuple[str, str], list[tuple[Ev, bool]]] = defaultdict(list)
+    for ev, req, dec in zip(uses, requests, decisions, strict=True):
+        groups[(req.resource, req.principal)].append((ev, dec.allowed))
+    for (key, user), items in sorted(groups.items()):
+        owner = str(items[0][0].get("key", "owner") or "")
+        scope = Scope(tenant=ctx.tenant_of(owner), key=key, principal=user)
+        denied = [ev for ev, ok in items if not ok]
+        if denied:
+            ops = sorted({str(e.get("key", "operation") or "use") for e in denied})
+            yield Outcome(
+                scope,
+                FAIL,
+                f"{user} used {owner}'s key {key} {plural(len(denied), 'time')} "
+                f"({', '.join(ops)}) without authorization; first at {iso(denied[0].t)}",
+                cite(denied),
+                (("uses", len(items)), ("denied", len(denied))),
+            )
+        else:
+            yield Outcome(
+                scope,
+                PASS,
+                f"{plural(len(items), 'use')} of {key} by {user}, all allowed",
+                cite((ev for ev, _ in items[:MAX_PASS_CITATIONS])),
+                (("uses", len(items)),),
+            )
+
+
+def _snapshot_rotation(ev: Ev) -> float | None:
+    attrs = ev.rec.get("attrs") or {}
+    for field in ("latest_version_created", "last_rotation", "creation_date"):
+        value = attrs.get(field)
+        if isinstance(value, str):
+            try:
+                return epoch(value)
+            except ValueError:
+                return None
+    return None
+
+
+@check(
+    "keys.rotation_age",
+    "Tenant keys are rotated within the maximum cryptoperiod",
+    ("KEY",),
+    max_age=Param("duration", 365 * 86400, "longest time since the last rotation"),
+    snapshot_max_age=Param("duration", 45 * 86400, "a key-state snapshot older than this is stale"),
+)
+def rotation_age(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
+    max_age, snap_age = float(params["max_age"]), float(params["snapshot_max_age"])
+    snapshots: dict[str, list[Ev]] = defaultdict(list)
+    for ev in ctx.events("key.state", lookback=True):
+        snapshots[str(ev.get("key", "key"))].append(ev)
+    rotations: dict[str, list[Ev]] = defaultdict(list)
+    for ev in ctx.events("key.rotate", lookback=True):
+        if ev.rec.get("outcome") != "failure":
+            rotations[str(ev.get("key", "key"))].append(ev)
+    for key in ctx.inventory.keys:
+        scope = Scope(tenant=key.tenant, key=key.id)
+        snaps = [s for s in snapshots.get(key.id, []) if s.t <= ctx.as_of]
+        rots = [r for r in rotations.get(key.id, []) if r.t <= ctx.as_of]
+        latest_snap = max(snaps, key=lambda e: e.t) if snaps else None
+        candidates: list[tuple[float, Ev]] = [(r.t, r) for r in rots]
+        if latest_snap is not None and (when := _snapshot_rotation(latest_snap)) is not None:
+            candidates.append((when, latest_snap))
+        if not candidates:
+            yield Outcome(
+                scope, NOT_EVALUATED, f"no key-state snapshot or rotation event for {key.id}"
+            )
+            continue
+        last, basis = max(candidates, key=lambda c: c[0])
+        age = ctx.as_of - last
+        cited = [basis] + ([latest_snap] if latest_snap is not None else [])
+        days = age / 86400
+        if age > max_age:
+            yield Outcome(
+                scope,
+                FAIL,
+                f"key {key.id} of {key.tenant} last rotated {iso(last)}: {days:.0f} days old at "
+                f"{iso(ctx.as_of)} (max {max_age / 86400:.0f})",
+                cite(cited),
+                (("age_days", round(days, 1)),),
+            )
+        elif latest_snap is not None and ctx.as_of - latest_snap.t > snap_age and not rots:
+            yield Outcome(
+                scope,
+                STALE,
+                f"latest key-state snapshot of {key.id} is from {iso(latest_snap.t)}, older than "
+                f"{snap_age / 86400:.0f} days",
+                cite(cited),
+            )
+        else:
+            yield Outcome(
+                scope,
+                PASS,
+                f"key {key.id} last rotated {iso(last)} ({days:.0f} days before {iso(ctx.as_of)})",
+                cite(cited),
+                (("age_days", round(days, 1)),),
+            )

@@ -1,0 +1,191 @@
+"""Segmentation, from probe evidence (``probe.run`` / ``probe.result``) against the isolation
+matrix: every segment pair probed within the cadence, every denied pair observed blocked on a
+run whose positive controls passed, every allowed pair reachable.
+
+Per ordered segment pair the latest run from the vantage segment that probed the pair decides.
+Probe results *support* PCI DSS 11.4.5 / 11.4.6 / A1.1.4; they do not satisfy them alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from edgeaudit.policy.checks._common import cite, plural
+from edgeaudit.policy.context import Context, Ev, iso
+from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, STALE, Outcome, Scope
+from edgeaudit.policy.registry import Param, check
+
+
+def _pairs(ctx: Context) -> list[tuple[str, str, bool]] | str:
+    if ctx.matrix is None:
+        return ctx.matrix_error or "no isolation matrix (policies/isolation.yaml)"
+    ids = [s.id for s in ctx.inventory.segments]
+    return [(p.src, p.dst, bool(p.allowed)) for p in ctx.matrix.pairs(ids)]
+
+
+def _latest(ctx: Context) -> dict[tuple[str, str], tuple[Ev, list[Ev]]]:
+    """Latest run per (vantage, target segment) up to the as-of time, with its results."""
+    runs = {
+        str(ev.get("attrs", "run")): ev
+        for ev in ctx.events("probe.run", lookback=True)
+        if ev.t <= ctx.as_of
+    }
+    results: dict[tuple[str, str, str], list[Ev]] = defaultdict(list)
+    for ev in ctx.events("probe.result", lookback=True):
+        run = str(ev.get("attrs", "run"))
+        if run in runs:
+            key = (run, str(ev.get("attrs", "vantage")), str(ev.get("attrs", "segment")))
+            results[key].append(ev)
+    latest: dict[tuple[str, str], tuple[Ev, list[Ev]]] = {}
+    for (run, src, dst), evs in results.items():
+        r = runs[run]
+        have = latest.get((src, dst))
+        if have is None or r.t > have[0].t:
+            latest[(src, dst)] = (r, evs)
+    return latest
+
+
+def _scope(ctx: Context, src: str, dst: str) -> Scope:
+    owners = {s.id: s.owner for s in ctx.inventory.segments}
+    tenants = [t for t in (owners.get(dst), owners.get(src)) if t not in (None, "shared")]
+    return Scope(tenant=tenants[0] if tenants else None, segment=f"{src}->{dst}")
+
+
+@check(
+    "segmentation.cadence",
+    "Every segment pair is probed within the cadence",
+    ("SEG",),
+    cadence=Param("duration", 183 * 86400, "longest time since the latest probe run of a pair"),
+)
+def cadence(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
+    pairs = _pairs(ctx)
+    if isinstance(pairs, str):
+        yield Outcome(Scope(subject="segmentation"), NOT_EVALUATED, pairs)
+        return
+    limit = float(params["cadence"])
+    latest = _latest(ctx)
+    for src, dst, _allowed in pairs:
+        scope = _scope(ctx, src, dst)
+        found = latest.get((src, dst))
+        if found is None:
+            yield Outcome(scope, NOT_EVALUATED, f"no probe run from {src} has probed {dst}")
+            continue
+        run, _ = found
+        age = ctx.as_of - run.t
+        text = f"latest probe run {run.get('attrs', 'run')} from {src} to {dst} at {iso(run.t)}"
+        if age > limit:
+            yield Outcome(
+                scope,
+                STALE,
+                f"{text}: {age / 86400:.0f} days old (cadence {limit / 86400:.0f} days)",
+                cite([run]),
+            )
+        else:
+            yield Outcome(scope, PASS, f"{text} ({age / 86400:.0f} days old)", cite([run]))
+
+
+@check(
+    "segmentation.denied_blocked",
+    "Every denied segment pair is observed blocked, on a run whose positive controls passed",
+    ("SEG",),
+)
+def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
+    pairs = _pairs(ctx)
+    if isinstance(pairs, str):
+        yield Outcome(Scope(subject="segmentation"), NOT_EVALUATED, pairs)
+        return
+    latest = _latest(ctx)
+    for src, dst, _allowed in pairs:
+        scope = _scope(ctx, src, dst)
+        found = latest.get((src, dst))
+        if found is None:
+            yield Outcome(scope, NOT_EVALUATED, f"no probe evidence for {src} -> {dst}")
+            continue
+        run, results = found
+        denied = [e for e in results if e.get("attrs", "expected") == "deny"]
+        if not denied:
+            continue  # an allowed-only pair: see segmentation.allowed_reachable
+        open_ = [e for e in denied if e.get("attrs", "verdict") == "reachable"]
+        if open_:
+            ports = sorted(
+                {
+                    f"{e.get('attrs', 'protocol')}/{e.get('attrs', 'port')} at "
+                    f"{e.get('attrs', 'address')}"
+                    for e in open_
+                }
+            )
+            yield Outcome(
+                scope,
+                FAIL,
+                f"{plural(len(open_), 'denied path')} from {src} to {dst} reachable: "
+                f"{', '.join(ports[:8])}",
+                cite([run, *open_]),
+            )
+        elif not run.get("attrs", "controls_ok"):
+            yield Outcome(
+                scope,
+                NOT_EVALUATED,
+                f"run {run.get('attrs', 'run')} from {src}: positive controls failed, so its "
+                f"'blocked' verdicts are inconclusive",
+                cite([run]),
+            )
+        elif any(e.get("attrs", "verdict") == "inconclusive" for e in denied):
+            n = sum(1 for e in denied if e.get("attrs", "verdict") == "inconclusive")
+            yield Outcome(
+                scope,
+                NOT_EVALUATED,
+                f"{plural(n, 'denied path')} from {src} to {dst} inconclusive (e.g. UDP)",
+                cite([run]),
+            )
+        else:
+            yield Outcome(
+                scope,
+                PASS,
+                f"{plural(len(denied), 'denied path')} from {src} to {dst} blocked on run "
+                f"{run.get('attrs', 'run')} with passing positive controls",
+                cite([run]),
+            )
+
+
+@check(
+    "segmentation.allowed_reachable",
+    "Every allowed segment path is reachable",
+    ("SEG",),
+)
+def allowed_reachable(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
+    pairs = _pairs(ctx)
+    if isinstance(pairs, str):
+        yield Outcome(Scope(subject="segmentation"), NOT_EVALUATED, pairs)
+        return
+    latest = _latest(ctx)
+    for src, dst, allowed in pairs:
+        if not allowed:
+            continue
+        scope = _scope(ctx, src, dst)
+        found = latest.get((src, dst))
+        if found is None:
+            yield Outcome(scope, NOT_EVALUATED, f"no probe evidence for {src} -> {dst}")
+            continue
+        run, results = found
+        wanted = [e for e in results if e.get("attrs", "expected") == "allow"]
+        closed = [e for e in wanted if e.get("attrs", "verdict") != "reachable"]
+        if closed:
+            yield Outcome(
+                scope,
+                FAIL,
+                f"{plural(len(closed), 'allowed path')} from {src} to {dst} not reachable",
+                cite([run, *closed]),
+            )
+        elif wanted:
+            yield Outcome(
+                scope,
+                PASS,
+                f"{plural(len(wanted), 'allowed path')} from {src} to {dst} reachable",
+                cite([run]),
+            )
+        else:
+            yield Outcome(
+                scope, NOT_EVALUATED, f"run did not probe the allowed paths {src} -> {dst}"
+            )

@@ -1,0 +1,142 @@
+"""What a check sees: the policy files, the period, and the evidence entries it asks for.
+
+Evidence is read from one store snapshot (a :class:`~edgeaudit.store.log.LogReader`), filtered by
+kind and time in SQL, parsed once per kind and shared by every check. Times are compared as
+epoch seconds (floats), parsed here once per entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from edgeaudit.policy.model import EvidenceRef
+
+if TYPE_CHECKING:
+    from edgeaudit.collect.inventory import Inventory
+    from edgeaudit.policy.cedar import Decider
+    from edgeaudit.policy.controls import Catalogue
+    from edgeaudit.policy.raci import Raci
+    from edgeaudit.store.log import LogReader
+    from edgeaudit.verify.report import VerifyReport
+
+WIDEN = 1.0  # seconds: stored times compare as text, so SQL bounds are widened, then exact
+
+
+def epoch(text: str) -> float:
+    """Epoch seconds of an RFC 3339 UTC time with up to 9 fractional digits."""
+    head, frac = text[:19], text[19:-1]
+    base = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return base + (float(frac) if frac.startswith(".") else 0.0)
+
+
+def iso(seconds: float) -> str:
+    t = datetime.fromtimestamp(seconds, UTC)
+    text = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond:
+        text += f".{t.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Ev:
+    """One stored entry as a check sees it."""
+
+    index: int
+    leaf: str  # leaf hash, hex
+    t: float  # epoch seconds
+    rec: Mapping[str, Any]
+
+    @property
+    def ref(self) -> EvidenceRef:
+        return EvidenceRef(self.index, self.leaf)
+
+    @property
+    def kind(self) -> str:
+        return str(self.rec["kind"])
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        return tuple(self.rec.get("scope") or ())
+
+    def get(self, *path: str) -> Any:
+        v: Any = self.rec
+        for p in path:
+            if not isinstance(v, Mapping):
+                return None
+            v = v.get(p)
+        return v
+
+
+@dataclass
+class Context:
+    inventory: Inventory
+    raci: Raci | None
+    catalogue: Catalogue
+    cedar: Decider
+    reader: LogReader
+    tree_size: int  # the snapshot's size: entries at or above it are not evidence
+    start: float
+    end: float
+    as_of: float  # when the assessment is judged: min(end, evaluated_at)
+    evaluated_at: float
+    lookback: float  # seconds before start that checks may look at (grants, snapshots, probes)
+    matrix: Any = None  # edgeaudit.policy.isolation.IsolationMatrix, when policies have one
+    matrix_error: str | None = None
+    verify: Callable[[], VerifyReport] | None = None  # whole-store verification, when keyed
+    last_index_in_period: int = -1
+    sources: Sequence[str] = ()  # source kinds that contributed entries
+
+    def __post_init__(self) -> None:
+        self._cache: dict[tuple[str, bool], list[Ev]] = {}
+
+    def events(self, *kinds: str, lookback: bool = False) -> list[Ev]:
+        """Entries of ``kinds`` in the period (from ``start - lookback`` when asked), in index
+        order. Loaded once per kind and window."""
+        missing = [k for k in kinds if (k, lookback) not in self._cache]
+        if missing:
+            for k in missing:
+                self._cache[(k, lookback)] = []
+            since = self.start - (self.lookback if lookback else 0.0)
+            lo, hi = since, self.end
+            # look-back windows are closed at the end: a snapshot taken at the end counts
+            for ev in self._load(missing, lo, hi, closed=lookback):
+                self._cache[(ev.kind, lookback)].append(ev)
+        if len(kinds) == 1:
+            return self._cache[(kinds[0], lookback)]
+        merged = [e for k in kinds for e in self._cache[(k, lookback)]]
+        merged.sort(key=lambda e: e.index)
+        return merged
+
+    def _load(
+        self, kinds: Sequence[str], lo: float, hi: float, closed: bool = False
+    ) -> Iterator[Ev]:
+        loads = orjson.loads
+        for idx, body, leaf in self.reader.select(
+            kinds, iso(lo - WIDEN), iso(hi + WIDEN), self.tree_size
+        ):
+            rec = loads(body)
+            t = epoch(rec["time"])
+            if lo <= t < hi or (closed and t == hi):
+                yield Ev(idx, leaf.hex(), t, rec)
+
+    def loaded(self) -> list[list[Ev]]:
+        """Every list of entries loaded so far (for filtering citations by tenant)."""
+        return list(self._cache.values())
+
+    def in_period(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+    def owner_of_asset(self, asset: str | None) -> str | None:
+        if asset is None:
+            return None
+        a = self.inventory.asset(asset)
+        return a.owner if a else None
+
+    @staticmethod
+    def tenant_of(owner: str | None) -> str | None:
+        return owner if owner not in (None, "shared", "") else None

@@ -1,0 +1,227 @@
+"""Evaluate the operating model against one snapshot of the evidence.
+
+Every rule x scope yields exactly one result: pass, fail, not evaluated (with the reason),
+waived (with the waiver) or stale. A check that raises is reported as not evaluated with the
+error, never dropped. Results roll up into a status per control of each framework.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+
+from edgeaudit.errors import EdgeauditError
+from edgeaudit.policy.cedar import Decider
+from edgeaudit.policy.context import Context, epoch, iso
+from edgeaudit.policy.files import Policies
+from edgeaudit.policy.model import (
+    FAIL,
+    NOT_EVALUATED,
+    PASS,
+    STALE,
+    WAIVED,
+    Assessment,
+    ControlStatus,
+    Outcome,
+    Result,
+    Scope,
+    Waiver,
+    result_id,
+)
+from edgeaudit.policy.registry import registry
+from edgeaudit.store.log import EvidenceLog
+from edgeaudit.verify.report import VerifyReport
+
+log = logging.getLogger("edgeaudit.policy")
+LOOKBACK = 400 * 86400.0  # grants, key snapshots, probe runs and reviews from before the period
+# site-wide results a tenant may see (they name no other tenant's data)
+TENANT_VISIBLE_SITE_RULES = frozenset({"integrity.store", "raci.structure"})
+
+
+def evaluate(
+    policies: Policies,
+    evidence: EvidenceLog,
+    *,
+    start: str,
+    end: str,
+    tenant: str | None = None,
+    frameworks: Sequence[str] | None = None,
+    verify: Callable[[], VerifyReport] | None = None,
+    now: str | None = None,
+) -> Assessment:
+    """Judge ``evidence`` between ``start`` (inclusive) and ``end`` (exclusive), RFC 3339 UTC."""
+    t0, t1 = epoch(start), epoch(end)
+    if t1 <= t0:
+        raise EdgeauditError(f"the period is empty: {start} .. {end}")
+    evaluated_at = now or iso(datetime.now(UTC).timestamp())
+    if tenant is not None and tenant not in policies.inventory.tenant_ids:
+        raise EdgeauditError(f"unknown tenant {tenant!r}")
+    selected = tuple(frameworks or policies.catalogue.framework_ids)
+    for f in selected:
+        if f not in policies.catalogue.framework_ids:
+            raise EdgeauditError(
+                f"unknown framework {f!r} (known: {', '.join(policies.catalogue.framework_ids)})"
+            )
+    checks = registry()
+    cedar = Decider(policies.inventory, policies.cedar_files)
+    with evidence.reader() as reader:
+        size, _ = reader.head()
+        ctx = Context(
+            inventory=policies.inventory,
+            raci=policies.raci,
+            catalogue=policies.catalogue,
+            cedar=cedar,
+            reader=reader,
+            tree_size=size,
+            start=t0,
+            end=t1,
+            as_of=min(t1, epoch(evaluated_at)),
+            evaluated_at=epoch(evaluated_at),
+            lookback=LOOKBACK,
+            matrix=policies.matrix,
+            matrix_error=policies.matrix_error,
+            verify=verify,
+            last_index_in_period=reader.last_index_before(iso(t1 + 1), size),
+            sources=[s for s, _ in reader.source_counts(size)],
+        )
+        results: list[Result] = []
+        for rule in policies.rules.rules:
+            spec = checks[rule.check]
+            try:
+                outcomes = list(spec.fn(ctx, rule.param_map))
+            except EdgeauditError:
+                raise
+            except Exception as exc:  # a broken check is a visible result, not a crash
+                log.exception("check %s failed", rule.check)
+                outcomes = [
+                    Outcome(
+                        Scope(subject=rule.id),
+                        NOT_EVALUATED,
+                        f"check {rule.check} failed: {type(exc).__name__}: {exc}",
+                    )
+                ]
+            if not outcomes:
+                outcomes = [Outcome(Scope(subject=rule.id), NOT_EVALUATED, "nothing in scope")]
+            seen: set[str] = set()
+            for o in outcomes:
+                r = _result(rule, o, policies.waivers, ctx.as_of)
+                if r.id in seen:
+                    raise EdgeauditError(f"check {rule.check} reported scope {o.scope} twice")
+                seen.add(r.id)
+                results.append(r)
+        if tenant is not None:
+            visible = {ev.index for evs in ctx.loaded() for ev in evs if tenant in ev.scope}
+            results = [_for_tenant(r, tenant, visible) for r in results if _shown(r, tenant)]
+    controls = _rollup(policies, selected, results)
+    in_frameworks = {
+        c for c in (ctl.ref for ctl in policies.catalogue.controls) if c.split(":")[0] in selected
+    }
+    results = [r for r in results if not r.controls or set(r.controls) & in_frameworks]
+    return Assessment(
+        id=str(uuid.uuid4()),
+        start=iso(t0),
+        end=iso(t1),
+        tenant=tenant,
+        frameworks=selected,
+        tree_size=size,
+        evaluated_at=evaluated_at,
+        policy_digest=policies.digest,
+        results=tuple(results),
+        controls=tuple(controls),
+    )
+
+
+def _result(rule: object, o: Outcome, waivers: Iterable[Waiver], as_of: float) -> Result:
+    from edgeaudit.policy.rules import Rule
+
+    assert isinstance(rule, Rule)
+    rid = result_id(rule.id, o.scope)
+    status, reason, waiver = o.status, o.reason, None
+    if status == FAIL:
+        for w in waivers:
+            if not w.matches(rule.id, rid, o.scope):
+                continue
+            if epoch(w.effective) <= as_of < epoch(w.expires):
+                status, waiver = WAIVED, w
+                reason = f"{reason} [waived by {w.id}, approved by {w.approver}, until {w.expires}]"
+                break
+            if as_of >= epoch(w.expires):
+                reason = f"{reason} [waiver {w.id} expired {w.expires}: finding re-opened]"
+    return Result(
+        id=rid,
+        rule=rule.id,
+        title=rule.title,
+        status=status,
+        severity=rule.severity,
+        controls=rule.controls,
+        scope=o.scope,
+        reason=reason,
+        evidence=o.evidence,
+        waiver=waiver,
+        observed=o.observed,
+    )
+
+
+def _shown(r: Result, tenant: str) -> bool:
+    if r.scope.tenant == tenant:
+        return True
+    return (
+        r.scope.tenant is None and r.rule in TENANT_VISIBLE_SITE_RULES and r.scope.principal is None
+    )
+
+
+def _for_tenant(r: Result, tenant: str, visible: set[int]) -> Result:
+    kept = tuple(e for e in r.evidence if e.index in visible)
+    if len(kept) == len(r.evidence):
+        return r
+    observed = (*r.observed, ("withheld_evidence", len(r.evidence) - len(kept)))
+    return Result(
+        r.id,
+        r.rule,
+        r.title,
+        r.status,
+        r.severity,
+        r.controls,
+        r.scope,
+        r.reason,
+        kept,
+        r.waiver,
+        observed,
+    )
+
+
+def _rollup(
+    policies: Policies, frameworks: Sequence[str], results: list[Result]
+) -> list[ControlStatus]:
+    by_control: dict[str, list[Result]] = {}
+    for r in results:
+        for ref in r.controls:
+            by_control.setdefault(ref, []).append(r)
+    out = []
+    for ctl in policies.catalogue.controls:
+        if ctl.framework not in frameworks:
+            continue
+        rs = by_control.get(ctl.ref, [])
+        statuses = {r.status for r in rs}
+        note = None
+        if not rs:
+            status, note = "not-evaluated", "no automated rule maps to this control"
+        elif FAIL in statuses:
+            status = "not-satisfied"
+        elif statuses <= {PASS, WAIVED}:
+            status = "supported" if ctl.supports_only else "satisfied"
+            if ctl.supports_only:
+                note = (
+                    "automated evidence supports this control; "
+                    "it calls for a qualified, independent tester"
+                )
+        else:
+            status = "not-evaluated"
+            n = sum(1 for r in rs if r.status in (NOT_EVALUATED, STALE))
+            note = f"{n} of {len(rs)} results not evaluated or stale"
+        out.append(
+            ControlStatus(ctl.framework, ctl.id, ctl.title, status, tuple(r.id for r in rs), note)
+        )
+    return out

@@ -1,0 +1,201 @@
+"""Values of an assessment: evidence references, results, waivers, the assessment itself.
+
+Every rule x scope yields exactly one :class:`Result` whose status is one of :data:`STATUSES`.
+A result's ``id`` is stable across runs (rule + scope), so a waiver can name it and a later
+assessment can be compared with an earlier one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from edgeaudit import canonical
+
+PASS: Final = "pass"  # noqa: S105 (a status, not a password)
+FAIL: Final = "fail"
+NOT_EVALUATED: Final = "not-evaluated"
+WAIVED: Final = "waived"
+STALE: Final = "stale"
+STATUSES: Final = (PASS, FAIL, NOT_EVALUATED, WAIVED, STALE)
+SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
+SCOPE_KEYS: Final = ("tenant", "asset", "principal", "segment", "key", "activity", "subject")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EvidenceRef:
+    """One stored entry a result rests on: its index and leaf hash (hex)."""
+
+    index: int
+    leaf_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "leaf_hash": self.leaf_hash}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a result is about. Only the keys that apply are set."""
+
+    tenant: str | None = None
+    asset: str | None = None
+    principal: str | None = None
+    segment: str | None = None
+    key: str | None = None
+    activity: str | None = None
+    subject: str | None = None  # anything else (a grant id, a door, a source file...)
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k in SCOPE_KEYS if (v := getattr(self, k)) is not None}
+
+    def text(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.to_dict().items()) or "site"
+
+
+def result_id(rule: str, scope: Scope) -> str:
+    """Stable id of rule x scope: ``F-`` + 16 hex digits of SHA-256."""
+    return canonical.result_id(rule, tuple(scope.to_dict().items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a check says about one scope, before waivers and staleness are applied."""
+
+    scope: Scope
+    status: str  # pass / fail / not-evaluated / stale
+    reason: str
+    evidence: tuple[EvidenceRef, ...] = ()
+    observed: tuple[tuple[str, Any], ...] = ()  # extra facts, JSON values
+
+    def __post_init__(self) -> None:
+        if self.status not in (PASS, FAIL, NOT_EVALUATED, STALE):
+            raise ValueError(f"a check cannot report status {self.status!r}")
+        if list(self.evidence) != sorted(set(self.evidence)):
+            object.__setattr__(self, "evidence", tuple(sorted(set(self.evidence))))
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    id: str
+    rule: str | None
+    result: str | None  # a result id (F-...)
+    scope: tuple[tuple[str, str], ...]  # scope keys that must match (empty: any)
+    approver: str
+    reason: str
+    risk: str
+    effective: str  # RFC 3339 UTC
+    expires: str  # RFC 3339 UTC
+    line: int
+
+    def matches(self, rule: str, rid: str, scope: Scope) -> bool:
+        if self.result is not None and self.result != rid:
+            return False
+        if self.rule is not None and self.rule != rule:
+            return False
+        have = scope.to_dict()
+        return all(have.get(k) == v for k, v in self.scope)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "result": self.result,
+            "scope": dict(self.scope),
+            "approver": self.approver,
+            "reason": self.reason,
+            "risk": self.risk,
+            "effective": self.effective,
+            "expires": self.expires,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    id: str
+    rule: str
+    title: str
+    status: str
+    severity: str
+    controls: tuple[str, ...]
+    scope: Scope
+    reason: str
+    evidence: tuple[EvidenceRef, ...]
+    waiver: Waiver | None = None
+    observed: tuple[tuple[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "rule": self.rule,
+            "title": self.title,
+            "status": self.status,
+            "severity": self.severity,
+            "controls": list(self.controls),
+            "scope": self.scope.to_dict(),
+            "reason": self.reason,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+        if self.waiver is not None:
+            out["waiver"] = self.waiver.to_dict()
+        if self.observed:
+            out["observed"] = dict(self.observed)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ControlStatus:
+    framework: str
+    control: str
+    title: str
+    status: str  # satisfied / not-satisfied / not-evaluated / supported
+    results: tuple[str, ...]
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "framework": self.framework,
+            "control": self.control,
+            "title": self.title,
+            "status": self.status,
+            "results": list(self.results),
+        }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    id: str
+    start: str  # period start, RFC 3339 UTC
+    end: str  # period end (exclusive)
+    tenant: str | None
+    frameworks: tuple[str, ...]
+    tree_size: int
+    evaluated_at: str
+    policy_digest: str
+    results: tuple[Result, ...]
+    controls: tuple[ControlStatus, ...] = field(default=())
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
+
+    def failing(self) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.status == FAIL)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "assessment": {
+                "id": self.id,
+                "from": self.start,
+                "to": self.end,
+                "tenant": self.tenant,
+                "frameworks": list(self.frameworks),
+                "tree_size": self.tree_size,
+                "evaluated_at": self.evaluated_at,
+                "policy_digest": self.policy_digest,
+                "counts": self.counts(),
+            },
+            "results": [r.to_dict() for r in self.results],
+            "controls": [c.to_dict() for c in self.controls],
+        }

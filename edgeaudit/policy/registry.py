@@ -1,0 +1,74 @@
+"""The check registry: one function per check, with its declared parameters.
+
+A check is ``fn(ctx: Context, params: Mapping[str, Any]) -> Iterable[Outcome]``, registered with
+:func:`check`. Third parties register theirs in a module named by an ``edgeaudit.checks`` entry
+point; it is imported when the registry is first used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Final
+
+from edgeaudit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edgeaudit.policy.context import Context
+    from edgeaudit.policy.model import Outcome
+
+PARAM_KINDS: Final = frozenset({"duration", "int", "text", "texts", "bool", "records"})
+CheckFn = Callable[["Context", Mapping[str, Any]], Iterable["Outcome"]]
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    kind: str  # duration (seconds), int, text, texts (tuple), bool, records (tuple of dicts)
+    default: Any
+    help: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    name: str
+    title: str
+    streams: tuple[str, ...]
+    params: Mapping[str, Param]
+    fn: CheckFn
+
+
+_REGISTRY: dict[str, CheckSpec] = {}
+_loaded = False
+
+
+def check(
+    name: str, title: str, streams: tuple[str, ...], **params: Param
+) -> Callable[[CheckFn], CheckFn]:
+    """Register ``fn`` as check ``name`` (e.g. ``jit.session_covered``)."""
+    for p in params.values():
+        if p.kind not in PARAM_KINDS:
+            raise ValueError(f"check {name}: unknown parameter kind {p.kind!r}")
+
+    def register(fn: CheckFn) -> CheckFn:
+        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
+            raise ConfigError(f"check {name!r} is registered twice")
+        _REGISTRY[name] = CheckSpec(name, title, streams, dict(params), fn)
+        return fn
+
+    return register
+
+
+def registry() -> Mapping[str, CheckSpec]:
+    """Every registered check: the built-in ones and those of installed plug-ins."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from edgeaudit.policy import checks  # noqa: F401  (registers the built-in checks)
+
+        for ep in entry_points(group="edgeaudit.checks"):
+            try:
+                ep.load()
+            except Exception as exc:
+                raise ConfigError(f"check plug-in {ep.name!r} ({ep.value}) failed: {exc}") from exc
+    return _REGISTRY

@@ -1,0 +1,93 @@
+"""The rules (``policies/rules.yaml``): which checks run, their parameters, severity and the
+control ids each maps to. Validated against the check registry and the controls catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeaudit.policy.controls import Catalogue
+from edgeaudit.policy.model import SEVERITIES
+from edgeaudit.policy.registry import CheckSpec, Param, registry
+from edgeaudit.yamlfile import Node, load_yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    check: str
+    title: str
+    severity: str
+    controls: tuple[str, ...]
+    params: tuple[tuple[str, Any], ...]
+    line: int
+
+    @property
+    def param_map(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    file: str
+    rules: tuple[Rule, ...]
+
+
+def load_rules(path: str | Path, catalogue: Catalogue) -> Rules:
+    root = load_yaml(path, "rule set")
+    top = root.mapping({"version", "rules"}, {"rules"})
+    checks = registry()
+    rules: list[Rule] = []
+    for n in top["rules"].items():
+        f = n.mapping(
+            {"id", "check", "title", "severity", "controls", "params", "enabled"},
+            {"id", "check", "severity", "controls"},
+        )
+        rid = f["id"].text("rule id")
+        if any(r.id == rid for r in rules):
+            raise f["id"].fail(f"rule {rid!r} is defined twice")
+        if "enabled" in f and not f["enabled"].boolean("enabled"):
+            continue
+        name = f["check"].text("check")
+        spec = checks.get(name)
+        if spec is None:
+            raise f["check"].fail(f"unknown check {name!r} (known: {', '.join(sorted(checks))})")
+        severity = f["severity"].text("severity")
+        if severity not in SEVERITIES:
+            raise f["severity"].fail(f"severity {severity!r} must be one of {list(SEVERITIES)}")
+        controls = f["controls"].texts("control")
+        for ref in controls:
+            if catalogue.get(ref) is None:
+                raise f["controls"].fail(
+                    f"control {ref!r} is not in the catalogue {catalogue.file} "
+                    "(write FRAMEWORK:ID, e.g. iso27001-2022:a.8.2)"
+                )
+        params = _params(spec, f.get("params"))
+        title = f["title"].text("title") if "title" in f else spec.title
+        rules.append(Rule(rid, name, title, severity, controls, params, n.line))
+    return Rules(root.file, tuple(rules))
+
+
+def _params(spec: CheckSpec, node: Node | None) -> tuple[tuple[str, Any], ...]:
+    given: dict[str, Node] = {}
+    if node is not None and not node.is_null():
+        given = node.mapping(set(spec.params), set())
+    out = []
+    for name, p in spec.params.items():
+        out.append((name, _value(given[name], p, name) if name in given else p.default))
+    return tuple(out)
+
+
+def _value(n: Node, p: Param, name: str) -> Any:
+    if p.kind == "duration":
+        return n.duration(name)
+    if p.kind == "int":
+        return n.integer(name, minimum=0)
+    if p.kind == "text":
+        return n.text(name)
+    if p.kind == "texts":
+        return n.texts(name)
+    if p.kind == "bool":
+        return n.boolean(name)
+    return n.records(name)
