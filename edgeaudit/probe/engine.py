@@ -1,0 +1,306 @@
+"""The probe engine: send every probe (in random order, under a token-bucket rate cap), match
+answers by their keyed cookie, and retry what stayed silent, up to ``tries`` probes each (up
+to twice that once a retry has been answered: the path loses packets).
+
+It collects answers only; :mod:`edgeaudit.probe.verdict` decides what they mean. IPv4 only.
+The engine runs where it is started (the vantage namespace or host) and needs raw sockets
+(root or CAP_NET_RAW).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import select
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from edgeaudit.errors import EdgeauditError
+from edgeaudit.probe import wire
+from edgeaudit.probe.plan import Probe, ScopeError
+
+ENGINE: Final = "edgeaudit-probe/1"
+RCVBUF: Final = 16 << 20
+ETH_P_ARP: Final = 0x0806
+SO_RCVBUFFORCE: Final = 33  # Linux; root may exceed net.core.rmem_max
+Key = tuple[str, str, int | None]  # (address, protocol, port)
+UDP_PAYLOADS: Final = {
+    53: bytes.fromhex("edae0100000100000000000000000200 01".replace(" ", "")),  # DNS NS .
+    123: b"\x1b" + bytes(47),  # NTP client request
+}
+
+
+class ProbeError(EdgeauditError):
+    """The engine cannot run here (no raw sockets, no route, unsupported target)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    kind: str  # syn-ack / rst / icmp / udp / echo / arp
+    reporter: str  # the address that answered
+    ttl: int | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    mac: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    rate: int = 10_000  # packets per second
+    tries: int = 3  # up to twice as many when a retry shows that packets are being lost
+    timeout: float = 1.0  # seconds to wait for answers after each round
+
+
+@dataclass
+class Collected:
+    answers: dict[Key, list[Answer]] = field(default_factory=dict)
+    sent: dict[Key, int] = field(default_factory=dict)
+    routed: dict[str, bool] = field(default_factory=dict)  # address -> behind a gateway
+    started: str = ""
+    finished: str = ""
+    packets: int = 0
+    loss_seen: bool = False  # a retry was answered: the path loses packets
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Bucket:
+    def __init__(self, rate: int) -> None:
+        self.rate = float(rate)
+        self.burst = max(1.0, rate / 50)
+        self.tokens = self.burst
+        self.last = time.monotonic()
+
+    def wait(self) -> float:
+        """0 when a packet may go now (and take a token), else the seconds to wait."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Engine:
+    """Probes targets inside ``scope`` (the inventory's segment networks) and nothing else."""
+
+    def __init__(self, scope: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> None:
+        self.scope = tuple(scope)
+        self.cookie = wire.Cookie(os.urandom(32))
+        self._socks: dict[str, socket.socket] = {}
+        self._src: dict[str, str] = {}
+        self._probes: set[Key] = set()
+        self._c = Collected()
+        self._scapy: Any = None
+
+    # -- setup --------------------------------------------------------------------------
+    def _check_scope(self, probes: Sequence[Probe]) -> None:
+        for p in probes:
+            ip = ipaddress.ip_address(p.address)
+            if ip.version != 4:
+                raise ProbeError(f"{p.address}: only IPv4 targets can be probed so far")
+            if not any(ip in net for net in self.scope):
+                raise ScopeError(
+                    f"scope guard: {p.address} is outside every segment of the inventory; "
+                    "refusing to probe it"
+                )
+
+    def _socket(self, name: str, make: Callable[[], socket.socket]) -> socket.socket:
+        if name not in self._socks:
+            try:
+                s = make()
+            except PermissionError:
+                raise ProbeError(
+                    "raw sockets need root or CAP_NET_RAW; run the probe as root inside the "
+                    "vantage network"
+                ) from None
+            s.setblocking(False)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+            except OSError:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+            self._socks[name] = s
+        return self._socks[name]
+
+    def _raw(self, proto: int) -> Callable[[], socket.socket]:
+        return lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+
+    def _source(self, dst: str) -> str:
+        if dst not in self._src:
+            try:
+                self._src[dst] = wire.source_address(dst)
+                r = wire.route(dst)
+            except OSError as exc:
+                raise ProbeError(f"{dst}: no route from this vantage point ({exc})") from None
+            self._c.routed[dst] = r.gateway is not None
+        return self._src[dst]
+
+    # -- run ----------------------------------------------------------------------------
+    def run(self, probes: Sequence[Probe], params: Params) -> Collected:
+        self._check_scope(probes)
+        if any(p.protocol != "tcp" for p in probes):
+            self._load_scapy()
+        self._c = c = Collected(started=now_utc())
+        self._socket("icmp", self._raw(socket.IPPROTO_ICMP))  # errors answer every protocol
+        self._probes = {(p.address, p.protocol, p.port) for p in probes}
+        for p in probes:
+            self._source(p.address)
+        pending = list(probes)
+        random.SystemRandom().shuffle(pending)
+        bucket = _Bucket(params.rate)
+        rounds, round_ = params.tries, 0
+        try:
+            while round_ < rounds:
+                for i, p in enumerate(pending):
+                    while (delay := bucket.wait()) > 0:
+                        self._drain(delay)
+                    self._send(p, round_)
+                    if i % 32 == 31:
+                        self._drain(0)
+                deadline = time.monotonic() + params.timeout
+                while (left := deadline - time.monotonic()) > 0:
+                    self._drain(min(left, 0.05))
+                    if all((p.address, p.protocol, p.port) in c.answers for p in pending):
+                        break
+                still = [p for p in pending if (p.address, p.protocol, p.port) not in c.answers]
+                if round_ > 0 and len(still) < len(pending):
+                    # a retry got an answer the earlier probes did not: packets are being lost,
+                    # so silence is weaker evidence; allow up to twice the tries
+                    rounds = 2 * params.tries
+                    c.loss_seen = True
+                pending, round_ = still, round_ + 1
+                if not pending:
+                    break
+                random.SystemRandom().shuffle(pending)
+        finally:
+            for s in self._socks.values():
+                s.close()
+            self._socks.clear()
+        c.finished = now_utc()
+        return c
+
+    def _send(self, p: Probe, round_: int) -> None:
+        key = (p.address, p.protocol, p.port)
+        src = self._src[p.address]
+        c = self._c
+        c.sent[key] = c.sent.get(key, 0) + 1
+        c.packets += 1
+        try:
+            if p.protocol == "tcp":
+                assert p.port is not None
+                sport = self.cookie.sport("tcp", p.address, p.port)
+                seq = self.cookie.seq(src, sport, p.address, p.port)
+                s = self._socket("tcp", self._raw(socket.IPPROTO_TCP))
+                s.sendto(wire.tcp_syn(src, p.address, sport, p.port, seq), (p.address, 0))
+            elif p.protocol == "udp":
+                assert p.port is not None
+                sport = self.cookie.sport("udp", p.address, p.port)
+                payload = UDP_PAYLOADS.get(p.port, b"")
+                s = self._socket("udp", self._raw(socket.IPPROTO_UDP))
+                data = self._scapy.udp_probe(src, p.address, sport, p.port, payload)
+                s.sendto(data, (p.address, 0))
+            elif p.protocol == "icmp":
+                s = self._socket("icmp", self._raw(socket.IPPROTO_ICMP))
+                ident = self.cookie.ident(p.address)
+                s.sendto(self._scapy.icmp_echo(ident, round_, b"edgeaudit"), (p.address, 0))
+            else:
+                iface = wire.route(p.address).interface
+                s = self._socket(f"arp:{iface}", lambda: self._arp_socket(iface))
+                mac = wire.mac_address(iface)
+                s.send(self._scapy.arp_request(mac, src, p.address))
+        except BlockingIOError:
+            self._drain(0.01)  # the send buffer is full: let answers in, the retry resends
+        except OSError as exc:
+            raise ProbeError(f"sending {p.protocol} to {p.address}: {exc}") from None
+
+    @staticmethod
+    def _arp_socket(iface: str) -> socket.socket:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+        s.bind((iface, ETH_P_ARP))
+        return s
+
+    # -- receive ------------------------------------------------------------------------
+    def _drain(self, timeout: float) -> None:
+        socks = list(self._socks.items())
+        if not socks:
+            if timeout > 0:
+                time.sleep(timeout)
+            return
+        ready, _, _ = select.select([s for _, s in socks], [], [], timeout)
+        for name, s in socks:
+            if s not in ready:
+                continue
+            while True:
+                try:
+                    data = s.recv(65535)
+                except (BlockingIOError, InterruptedError):
+                    break
+                self._take(name, data)
+
+    def _add(self, key: Key, answer: Answer) -> None:
+        if key in self._probes:
+            self._c.answers.setdefault(key, []).append(answer)
+
+    def _take(self, name: str, data: bytes) -> None:
+        if name == "tcp":
+            r = wire.parse_tcp(data)
+            if r is None or r.dport != self.cookie.sport("tcp", r.src, r.sport):
+                return
+            src = self._src.get(r.src)
+            if src is None or r.ack != (self.cookie.seq(src, r.dport, r.src, r.sport) + 1) % 2**32:
+                return
+            if r.flags & wire.RST:
+                self._add((r.src, "tcp", r.sport), Answer("rst", r.src, r.ttl))
+            elif r.flags & wire.SYN and r.flags & wire.ACK:
+                self._add((r.src, "tcp", r.sport), Answer("syn-ack", r.src, r.ttl))
+        elif name == "udp":
+            u = self._scapy.decode_udp(data)
+            if u is not None and u.dport == self.cookie.sport("udp", u.src, u.sport):
+                self._add((u.src, "udp", u.sport), Answer("udp", u.src, u.ttl))
+        elif name == "icmp":
+            self._take_icmp(data)
+        elif self._scapy is not None:
+            a = self._scapy.decode_arp(data)
+            if a is not None and a.asked_for == self._src.get(a.ip):
+                self._add((a.ip, "arp", None), Answer("arp", a.ip, mac=a.mac))
+
+    def _load_scapy(self) -> None:
+        if self._scapy is None:
+            from edgeaudit.probe import _scapy  # here: inside the vantage namespace
+
+            self._scapy = _scapy
+
+    def _take_icmp(self, data: bytes) -> None:
+        if len(data) < 28 or data[(data[0] & 0x0F) * 4] not in (0, 3, 11):
+            return  # not an echo reply or an error: not ours
+        self._load_scapy()  # a TCP-only sweep imports scapy only if an ICMP message arrives
+        i = self._scapy.decode_icmp(data)
+        if i is None:
+            return
+        if i.type == 0:  # echo reply
+            if i.ident == self.cookie.ident(i.reporter):
+                self._add((i.reporter, "icmp", None), Answer("echo", i.reporter, i.ttl))
+            return
+        error = Answer("icmp", i.reporter, i.ttl, i.type, i.code)
+        dst = i.quoted_dst
+        if i.quoted_protocol == "tcp":
+            src = self._src.get(dst)
+            if (
+                src is not None
+                and i.quoted_sport == self.cookie.sport("tcp", dst, i.quoted_dport)
+                and i.quoted_seq == self.cookie.seq(src, i.quoted_sport, dst, i.quoted_dport)
+            ):
+                self._add((dst, "tcp", i.quoted_dport), error)
+        elif i.quoted_protocol == "udp":
+            if i.quoted_sport == self.cookie.sport("udp", dst, i.quoted_dport):
+                self._add((dst, "udp", i.quoted_dport), error)
+        elif i.quoted_protocol == "icmp" and i.ident == self.cookie.ident(dst):
+            self._add((dst, "icmp", None), error)

@@ -1,0 +1,271 @@
+"""Probe plans (``policies/probes.yaml``) and their expansion into single probes.
+
+::
+
+    plans:
+      - name: fintech-isolation
+        vantage: seg-fintech          # where the probe runs (a namespace or host on that VLAN)
+        cron: "0 3 * * 1"             # croniter syntax; 6 fields = with seconds
+        targets: all                  # or a list of segment ids
+        extra_ports: {tcp: [8080], udp: [5353]}
+        addresses: [10.20.0.99]       # optional extra targets; must lie in a target segment
+        rate: 10000                   # packets per second (token bucket)
+        tries: 3                      # probes per port before "no answer"
+        timeout: 1.0                  # seconds to wait for answers after each round
+        icmp: true                    # ICMP echo to every target (default true)
+        arp: false                    # ARP who-has for every target on the vantage link
+
+A plan probes every address of every asset in its target segments, on the ports the matrix
+allows from the vantage segment, the management ports and the plan's extra ports. The scope
+guard refuses any target address outside the inventory's segments.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from croniter import croniter
+
+from edgeaudit.collect.inventory import Inventory
+from edgeaudit.errors import InputError
+from edgeaudit.policy.isolation import IsolationMatrix, parse_ports
+from edgeaudit.yamlfile import Node, load_yaml
+
+DEFAULT_RATE: Final = 10_000
+DEFAULT_TRIES: Final = 3
+DEFAULT_TIMEOUT: Final = 1.0
+NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+class ScopeError(InputError):
+    """A probe target lies outside every segment of the inventory."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    name: str
+    vantage: str
+    cron: str | None
+    targets: tuple[str, ...]  # segment ids (expanded from "all")
+    extra_tcp: tuple[int, ...]
+    extra_udp: tuple[int, ...]
+    addresses: tuple[str, ...]
+    rate: int
+    tries: int
+    timeout: float
+    icmp: bool
+    arp: bool
+    line: int
+
+    def params(self) -> dict[str, object]:
+        return {
+            "rate": self.rate,
+            "tries": self.tries,
+            "timeout": self.timeout,
+            "extra_tcp": list(self.extra_tcp),
+            "extra_udp": list(self.extra_udp),
+            "icmp": self.icmp,
+            "arp": self.arp,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One (target address, protocol, port) with what the matrix expects."""
+
+    address: str
+    protocol: str  # tcp / udp / icmp / arp
+    port: int | None
+    segment: str
+    asset: str | None
+    owner: str | None
+    expected: str  # allow / deny
+
+    @property
+    def control(self) -> bool:
+        """A positive control: an allowed probe whose answer is decisive (UDP silence is not)."""
+        return self.expected == "allow" and self.protocol in ("tcp", "icmp")
+
+
+def load_plans(path: str | Path, inventory: Inventory, matrix: IsolationMatrix) -> dict[str, Plan]:
+    """Load and validate every plan, keyed by name."""
+    root = load_yaml(path, "probe plans")
+    top = root.mapping({"plans"}, {"plans"})
+    segments = [s.id for s in inventory.segments]
+    plans: dict[str, Plan] = {}
+    for n in top["plans"].items():
+        plan = _plan(n, segments, matrix)
+        if plan.name in plans:
+            raise n.fail(f"plan {plan.name!r} is defined twice")
+        plans[plan.name] = plan
+    if not plans:
+        raise top["plans"].fail("no plans defined")
+    for plan in plans.values():
+        guard(plan.addresses, inventory, plan.targets)
+    return plans
+
+
+def _float(n: Node, what: str) -> float:
+    raw = n.text(what)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise n.fail(f"{what} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value <= 60:
+        raise n.fail(f"{what} must be more than 0 and at most 60 seconds, not {raw}")
+    return value
+
+
+def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
+    f = n.mapping(
+        {
+            "name",
+            "vantage",
+            "cron",
+            "targets",
+            "extra_ports",
+            "addresses",
+            "rate",
+            "tries",
+            "timeout",
+            "icmp",
+            "arp",
+        },
+        {"name", "vantage"},
+    )
+    name = f["name"].text("plan name")
+    if not set(name) <= NAME_CHARS:
+        raise f["name"].fail(f"plan name {name!r} may only use a-z, 0-9, '-', '_' and '.'")
+
+    def segment(node: Node) -> str:
+        value = node.text("segment")
+        if value not in segments:
+            raise node.fail(f"unknown segment {value!r} (known: {', '.join(segments)})")
+        return value
+
+    vantage = segment(f["vantage"])
+    cron = f["cron"].text("cron") if "cron" in f else None
+    if cron is not None and not croniter.is_valid(cron):
+        raise f["cron"].fail(f"cron {cron!r} is not a valid cron expression")
+    if "targets" not in f or (
+        isinstance(f["targets"].node.value, str) and f["targets"].node.value == "all"
+    ):
+        targets = tuple(s for s in segments if s != vantage)
+    else:
+        targets = tuple(segment(t) for t in f["targets"].items())
+        if vantage in targets:
+            raise f["targets"].fail(f"the vantage segment {vantage!r} cannot be its own target")
+        if len(set(targets)) != len(targets):
+            raise f["targets"].fail("a target segment is listed twice")
+    extra_tcp: tuple[int, ...] = ()
+    extra_udp: tuple[int, ...] = ()
+    if "extra_ports" in f:
+        e = f["extra_ports"].mapping({"tcp", "udp"}, set())
+        extra_tcp = parse_ports(e["tcp"], "tcp port") if "tcp" in e else ()
+        extra_udp = parse_ports(e["udp"], "udp port") if "udp" in e else ()
+    addresses = f["addresses"].texts("address") if "addresses" in f else ()
+    for a in addresses:
+        try:
+            ipaddress.ip_address(a)
+        except ValueError:
+            raise f["addresses"].fail(f"{a!r} is not an IP address") from None
+    rate = f["rate"].integer("rate", minimum=1) if "rate" in f else DEFAULT_RATE
+    tries = f["tries"].integer("tries", minimum=1) if "tries" in f else DEFAULT_TRIES
+    if tries > 10:
+        raise f["tries"].fail(f"tries must be at most 10, not {tries}")
+    timeout = _float(f["timeout"], "timeout") if "timeout" in f else DEFAULT_TIMEOUT
+    matrix.pairs([vantage, *targets])  # every segment is known to the matrix as well
+    return Plan(
+        name=name,
+        vantage=vantage,
+        cron=cron,
+        targets=targets,
+        extra_tcp=extra_tcp,
+        extra_udp=extra_udp,
+        addresses=addresses,
+        rate=rate,
+        tries=tries,
+        timeout=timeout,
+        icmp=f["icmp"].boolean("icmp") if "icmp" in f else True,
+        arp=f["arp"].boolean("arp") if "arp" in f else False,
+        line=int(n.node.start_mark.line) + 1,
+    )
+
+
+def segment_of(address: str, inventory: Inventory) -> str | None:
+    """The inventory segment whose network holds ``address`` (most specific first)."""
+    ip = ipaddress.ip_address(address)
+    best: tuple[int, str] | None = None
+    for s in inventory.segments:
+        inside = ip.version == s.cidr.version and ip in s.cidr
+        if inside and (best is None or s.cidr.prefixlen > best[0]):
+            best = (s.cidr.prefixlen, s.id)
+    return best[1] if best else None
+
+
+def guard(addresses: Iterable[str], inventory: Inventory, segments: Iterable[str] = ()) -> None:
+    """The scope guard: refuse any address outside the inventory's segments (and, when
+    ``segments`` is given, outside those segments)."""
+    wanted = set(segments)
+    for address in addresses:
+        seg = segment_of(address, inventory)
+        if seg is None:
+            nets = ", ".join(f"{s.id} {s.cidr}" for s in inventory.segments)
+            raise ScopeError(
+                f"scope guard: {address} is outside every segment of the inventory ({nets}); "
+                "refusing to probe it"
+            )
+        if wanted and seg not in wanted:
+            raise ScopeError(
+                f"scope guard: {address} lies in segment {seg!r}, which is not a target of "
+                f"this plan ({', '.join(sorted(wanted))}); refusing to probe it"
+            )
+
+
+def expand(plan: Plan, inventory: Inventory, matrix: IsolationMatrix) -> tuple[Probe, ...]:
+    """Every probe of ``plan``: targets x (allowed + management + extra ports), ICMP, ARP."""
+    targets: dict[str, tuple[str, str | None, str | None]] = {}
+    for asset in inventory.assets:
+        if asset.segment in plan.targets:
+            for address in asset.addresses:
+                targets.setdefault(address, (asset.segment, asset.hostname, asset.owner))
+    for address in plan.addresses:
+        seg = segment_of(address, inventory)
+        found = inventory.asset(address)
+        targets.setdefault(
+            address, (seg or "", found.hostname if found else None, found.owner if found else None)
+        )
+    guard(targets, inventory)
+    for address, (seg, _, _) in targets.items():
+        if segment_of(address, inventory) != seg:
+            raise ScopeError(
+                f"scope guard: {address} (asset of segment {seg!r}) lies outside that segment's "
+                "network in the inventory; refusing to probe it"
+            )
+    probes: list[Probe] = []
+    mgmt = matrix.management_ports
+    for address, (seg, host, owner) in targets.items():
+        rule = matrix.rule(plan.vantage, seg)
+        tcp = set(mgmt.tcp) | set(plan.extra_tcp) | set(rule.tcp if rule else ())
+        udp = set(mgmt.udp) | set(plan.extra_udp) | set(rule.udp if rule else ())
+        wanted: list[tuple[str, int | None]] = [
+            *(("tcp", p) for p in sorted(tcp)),
+            *(("udp", p) for p in sorted(udp)),
+            *((("icmp", None),) if plan.icmp else ()),
+            *((("arp", None),) if plan.arp else ()),
+        ]
+        for protocol, port in wanted:
+            ok = matrix.allows(plan.vantage, seg, protocol, port)
+            probes.append(
+                Probe(address, protocol, port, seg, host, owner, "allow" if ok else "deny")
+            )
+    if not probes:
+        raise InputError(
+            f"plan {plan.name!r}: no asset with an address in its target segments "
+            f"({', '.join(plan.targets)}); nothing to probe"
+        )
+    return tuple(probes)

@@ -1,0 +1,140 @@
+"""One probe run: load the policy files, expand the plan, probe, decide, and build its records."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeaudit.collect.inventory import Inventory, load_inventory
+from edgeaudit.collect.model import Event
+from edgeaudit.errors import InputError
+from edgeaudit.policy.isolation import IsolationMatrix, load_isolation
+from edgeaudit.probe.engine import ENGINE, Engine, Params, ProbeError
+from edgeaudit.probe.plan import Plan, expand, load_plans
+from edgeaudit.probe.records import RunInfo, run_events, summary
+from edgeaudit.probe.verdict import Result, decide
+from edgeaudit.probe.wire import source_address
+
+_TRIGGER = re.compile(r"manual|schedule|change:[A-Za-z0-9._:/@#-]{1,120}")
+
+
+@dataclass(frozen=True)
+class Policies:
+    inventory: Inventory
+    matrix: IsolationMatrix
+    plans: dict[str, Plan]
+
+    def plan(self, name: str) -> Plan:
+        if name not in self.plans:
+            raise InputError(f"no plan {name!r} (plans: {', '.join(sorted(self.plans))})")
+        return self.plans[name]
+
+
+def load_policies(inventory: Path, isolation: Path, plans: Path) -> Policies:
+    inv = load_inventory(inventory)
+    matrix = load_isolation(isolation, inv)
+    return Policies(inv, matrix, load_plans(plans, inv, matrix))
+
+
+@dataclass(frozen=True)
+class RunReport:
+    info: RunInfo
+    results: tuple[Result, ...]
+    controls_ok: bool
+    events: tuple[Event, ...]
+
+    @property
+    def violations(self) -> int:
+        return sum(1 for r in self.results if r.violation)
+
+    def to_dict(self) -> dict[str, Any]:
+        i = self.info
+        return {
+            "run": i.run,
+            "plan": i.plan,
+            "vantage": i.vantage,
+            "matrix_version": i.matrix_version,
+            "engine": i.engine,
+            "params": i.params,
+            "started": i.started,
+            "finished": i.finished,
+            "trigger": i.trigger,
+            **summary(self.results, self.controls_ok),
+            "results": [
+                {
+                    "segment": r.probe.segment,
+                    "address": r.probe.address,
+                    "asset": r.probe.asset,
+                    "protocol": r.probe.protocol,
+                    "port": r.probe.port,
+                    "expected": r.probe.expected,
+                    "verdict": r.verdict,
+                    "control": r.probe.control,
+                    "violation": r.violation,
+                    "reasons": list(r.reasons),
+                    "tries": r.tries,
+                }
+                for r in self.results
+            ],
+        }
+
+
+def check_trigger(trigger: str) -> str:
+    if not _TRIGGER.fullmatch(trigger):
+        raise InputError(
+            f"--trigger {trigger!r}: expected manual, schedule or change:REF "
+            "(REF of letters, digits and ._:/@#-)"
+        )
+    return trigger
+
+
+def check_vantage(plan: Plan, inventory: Inventory, towards: str) -> None:
+    """Refuse to run a plan from outside its vantage segment: its verdicts would be another
+    segment's."""
+    cidr = next(s.cidr for s in inventory.segments if s.id == plan.vantage)
+    try:
+        here = ipaddress.ip_address(source_address(towards))
+    except OSError as exc:
+        raise ProbeError(f"plan {plan.name!r}: no route to {towards} from here ({exc})") from None
+    if here.version != cidr.version or here not in cidr:
+        raise ProbeError(
+            f"plan {plan.name!r} probes from {plan.vantage} ({cidr}), but this host sends from "
+            f"{here}: run it from inside the vantage network (a namespace or a probe host on "
+            "that VLAN)"
+        )
+
+
+def run_plan(policies: Policies, name: str, trigger: str = "manual") -> RunReport:
+    """Probe one plan from here (the process must be inside the plan's vantage network)."""
+    plan = policies.plan(name)
+    check_trigger(trigger)
+    inv, matrix = policies.inventory, policies.matrix
+    probes = expand(plan, inv, matrix)
+    check_vantage(plan, inv, probes[0].address)
+    engine = Engine([s.cidr for s in inv.segments])
+    params = Params(rate=plan.rate, tries=plan.tries, timeout=plan.timeout)
+    collected = engine.run(probes, params)
+    order = sorted(probes, key=lambda p: (p.segment, p.address, p.protocol, p.port or 0))
+    results, controls_ok = decide(order, collected.answers, collected.sent, collected.routed)
+    info = RunInfo(
+        run=str(uuid.uuid4()),
+        plan=plan.name,
+        vantage=plan.vantage,
+        matrix_version=matrix.version,
+        engine=ENGINE,
+        params={
+            **plan.params(),
+            "probes": len(probes),
+            "packets": collected.packets,
+            "loss_seen": collected.loss_seen,
+        },
+        started=collected.started,
+        finished=collected.finished,
+        trigger=trigger,
+    )
+    events = run_events(info, results, controls_ok, inv)
+    return RunReport(info, results, controls_ok, tuple(events))

@@ -1,0 +1,161 @@
+"""Verdicts: what the answers to one run's probes mean.
+
+* ``reachable``: a SYN/ACK; an RST from the real host (a closed port still means the packet got
+  through); an echo reply; a UDP answer, or ICMP port-unreachable from the target itself; an
+  ARP reply.
+* ``blocked``: no answer after every try (TCP, ICMP, ARP), or an ICMP unreachable /
+  administratively-prohibited (the code and the reporting address are recorded).
+* ``blocked-by-forged-rst``: an RST whose hop count differs from the real host's (its SYN/ACK
+  or echo reply in this run, else other hosts of its segment), or, with no reference, an RST
+  that has crossed no router although the target lies behind one: a firewall answered for it.
+* ``inconclusive``: UDP without any answer (open or filtered: cannot tell), and every
+  ``blocked`` of a run whose positive controls (probes the matrix allows) were not all
+  reachable, or that had none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from edgeaudit.probe.engine import Answer, Key
+from edgeaudit.probe.plan import Probe
+from edgeaudit.probe.wire import hops
+
+VERDICTS: Final = ("reachable", "blocked", "blocked-by-forged-rst", "inconclusive")
+_GENUINE: Final = frozenset({"syn-ack", "echo", "udp"})
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    probe: Probe
+    verdict: str
+    reasons: tuple[str, ...]
+    tries: int
+
+    @property
+    def violation(self) -> bool:
+        """A denied path that is reachable."""
+        return self.probe.expected == "deny" and self.verdict == "reachable"
+
+    @property
+    def outcome(self) -> str:
+        if self.verdict == "inconclusive":
+            return "unknown"
+        reachable = self.verdict == "reachable"
+        if (self.probe.expected == "deny") == reachable:
+            return "failure"
+        return "success"
+
+
+def _ref(
+    probes: Sequence[Probe], answers: Mapping[Key, Sequence[Answer]]
+) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """Hop counts seen in genuine answers, per target address and per segment."""
+    by_addr: dict[str, set[int]] = {}
+    by_seg: dict[str, set[int]] = {}
+    for p in probes:
+        for a in answers.get((p.address, p.protocol, p.port), ()):
+            if a.kind in _GENUINE and a.ttl is not None and a.reporter == p.address:
+                by_addr.setdefault(p.address, set()).add(hops(a.ttl))
+                by_seg.setdefault(p.segment, set()).add(hops(a.ttl))
+    return by_addr, by_seg
+
+
+def _forged(
+    ttl: int,
+    address: str,
+    segment: str,
+    ref: tuple[dict[str, set[int]], dict[str, set[int]]],
+    routed: bool,
+) -> str | None:
+    """Why an RST with this TTL is not from the real host, or None when it looks genuine."""
+    seen = hops(ttl)
+    by_addr, by_seg = ref
+    if address in by_addr:
+        want = by_addr[address]
+        source = "the host's own answers"
+    elif segment in by_seg:
+        want = by_seg[segment]
+        source = f"other hosts of {segment}"
+    else:
+        if routed and seen == 0:
+            return f"rst ttl={ttl} crossed no router, but the target lies behind one"
+        return None
+    if seen in want:
+        return None
+    expected = ", ".join(str(h) for h in sorted(want))
+    return f"rst ttl={ttl}: {seen} hop(s) away, but {source} come from {expected} hop(s)"
+
+
+def _one(
+    p: Probe,
+    got: Sequence[Answer],
+    tries: int,
+    ref: tuple[dict[str, set[int]], dict[str, set[int]]],
+    routed: bool,
+) -> tuple[str, list[str]]:
+    kinds = {a.kind for a in got}
+    first = {a.kind: a for a in reversed(got)}
+    if p.protocol == "tcp" and "syn-ack" in kinds:
+        return "reachable", [f"syn-ack ttl={first['syn-ack'].ttl}"]
+    if p.protocol == "icmp" and "echo" in kinds:
+        return "reachable", [f"echo-reply ttl={first['echo'].ttl}"]
+    if p.protocol == "udp" and "udp" in kinds:
+        return "reachable", [f"udp reply ttl={first['udp'].ttl}"]
+    if p.protocol == "arp" and "arp" in kinds:
+        return "reachable", [f"arp reply from {first['arp'].mac}"]
+    if p.protocol == "tcp" and "rst" in kinds:
+        rsts = [a for a in got if a.kind == "rst" and a.ttl is not None]
+        genuine = [
+            a for a in rsts if _forged(a.ttl or 0, p.address, p.segment, ref, routed) is None
+        ]
+        if genuine:
+            return "reachable", [f"rst ttl={genuine[0].ttl}"]
+        why = _forged(rsts[0].ttl or 0, p.address, p.segment, ref, routed)
+        return "blocked-by-forged-rst", [why or "forged rst"]
+    errors = [a for a in got if a.kind == "icmp"]
+    if errors:
+        e = errors[0]
+        code = f"icmp {e.icmp_type}/{e.icmp_code} from {e.reporter}"
+        if (
+            p.protocol == "udp"
+            and e.icmp_type == 3
+            and e.icmp_code == 3
+            and e.reporter == p.address
+        ):
+            return "reachable", [f"{code} (port closed on the host)"]
+        return "blocked", [code]
+    if p.protocol == "udp":
+        return "inconclusive", [f"no answer after {tries} tries (udp open|filtered)"]
+    return "blocked", [f"no answer after {tries} tries"]
+
+
+def decide(
+    probes: Sequence[Probe],
+    answers: Mapping[Key, Sequence[Answer]],
+    sent: Mapping[Key, int],
+    routed: Mapping[str, bool],
+) -> tuple[tuple[Result, ...], bool]:
+    """Every probe's verdict, and whether every positive control was reachable."""
+    ref = _ref(probes, answers)
+    results = []
+    for p in probes:
+        key = (p.address, p.protocol, p.port)
+        tries = sent.get(key, 0)
+        verdict, reasons = _one(p, answers.get(key, ()), tries, ref, routed.get(p.address, False))
+        results.append(Result(p, verdict, tuple(reasons), tries))
+    controls = [r for r in results if r.probe.control]
+    controls_ok = bool(controls) and all(r.verdict == "reachable" for r in controls)
+    if not controls_ok:
+        why = "positive control failed" if controls else "no positive control in this run"
+        results = [
+            r
+            if r.verdict != "blocked"
+            else Result(r.probe, "blocked", (*r.reasons, why), r.tries)
+            if r.probe.control  # the failed control itself stays blocked (a failure)
+            else Result(r.probe, "inconclusive", (*r.reasons, why), r.tries)
+            for r in results
+        ]
+    return tuple(results), controls_ok
