@@ -120,16 +120,20 @@ class Admin:
         return out
 
 
-def planted_indices(seed: int, n: int) -> dict[int, str]:
+def planted_indices(seed: int, n: int, clean: bool = False) -> dict[int, str]:
+    if clean:
+        return {}
     rng = random.Random(f"{seed}:planted-sessions")
     kinds = [k for k, (count, _, _) in PLANTED_SESSIONS.items() for _ in range(count)]
     slots = rng.sample(range(2, n - 1), len(kinds))  # never first or last: always in range
     return dict(zip(slots, kinds, strict=True))
 
 
-def admin_sessions(seed: int, start: float, end: float, n: int) -> Iterator[Admin]:
-    """The quarter's ``n`` admin sessions in order of request time."""
-    planted = planted_indices(seed, n)
+def admin_sessions(
+    seed: int, start: float, end: float, n: int, clean: bool = False
+) -> Iterator[Admin]:
+    """The quarter's ``n`` admin sessions in order of request time (none planted if clean)."""
+    planted = planted_indices(seed, n, clean)
     spacing = (end - start - 86400) / n
     for i in range(n):
         rng = random.Random(f"{seed}:admin:{i}")
@@ -180,8 +184,8 @@ def admin_sessions(seed: int, start: float, end: float, n: int) -> Iterator[Admi
 
 
 def host_admin_episodes(
-    seed: int, start: float, end: float, n: int, host: str
+    seed: int, start: float, end: float, n: int, host: str, clean: bool = False
 ) -> Iterator[list[tuple[float, Action]]]:
-    for s in admin_sessions(seed, start, end, n):
+    for s in admin_sessions(seed, start, end, n, clean):
         if s.host == host:
             yield s.host_actions()

@@ -67,8 +67,14 @@ def generate_campus(
     seed: int = 1,
     start: str | date = "2026-07-01",
     inventory: Path | None = None,
+    clean: bool = False,
 ) -> dict[str, Any]:
-    """Write the campus into ``out`` and return the manifest (also written as manifest.json)."""
+    """Write the campus into ``out`` and return the manifest (also written as manifest.json).
+
+    ``clean``: the same pod and quarter without any planted violation or malformed line (the
+    policy engine must find nothing to fail in it).
+    """
+    bad = 0 if clean else 1  # multiplier for planted malformed lines and violations
     if events < 1000:
         raise InputError("--events must be at least 1000 (room for every planted violation)")
     inv_path = inventory or default_inventory()
@@ -97,13 +103,13 @@ def generate_campus(
         rng = random.Random(f"{seed}:background:{host}")
         gap = (t1 - t0) * avg / budget.get(host, 1)
         return merge(
-            ordered(host_admin_episodes(seed, t0, t1, n_admin, host)),
+            ordered(host_admin_episodes(seed, t0, t1, n_admin, host, clean)),
             ordered(_hosts.background(rng, t0, t1, gap, staff, noise)),
         )
 
     for host, staff, avg in (("bastion-1", False, 0.95), ("fa-web-01", True, 1.35)):
         sink = Sink(out, f"syslog/{host}-auth.log", "syslog", timezone=zone_name, year=year)
-        _hosts.write_syslog(sink, host, clock, host_stream(host, avg, staff), bad=2)
+        _hosts.write_syslog(sink, host, clock, host_stream(host, avg, staff), bad=2 * bad)
         files.append(sink.close())
 
     budget["ac-gpu-01"], budget["fa-db-01"], budget["mb-render-02"] = (
@@ -113,28 +119,32 @@ def generate_campus(
     )
     sink = Sink(out, "journald/ac-gpu-01.json", "journald")
     rng = random.Random(f"{seed}:journald")
-    _hosts.write_journald(sink, "ac-gpu-01", rng, host_stream("ac-gpu-01", 0.6), bad=2, forged=2)
+    _hosts.write_journald(
+        sink, "ac-gpu-01", rng, host_stream("ac-gpu-01", 0.6), bad=2 * bad, forged=2 * bad
+    )
     files.append(sink.close())
 
     sink = Sink(out, "auditd/fa-db-01-audit.log", "auditd")
-    _audit.write_auditd(sink, "fa-db-01", host_stream("fa-db-01", 0.95), bad=1)
+    _audit.write_auditd(sink, "fa-db-01", host_stream("fa-db-01", 0.95), bad=bad)
     files.append(sink.close())
 
     sink = Sink(out, "sudo/mb-render-02-sudo.json", "sudo-json")
     rng = random.Random(f"{seed}:sudo")
     _audit.write_sudo_json(
-        sink, "mb-render-02", clock, rng, host_stream("mb-render-02", 1.9, noise=True), bad=1
+        sink, "mb-render-02", clock, rng, host_stream("mb-render-02", 1.9, noise=True), bad=bad
     )
     files.append(sink.close())
 
     sink = Sink(out, "teleport/audit.json", "teleport")
-    _services.write_teleport(sink, admin_sessions(seed, t0, t1, n_admin), bad=2)
+    _services.write_teleport(sink, admin_sessions(seed, t0, t1, n_admin, clean), bad=2 * bad)
     files.append(sink.close())
 
     rotations = {"fintech-a-data": t0 + 30 * DAY + 36000.25, "ai-c-data": t0 + 45 * DAY + 39600.5}
     sink = Sink(out, "vault/audit.log", "vault")
     rng = random.Random(f"{seed}:vault")
-    _services.write_vault(sink, rng, t0, t1, budget["vault"], rotations, cross_tenant=2, bad=2)
+    _services.write_vault(
+        sink, rng, t0, t1, budget["vault"], rotations, cross_tenant=2 * bad, bad=2 * bad
+    )
     files.append(sink.close())
 
     observed = iso(t1)
@@ -146,7 +156,8 @@ def generate_campus(
             rotations["fintech-a-data"],
         ],
         "ai-c-data": [t0 - 200 * DAY, rotations["ai-c-data"]],
-        "media-b-data": [t0 - 800 * DAY, t0 - 420 * DAY],  # planted: older than 365 days
+        # planted: older than 365 days (the clean campus rotated it 100 days before the quarter)
+        "media-b-data": [t0 - 800 * DAY, t0 - (100 if clean else 420) * DAY],
     }
     for key, versions in keystates.items():
         files.append(
@@ -162,7 +173,9 @@ def generate_campus(
         files.append(_keys.write_kms_rotation(out, f"kms/rotation-{key}.json", arn, rot, observed))
 
     rng = random.Random(f"{seed}:cloudtrail")
-    trail, cross = _keys.write_cloudtrail(out, rng, t0, t1, budget["cloudtrail"], kms_rotate, 2)
+    trail, cross = _keys.write_cloudtrail(
+        out, rng, t0, t1, budget["cloudtrail"], kms_rotate, 2 * bad
+    )
     files.extend(trail)
 
     sink = Sink(
@@ -174,13 +187,13 @@ def generate_campus(
         card_key_env=CARD_KEY_ENV,
     )
     rng = random.Random(f"{seed}:badge")
-    off_hours = [_sunday_2am(first + timedelta(days=15), clock.zone)]
-    _services.write_badge(sink, clock, rng, t0, t1, budget["badge"], off_hours, bad=2)
+    off_hours = [] if clean else [_sunday_2am(first + timedelta(days=15), clock.zone)]
+    _services.write_badge(sink, clock, rng, t0, t1, budget["badge"], off_hours, bad=2 * bad)
     files.append(sink.close())
 
     files.sort(key=lambda f: f["path"])
     manifest = _manifest(
-        files, cross, seed, events, first, last, inv.site or "", zone_name, observed
+        files, cross, seed, events, first, last, inv.site or "", zone_name, observed, bad
     )
     (out / "manifest.json").write_bytes(
         orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
@@ -204,14 +217,16 @@ def _manifest(
     site: str,
     zone: str,
     observed: str,
+    planted: int,
 ) -> dict[str, Any]:
-    sessions = {k: count for k, (count, _, _) in PLANTED_SESSIONS.items()}
+    sessions = {k: count * planted for k, (count, _, _) in PLANTED_SESSIONS.items()}
     totals = {k: sum(f[k] for f in files) for k in ("records", "events", "malformed", "forged")}
     totals["quarantined"] = totals["malformed"] + totals["forged"]
     totals["appended"] = totals["events"] - cross
     return {
         "generator": GENERATOR,
         "seed": seed,
+        "clean": not planted,
         "events_requested": events,
         "start": iso(first.timestamp()),
         "end": iso(last.timestamp()),
@@ -229,9 +244,9 @@ def _manifest(
             "admin_override_approval": sessions["admin_override"],
             "overlong_grant": sessions["overlong"],
             "unreviewed_breakglass_login": sessions["breakglass"],
-            "cross_tenant_key_use": 2,
-            "key_past_rotation_age": 1,
-            "badge_outside_maintenance_window": 1,
+            "cross_tenant_key_use": 2 * planted,
+            "key_past_rotation_age": 1 * planted,
+            "badge_outside_maintenance_window": 1 * planted,
             "forged_journald_identifier": totals["forged"],
             "malformed_lines": totals["malformed"],
         },

@@ -37,7 +37,7 @@ from edgeaudit.verify.report import VerifyReport
 log = logging.getLogger("edgeaudit.policy")
 LOOKBACK = 400 * 86400.0  # grants, key snapshots, probe runs and reviews from before the period
 # site-wide results a tenant may see (they name no other tenant's data)
-TENANT_VISIBLE_SITE_RULES = frozenset({"integrity.store", "raci.structure"})
+TENANT_VISIBLE_SITE_CHECKS = frozenset({"integrity.store", "raci.structure"})
 
 
 def evaluate(
@@ -113,7 +113,12 @@ def evaluate(
                 results.append(r)
         if tenant is not None:
             visible = {ev.index for evs in ctx.loaded() for ev in evs if tenant in ev.scope}
-            results = [_for_tenant(r, tenant, visible) for r in results if _shown(r, tenant)]
+            check_of = {rule.id: rule.check for rule in policies.rules.rules}
+            results = [
+                _for_tenant(r, tenant, visible)
+                for r in results
+                if _shown(r, tenant, check_of[r.rule])
+            ]
     controls = _rollup(policies, selected, results)
     in_frameworks = {
         c for c in (ctl.ref for ctl in policies.catalogue.controls) if c.split(":")[0] in selected
@@ -164,12 +169,10 @@ def _result(rule: object, o: Outcome, waivers: Iterable[Waiver], as_of: float) -
     )
 
 
-def _shown(r: Result, tenant: str) -> bool:
+def _shown(r: Result, tenant: str, check: str) -> bool:
     if r.scope.tenant == tenant:
         return True
-    return (
-        r.scope.tenant is None and r.rule in TENANT_VISIBLE_SITE_RULES and r.scope.principal is None
-    )
+    return r.scope.tenant is None and check in TENANT_VISIBLE_SITE_CHECKS
 
 
 def _for_tenant(r: Result, tenant: str, visible: set[int]) -> Result:
