@@ -339,6 +339,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from edgeaudit.cli import probe
+
+    config = _workspace(args)
+    if args.action == "schedule" and args.systemd:
+        return probe.write_systemd(args, config)
+    store, log = _open(config)
+    with store:
+        if args.action == "schedule":
+            return probe.schedule(args, config, log)
+        return probe.run_probe(args, config, log)
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     config = _workspace(args)
     store, log = _open(config)

@@ -113,6 +113,26 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--follow", action="store_true", help="keep reading growing files")
     c.add_argument("--poll", type=float, default=1.0, help="seconds between polls (--follow)")
     c.add_argument("--batch-size", type=int, default=5000, help=argparse.SUPPRESS)
+    c.add_argument(  # nmap: the segment the scan ran from
+        "--vantage",
+        dest="option",
+        action="append",
+        type=lambda seg: f"vantage={seg}",
+        metavar="SEGMENT",
+        help="(nmap) the segment the scan ran from",
+    )
+
+    c = cmd("probe", "segmentation probes: run a plan from this vantage point, or schedule plans")
+    c.add_argument("action", choices=["run", "schedule"])
+    c.add_argument("--plan", action="append", metavar="NAME", help="plan name (schedule: repeat)")
+    c.add_argument("--trigger", default="manual", help="manual (default), schedule or change:REF")
+    c.add_argument("--on-violation", metavar="CMD", help="run CMD with the run's JSON on stdin")
+    c.add_argument("--inventory", metavar="FILE", help="default: policies/inventory.yaml")
+    c.add_argument("--isolation", metavar="FILE", help="default: policies/isolation.yaml")
+    c.add_argument("--plans", metavar="FILE", help="default: policies/probes.yaml")
+    c.add_argument("--systemd", metavar="DIR", help="schedule: write service + timer units")
+    c.add_argument("--netns", metavar="NS", help="--systemd: run the probes in this namespace")
+    c.add_argument("--max-runs", type=int, help=argparse.SUPPRESS)
 
     c = cmd("quarantine", "list source records that could not be parsed")
     c.add_argument("action", choices=["list"])
