@@ -46,3 +46,21 @@ ensure_venv() {
     fi
     export PATH="$VENV/bin:$PATH"
 }
+
+# The probe tests (tests/probe) build network namespaces with nftables; the probe benchmark
+# also runs nmap. As root, install the Debian packages that are missing.
+# Usage: ensure_probe_tools [bench]
+ensure_probe_tools() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    local missing=()
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    command -v nft >/dev/null 2>&1 || missing+=(nftables)
+    if [ "${1:-}" = bench ]; then
+        command -v nmap >/dev/null 2>&1 || missing+=(nmap)
+    fi
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing Debian's ${missing[*]} (network-namespace probe tests)..." >&2
+        apt-get update -qq
+        apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}

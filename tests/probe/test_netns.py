@@ -1,0 +1,224 @@
+"""The probe engine on a real topology: namespaces, veth pairs, bridges, a router namespace with
+an nftables forward policy (tests/probe/data/topo). No mock of the network.
+
+Vantage v (seg-v, 198.18.1.10) may reach c (seg-c, 198.18.3.30) on tcp 22, 23, 1000-1199, udp
+53 and ICMP, and nothing of b (seg-b, 198.18.2.20). The router drops by default, rejects b:80
+with ICMP admin-prohibited, forges an RST for b:8080, and wrongly lets b:8443 and udp b:623
+through.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.probe.conftest import BASE_RULES, TOPO, Workspace
+
+B, C = "198.18.2.20", "198.18.3.30"
+LOSS_RULES = BASE_RULES.replace(
+    "ct state established,related accept",
+    "numgen random mod 100 < 5 drop\n    ct state established,related accept",
+)
+
+
+def by_target(report: dict[str, Any]) -> dict[tuple[str, str, int | None], dict[str, Any]]:
+    return {(r["address"], r["protocol"], r["port"]): r for r in report["results"]}
+
+
+@pytest.fixture(scope="module")
+def main_run(workspace: Workspace) -> tuple[int, dict[str, Any], str]:
+    done = workspace.probe("v", "run", "--plan", "main", "--json", "--trigger", "change:CHG-42")
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+@pytest.fixture(scope="module")
+def results(main_run: tuple[int, dict[str, Any], str]) -> dict[Any, dict[str, Any]]:
+    return by_target(main_run[1])
+
+
+def test_a_reachable_denied_path_fails_the_run(main_run: tuple[int, dict[str, Any], str]) -> None:
+    code, report, _ = main_run
+    assert code == 1
+    assert report["violations"] == 2
+    assert report["controls_ok"] is True
+    assert report["trigger"] == "change:CHG-42"
+    assert report["matrix_version"] == "lab-1"
+
+
+def test_allowed_port_reachable(results: dict[Any, dict[str, Any]]) -> None:
+    r = results[(C, "tcp", 22)]
+    assert (r["verdict"], r["expected"], r["control"]) == ("reachable", "allow", True)
+    assert r["reasons"] == ["syn-ack ttl=63"]
+
+
+def test_closed_port_on_an_allowed_path_is_reachable(results: dict[Any, dict[str, Any]]) -> None:
+    r = results[(C, "tcp", 23)]
+    assert r["verdict"] == "reachable"
+    assert r["reasons"] == ["rst ttl=63"]  # the host's own RST, one router away
+    assert all(results[(C, "tcp", p)]["verdict"] == "reachable" for p in range(1000, 1200))
+
+
+def test_dropped_ports_are_blocked_after_three_tries(results: dict[Any, dict[str, Any]]) -> None:
+    for key in [(B, "tcp", 22), (B, "tcp", 443), (C, "tcp", 3389), (B, "icmp", None)]:
+        r = results[key]
+        assert (r["verdict"], r["tries"]) == ("blocked", 3), key
+        assert r["reasons"] == ["no answer after 3 tries"]
+
+
+def test_reject_with_admin_prohibited(results: dict[Any, dict[str, Any]]) -> None:
+    r = results[(B, "tcp", 80)]
+    assert r["verdict"] == "blocked"
+    assert r["reasons"] == ["icmp 3/13 from 198.18.1.1"]  # code and reporting router
+
+
+def test_forged_rst_is_recognized_by_its_ttl(results: dict[Any, dict[str, Any]]) -> None:
+    r = results[(B, "tcp", 8080)]
+    assert r["verdict"] == "blocked-by-forged-rst"
+    assert r["reasons"][0].startswith("rst ttl=64: 0 hop(s) away")
+
+
+def test_leaked_tcp_port_is_a_violation(results: dict[Any, dict[str, Any]]) -> None:
+    r = results[(B, "tcp", 8443)]
+    assert (r["verdict"], r["expected"], r["violation"]) == ("reachable", "deny", True)
+
+
+def test_udp(results: dict[Any, dict[str, Any]]) -> None:
+    assert results[(C, "udp", 53)]["verdict"] == "reachable"  # the service answered
+    leaked = results[(B, "udp", 623)]  # let through; the host says the port is closed
+    assert leaked["verdict"] == "reachable"
+    assert leaked["reasons"] == [f"icmp 3/3 from {B} (port closed on the host)"]
+    silent = results[(B, "udp", 161)]
+    assert silent["verdict"] == "inconclusive"  # open|filtered: silence proves nothing
+
+
+def test_icmp_echo(results: dict[Any, dict[str, Any]]) -> None:
+    assert results[(C, "icmp", None)]["verdict"] == "reachable"
+
+
+def test_records_in_the_store(workspace: Workspace, main_run: Any) -> None:
+    report = main_run[1]
+    runs = [r for r in workspace.records("probe.run") if r["attrs"]["run"] == report["run"]]
+    assert len(runs) == 1
+    run = runs[0]
+    assert run["time"] == run["attrs"]["started"] == report["started"]
+    assert run["attrs"]["engine"] == "edgeaudit-probe/1"
+    assert run["attrs"]["trigger"] == "change:CHG-42"
+    assert run["attrs"]["violations"] == 2
+    assert run["scope"] == ["tenant-a", "tenant-b"]  # seg-c is shared: never in a scope
+    assert run["source"] == "probe"
+    results = [r for r in workspace.records("probe.result") if r["attrs"]["run"] == report["run"]]
+    assert len(results) == len(report["results"])
+    leak = next(r for r in results if r["attrs"]["address"] == B and r["attrs"]["port"] == 8443)
+    assert leak["outcome"] == "failure"
+    assert leak["target"] == {"asset": "b-app", "owner": "tenant-b"}
+    assert leak["scope"] == ["tenant-a", "tenant-b"]
+    to_c = next(r for r in results if r["attrs"]["address"] == C and r["attrs"]["port"] == 22)
+    assert (to_c["outcome"], to_c["scope"]) == ("success", ["tenant-a"])
+    udp = next(r for r in results if r["attrs"]["address"] == B and r["attrs"]["port"] == 161)
+    assert udp["outcome"] == "unknown"
+
+
+def test_arp_blocked_across_segments_and_leak_found(
+    workspace: Workspace, results: dict[Any, dict[str, Any]]
+) -> None:
+    assert results[(B, "arp", None)]["verdict"] == "blocked"
+    assert workspace.topo is not None
+    workspace.topo.plug("b", "v", "leak0", None)  # b also sits on seg-v's broadcast domain
+    try:
+        done = workspace.probe("v", "run", "--plan", "l2", "--json")
+    finally:
+        workspace.topo.unplug("b", "leak0")
+    report = json.loads(done.stdout)
+    arp = by_target(report)[(B, "arp", None)]
+    assert arp["verdict"] == "reachable"
+    assert arp["reasons"][0].startswith("arp reply from ")
+    assert done.returncode == 1
+
+
+def test_broken_positive_control_makes_blocked_inconclusive(workspace: Workspace) -> None:
+    assert workspace.topo is not None
+    workspace.topo.nft(
+        BASE_RULES.replace(
+            "ct state established,related accept",
+            'iifname "brv" ip daddr 198.18.3.0/24 drop\n    ct state established,related accept',
+        )
+    )
+    try:
+        done = workspace.probe("v", "run", "--plan", "main", "--json")
+    finally:
+        workspace.topo.nft(BASE_RULES)
+    report = json.loads(done.stdout)
+    assert report["controls_ok"] is False
+    got = by_target(report)
+    dropped = got[(B, "tcp", 443)]
+    assert dropped["verdict"] == "inconclusive"
+    assert dropped["reasons"][-1] == "positive control failed"
+    control = got[(C, "tcp", 22)]
+    assert (control["verdict"], control["control"]) == ("blocked", True)
+    assert got[(B, "tcp", 8443)]["verdict"] == "reachable"  # positive evidence stays
+    assert done.returncode == 1
+
+
+def test_five_percent_loss_changes_no_verdict(
+    workspace: Workspace, results: dict[Any, dict[str, Any]]
+) -> None:
+    assert workspace.topo is not None
+    workspace.topo.nft(LOSS_RULES)
+    try:
+        done = workspace.probe("v", "run", "--plan", "main", "--json")
+    finally:
+        workspace.topo.nft(BASE_RULES)
+    lossy = by_target(json.loads(done.stdout))
+    assert lossy.keys() == results.keys()
+    wrong = {
+        k: (results[k]["verdict"], v["verdict"])
+        for k, v in lossy.items()
+        if v["verdict"] != results[k]["verdict"]
+    }
+    assert wrong == {}
+    assert json.loads(done.stdout)["params"]["loss_seen"] is True
+
+
+def test_scope_guard_refuses_an_address_outside_the_inventory(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    plans = tmp_path / "probes.yaml"
+    plans.write_text(
+        "plans:\n  - {name: stray, vantage: seg-v, targets: [seg-b], addresses: [198.19.7.7]}\n"
+    )
+    done = workspace.probe("v", "run", "--plan", "stray", plans=plans)
+    assert done.returncode == 2
+    assert "scope guard: 198.19.7.7 is outside every segment of the inventory" in done.stderr
+    assert "refusing to probe it" in done.stderr
+
+
+def test_a_plan_runs_only_from_its_vantage_segment(workspace: Workspace) -> None:
+    done = workspace.probe("b", "run", "--plan", "main")
+    assert done.returncode == 2
+    assert "run it from inside the vantage network" in done.stderr
+    ok = workspace.probe("b", "run", "--plan", "from-b", "--json")
+    assert ok.returncode == 0, ok.stderr  # nothing from b may reach c: all blocked, no leak
+
+
+def test_on_violation_hook_gets_the_json(workspace: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "hook.json"
+    hook = f"python3 -c \"import sys; open('{out}', 'w').write(sys.stdin.read())\""
+    done = workspace.probe("v", "run", "--plan", "main", "--on-violation", hook)
+    assert done.returncode == 1
+    data = json.loads(out.read_text())
+    assert data["violations"] == 2
+    assert "VIOLATION: 198.18.2.20 (b-app, seg-b) tcp/8443: reachable" in done.stdout
+
+
+def test_topology_files_use_only_the_benchmarking_range() -> None:
+    import ipaddress
+    import re
+
+    net = ipaddress.ip_network("198.18.0.0/15")
+    for path in TOPO.iterdir():
+        for found in re.findall(r"\b\d+\.\d+\.\d+\.\d+\b", path.read_text()):
+            assert ipaddress.ip_address(found) in net, (path.name, found)
