@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from datetime import date as date_type
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,14 +26,23 @@ if TYPE_CHECKING:
     from edgeaudit.store.log import LogReader
     from edgeaudit.verify.report import VerifyReport
 
+_EPOCH_ORDINAL = date_type(1970, 1, 1).toordinal()
 WIDEN = 1.0  # seconds: stored times compare as text, so SQL bounds are widened, then exact
 
 
+@lru_cache(maxsize=8192)
+def _day(date: str) -> int:
+    return date_type.fromisoformat(date).toordinal() - _EPOCH_ORDINAL
+
+
 def epoch(text: str) -> float:
-    """Epoch seconds of an RFC 3339 UTC time with up to 9 fractional digits."""
-    head, frac = text[:19], text[19:-1]
-    base = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
-    return base + (float(frac) if frac.startswith(".") else 0.0)
+    """Epoch seconds of an RFC 3339 UTC time (``...Z``) with up to 9 fractional digits."""
+    try:
+        base = _day(text[:10]) * 86400 + int(text[11:13]) * 3600 + int(text[14:16]) * 60
+        base += int(text[17:19])
+    except ValueError:
+        raise ValueError(f"not an RFC 3339 UTC time: {text!r}") from None
+    return base + float(text[19:-1]) if text[19:20] == "." else float(base)
 
 
 def iso(seconds: float) -> str:
@@ -112,6 +123,11 @@ class Context:
         merged.sort(key=lambda e: e.index)
         return merged
 
+    def stream(self, *kinds: str) -> Iterator[Ev]:
+        """Entries of ``kinds`` in the period, in index order, read without caching (for the
+        bulk kinds a single check reads, e.g. key use)."""
+        return self._load(kinds, self.start, self.end)
+
     def _load(
         self, kinds: Sequence[str], lo: float, hi: float, closed: bool = False
     ) -> Iterator[Ev]:
@@ -120,13 +136,10 @@ class Context:
             kinds, iso(lo - WIDEN), iso(hi + WIDEN), self.tree_size
         ):
             rec = loads(body)
+            rec.pop("provenance", None)  # no check reads it; it is most of an entry's size
             t = epoch(rec["time"])
             if lo <= t < hi or (closed and t == hi):
                 yield Ev(idx, leaf.hex(), t, rec)
-
-    def loaded(self) -> list[list[Ev]]:
-        """Every list of entries loaded so far (for filtering citations by tenant)."""
-        return list(self._cache.values())
 
     def in_period(self, t: float) -> bool:
         return self.start <= t < self.end

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
+import orjson
+
 from edgeaudit.errors import EdgeauditError
 from edgeaudit.policy.cedar import Decider
 from edgeaudit.policy.context import Context, epoch, iso
@@ -112,7 +114,11 @@ def evaluate(
                 seen.add(r.id)
                 results.append(r)
         if tenant is not None:
-            visible = {ev.index for evs in ctx.loaded() for ev in evs if tenant in ev.scope}
+            # a tenant sees a citation only if the cited entry is in its scope
+            cited = {e.index for r in results for e in r.evidence}
+            visible = {
+                i for i in cited if tenant in (orjson.loads(reader.entry(i)[0]).get("scope") or ())
+            }
             check_of = {rule.id: rule.check for rule in policies.rules.rules}
             results = [
                 _for_tenant(r, tenant, visible)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from edgeaudit.policy.cedar import Request
@@ -32,7 +33,7 @@ class GrantView:
     def requester(self) -> str | None:
         return None if self.request is None else who(self.request)
 
-    @property
+    @cached_property
     def assets(self) -> frozenset[str]:
         out: set[str] = set()
         for ev in (self.request, self.approve):
