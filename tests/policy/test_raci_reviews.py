@@ -1,0 +1,112 @@
+"""RACI structure and practice; access reviews on cadence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, STALE
+from tests.policy.helpers import Evidence, command, edit, of, run, the
+
+
+def test_default_matrix_is_well_formed(ev: Evidence, pol: Path) -> None:
+    a = run(pol, ev.log)
+    rs = of(a, "raci-structure")
+    assert len(rs) == 8
+    assert {r.status for r in rs} == {PASS}
+
+
+def test_two_accountables_no_responsible_and_a_missing_activity(ev: Evidence, pol: Path) -> None:
+    raci = pol / "raci.yaml"
+    edit(
+        raci,
+        "  - id: patching\n    R: [pod-ops, msp]\n    A: ops-lead\n",
+        "  - id: patching\n    R: [pod-ops, msp]\n    A: [ops-lead, pod-ops]\n",
+    )
+    edit(raci, "  - id: backups\n    R: [pod-ops]\n", "  - id: backups\n")
+    edit(
+        raci,
+        "  - id: log-review\n    R: [pod-ops]\n    A: ops-lead\n    I: [tenant-security]\n",
+        "",
+    )
+    a = run(pol, ev.log)
+    patching = the(a, "raci-structure", activity="patching")
+    assert patching.status == FAIL
+    assert "2 Accountable parties (need exactly one)" in patching.reason
+    assert f"{raci}:15" in patching.reason  # the row's line
+    backups = the(a, "raci-structure", activity="backups")
+    assert backups.status == FAIL
+    assert "no Responsible party" in backups.reason
+    missing = the(a, "raci-structure", activity="log-review")
+    assert missing.status == FAIL
+    assert "'log-review' is missing" in missing.reason
+    assert the(a, "raci-structure", activity="key-management").status == PASS
+
+
+def test_accountable_party_without_members_fails(ev: Evidence, pol: Path) -> None:
+    edit(
+        pol / "raci.yaml",
+        "  key-custody: {org: operator, roles: [key-admin]",
+        "  key-custody: {org: operator, roles: [hsm-officer]",
+    )
+    r = the(run(pol, ev.log), "raci-structure", activity="key-management")
+    assert r.status == FAIL
+    assert "no member in the inventory" in r.reason
+
+
+def test_no_raci_file_fails_every_required_activity(ev: Evidence, pol: Path) -> None:
+    (pol / "raci.yaml").unlink()
+    rs = of(run(pol, ev.log), "raci-structure")
+    assert len(rs) == 8
+    assert {r.status for r in rs} == {FAIL}
+
+
+def test_practice_patching_by_responsible_and_by_a_non_responsible(ev: Evidence, pol: Path) -> None:
+    ok = ev.one(command("2026-08-03T10:00:00Z", "arjun.p", "fa-web-01", "apt-get upgrade -y"))
+    bad = ev.one(
+        command("2026-08-03T11:00:00Z", "lena.f", "fa-web-01", "sudo apt-get install openssl")
+    )
+    ev.one(command("2026-08-03T12:00:00Z", "lena.f", "fa-web-01", "ls -l"))  # not patching
+    a = run(pol, ev.log)
+    good = the(a, "raci-practice", activity="patching", principal="arjun.p")
+    assert good.status == PASS
+    assert [e.index for e in good.evidence] == [ok]
+    r = the(a, "raci-practice", activity="patching", principal="lena.f")
+    assert r.status == FAIL
+    assert "fa-web-01" in r.reason
+    assert [e.index for e in r.evidence] == [bad]
+    assert the(a, "raci-practice", activity="backups").status == NOT_EVALUATED
+
+
+def test_practice_backups_by_accountable_passes(ev: Evidence, pol: Path) -> None:
+    # meera.s is in ops-lead (Accountable for backups) and pod-ops
+    ev.one(command("2026-08-03T10:00:00Z", "meera.s", "bastion-1", "pg_dump -Fc audit"))
+    assert the(run(pol, ev.log), "raci-practice", activity="backups").status == PASS
+
+
+@pytest.mark.parametrize(
+    ("reviewed", "status"),
+    [
+        ("2026-06-01T00:00:00Z", PASS),  # 122 days before the as-of time, before the period
+        ("2026-04-01T00:00:00Z", PASS),  # exactly 183 days: on cadence
+        ("2026-03-31T00:00:00Z", STALE),  # 184 days
+        ("2026-03-01T00:00:00Z", STALE),  # 214 days
+    ],
+)
+def test_access_review_cadence(ev: Evidence, pol: Path, reviewed: str, status: str) -> None:
+    i = ev.one({"time": reviewed, "kind": "review.access", "reviewer": "meera.s"})
+    r = the(run(pol, ev.log), "access-review-cadence")
+    assert r.status == status, r.reason
+    assert [e.index for e in r.evidence] == [i]
+
+
+def test_no_access_review_is_not_evaluated(ev: Evidence, pol: Path) -> None:
+    r = the(run(pol, ev.log), "access-review-cadence")
+    assert r.status == NOT_EVALUATED
+
+
+def test_review_after_the_as_of_time_does_not_count(ev: Evidence, pol: Path) -> None:
+    ev.one({"time": "2026-09-15T00:00:00Z", "kind": "review.access"})
+    r = the(run(pol, ev.log, now="2026-09-01T00:00:00Z"), "access-review-cadence")
+    assert r.status == NOT_EVALUATED
