@@ -104,12 +104,12 @@ def route(dst: str, table: Path = Path("/proc/net/route")) -> Route:
         f = line.split()
         if len(f) < 8:
             continue
+        # the kernel prints each address's bytes as a little-endian hex number
         net = struct.unpack("<I", bytes.fromhex(f[1]))[0]
         gw = struct.unpack("<I", bytes.fromhex(f[2]))[0]
         mask = struct.unpack("<I", bytes.fromhex(f[7]))[0]
-        net, mask = socket.ntohl(net), socket.ntohl(mask)
         if target & mask == net and (best is None or mask > best[0]):
-            gateway = socket.inet_ntoa(struct.pack("!I", socket.ntohl(gw))) if gw else None
+            gateway = socket.inet_ntoa(struct.pack("!I", gw)) if gw else None
             best = (mask, Route(f[0], gateway))
     if best is None:
         raise OSError(f"no route to {dst}")

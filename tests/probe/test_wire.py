@@ -1,0 +1,75 @@
+"""The raw-socket fast path: SYN bytes checked by scapy's decoder, cookies, routes, the
+engine's scope guard (checked before any socket is opened)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP
+from scapy.packet import Raw
+
+from edgeaudit.probe import wire
+from edgeaudit.probe.engine import Engine, Params
+from edgeaudit.probe.plan import Probe, ScopeError
+
+
+def test_syn_is_what_scapy_decodes() -> None:
+    seg = wire.tcp_syn("198.18.1.10", "198.18.2.20", 40000, 443, 0xDEADBEEF)
+    packet = IP(bytes(IP(src="198.18.1.10", dst="198.18.2.20", proto=6) / Raw(seg)))
+    tcp = packet[TCP]
+    assert (tcp.sport, tcp.dport, tcp.seq, tcp.flags) == (40000, 443, 0xDEADBEEF, "S")
+    assert tcp.options == [("MSS", 1460)]
+    original = tcp.chksum
+    del tcp.chksum
+    assert IP(bytes(packet))[TCP].chksum == original  # scapy recomputes the same checksum
+
+
+def test_parse_tcp_reply() -> None:
+    raw = bytes(
+        IP(src="198.18.2.20", dst="198.18.1.10", ttl=63)
+        / TCP(sport=443, dport=40000, flags="SA", seq=5, ack=0xDEADBEF0)
+    )
+    r = wire.parse_tcp(raw)
+    assert r is not None
+    assert (r.src, r.ttl, r.sport, r.dport, r.ack) == ("198.18.2.20", 63, 443, 40000, 0xDEADBEF0)
+    assert r.flags & wire.SYN
+    assert r.flags & wire.ACK
+    assert wire.parse_tcp(raw[:30]) is None
+
+
+def test_cookies_are_keyed() -> None:
+    a, b = wire.Cookie(b"k1"), wire.Cookie(b"k2")
+    assert a.seq("1.1.1.1", 40000, "2.2.2.2", 22) == a.seq("1.1.1.1", 40000, "2.2.2.2", 22)
+    assert a.seq("1.1.1.1", 40000, "2.2.2.2", 22) != b.seq("1.1.1.1", 40000, "2.2.2.2", 22)
+    assert a.seq("1.1.1.1", 40000, "2.2.2.2", 22) != a.seq("1.1.1.1", 40000, "2.2.2.2", 23)
+    ports = {a.sport("tcp", "2.2.2.2", p) for p in range(1, 2000)}
+    assert all(wire.SPORT_BASE <= p < wire.SPORT_BASE + wire.SPORT_SPAN for p in ports)
+    assert len(ports) > 1900  # spread out
+
+
+@pytest.mark.parametrize(("ttl", "hops"), [(64, 0), (63, 1), (128, 0), (120, 8), (255, 0), (30, 2)])
+def test_hops(ttl: int, hops: int) -> None:
+    assert wire.hops(ttl) == hops
+
+
+def test_route_longest_prefix(tmp_path: Path) -> None:
+    table = tmp_path / "route"
+    table.write_text(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+        "eth0\t00000000\t011212C6\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"  # default via 198.18.18.1
+        "eth0\t001212C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"  # 198.18.18.0/24 on-link
+        "eth1\t000013C6\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"  # 198.19.0.0/16 on-link
+    )
+    assert wire.route("198.18.18.7", table) == wire.Route("eth0", None)
+    assert wire.route("198.19.4.4", table) == wire.Route("eth1", None)
+    assert wire.route("198.18.99.1", table) == wire.Route("eth0", "198.18.18.1")
+
+
+def test_engine_scope_guard_before_any_packet() -> None:
+    engine = Engine([ipaddress.ip_network("198.18.1.0/24")])
+    stray = Probe("198.18.9.9", "tcp", 22, "seg-x", None, None, "deny")
+    with pytest.raises(ScopeError, match=r"198\.18\.9\.9 is outside every segment"):
+        engine.run([stray], Params())
+    assert engine._socks == {}  # nothing was opened, let alone sent
