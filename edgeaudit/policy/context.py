@@ -38,9 +38,11 @@ def _day(date: str) -> int:
 def epoch(text: str) -> float:
     """Epoch seconds of an RFC 3339 UTC time (``...Z``) with up to 9 fractional digits."""
     try:
+        if text[-1:] not in ("Z", "z") or text[10:11] not in ("T", "t"):
+            raise ValueError(text)
         base = _day(text[:10]) * 86400 + int(text[11:13]) * 3600 + int(text[14:16]) * 60
         base += int(text[17:19])
-    except ValueError:
+    except (ValueError, IndexError):
         raise ValueError(f"not an RFC 3339 UTC time: {text!r}") from None
     return base + float(text[19:-1]) if text[19:20] == "." else float(base)
 

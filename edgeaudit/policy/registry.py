@@ -27,6 +27,8 @@ class Param:
     kind: str  # duration (seconds), int, text, texts (tuple), bool, records (tuple of dicts)
     default: Any
     help: str = ""
+    # checks the value when the rule file is loaded; raises ValueError with the problem
+    validate: Callable[[Any], object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

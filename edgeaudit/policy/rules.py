@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeaudit.errors import EdgeauditError
 from edgeaudit.policy.controls import Catalogue
 from edgeaudit.policy.model import SEVERITIES
 from edgeaudit.policy.registry import CheckSpec, Param, registry
@@ -75,7 +76,16 @@ def _params(spec: CheckSpec, node: Node | None) -> tuple[tuple[str, Any], ...]:
         given = node.mapping(set(spec.params), set())
     out = []
     for name, p in spec.params.items():
-        out.append((name, _value(given[name], p, name) if name in given else p.default))
+        if name not in given:
+            out.append((name, p.default))
+            continue
+        value = _value(given[name], p, name)
+        if p.validate is not None:
+            try:
+                p.validate(value)
+            except (ValueError, EdgeauditError) as exc:
+                raise given[name].fail(f"{name}: {exc}") from None
+        out.append((name, value))
     return tuple(out)
 
 

@@ -35,6 +35,22 @@ def _authorized(
     return False
 
 
+def _check_authorizations(auths: tuple[Mapping[str, str], ...]) -> None:
+    for a in auths:
+        _check_authorization(a)
+
+
+def _check_authorization(a: Mapping[str, str]) -> None:
+    extra = set(a) - {"role", "principal", "key", "tenant", "from", "until", "reason"}
+    if extra:
+        raise ValueError(f"unknown field(s) {sorted(extra)} in authorization {a}")
+    if not ({"role", "principal"} & set(a)) or not ({"key", "tenant"} & set(a)):
+        raise ValueError(f"an authorization names a role or principal and a key or tenant: {a}")
+    for field in ("from", "until"):
+        if field in a:
+            epoch(a[field])
+
+
 @check(
     "keys.tenant_use",
     "Tenant keys are used only by that tenant's principals or an authorized operator role",
@@ -43,6 +59,7 @@ def _authorized(
         "records",
         (),
         "tenant authorizations for operator key use: {role|principal, key|tenant, from, until}",
+        _check_authorizations,
     ),
 )
 def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:

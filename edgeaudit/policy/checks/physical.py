@@ -38,12 +38,35 @@ def parse_window(text: str) -> tuple[frozenset[int], int, int]:
     return days, lo, hi
 
 
+def _check_maintenance(ms: tuple[Mapping[str, str], ...]) -> None:
+    for m in ms:
+        _check_window(m)
+
+
+def _check_window(m: Mapping[str, str]) -> None:
+    extra = set(m) - {"from", "to", "reason"}
+    if extra or not {"from", "to"} <= set(m):
+        raise ValueError(f"each maintenance window needs from and to (and optional reason): {m}")
+    if epoch(m["to"]) <= epoch(m["from"]):
+        raise ValueError(f"maintenance window ends before it starts: {m}")
+
+
 @check(
     "physical.windows",
     "Room entries happen inside approved windows",
     ("PHYS",),
-    windows=Param("texts", ("Mon-Sat 08:00-20:00",), "site-local weekly windows"),
-    maintenance=Param("records", (), "maintenance windows: {from, to} in UTC, optional reason"),
+    windows=Param(
+        "texts",
+        ("Mon-Sat 08:00-20:00",),
+        "site-local weekly windows",
+        lambda ws: [parse_window(w) for w in ws],
+    ),
+    maintenance=Param(
+        "records",
+        (),
+        "maintenance windows: {from, to} in UTC, optional reason",
+        _check_maintenance,
+    ),
     orgs=Param("texts", ("operator", "partner", "tenant"), "whose entries are checked"),
 )
 def windows(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
