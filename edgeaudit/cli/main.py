@@ -77,7 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("kind", choices=["inclusion", "consistency"])
     c.add_argument("sizes", nargs="+", type=int, metavar="N", help="INDEX | OLD_SIZE NEW_SIZE")
 
-    c = cmd("verify", "recompute and check every entry, the chain, the tree and checkpoints")
+    c = cmd(
+        "verify",
+        "recompute and check every entry, the chain, the tree and checkpoints; "
+        "with PACK, check an audit pack offline",
+    )
+    c.add_argument("pack", nargs="?", metavar="PACK", help="an audit pack (directory or .zip)")
+    c.add_argument(
+        "--manifest-key",
+        metavar="FILE",
+        help="PACK: the manifest's public key (PEM or JWK; default: the workspace's)",
+    )
     c.add_argument(
         "--trusted-checkpoint",
         metavar="FILE",
@@ -134,6 +144,19 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--netns", metavar="NS", help="--systemd: run the probes in this namespace")
     c.add_argument("--max-runs", type=int, help=argparse.SUPPRESS)
 
+    c = cmd("pack", "build a signed audit pack for a period (build), or show its key (key)")
+    c.add_argument("action", choices=["build", "key"])
+    c.add_argument("--quarter", help="the period, e.g. 2026Q3")
+    c.add_argument("--from", dest="from_", metavar="TIME", help="period start (RFC 3339 or date)")
+    c.add_argument("--to", metavar="TIME", help="period end, exclusive")
+    c.add_argument("--tenant", help="a tenant pack: only entries scoped to this tenant")
+    c.add_argument("--framework", action="append", metavar="F", help="limit findings (repeatable)")
+    c.add_argument("--out", metavar="DIR|FILE.zip", help="where to write the pack (key: PEM file)")
+    c.add_argument("--findings", metavar="FILE", help="assessment document (JSON) to include")
+    c.add_argument("--inventory", metavar="FILE", help="inventory YAML (tenant packs need it)")
+    c.add_argument("--previous", metavar="FILE", help="previous pack's checkpoint")
+    c.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
+
     c = cmd("quarantine", "list source records that could not be parsed")
     c.add_argument("action", choices=["list"])
     c.add_argument("--limit", type=int, default=50)
@@ -180,7 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="edgeaudit: %(levelname)s: %(message)s",
     )
-    from edgeaudit.cli import commands
+    if args.command == "pack" or getattr(args, "pack", None):
+        from edgeaudit.cli import pack as commands  # verify PACK needs no store
+    else:
+        from edgeaudit.cli import commands  # type: ignore[no-redef]
 
     handler = getattr(commands, f"cmd_{args.command}")
     try:

@@ -94,3 +94,12 @@ def workspace(topo: Topology, tmp_path_factory: pytest.TempPathFactory) -> Works
     root = tmp_path_factory.mktemp("ws")
     init_workspace(root)
     return Workspace(root, topo)
+
+
+@pytest.fixture
+def workspace_nonet(tmp_path: Path) -> Workspace:
+    """A workspace for commands that send no packet (no namespaces needed)."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    init_workspace(root)
+    return Workspace(root, None)
