@@ -1,0 +1,156 @@
+"""``edgeaudit pack build|key`` and ``edgeaudit verify PACK``.
+
+``verify PACK`` with ``--key`` and ``--manifest-key`` imports neither the store, nor signing
+code, nor the PDF renderer: an auditor runs it with the light core alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from edgeaudit.errors import InputError, VerificationError
+
+LAST_PACK_CHECKPOINT = "packs/last-checkpoint"
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        print(text)
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from edgeaudit.workspace import config as cfg
+
+    config = cfg.load(cfg.find_root(args.workspace))
+    if args.action == "key":
+        from edgeaudit.workspace.manifest_key import public_manifest_key
+
+        key = public_manifest_key(config)
+        if args.out:
+            Path(args.out).write_text(key.public_pem, encoding="ascii")
+        _emit(
+            args, {"kid": key.kid, "public_pem": key.public_pem}, f"kid {key.kid}\n{key.public_pem}"
+        )
+        return 0
+    return _build(args, config)
+
+
+def _build(args: argparse.Namespace, config: Any) -> int:
+    from edgeaudit.collect.inventory import load_inventory
+    from edgeaudit.pack import PackRequest, Period, build_pack
+    from edgeaudit.store import Store
+
+    if args.quarter and (args.from_ or args.to):
+        raise InputError("use --quarter or --from/--to, not both")
+    if args.quarter:
+        period = Period.quarter(args.quarter)
+    elif args.from_ and args.to:
+        period = Period.between(args.from_, args.to)
+    else:
+        raise InputError("pack build needs --quarter 2026Q3 or both --from and --to")
+    if not args.out:
+        raise InputError("pack build needs --out DIR or --out FILE.zip")
+    findings = None
+    if args.findings:
+        try:
+            findings = json.loads(_read(args.findings, "findings"))
+        except ValueError as exc:
+            raise InputError(f"{args.findings}: not JSON: {exc}") from None
+    inventory_path = args.inventory or config.root / "policies" / "inventory.yaml"
+    inventory = load_inventory(inventory_path) if Path(inventory_path).is_file() else None
+    if args.inventory and inventory is None:
+        raise InputError(f"{args.inventory}: no such inventory file")
+    state = config.root / LAST_PACK_CHECKPOINT
+    previous = None
+    if args.previous:
+        previous = _read(args.previous, "the previous pack's checkpoint")
+    elif state.is_file():
+        previous = state.read_bytes()
+    request = PackRequest(
+        period=period,
+        out=Path(args.out),
+        tenant=args.tenant,
+        frameworks=tuple(args.framework or ()),
+        findings=findings,
+        inventory=inventory,
+        previous=previous,
+        pdf=not args.no_pdf,
+    )
+    with Store.open(config.db_url) as store:
+        result = build_pack(config, store.log(config.origin), request)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(result.checkpoint, encoding="utf-8")
+    who = f"tenant {args.tenant}" if args.tenant else "the site"
+    _emit(
+        args,
+        result.to_dict(),
+        f"wrote pack for {who}, {period.label}, to {result.out}: {result.entries} entries "
+        f"({result.redacted} redacted), {result.findings} findings, proven against the "
+        f"checkpoint of size {result.tree_size}\nroot {result.root_hash}\n"
+        f"manifest key {result.manifest_key}",
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``verify PACK``: the offline pack check."""
+    from edgeaudit.note.verifier import Verifier
+    from edgeaudit.verify.pack import verify_pack
+    from edgeaudit.verify.pack_key import ManifestKey
+
+    config = None
+    if not args.key or not args.manifest_key:
+        from edgeaudit.workspace import config as cfg
+
+        try:
+            config = cfg.load(cfg.find_root(args.workspace))
+        except Exception as exc:
+            raise InputError(
+                f"verify PACK needs --key VKEY and --manifest-key FILE outside a workspace ({exc})"
+            ) from None
+    keys = []
+    for k in args.key or [config.verifier_key]:  # type: ignore[union-attr]
+        path = Path(k)
+        keys.append(
+            Verifier.parse(path.read_text(encoding="utf-8").strip() if path.is_file() else k)
+        )
+    if args.manifest_key:
+        mkey = ManifestKey.load(args.manifest_key)
+    else:
+        from edgeaudit.workspace.manifest_key import MANIFEST_PUBLIC_PATH
+
+        mkey = ManifestKey.load(str(config.root / MANIFEST_PUBLIC_PATH))  # type: ignore[union-attr]
+    report = verify_pack(args.pack, keys, mkey)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
+    elif report.ok:
+        scope = f"tenant {report.tenant}" if report.tenant else "site"
+        consistency = (
+            f"; extends the previous pack's checkpoint of size {report.consistency_from}"
+            if report.consistency_from is not None
+            else ""
+        )
+        print(
+            f"OK: {scope} pack {args.pack}: manifest signature and every file hash verified; "
+            f"checkpoint of size {report.tree_size} signed; {report.entries} entries proven "
+            f"({report.redacted} redacted); {report.findings} findings cite only proven "
+            f"entries{consistency}\nroot {report.root_hash}"
+        )
+    else:
+        more = " (more not shown)" if report.truncated else ""
+        print(f"FAILED: {len(report.problems)} problem(s) in pack {args.pack}{more}:")
+        for p in report.problems:
+            print(f"  {p}")
+    return 0 if report.ok else VerificationError.exit_code

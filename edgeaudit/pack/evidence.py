@@ -1,0 +1,170 @@
+"""One pass over the log: prove the tree, choose the pack's entries, write evidence and proofs.
+
+Reads entries ``0 .. size-1`` once from one snapshot (:class:`~edgeaudit.store.log.LogReader`),
+re-hashes each (a damaged store is refused, not packed), keeps every leaf hash in a
+:class:`LevelTree` (32 bytes per entry) and writes the chosen entries to ``evidence.jsonl`` as
+it goes; then the proofs of the chosen entries come from the tree in a second, in-memory pass.
+Memory: the tree plus one index per chosen entry, whatever the number of events.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from edgeaudit.canonical import canonical_json, leaf_hash
+from edgeaudit.errors import InputError, TamperError
+from edgeaudit.events import parse_utc_time
+from edgeaudit.pack.period import Period
+from edgeaudit.pack.scope import TenantView, entry_scope
+from edgeaudit.pack.tree import LevelTree
+from edgeaudit.store.log import LogReader
+from edgeaudit.verify.pack_format import b64
+
+
+@dataclass
+class Stats:
+    """Figures the report shows, gathered during the pass (labels already redacted)."""
+
+    kinds: Counter[str] = field(default_factory=Counter)
+    scopes: Counter[str] = field(default_factory=Counter)
+    key_use: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    weeks: dict[str, list[int]] = field(default_factory=dict)  # week -> [sessions, with grant]
+    probes: dict[tuple[str, str], str] = field(default_factory=dict)  # latest verdict per pair
+    pipeline_gaps: int = 0
+    full: int = 0
+    redacted: int = 0
+    times: dict[int, str] = field(default_factory=dict)  # cited index -> time
+
+
+@dataclass(frozen=True)
+class EvidenceResult:
+    root: bytes
+    entries: int
+    first_index: int | None
+    last_index: int | None
+    stats: Stats
+
+
+def _week(seconds: int) -> str:
+    day = datetime.fromtimestamp(seconds, UTC).date()
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+def _str(value: Any, default: str = "?") -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _observe(stats: Stats, view: TenantView, entry: dict[str, Any], seconds: int) -> None:
+    kind = _str(entry.get("kind"))
+    if kind == "session.start":
+        attrs = _obj(entry.get("attrs"))
+        granted = "grant" in entry or bool(attrs.get("access_requests"))
+        week = stats.weeks.setdefault(_week(seconds), [0, 0])
+        week[0] += 1
+        week[1] += granted
+    elif kind == "key.use":
+        key = _obj(entry.get("key"))
+        actor = _obj(entry.get("actor"))
+        owner = view.redact_text(_str(key.get("owner"), "unresolved"))
+        user = view.redact_text(_str(actor.get("tenant"), _str(actor.get("org"), "unknown")))
+        stats.key_use[(owner, user, _str(entry.get("outcome")))] += 1
+    elif kind.startswith("probe."):
+        attrs = _obj(entry.get("attrs"))
+        src = attrs.get("src_segment") or attrs.get("from")
+        dst = attrs.get("dst_segment") or attrs.get("to")
+        if isinstance(src, str) and isinstance(dst, str):
+            verdict = _str(attrs.get("verdict"), _str(entry.get("outcome")))
+            stats.probes[(view.redact_text(src), view.redact_text(dst))] = verdict
+    elif kind == "audit.pipeline":
+        stats.pipeline_gaps += 1
+
+
+def write_evidence(
+    reader: LogReader,
+    size: int,
+    expected_root: bytes,
+    period: Period,
+    view: TenantView,
+    cited: Collection[int],
+    evidence_path: Path,
+    proofs_path: Path,
+) -> EvidenceResult:
+    tree = LevelTree()
+    chosen = array("q")
+    stats = Stats()
+    loads = orjson.loads
+    with evidence_path.open("wb") as out:
+        for index, body, stored_leaf, _chain in reader.iter_entries(0):
+            if index >= size:
+                break
+            leaf = leaf_hash(body)
+            if leaf != stored_leaf:
+                raise TamperError(
+                    f"entry {index}: its bytes hash to {leaf.hex()} but the store records "
+                    f"{stored_leaf.hex()}; run `edgeaudit verify`"
+                )
+            if tree.size != index:
+                raise TamperError(f"entry {tree.size} is missing from the store")
+            tree.add(leaf)
+            entry = loads(body)
+            seconds = parse_utc_time(entry.get("time"))[1]
+            scope = entry_scope(entry)
+            if not ((period.contains(seconds) and view.wants(scope)) or index in cited):
+                continue
+            chosen.append(index)
+            if index in cited:
+                stats.times[index] = entry.get("time")
+            text = body.decode("utf-8")
+            record: dict[str, Any] = {"index": index, "leaf_hash": leaf.hex()}
+            if view.full(scope, text):
+                record["entry"] = b64(body)
+                stats.full += 1
+                stats.kinds[_str(entry.get("kind"))] += 1
+                for s in scope or ["operator"]:
+                    stats.scopes[s] += 1
+                _observe(stats, view, entry, seconds)
+            else:
+                record["redacted"] = view.redacted(entry, scope)
+                stats.redacted += 1
+                stats.kinds[_str(entry.get("kind"))] += 1
+                for s in view.label_scope(scope) or ["operator"]:
+                    stats.scopes[s] += 1
+            out.write(canonical_json(record) + b"\n")
+    if tree.size != size:
+        raise TamperError(f"the store holds {tree.size} entries, the checkpoint says {size}")
+    root = tree.freeze()
+    if root != expected_root:
+        raise TamperError(
+            f"the stored entries hash to root {root.hex()}, the checkpoint of size {size} "
+            f"says {expected_root.hex()}; run `edgeaudit verify`"
+        )
+    missing = set(cited) - set(stats.times)
+    if missing:
+        raise InputError(
+            f"the findings cite entries not in the log of size {size}: "
+            + ", ".join(map(str, sorted(missing)[:10]))
+        )
+    with proofs_path.open("wb") as out:
+        for index in chosen:
+            out.write(
+                canonical_json({"index": index, "proof": b64(tree.inclusion_proof(index))}) + b"\n"
+            )
+    return EvidenceResult(
+        root,
+        len(chosen),
+        chosen[0] if chosen else None,
+        chosen[-1] if chosen else None,
+        stats,
+    )

@@ -1,0 +1,129 @@
+"""OSCAL 1.1 assessment results from the assessment document (FORMATS.md §3).
+
+UUIDs are version 5, derived from the assessment id and the result ids, so the same assessment
+gives the same document. Control ids become OSCAL tokens ``<framework>-<control>`` (for example
+``iso27001-2022-a.8.2``, ``pci-dss-4.0.1-11.4.5``). Statuses other than pass/fail travel as
+``props`` in edgeaudit's namespace; a result is ``satisfied`` only when it passed (a waiver is a
+``risk`` with status ``deviation-approved``). Probe-backed controls are ``supported``, never
+satisfied (FORMATS.md §4): their findings carry ``not-satisfied`` plus the prop.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any, Final
+
+from edgeaudit.pack.period import Period
+
+NS: Final = "https://edgeaudit.dev/ns/oscal"
+OSCAL_VERSION: Final = "1.1.2"
+_ROOT: Final = uuid.UUID("6b0d3f7e-64a4-5c1f-9a53-3d2f3e0e4f11")
+_TOKEN_BAD: Final = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def control_token(control: str) -> str:
+    """``iso27001-2022:a.8.2`` -> ``iso27001-2022-a.8.2`` (an OSCAL token)."""
+    token = _TOKEN_BAD.sub("-", control.replace(":", "-"))
+    return token if token[:1].isalpha() else f"c-{token}"
+
+
+def _uuid(*parts: str) -> str:
+    return str(uuid.uuid5(_ROOT, "/".join(parts)))
+
+
+def _prop(name: str, value: str) -> dict[str, str]:
+    return {"name": name, "ns": NS, "value": value or "none"}
+
+
+def assessment_results(doc: Mapping[str, Any], *, site: str, period: Period) -> dict[str, Any]:
+    a = doc["assessment"]
+    aid = str(a.get("id") or "assessment")
+    evaluated = str(a.get("evaluated_at") or period.end_text)
+    controls = sorted({c for r in doc["results"] for c in r.get("controls", [])})
+    result: dict[str, Any] = {
+        "uuid": _uuid(aid, "result"),
+        "title": f"edgeaudit assessment of {site}"
+        + (f" for {a['tenant']}" if a.get("tenant") else ""),
+        "description": f"Automated evaluation of the evidence log for {period.label}.",
+        "start": str(a.get("from") or period.start_text),
+        "end": str(a.get("to") or period.end_text),
+        "props": [_prop("tree-size", str(a.get("tree_size", "")))],
+        "reviewed-controls": {
+            "control-selections": [
+                {"include-controls": [{"control-id": control_token(c)} for c in controls]}
+                if controls
+                else {"include-all": {}}
+            ]
+        },
+    }
+    observations, findings, risks = [], [], []
+    for r in doc["results"]:
+        rid = str(r["id"])
+        obs_uuid = _uuid(aid, rid, "observation")
+        evidence = r.get("evidence", [])
+        observations.append(
+            {
+                "uuid": obs_uuid,
+                "title": str(r.get("title") or rid),
+                "description": str(r.get("reason") or r.get("title") or rid),
+                "props": [
+                    _prop("evidence-entries", " ".join(str(e["index"]) for e in evidence)),
+                ],
+                "methods": ["AUTOMATED" if r["status"] != "not-evaluated" else "EXAMINE"],
+                "collected": evaluated,
+            }
+        )
+        for c in r.get("controls", []) or ["unmapped"]:
+            findings.append(
+                {
+                    "uuid": _uuid(aid, rid, c),
+                    "title": f"{rid} {r.get('title') or r.get('rule') or ''}".strip(),
+                    "description": str(r.get("reason") or r.get("title") or rid),
+                    "props": [
+                        _prop("result-id", rid),
+                        _prop("status", str(r["status"])),
+                        _prop("severity", str(r.get("severity") or "info")),
+                    ],
+                    "target": {
+                        "type": "objective-id",
+                        "target-id": control_token(c),
+                        "status": {
+                            "state": "satisfied" if r["status"] == "pass" else "not-satisfied"
+                        },
+                    },
+                    "related-observations": [{"observation-uuid": obs_uuid}],
+                }
+            )
+        waiver = r.get("waiver")
+        if r["status"] == "waived" and isinstance(waiver, Mapping):
+            risk: dict[str, Any] = {
+                "uuid": _uuid(aid, rid, "risk"),
+                "title": f"waiver for {rid}",
+                "description": str(waiver.get("reason") or "waived"),
+                "statement": str(r.get("reason") or "accepted risk"),
+                "status": "deviation-approved",
+            }
+            if waiver.get("expires"):
+                risk["deadline"] = str(waiver["expires"])
+            risks.append(risk)
+    if observations:
+        result["observations"] = observations
+    if findings:
+        result["findings"] = findings
+    if risks:
+        result["risks"] = risks
+    return {
+        "assessment-results": {
+            "uuid": _uuid(aid),
+            "metadata": {
+                "title": f"edgeaudit assessment results: {site}, {period.label}",
+                "last-modified": evaluated,
+                "version": aid,
+                "oscal-version": OSCAL_VERSION,
+            },
+            "import-ap": {"href": "findings.json"},
+            "results": [result],
+        }
+    }

@@ -1,0 +1,164 @@
+"""``report.pdf``: the pack for people. Jinja2 templates in ``report_templates/``, WeasyPrint.
+
+The only module that imports WeasyPrint. Its size follows the number of findings, not of
+events: findings list at most :data:`EVIDENCE_SHOWN` cited entries each, and the evidence
+itself lives in the machine-readable files. The manifest of every other file (whose SHA-256 is
+the "evidence digest" on the cover) and the findings are attached to the PDF. Templates cannot
+fetch anything: the URL fetcher allows only ``data:`` URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from markupsafe import Markup
+
+from edgeaudit.canonical import canonical_json
+from edgeaudit.pack import charts
+from edgeaudit.pack.evidence import Stats
+from edgeaudit.verify.pack_key import ManifestKey
+
+TEMPLATES: Final = Path(__file__).resolve().parents[2] / "report_templates"
+EVIDENCE_SHOWN: Final = 8
+CONTROL_ORDER: Final = ("satisfied", "supported", "not-satisfied", "not-evaluated")
+RESULT_ORDER: Final = ("pass", "fail", "waived", "stale", "not-evaluated")
+# FORMATS.md §4: a qualified, independent tester is required; automated probes only support.
+PROBE_SUPPORTED: Final = ("11.4.5", "11.4.6", "a1.1.4")
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    header: Mapping[str, Any]
+    content_manifest: bytes
+    findings: Mapping[str, Any] | None
+    stats: Stats
+    checkpoint: str
+    quarantined: int | None
+    manifest_key: ManifestKey
+    raci: Sequence[Mapping[str, Any]] | None = None
+
+
+def _framework_summary(doc: Mapping[str, Any]) -> list[tuple[str, Counter[str]]]:
+    by_fw: dict[str, Counter[str]] = {}
+    for c in doc.get("controls", []):
+        status = str(c.get("status"))
+        if _probe_supported(str(c.get("control", ""))) and status == "satisfied":
+            status = "supported"
+        by_fw.setdefault(str(c.get("framework")), Counter())[status] += 1
+    if not by_fw:
+        for r in doc["results"]:
+            for ctl in r.get("controls", []):
+                by_fw.setdefault(ctl.split(":", 1)[0], Counter())[str(r["status"])] += 1
+    return sorted(by_fw.items())
+
+
+def _probe_supported(control: str) -> bool:
+    tail = control.rsplit(":", 1)[-1].lower()
+    return any(tail.endswith(p) for p in PROBE_SUPPORTED)
+
+
+def _control_wording(control: Mapping[str, Any]) -> str:
+    status = str(control.get("status"))
+    if _probe_supported(str(control.get("control", ""))) and status in ("satisfied", "supported"):
+        return "supported by automated probes (a qualified, independent test is still required)"
+    return status
+
+
+def _context(data: ReportInput) -> dict[str, Any]:
+    h = data.header
+    doc = data.findings
+    stats = data.stats
+    ctx: dict[str, Any] = {
+        "h": h,
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "evidence_digest": hashlib.sha256(data.content_manifest).hexdigest(),
+        "checkpoint": data.checkpoint,
+        "manifest_key": data.manifest_key,
+        "stats": stats,
+        "quarantined": data.quarantined,
+        "assessed": doc is not None,
+        "raci": data.raci,
+        "evidence_shown": EVIDENCE_SHOWN,
+        **dict.fromkeys(
+            ("heatmap", "coverage", "key_chart", "key_rows", "results", "controls", "waivers"),
+            None,
+        ),
+    }
+    if doc is not None:
+        summary = _framework_summary(doc)
+        ctx["frameworks"] = [(fw, dict(c)) for fw, c in summary]
+        order = CONTROL_ORDER if doc.get("controls") else RESULT_ORDER
+        ctx["framework_chart"] = Markup(  # noqa: S704 (charts escape every label)
+            charts.stacked_bars(summary, order, "controls per framework by status")
+        )
+        ctx["results"] = doc["results"]
+        ctx["controls"] = [{**c, "wording": _control_wording(c)} for c in doc.get("controls", [])]
+        ctx["waivers"] = [r for r in doc["results"] if r.get("waiver")]
+        ctx["assessment"] = doc["assessment"]
+    if stats.probes:
+        rows = sorted({s for s, _ in stats.probes})
+        cols = sorted({d for _, d in stats.probes})
+        ctx["heatmap"] = Markup(  # noqa: S704 (charts escape every label)
+            charts.heatmap(rows, cols, stats.probes, "isolation probes: source to destination")
+        )
+    weeks = sorted(stats.weeks.items())
+    if weeks:
+        ctx["coverage"] = Markup(  # noqa: S704 (charts escape every label)
+            charts.line_chart(
+                [(w, (g / n) if n else None) for w, (n, g) in weeks],
+                "admin sessions citing a JIT grant, per week",
+            )
+        )
+        ctx["weeks"] = weeks
+    if stats.key_use:
+        per_owner: Counter[str] = Counter()
+        for (owner, _user, _outcome), n in stats.key_use.items():
+            per_owner[owner] += n
+        ctx["key_chart"] = Markup(  # noqa: S704 (charts escape every label)
+            charts.bars(sorted(per_owner.items()), "key uses per owner")
+        )
+        ctx["key_rows"] = sorted(stats.key_use.items())
+    ctx["kinds"] = sorted(stats.kinds.items())
+    return ctx
+
+
+def render_html(data: ReportInput, templates: Path = TEMPLATES) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.html.j2").render(**_context(data))
+
+
+def render_report(data: ReportInput, out: Path, templates: Path = TEMPLATES) -> None:
+    import weasyprint
+
+    html = render_html(data, templates)
+    fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
+    css = weasyprint.CSS(string=(templates / "report.css").read_text(encoding="utf-8"))
+    attachments = [
+        weasyprint.Attachment(
+            string=data.content_manifest.decode("utf-8"),
+            name="pack-manifest.json",
+            description="SHA-256 of every pack file but this PDF (its digest is on the cover)",
+        )
+    ]
+    if data.findings is not None:
+        attachments.append(
+            weasyprint.Attachment(
+                string=canonical_json(data.findings).decode("utf-8"),
+                name="findings.json",
+                description="the assessment document (findings.json)",
+            )
+        )
+    weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
+        out, stylesheets=[css], attachments=attachments
+    )

@@ -1,0 +1,67 @@
+"""The audit pack's file names and byte rules, shared by the builder and the offline verifier.
+
+Pure: no I/O, no signing, no database. ``docs/pack-format.md`` is the specification.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Final
+
+FORMAT: Final = "edgeaudit-pack/1"
+JWS_TYPE: Final = "edgeaudit-pack-manifest+json"
+ALGORITHMS: Final = ("ES256",)  # the only JWS algorithm a pack may use (explicit allow-list)
+
+MANIFEST: Final = "manifest.json"
+MANIFEST_JWS: Final = "manifest.jws"
+CHECKPOINT: Final = "checkpoint"
+EVIDENCE: Final = "evidence.jsonl"
+PROOFS: Final = "proofs.jsonl"
+CONSISTENCY: Final = "consistency.json"
+FINDINGS_JSON: Final = "findings.json"
+FINDINGS_CSV: Final = "findings.csv"
+OSCAL: Final = "oscal-assessment-results.json"
+REPORT: Final = "report.pdf"
+
+SIGNATURE_FILES: Final = frozenset({MANIFEST, MANIFEST_JWS})  # the only files not in the list
+REQUIRED: Final = (CHECKPOINT, EVIDENCE, PROOFS)
+FINDINGS_CSV_COLUMNS: Final = (
+    "id",
+    "rule",
+    "status",
+    "severity",
+    "title",
+    "controls",
+    "tenant",
+    "asset",
+    "principal",
+    "segment",
+    "evidence",
+    "reason",
+)
+HASH_HEX: Final = re.compile(r"[0-9a-f]{64}")
+HASH_SIZE: Final = 32
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode_strict(text: object) -> bytes | None:
+    """Standard base64 with padding, nothing else (None when ``text`` is not that)."""
+    if not isinstance(text, str) or not text.isascii():
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if base64.b64encode(raw).decode("ascii") == text else None
+
+
+def split_hashes(blob: bytes) -> list[bytes] | None:
+    """A proof's concatenated 32-byte hashes, or None when the length is not a multiple."""
+    if len(blob) % HASH_SIZE:
+        return None
+    return [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
