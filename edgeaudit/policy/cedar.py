@@ -58,7 +58,7 @@ class Decider:
                 raise ConfigError(f"{f}: cannot read: {exc.strerror}") from None
         self.files = (BUILTIN, *extra_files)
         self._policies = "\n".join(texts)
-        _validate(self._policies, self.files)
+        _validate(list(zip(self.files, texts, strict=True)))
         self._policy_set = cedarpy.PolicySet.from_str(self._policies)
         self._inventory = inventory
         self._base = _entities(inventory)
@@ -136,9 +136,31 @@ def _dumps(value: Any) -> str:
     return json.dumps(value)
 
 
-def _validate(policies: str, files: Sequence[Path]) -> None:
-    try:
-        cedarpy.PolicySet.from_str(policies)
-    except Exception as exc:  # cedarpy raises ValueError with the parser's message
-        names = ", ".join(str(f) for f in files)
-        raise ConfigError(f"Cedar policies ({names}) do not parse: {exc}") from None
+def _validate(sources: Sequence[tuple[Path, str]]) -> None:
+    """Parse each file alone, so an error names the file and the line of the failing policy."""
+    for path, text in sources:
+        try:
+            cedarpy.PolicySet.from_str(text)
+        except Exception as exc:  # cedarpy raises ValueError with the parser's message
+            raise ConfigError(
+                f"{path}:{_bad_line(text)}: Cedar policy does not parse: {exc}"
+            ) from None
+
+
+def _bad_line(text: str) -> int:
+    """The line where the first policy that does not parse starts (cedarpy reports no
+    position): the longest prefix ending in ';' that parses ends just before it."""
+    good = 0
+    for i, ch in enumerate(text):
+        if ch == ";":
+            try:
+                cedarpy.PolicySet.from_str(text[: i + 1])
+            except Exception:
+                break
+            good = i + 1
+    line = text.count("\n", 0, good) + 1
+    for chunk in text[good:].split("\n"):
+        if chunk.strip() and not chunk.strip().startswith("//"):
+            return line
+        line += 1
+    return text.count("\n", 0, good) + 1
