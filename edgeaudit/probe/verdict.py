@@ -107,12 +107,15 @@ def _one(
     if p.protocol == "arp" and "arp" in kinds:
         return "reachable", [f"arp reply from {first['arp'].mac}"]
     if p.protocol == "tcp" and "rst" in kinds:
-        rsts = [a for a in got if a.kind == "rst" and a.ttl is not None]
+        rsts = [a for a in got if a.kind == "rst"]
         genuine = [
-            a for a in rsts if _forged(a.ttl or 0, p.address, p.segment, ref, routed) is None
+            a
+            for a in rsts
+            if a.ttl is None or _forged(a.ttl, p.address, p.segment, ref, routed) is None
         ]
         if genuine:
-            return "reachable", [f"rst ttl={genuine[0].ttl}"]
+            ttl = "unknown" if genuine[0].ttl is None else genuine[0].ttl
+            return "reachable", [f"rst ttl={ttl}"]
         why = _forged(rsts[0].ttl or 0, p.address, p.segment, ref, routed)
         return "blocked-by-forged-rst", [why or "forged rst"]
     errors = [a for a in got if a.kind == "icmp"]
