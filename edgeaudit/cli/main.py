@@ -156,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--inventory", metavar="FILE", help="inventory YAML (tenant packs need it)")
     c.add_argument("--previous", metavar="FILE", help="previous pack's checkpoint")
     c.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
+    c.add_argument("--raci", metavar="FILE", help="RACI matrix (default: policies/raci.yaml)")
 
     c = cmd("quarantine", "list source records that could not be parsed")
     c.add_argument("action", choices=["list"])
@@ -193,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--events", type=int, default=50_000, help="about how many events")
     c.add_argument("--seed", type=int, default=1, help="random seed (same seed: same bytes)")
     c.add_argument("--start", default="2026-07-01", help="quarter start date (UTC)")
+    c.add_argument("--clean", action="store_true", help="no planted violations or malformed lines")
     return p
 
 

@@ -72,6 +72,15 @@ def _build(args: argparse.Namespace, config: Any) -> int:
     inventory = load_inventory(inventory_path) if Path(inventory_path).is_file() else None
     if args.inventory and inventory is None:
         raise InputError(f"{args.inventory}: no such inventory file")
+    raci = None
+    raci_path = Path(args.raci) if args.raci else config.root / "policies" / "raci.yaml"
+    if inventory is not None and raci_path.is_file():
+        from edgeaudit.pack.raci import raci_rows
+        from edgeaudit.policy.raci import load_raci
+
+        raci = raci_rows(load_raci(raci_path, inventory), args.tenant)
+    elif args.raci:
+        raise InputError(f"{args.raci}: no such RACI file (or no inventory to resolve it)")
     state = config.root / LAST_PACK_CHECKPOINT
     previous = None
     if args.previous:
@@ -87,6 +96,7 @@ def _build(args: argparse.Namespace, config: Any) -> int:
         inventory=inventory,
         previous=previous,
         pdf=not args.no_pdf,
+        raci=raci,
     )
     with Store.open(config.db_url) as store:
         result = build_pack(config, store.log(config.origin), request)

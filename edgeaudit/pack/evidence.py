@@ -80,13 +80,22 @@ def _observe(stats: Stats, view: TenantView, entry: dict[str, Any], seconds: int
         owner = view.redact_text(_str(key.get("owner"), "unresolved"))
         user = view.redact_text(_str(actor.get("tenant"), _str(actor.get("org"), "unknown")))
         stats.key_use[(owner, user, _str(entry.get("outcome")))] += 1
-    elif kind.startswith("probe."):
+    elif kind == "probe.result":
         attrs = _obj(entry.get("attrs"))
-        src = attrs.get("src_segment") or attrs.get("from")
-        dst = attrs.get("dst_segment") or attrs.get("to")
+        src, dst = attrs.get("vantage"), attrs.get("segment")
         if isinstance(src, str) and isinstance(dst, str):
-            verdict = _str(attrs.get("verdict"), _str(entry.get("outcome")))
-            stats.probes[(view.redact_text(src), view.redact_text(dst))] = verdict
+            verdict = _str(attrs.get("verdict"))
+            expected = _str(attrs.get("expected"))
+            if verdict == "inconclusive":
+                state = "error"
+            elif verdict.startswith("blocked") == expected.startswith("block"):
+                state = "blocked" if verdict.startswith("blocked") else "pass"
+            else:
+                state = "open"
+            pair = (view.redact_text(src), view.redact_text(dst))
+            previous = stats.probes.get(pair)
+            if previous != "open":  # a violation on any path of the pair stays visible
+                stats.probes[pair] = state
     elif kind == "audit.pipeline":
         stats.pipeline_gaps += 1
 

@@ -78,15 +78,22 @@ def _control_status(original: str, statuses: list[str]) -> str:
     return "satisfied"
 
 
+def _for_tenant(result: Mapping[str, Any], view: TenantView) -> bool:
+    """The tenant's own results, and site-wide ones (store integrity, RACI) that are about no
+    particular asset, principal, key or segment."""
+    scope = result.get("scope")
+    if not isinstance(scope, Mapping):
+        return False
+    if scope.get("tenant") is not None:
+        return bool(scope["tenant"] == view.tenant)
+    return not any(scope.get(k) for k in ("asset", "principal", "key", "segment"))
+
+
 def for_view(doc: dict[str, Any], view: TenantView) -> dict[str, Any]:
     """The document a pack of ``view`` carries: everything for the site; T's results for T."""
     if view.tenant is None:
         return doc
-    kept = [
-        r
-        for r in doc["results"]
-        if isinstance(r.get("scope"), Mapping) and r["scope"].get("tenant") == view.tenant
-    ]
+    kept = [r for r in doc["results"] if _for_tenant(r, view)]
     status = {r["id"]: r["status"] for r in kept}
     controls = []
     for c in doc.get("controls", []):
@@ -126,6 +133,7 @@ def to_csv(doc: Mapping[str, Any]) -> bytes:
                 scope.get("asset") or "",
                 scope.get("principal") or "",
                 scope.get("segment") or "",
+                scope.get("key") or "",
                 " ".join(str(e["index"]) for e in r.get("evidence", [])),
                 r.get("reason", ""),
             ]

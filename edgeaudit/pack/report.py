@@ -133,7 +133,7 @@ def render_html(data: ReportInput, templates: Path = TEMPLATES) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=True,
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.ChainableUndefined,  # optional members of results render empty
     )
     return env.get_template("report.html.j2").render(**_context(data))
 

@@ -38,6 +38,7 @@ FINDINGS_CSV_COLUMNS: Final = (
     "asset",
     "principal",
     "segment",
+    "key",
     "evidence",
     "reason",
 )

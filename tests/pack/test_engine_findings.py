@@ -1,0 +1,95 @@
+"""Packs from the real policy engine's assessment (`edgeaudit evaluate --json`), with RACI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgeaudit.collect.inventory import load_inventory
+from tests.pack.conftest import Site, verify
+from tests.pack.helpers import QUARTER, run
+from tests.pack.test_tenant_isolation import _inside, identifiers, pack_texts
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+@pytest.fixture(scope="module")
+def evaluated(site: Site, tenant_pack: Path) -> Path:
+    code, out, err = run(
+        *site.args(),
+        "evaluate",
+        "--quarter",
+        QUARTER,
+        "--policies",
+        str(POLICIES),
+        "--no-record",
+        "--json",
+    )
+    assert code in (0, 1), err
+    path = site.packs.parent / "evaluated.json"
+    path.write_text(out)
+    return path
+
+
+def test_tenant_pack_from_the_engine(site: Site, evaluated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ai-c"
+    code, _, err = run(
+        *site.args(),
+        "pack",
+        "build",
+        "--quarter",
+        QUARTER,
+        "--tenant",
+        "ai-c",
+        "--findings",
+        str(evaluated),
+        "--inventory",
+        str(site.inventory),
+        "--raci",
+        str(POLICIES / "raci.yaml"),
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    code, text, err = verify(site, out)
+    assert code == 0, text + err
+    doc = json.loads((out / "findings.json").read_text())
+    assert doc["results"]
+    for r in doc["results"]:
+        assert r["scope"].get("tenant") in ("ai-c", None)
+    inv = load_inventory(site.inventory)
+    texts = pack_texts(out)
+    assert "PCI DSS 12.8.5 / 12.9.2" in " ".join(texts["report.pdf"].split())
+    for other in ("fintech-a", "media-b"):
+        secret = identifiers(inv, other)
+        nets = [s.cidr for s in inv.segments if s.owner == other]
+        for name, t in texts.items():
+            assert not [s for s in secret if s in t], (name, other)
+            assert not _inside(t, nets), (name, other)
+
+
+def test_site_pack_from_the_engine(site: Site, evaluated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site.zip"
+    code, _, err = run(
+        *site.args(),
+        "pack",
+        "build",
+        "--quarter",
+        QUARTER,
+        "--findings",
+        str(evaluated),
+        "--framework",
+        "pci-dss-4.0.1",
+        "--out",
+        str(out),
+        "--no-pdf",
+    )
+    assert code == 0, err
+    code, text, err = verify(site, out, "--json")
+    assert code == 0, text + err
+    report = json.loads(text)
+    full = json.loads(evaluated.read_text())
+    pci = [r for r in full["results"] if any(c.startswith("pci-dss") for c in r["controls"])]
+    assert report["findings"] == len(pci) > 0
