@@ -343,6 +343,8 @@ def test_tenant_view_shows_only_its_results_and_cites_only_its_entries(
         ), r
         for e in r.evidence:
             assert "fintech-a" in scopes[e.index], (r.rule, r.scope, e.index, scopes[e.index])
+    # site-wide integrity and RACI structure are shown to every tenant
+    assert {"store-integrity", "raci-structure"} <= {r.rule for r in view.results}
     # everything the operator sees about fintech-a is in the tenant's view
     mine = {r.id for r in full.results if r.scope.tenant == "fintech-a"}
     assert mine <= {r.id for r in view.results}

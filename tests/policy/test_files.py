@@ -224,3 +224,35 @@ def test_operator_cedar_forbid_overrides_builtin_permit(ev: Evidence, pol: Path)
 def test_errors_are_edgeaudit_errors() -> None:
     assert issubclass(InputError, EdgeauditError)
     assert InputError.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ('{windows: ["Mon-Sun 8:00-20:00"]}', r"windows: window 'Mon-Sun 8:00-20:00': expected"),
+        (
+            "{maintenance: [{from: 2026-08-02, to: 2026-08-03T00:00:00Z}]}",
+            r"maintenance: not an RFC 3339 UTC time: .2026-08-02.$",
+        ),
+        (
+            "{maintenance: [{from: 2026-08-03T00:00:00Z, to: 2026-08-02T00:00:00Z}]}",
+            r"maintenance: maintenance window ends before it starts",
+        ),
+        ("{maintenance: [{to: 2026-08-02T00:00:00Z}]}", r"maintenance: .*from"),
+    ],
+)
+def test_bad_physical_window_params_name_the_rule_line(
+    pol: Path, params: str, problem: str
+) -> None:
+    from tests.policy.helpers import set_rule_params
+
+    set_rule_params(pol / "rules.yaml", "physical-entry-windows", params)
+    _fails(pol, "rules.yaml", "    params: " + params, problem)
+
+
+def test_bad_key_authorization_names_the_rule_line(pol: Path) -> None:
+    from tests.policy.helpers import set_rule_params
+
+    params = "{authorizations: [{role: key-admin, tenant: fintech-a, until: tomorrow}]}"
+    set_rule_params(pol / "rules.yaml", "key-tenant-use", params)
+    _fails(pol, "rules.yaml", "    params: " + params, r"authorizations: not an RFC 3339 UTC time")
