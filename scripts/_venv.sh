@@ -64,3 +64,19 @@ ensure_probe_tools() {
         apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 }
+
+# Audit packs: WeasyPrint renders report.pdf with Pango, HarfBuzz and the DejaVu fonts; the pack
+# tests render it back to images with poppler's pdftoppm. As root, install what is missing.
+ensure_pack_tools() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    local missing=() pkg
+    for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing Debian's ${missing[*]} (PDF reports of audit packs)..." >&2
+        apt-get update -qq
+        apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
