@@ -57,3 +57,38 @@ def test_one_bad_entry_fails_the_person_and_cites_only_it(ev: Evidence, pol: Pat
     assert r.status == FAIL
     assert [e.index for e in r.evidence] == [bad]
     assert "1 time" in r.reason
+
+
+@pytest.mark.parametrize(
+    ("window", "problem"),
+    [
+        ("Mon-Sun 22:00-06:00", "ends before it starts"),  # would silently match nothing
+        ("Mon-Fri 08:00-08:00", "ends before it starts"),
+        ("Mon-Fri 08:00-25:00", "not a time of day"),
+        ("Mon-Fri 08:75-20:00", "not a time of day"),
+    ],
+)
+def test_window_that_can_match_nothing_is_rejected(pol: Path, window: str, problem: str) -> None:
+    from edgeaudit.errors import InputError
+    from edgeaudit.policy.files import load_policies
+
+    set_rule_params(pol / "rules.yaml", "physical-entry-windows", f'{{windows: ["{window}"]}}')
+    with pytest.raises(InputError, match=problem) as err:
+        load_policies(pol)
+    assert str(err.value).startswith(f"{pol / 'rules.yaml'}:")
+
+
+def test_window_until_midnight_and_split_overnight_windows(ev: Evidence, pol: Path) -> None:
+    set_rule_params(
+        pol / "rules.yaml",
+        "physical-entry-windows",
+        '{windows: ["Mon-Fri 22:00-24:00", "Tue-Sat 00:00-06:00"]}',
+    )
+    ev.add(
+        badge("2026-08-03T18:29:00Z", "ravi.k"),  # Mon 23:59 IST
+        badge("2026-08-03T20:00:00Z", "ravi.k"),  # Tue 01:30 IST
+        badge("2026-08-04T01:00:00Z", "arjun.p"),  # Tue 06:30 IST
+    )
+    a = run(pol, ev.log)
+    assert the(a, "physical-entry-windows", principal="ravi.k").status == PASS
+    assert the(a, "physical-entry-windows", principal="arjun.p").status == FAIL

@@ -110,3 +110,19 @@ def test_review_after_the_as_of_time_does_not_count(ev: Evidence, pol: Path) -> 
     ev.one({"time": "2026-09-15T00:00:00Z", "kind": "review.access"})
     r = the(run(pol, ev.log, now="2026-09-01T00:00:00Z"), "access-review-cadence")
     assert r.status == NOT_EVALUATED
+
+
+def test_a_shared_row_beside_a_star_row_is_its_own_result(ev: Evidence, pol: Path) -> None:
+    # load_raci accepts one row per activity and scope; the shared row must not collide with
+    # the '*' row (it used to crash the evaluation: "reported scope ... twice")
+    with (pol / "raci.yaml").open("a", encoding="utf-8") as f:
+        f.write(
+            "  - id: patching\n    scope: shared\n"
+            "    R: [pod-ops]\n    A: [ops-lead, key-custody]\n"
+        )
+    rs = of(run(pol, ev.log), "raci-structure", activity="patching")
+    assert len(rs) == 2
+    assert sorted(r.status for r in rs) == [FAIL, PASS]
+    bad = next(r for r in rs if r.status == FAIL)
+    assert "patching (shared)" in bad.reason
+    assert "2 Accountable parties" in bad.reason

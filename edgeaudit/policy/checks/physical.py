@@ -35,6 +35,16 @@ def parse_window(text: str) -> tuple[frozenset[int], int, int]:
     days = frozenset(range(a, b + 1)) if a <= b else frozenset([*range(a, 7), *range(0, b + 1)])
     lo = int(m.group(3)) * 60 + int(m.group(4))
     hi = int(m.group(5)) * 60 + int(m.group(6))
+    if int(m.group(4)) > 59 or int(m.group(6)) > 59 or lo > 23 * 60 + 59 or hi > 24 * 60:
+        raise ConfigError(
+            f"window {text!r}: {m.group(3)}:{m.group(4)} or {m.group(5)}:"
+            f"{m.group(6)} is not a time of day (00:00 to 24:00)"
+        )
+    if hi <= lo:
+        raise ConfigError(
+            f"window {text!r} ends before it starts; split an overnight window in two, "
+            "e.g. 'Mon-Fri 22:00-24:00' and 'Tue-Sat 00:00-06:00'"
+        )
     return days, lo, hi
 
 

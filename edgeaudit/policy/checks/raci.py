@@ -43,7 +43,10 @@ def structure(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
             )
     for row in raci.rows:
         scope = Scope(
-            activity=row.activity, tenant=ctx.tenant_of(row.scope if row.scope != "*" else None)
+            activity=row.activity,
+            tenant=ctx.tenant_of(row.scope if row.scope != "*" else None),
+            # a 'shared' row has no tenant: keep it apart from the activity's '*' row
+            subject="scope:shared" if row.scope == "shared" else None,
         )
         problems = []
         a, r = row.parties("A"), row.parties("R")
