@@ -21,6 +21,8 @@ NS: Final = "https://edgeaudit.dev/ns/oscal"
 OSCAL_VERSION: Final = "1.1.2"
 _ROOT: Final = uuid.UUID("6b0d3f7e-64a4-5c1f-9a53-3d2f3e0e4f11")
 _TOKEN_BAD: Final = re.compile(r"[^A-Za-z0-9._-]")
+_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
 def control_token(control: str) -> str:
@@ -31,6 +33,15 @@ def control_token(control: str) -> str:
 
 def _uuid(*parts: str) -> str:
     return str(uuid.uuid5(_ROOT, "/".join(parts)))
+
+
+def _datetime(value: object) -> str | None:
+    """An OSCAL date-time with a zone: a bare date becomes its midnight UTC."""
+    if not isinstance(value, str):
+        return None
+    if _DATE.fullmatch(value):
+        return f"{value}T00:00:00Z"
+    return value if _DATETIME.fullmatch(value) else None
 
 
 def _prop(name: str, value: str) -> dict[str, str]:
@@ -62,6 +73,9 @@ def assessment_results(doc: Mapping[str, Any], *, site: str, period: Period) -> 
     for r in doc["results"]:
         rid = str(r["id"])
         obs_uuid = _uuid(aid, rid, "observation")
+        waiver = r.get("waiver")
+        waived = r["status"] == "waived" and isinstance(waiver, Mapping)
+        risk_uuid = _uuid(aid, rid, "risk")
         evidence = r.get("evidence", [])
         observations.append(
             {
@@ -71,42 +85,41 @@ def assessment_results(doc: Mapping[str, Any], *, site: str, period: Period) -> 
                 "props": [
                     _prop("evidence-entries", " ".join(str(e["index"]) for e in evidence)),
                 ],
-                "methods": ["AUTOMATED" if r["status"] != "not-evaluated" else "EXAMINE"],
+                "methods": ["TEST" if r["status"] != "not-evaluated" else "UNKNOWN"],
                 "collected": evaluated,
             }
         )
         for c in r.get("controls", []) or ["unmapped"]:
-            findings.append(
-                {
-                    "uuid": _uuid(aid, rid, c),
-                    "title": f"{rid} {r.get('title') or r.get('rule') or ''}".strip(),
-                    "description": str(r.get("reason") or r.get("title") or rid),
-                    "props": [
-                        _prop("result-id", rid),
-                        _prop("status", str(r["status"])),
-                        _prop("severity", str(r.get("severity") or "info")),
-                    ],
-                    "target": {
-                        "type": "objective-id",
-                        "target-id": control_token(c),
-                        "status": {
-                            "state": "satisfied" if r["status"] == "pass" else "not-satisfied"
-                        },
-                    },
-                    "related-observations": [{"observation-uuid": obs_uuid}],
-                }
-            )
-        waiver = r.get("waiver")
-        if r["status"] == "waived" and isinstance(waiver, Mapping):
+            finding: dict[str, Any] = {
+                "uuid": _uuid(aid, rid, c),
+                "title": f"{rid} {r.get('title') or r.get('rule') or ''}".strip(),
+                "description": str(r.get("reason") or r.get("title") or rid),
+                "props": [
+                    _prop("result-id", rid),
+                    _prop("status", str(r["status"])),
+                    _prop("severity", str(r.get("severity") or "info")),
+                ],
+                "target": {
+                    "type": "objective-id",
+                    "target-id": control_token(c),
+                    "status": {"state": "satisfied" if r["status"] == "pass" else "not-satisfied"},
+                },
+                "related-observations": [{"observation-uuid": obs_uuid}],
+            }
+            if waived:
+                finding["related-risks"] = [{"risk-uuid": risk_uuid}]
+            findings.append(finding)
+        if waived and isinstance(waiver, Mapping):
             risk: dict[str, Any] = {
-                "uuid": _uuid(aid, rid, "risk"),
+                "uuid": risk_uuid,
                 "title": f"waiver for {rid}",
                 "description": str(waiver.get("reason") or "waived"),
                 "statement": str(r.get("reason") or "accepted risk"),
                 "status": "deviation-approved",
             }
-            if waiver.get("expires"):
-                risk["deadline"] = str(waiver["expires"])
+            deadline = _datetime(waiver.get("expires"))
+            if deadline:
+                risk["deadline"] = deadline
             risks.append(risk)
     if observations:
         result["observations"] = observations
