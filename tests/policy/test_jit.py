@@ -12,6 +12,7 @@ from edgeaudit.policy.files import load_policies
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS
 from tests.policy.helpers import (
     Evidence,
+    actor,
     edit,
     event,
     full_grant,
@@ -20,6 +21,7 @@ from tests.policy.helpers import (
     logon,
     run,
     set_rule_params,
+    target,
     the,
 )
 
@@ -288,3 +290,24 @@ def test_breakglass_pending_review_judged_at_now_when_now_is_inside_the_period(
     r = the(a, "breakglass-reviewed")
     assert r.status == FAIL
     assert [e.index for e in r.evidence] == [entry]
+
+
+def test_one_breakglass_login_seen_by_two_sources_is_one_use(ev: Evidence, pol: Path) -> None:
+    # sshd (syslog) and auditd both report the same login at the same second; the evaluation
+    # used to stop with "reported scope ... twice"
+    t = "2026-08-06T09:10:00Z"
+    first = ev.one(logon(t, None, "bastion-1", account="breakglass", user="breakglass"))
+    second = ev.one(
+        event(
+            "auth.logon",
+            t,
+            who=actor(None, "breakglass"),
+            on=target("bastion-1", "breakglass"),
+            source="auditd",
+        )
+    )
+    review = ev.one(_review("2026-08-06T12:00:00Z", second))  # names the auditd entry
+    r = the(run(pol, ev.log), "breakglass-reviewed")
+    assert r.scope.asset == "bastion-1"
+    assert r.status == PASS
+    assert [e.index for e in r.evidence] == [first, second, review]

@@ -358,6 +358,9 @@ def breakglass_reviewed(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
         entry = ev.rec.get("entry")
         if isinstance(entry, int):
             reviews.setdefault(entry, ev)
+    # one login seen by several sources (sshd and auditd, say) is one use: a review naming any
+    # of its entries counts, and every entry is cited
+    uses: dict[Scope, list[Ev]] = {}
     for ev in ctx.events("auth.logon"):
         account = str(ev.get("target", "account") or ev.get("actor", "user") or "")
         asset = ev.get("target", "asset")
@@ -368,7 +371,12 @@ def breakglass_reviewed(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
             asset=asset,
             subject=f"{account}@{iso(ev.t)}",
         )
-        review = reviews.get(ev.index)
+        uses.setdefault(scope, []).append(ev)
+    for scope, evs in uses.items():
+        ev, asset = evs[0], scope.asset
+        account = str(ev.get("target", "account") or ev.get("actor", "user") or "")
+        found = [r for e in evs if (r := reviews.get(e.index)) is not None]
+        review = min(found, key=lambda r: r.t) if found else None
         due = ev.t + deadline
         if review is not None and review.t <= due:
             yield Outcome(
@@ -376,7 +384,7 @@ def breakglass_reviewed(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
                 PASS,
                 f"break-glass login as {account} on {asset} at {iso(ev.t)} reviewed by "
                 f"{review.rec.get('reviewer', '?')} at {iso(review.t)}",
-                cite([ev, review]),
+                cite([*evs, review]),
             )
         elif review is not None:
             yield Outcome(
@@ -384,14 +392,14 @@ def breakglass_reviewed(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
                 FAIL,
                 f"break-glass login as {account} on {asset} at {iso(ev.t)} reviewed late "
                 f"({iso(review.t)}, due {iso(due)})",
-                cite([ev, review]),
+                cite([*evs, review]),
             )
         elif due > ctx.as_of:
             yield Outcome(
                 scope,
                 NOT_EVALUATED,
                 f"break-glass login as {account} on {asset} at {iso(ev.t)}: review due {iso(due)}",
-                cite([ev]),
+                cite(evs),
             )
         else:
             yield Outcome(
@@ -399,5 +407,5 @@ def breakglass_reviewed(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
                 FAIL,
                 f"break-glass login as {account} on {asset} at {iso(ev.t)} not reviewed "
                 f"by {iso(due)}",
-                cite([ev]),
+                cite(evs),
             )
