@@ -49,11 +49,29 @@ def _epoch_day(date: str) -> int:
     return (datetime.strptime(date, "%Y-%m-%d").date() - _EPOCH_DATE).days
 
 
+_valid_times: dict[str, tuple[str, int]] = {}
+_VALID_TIMES_MAX: Final = 4096
+
+
 def parse_utc_time(value: object, field: str = "time") -> tuple[str, int]:
     """Validate an RFC 3339 UTC timestamp; return its normalized text and epoch seconds.
 
     Normalized means ``T`` and ``Z`` in upper case; fractional digits are kept as written.
+    Recently validated times are remembered (logs write many events per second).
     """
+    if type(value) is str:
+        found = _valid_times.get(value)
+        if found is not None:
+            return found
+        found = _parse_utc_time(value, field)
+        if len(_valid_times) >= _VALID_TIMES_MAX:
+            _valid_times.clear()
+        _valid_times[value] = found
+        return found
+    return _parse_utc_time(value, field)
+
+
+def _parse_utc_time(value: object, field: str) -> tuple[str, int]:
     if not isinstance(value, str):
         raise InputError(f"field {field!r}: expected an RFC 3339 UTC string, got {value!r}")
     m = _RFC3339.fullmatch(value)

@@ -233,8 +233,9 @@ class Event:
         object.__setattr__(self, "seconds", seconds)
         if self.outcome not in OUTCOMES:
             raise InputError(f"outcome {self.outcome!r} must be one of {sorted(OUTCOMES)}")
-        if list(self.scope) != sorted(set(self.scope)):
-            object.__setattr__(self, "scope", tuple(sorted(set(self.scope))))
+        scope = self.scope
+        if len(scope) > 1 and list(scope) != sorted(set(scope)):
+            object.__setattr__(self, "scope", tuple(sorted(set(scope))))
 
     @property
     def class_uid(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,9 @@ log = logging.getLogger("edgeaudit.collect")
 
 Progress = Callable[[str, int, int], None]
 """Called after each committed batch with (file name, bytes read, file size)."""
+Sink = Callable[[list[PreparedEntry], list[QuarantineRecord], ResumePoint | None, int], None]
+"""Takes one batch: entries, quarantined records, the resume point committed with them, and
+how far the input has been read (for progress)."""
 
 HEAD_BYTES = 4096
 MAX_RECORD = 4 << 20  # a "line" longer than this is quarantined in pieces, never buffered whole
@@ -141,13 +145,20 @@ def collect_file(
     poll: float = 1.0,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    pipeline: bool | None = None,
 ) -> None:
     """Collect one file (following it when asked, until ``stop`` is set). A followed file
     that is truncated or replaced (rotation) is read again from its start. ``progress`` is
-    called after each committed batch."""
+    called after each committed batch.
+
+    ``pipeline``: parse in a second process while this one appends (see
+    :mod:`edgeaudit.collect.pipeline`); None decides by file size and CPU count. Follow mode
+    always parses in this process.
+    """
     while _collect_once(
-        log_, parser_factory, path, ctx, summary, batch_size, follow, poll, stop, progress
-    ):
+        log_, parser_factory, path, ctx, summary, batch_size, follow, poll, stop, progress,
+        pipeline,
+    ):  # fmt: skip
         log.warning("%s was truncated or replaced; reading it from the start", path)
 
 
@@ -162,6 +173,7 @@ def _collect_once(
     poll: float,
     stop: threading.Event | None,
     progress: Progress | None,
+    pipeline: bool | None = None,
 ) -> bool:
     """One pass over ``path``; True when a followed file was rotated and must be re-read."""
     parser = parser_factory()
@@ -196,6 +208,13 @@ def _collect_once(
             feeder.preface = _first_lines(path, getattr(parser, "header_lines", 0), start)
         feeder.line = _count_lines(path, start)  # locations stay "file:line" after a resume
         point = None if gzipped else (kind, key, path)
+        if not follow and (pipeline if pipeline is not None else worth_a_process(path, start)):
+            from edgeaudit.collect.pipeline import run_pipelined  # it imports this module
+
+            run_pipelined(
+                log_, parser_factory, parser, feeder, ctx, summary, batch_size, point, progress
+            )
+            return False
         while True:
             _run(
                 log_,
@@ -219,6 +238,14 @@ def _collect_once(
                 return True
             if stop is not None and stop.is_set():
                 return False
+
+
+PIPELINE_MIN_BYTES = 8 << 20
+
+
+def worth_a_process(path: Path, start: int) -> bool:
+    """Parse in a second process when there are two CPUs and enough input to repay a fork."""
+    return (os.cpu_count() or 1) > 1 and _size(path) - start >= PIPELINE_MIN_BYTES
 
 
 def _prefix(path: Path, n: int) -> bytes:
@@ -266,8 +293,13 @@ def _run(
     batch_size: int,
     point: tuple[str, str, Path] | None,
     progress: Progress | None = None,
+    sink: Sink | None = None,
 ) -> None:
-    run = _Run(log_, parser, feeder, summary, batch_size, point, progress)
+    """Feed ``records`` to ``parser`` and hand each batch to ``sink`` (default: append it to
+    ``log_`` and count the result in ``summary``)."""
+    if sink is None:
+        sink = store_sink(log_, summary)
+    run = _Run(sink, parser, feeder, summary, batch_size, point, progress)
     before = feeder.read
     feeder.before_next = run.flush_if_full
     outputs = parser.parse(records, ctx)
@@ -276,6 +308,8 @@ def _run(
             out = next(outputs)
         except StopIteration:
             break
+        except _SinkFailed as failed:
+            raise failed.__cause__ or RuntimeError("storing a batch failed") from None
         except Exception as exc:  # a parser bug must not lose the batch or stop collection
             run.batch.quarantine.append(_parser_error(parser, ctx, feeder, exc))
             parser = run.parser = parser_factory()  # a fresh parser goes on with the next record
@@ -288,12 +322,16 @@ def _run(
     summary.read += feeder.read - before
 
 
+class _SinkFailed(BaseException):
+    """Storing a batch failed inside the parser's iteration (the cause is the error)."""
+
+
 class _Run:
     """One pass of a parser over records: the pending batch and the last safe offset."""
 
     def __init__(
         self,
-        log_: EvidenceLog,
+        sink: Sink,
         parser: Parser,
         feeder: _Feeder,
         summary: CollectSummary,
@@ -302,7 +340,7 @@ class _Run:
         progress: Progress | None = None,
     ) -> None:
         self.progress = progress
-        self.log = log_
+        self.sink = sink
         self.parser = parser
         self.feeder = feeder
         self.summary = summary
@@ -347,12 +385,26 @@ class _Run:
     def flush_if_full(self) -> None:
         """Called by the feeder before it hands out the next record: the parser has emitted
         everything for the records before it, so their end offset is a safe resume point
-        (for a stateful parser: its own last Resume)."""
+        (for a stateful parser: its own last Resume).
+
+        This runs inside the parser's iteration, so a failure to store is wrapped in
+        :class:`_SinkFailed`, which no parser catches, and unwrapped by :func:`_run`: it
+        must stop the collection, not pass for a parser bug."""
         if len(self.batch.entries) + len(self.batch.quarantine) >= self.batch_size:
-            self.flush(self.resume_at if self.parser.stateful else self.feeder.offset)
+            try:
+                self.flush(self.resume_at if self.parser.stateful else self.feeder.offset)
+            except Exception as exc:
+                raise _SinkFailed from exc
 
     def flush(self, offset: int | None) -> None:
-        _flush(self.log, self.batch, self.summary, self.point, offset)
+        batch = self.batch
+        resume = None
+        if self.point is not None and offset is not None:
+            kind, key, path = self.point
+            resume = ResumePoint(kind, key, offset, _head_hash(path, offset))
+        if not batch.entries and not batch.quarantine and resume is None:
+            return
+        self.sink(batch.entries, batch.quarantine, resume, self.feeder.offset)
         self.batch = _Batch()
         if self.progress is not None and self.point is not None:
             path = self.point[2]
@@ -371,20 +423,19 @@ def _parser_error(
     )
 
 
-def _flush(
-    log_: EvidenceLog,
-    batch: _Batch,
-    summary: CollectSummary,
-    point: tuple[str, str, Path] | None,
-    offset: int | None,
-) -> None:
-    resume = None
-    if point is not None and offset is not None:
-        kind, key, path = point
-        resume = ResumePoint(kind, key, offset, _head_hash(path, offset))
-    if not batch.entries and not batch.quarantine and resume is None:
-        return
-    result = log_.append(batch.entries, quarantine=batch.quarantine, resume=resume)
-    summary.appended += result.appended
-    summary.duplicates += result.duplicates
-    summary.quarantined += result.quarantined
+def store_sink(log_: EvidenceLog, summary: CollectSummary) -> Sink:
+    """A sink that appends each batch, its quarantine and its resume point in one transaction
+    and counts the result."""
+
+    def sink(
+        entries: list[PreparedEntry],
+        quarantine: list[QuarantineRecord],
+        resume: ResumePoint | None,
+        _read_to: int,
+    ) -> None:
+        result = log_.append(entries, quarantine=quarantine, resume=resume)
+        summary.appended += result.appended
+        summary.duplicates += result.duplicates
+        summary.quarantined += result.quarantined
+
+    return sink

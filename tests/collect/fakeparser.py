@@ -1,8 +1,11 @@
 """A tiny line parser for runner tests: ``ok N`` -> an event, ``bad ...`` -> quarantined,
-``boom`` -> the parser raises (a bug), anything else is skipped."""
+``boom`` -> the parser raises (a bug), ``exit N`` -> the process ends at once with status N (a
+crash), ``halt`` -> SystemExit (not an Exception: it must stop collection, not be quarantined),
+anything else is skipped."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from typing import ClassVar, Literal
 
@@ -35,3 +38,7 @@ class FakeParser:
                 yield Quarantined("fake", ctx.source, r.location, "bad line", r.data)
             elif r.data == b"boom":
                 raise RuntimeError("parser bug")
+            elif r.data.startswith(b"exit "):
+                os._exit(int(r.data[5:]))
+            elif r.data == b"halt":
+                raise SystemExit(f"halt at {r.location}")
