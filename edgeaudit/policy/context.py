@@ -27,6 +27,26 @@ if TYPE_CHECKING:
     from edgeaudit.verify.report import VerifyReport
 
 _EPOCH_ORDINAL = date_type(1970, 1, 1).toordinal()
+# kinds the built-in checks read (all but the bulk key use, which is streamed)
+PREFETCH = (
+    "auth.logon",
+    "grant.request",
+    "grant.review",
+    "grant.approve",
+    "grant.deny",
+    "grant.revoke",
+    "grant.expire",
+    "review.breakglass",
+    "review.access",
+    "key.state",
+    "key.rotate",
+    "priv.switch",
+    "session.command",
+    "physical.access",
+    "probe.run",
+    "probe.result",
+    "audit.pipeline",
+)
 WIDEN = 1.0  # seconds: stored times compare as text, so SQL bounds are widened, then exact
 
 
@@ -79,7 +99,7 @@ class Ev:
     def get(self, *path: str) -> Any:
         v: Any = self.rec
         for p in path:
-            if not isinstance(v, Mapping):
+            if type(v) is not dict:  # entries are parsed JSON: plain dicts (fast check)
                 return None
             v = v.get(p)
         return v
@@ -106,24 +126,36 @@ class Context:
 
     def __post_init__(self) -> None:
         self._cache: dict[tuple[str, bool], list[Ev]] = {}
+        self._prefetched = False
 
     def events(self, *kinds: str, lookback: bool = False) -> list[Ev]:
-        """Entries of ``kinds`` in the period (from ``start - lookback`` when asked), in index
-        order. Loaded once per kind and window."""
+        """Entries of ``kinds`` in the period (from ``start - lookback`` when asked, that window
+        closed at the end: a snapshot taken at the end counts), in index order.
+
+        The first call reads every kind of :data:`PREFETCH` in one pass over the store (the
+        entries table has no kind index: one scan instead of one per kind); other kinds are
+        read when first asked for."""
+        if not self._prefetched:
+            self._prefetched = True
+            self._fill(PREFETCH)
         missing = [k for k in kinds if (k, lookback) not in self._cache]
         if missing:
-            for k in missing:
-                self._cache[(k, lookback)] = []
-            since = self.start - (self.lookback if lookback else 0.0)
-            lo, hi = since, self.end
-            # look-back windows are closed at the end: a snapshot taken at the end counts
-            for ev in self._load(missing, lo, hi, closed=lookback):
-                self._cache[(ev.kind, lookback)].append(ev)
+            self._fill(missing)
         if len(kinds) == 1:
             return self._cache[(kinds[0], lookback)]
         merged = [e for k in kinds for e in self._cache[(k, lookback)]]
         merged.sort(key=lambda e: e.index)
         return merged
+
+    def _fill(self, kinds: Sequence[str]) -> None:
+        for k in kinds:
+            self._cache[(k, True)] = []
+            self._cache[(k, False)] = []
+        start, end = self.start, self.end
+        for ev in self._load(kinds, start - self.lookback, end, closed=True):
+            self._cache[(ev.kind, True)].append(ev)
+            if start <= ev.t < end:
+                self._cache[(ev.kind, False)].append(ev)
 
     def stream(self, *kinds: str) -> Iterator[Ev]:
         """Entries of ``kinds`` in the period, in index order, read without caching (for the

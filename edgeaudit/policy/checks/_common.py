@@ -18,10 +18,11 @@ def cite(evs: Iterable[Ev], limit: int | None = None) -> tuple[EvidenceRef, ...]
 
 def who(ev: Ev) -> str:
     """The acting principal's inventory id, or ``?<identity>`` when it did not resolve."""
-    principal = ev.get("actor", "principal")
+    actor = ev.rec.get("actor") or {}
+    principal = actor.get("principal")
     if principal:
         return str(principal)
-    return "?" + str(ev.get("actor", "user") or "unknown")
+    return "?" + str(actor.get("user") or "unknown")
 
 
 def plural(n: int, word: str) -> str:

@@ -127,11 +127,13 @@ def _scope(ctx: Context, principal: str | None, asset: str | None) -> Scope:
 )
 def session_covered(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     grace = float(params["grace"])
-    by_user: dict[str, list[tuple[GrantView, tuple[float, float]]]] = defaultdict(list)
+    # usable grants by (requester, asset)
+    usable: dict[tuple[str, str], list[tuple[GrantView, tuple[float, float]]]] = defaultdict(list)
     for g in grants(ctx).values():
         w = g.window()
         if w is not None and g.requester:
-            by_user[g.requester].append((g, w))
+            for asset in g.assets:
+                usable[(g.requester, asset)].append((g, w))
     sessions = [
         ev
         for ev in ctx.events("auth.logon")
@@ -146,8 +148,8 @@ def session_covered(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome
         cover = next(
             (
                 g
-                for g, (lo, hi) in by_user.get(user, ())
-                if asset_name in g.assets and lo - grace <= ev.t <= hi + grace
+                for g, (lo, hi) in usable.get((user, asset_name), ())
+                if lo - grace <= ev.t <= hi + grace
             ),
             None,
         )
