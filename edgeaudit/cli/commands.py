@@ -385,7 +385,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.action == "collect":
         return _demo_collect(args)
     began = time.perf_counter()
-    manifest = generate_campus(Path(args.out), args.events, args.seed, args.start)
+    manifest = generate_campus(Path(args.out), args.events, args.seed, args.start, clean=args.clean)
     seconds = time.perf_counter() - began
     totals = manifest["totals"]
     data = {
