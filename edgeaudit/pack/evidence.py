@@ -26,7 +26,7 @@ from edgeaudit.pack.period import Period
 from edgeaudit.pack.scope import TenantView, entry_scope
 from edgeaudit.pack.tree import LevelTree
 from edgeaudit.store.log import LogReader
-from edgeaudit.verify.pack_format import b64
+from edgeaudit.verify.pack_format import evidence_line, proof_line
 
 
 @dataclass
@@ -135,22 +135,24 @@ def write_evidence(
             chosen.append(index)
             if index in cited:
                 stats.times[index] = entry.get("time")
-            text = body.decode("utf-8")
-            record: dict[str, Any] = {"index": index, "leaf_hash": leaf.hex()}
-            if view.full(scope, text):
-                record["entry"] = b64(body)
+            if view.tenant is None or view.full(scope, body.decode("utf-8")):
+                out.write(evidence_line(index, leaf, body))
                 stats.full += 1
                 stats.kinds[_str(entry.get("kind"))] += 1
                 for s in scope or ["operator"]:
                     stats.scopes[s] += 1
                 _observe(stats, view, entry, seconds)
             else:
-                record["redacted"] = view.redacted(entry, scope)
+                record = {
+                    "index": index,
+                    "leaf_hash": leaf.hex(),
+                    "redacted": view.redacted(entry, scope),
+                }
+                out.write(canonical_json(record) + b"\n")
                 stats.redacted += 1
                 stats.kinds[_str(entry.get("kind"))] += 1
                 for s in view.label_scope(scope) or ["operator"]:
                     stats.scopes[s] += 1
-            out.write(canonical_json(record) + b"\n")
     if tree.size != size:
         raise TamperError(f"the store holds {tree.size} entries, the checkpoint says {size}")
     root = tree.freeze()
@@ -166,10 +168,8 @@ def write_evidence(
             + ", ".join(map(str, sorted(missing)[:10]))
         )
     with proofs_path.open("wb") as out:
-        for index in chosen:
-            out.write(
-                canonical_json({"index": index, "proof": b64(tree.inclusion_proof(index))}) + b"\n"
-            )
+        for index, proof in tree.proofs(chosen):
+            out.write(proof_line(index, proof))
     return EvidenceResult(
         root,
         len(chosen),

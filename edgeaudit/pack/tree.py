@@ -51,6 +51,28 @@ class LevelTree:
         self._levels = levels
         return bytes(cur) if cur else EMPTY_ROOT
 
+    def proofs(self, indices: Iterable[int]) -> Iterable[tuple[int, bytes]]:
+        """``(index, inclusion proof)`` for ascending indices. Levels above the highest bit in
+        which an index differs from the previous one keep their sibling, so consecutive
+        entries cost about two slices each instead of one per level."""
+        if not self._levels:
+            raise RuntimeError("freeze() the tree first")
+        levels = self._levels[:-1]
+        parts: list[bytes] = [b""] * len(levels)
+        previous = -1
+        for index in indices:
+            changed = len(levels) if previous < 0 else (index ^ previous).bit_length()
+            for k in range(min(changed, len(levels))):
+                sibling = (index >> k) ^ 1
+                level = levels[k]
+                parts[k] = (
+                    bytes(level[sibling * _H : (sibling + 1) * _H])
+                    if sibling * _H < len(level)
+                    else b""
+                )
+            previous = index
+            yield index, b"".join(parts)
+
     def inclusion_proof(self, index: int) -> bytes:
         """The RFC 9162 inclusion proof of leaf ``index``: its hashes concatenated."""
         if not self._levels:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
+import orjson
 from jose import jws
 from jose.exceptions import JOSEError
 
@@ -129,7 +130,7 @@ def _lines(files: PackFiles, name: str) -> Iterator[tuple[int, bytes]]:
 
 def _json_line(report: PackReport, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
     try:
-        value = json.loads(raw)
+        value = orjson.loads(raw)
     except ValueError as exc:
         report.add(name, f"not a JSON object ({exc})", number)
         return None
@@ -435,7 +436,7 @@ def _check_scope(
     report: PackReport,
 ) -> None:
     try:
-        entry = json.loads(body)
+        entry = orjson.loads(body)
         seconds = parse_utc_time(entry.get("time"))[1]
     except (ValueError, AttributeError, InputError) as exc:
         report.add(pf.EVIDENCE, f"entry is not an event ({exc})", number, index)

@@ -66,3 +66,20 @@ def split_hashes(blob: bytes) -> list[bytes] | None:
     if len(blob) % HASH_SIZE:
         return None
     return [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
+
+
+def evidence_line(index: int, leaf: bytes, body: bytes) -> bytes:
+    """One full ``evidence.jsonl`` line: the RFC 8785 form of ``{"entry", "index",
+    "leaf_hash"}`` (members sorted, no white space; base64 and hex need no escaping), written
+    directly because it runs once per entry. ``tests/pack/test_units.py`` checks it against
+    :func:`edgeaudit.canonical.canonical_json`."""
+    return b'{"entry":"%s","index":%d,"leaf_hash":"%s"}\n' % (
+        binascii.b2a_base64(body, newline=False),
+        index,
+        leaf.hex().encode("ascii"),
+    )
+
+
+def proof_line(index: int, proof: bytes) -> bytes:
+    """One ``proofs.jsonl`` line, the RFC 8785 form of ``{"index", "proof"}`` (see above)."""
+    return b'{"index":%d,"proof":"%s"}\n' % (index, binascii.b2a_base64(proof, newline=False))

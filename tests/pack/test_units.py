@@ -117,3 +117,28 @@ def test_rfc7638_thumbprint_example() -> None:
     text = f'{{"crv":"P-256","kty":"EC","x":"{j["x"]}","y":"{j["y"]}"}}'
     want = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
     assert thumbprint(key) == want.decode()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=1, max_value=200), st.data())
+def test_batch_proofs_equal_single_proofs(size: int, data: st.DataObject) -> None:
+    tree = LevelTree()
+    tree.extend(leaf_hash(str(i).encode()) for i in range(size))
+    tree.freeze()
+    chosen = sorted(data.draw(st.sets(st.integers(min_value=0, max_value=size - 1))))
+    assert list(tree.proofs(chosen)) == [(i, tree.inclusion_proof(i)) for i in chosen]
+
+
+@given(st.integers(min_value=0, max_value=2**53 - 1), st.binary(max_size=300))
+def test_line_writers_are_canonical_json(index: int, body: bytes) -> None:
+    import base64
+
+    from edgeaudit.canonical import canonical_json
+    from edgeaudit.verify.pack_format import evidence_line, proof_line
+
+    leaf = leaf_hash(body)
+    want = {"entry": base64.b64encode(body).decode(), "index": index, "leaf_hash": leaf.hex()}
+    assert evidence_line(index, leaf, body) == canonical_json(want) + b"\n"
+    assert proof_line(index, body) == (
+        canonical_json({"index": index, "proof": base64.b64encode(body).decode()}) + b"\n"
+    )

@@ -1,0 +1,225 @@
+"""Audit packs: build a pack of a 1 M-event period and verify a tenant pack of 10 k entries.
+
+Targets (issue 6): the 1 M-event pack in <= 20 s with <= 500 MB peak RSS; verifying a tenant
+pack of 10 k entries in <= 1 s. Baselines measured in the same run: reading every entry from
+the store and SHA-256-hashing it (the least a pack builder must do), and reading + SHA-256 of
+the tenant pack's files (the least a verifier must do).
+
+    python bench/bench_pack.py --dir /tmp/bench-pack --n 1000000
+
+The workspace (SQLite) is created and filled once in DIR/ws; later runs reuse it. Builds run in
+a child process (the CLI, as a user runs it) so their peak RSS is measured alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import Timer, events, machine
+
+from edgeaudit.canonical import leaf_hash
+from edgeaudit.events import prepare
+from edgeaudit.note.verifier import Verifier
+from edgeaudit.pack.period import _iso
+from edgeaudit.store import Store
+from edgeaudit.verify.pack import verify_pack
+from edgeaudit.verify.pack_key import ManifestKey
+from edgeaudit.workspace import config as cfg
+from edgeaudit.workspace.setup import init_workspace
+
+START = 1_700_000_000  # bench/_common.py: event i happens at START + i // 10
+INVENTORY = """site: {name: bench, timezone: UTC}
+tenants:
+  - {id: fintech-a, name: Fintech A}
+  - {id: media-b, name: Media B}
+  - {id: ai-c, name: AI C}
+"""
+
+
+def fill(ws: Path, n: int) -> None:
+    if (ws / cfg.CONFIG_NAME).exists():
+        return
+    config = init_workspace(ws, site="bench")
+    with Store.open(config.db_url) as store, Timer() as t:
+        log = store.log(config.origin)
+        batch: list = []
+        for i, e in enumerate(events(0, n)):
+            batch.append(prepare(e, fingerprint=f"bench:{i}"))
+            if len(batch) == 10_000:
+                log.append(batch)
+                batch = []
+        if batch:
+            log.append(batch)
+    print(f"filled {n} events in {t.seconds:.1f} s (not part of the figures)")
+
+
+def baseline_and_findings(ws: Path, every: int) -> tuple[float, dict]:
+    """Read + SHA-256 every entry (timed); a synthetic assessment citing every N-th entry."""
+    config = cfg.load(ws)
+    results = []
+    with Store.open(config.db_url) as store, Timer() as t:
+        log = store.log(config.origin)
+        with log.reader() as reader:
+            for index, body, _, _ in reader.iter_entries(0):
+                leaf = leaf_hash(body)
+                if index % every == 0:
+                    results.append(
+                        {
+                            "id": f"F-{index:016x}",
+                            "rule": "bench-rule",
+                            "title": "bench finding",
+                            "status": "fail" if index % 3 else "pass",
+                            "severity": "high",
+                            "controls": ["iso27001-2022:a.8.2", "pci-dss-4.0.1:7.2.1"],
+                            "scope": {"tenant": "fintech-a"},
+                            "reason": f"entry {index}",
+                            "evidence": [{"index": index, "leaf_hash": leaf.hex()}],
+                        }
+                    )
+    doc = {
+        "assessment": {
+            "id": "00000000-0000-4000-8000-000000000001",
+            "from": _iso(START),
+            "to": _iso(START + 10**6),
+            "tenant": None,
+            "frameworks": ["iso27001-2022", "pci-dss-4.0.1"],
+            "tree_size": 0,
+            "evaluated_at": _iso(START + 10**6),
+        },
+        "results": results,
+        "controls": [],
+    }
+    return t.seconds, doc
+
+
+_CHILD = """
+import resource, sys
+from edgeaudit.cli.main import main
+code = main(sys.argv[1:])
+print("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_cli(argv: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one CLI run in a fresh child process."""
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _CHILD, *argv], capture_output=True, text=True)
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"edgeaudit {' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
+    peak = next(
+        int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("maxrss ")
+    )
+    return seconds, peak // 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--tenant-entries", type=int, default=10_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    root = Path(args.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    ws = root / "ws"
+    fill(ws, args.n)
+    print(machine(), f"store of {args.n} events")
+
+    base, doc = baseline_and_findings(ws, max(1, args.n // 200))
+    print(f"baseline: read + SHA-256 of {args.n} stored entries: {base:.2f} s")
+    findings = root / "findings.json"
+    findings.write_text(json.dumps(doc))
+    (root / "inventory.yaml").write_text(INVENTORY)
+
+    end = START + (args.n + 9) // 10
+    site = root / f"site-{time.time_ns()}"
+    secs, rss = run_cli(
+        [
+            "--workspace",
+            str(ws),
+            "pack",
+            "build",
+            "--from",
+            _iso(START),
+            "--to",
+            _iso(end),
+            "--findings",
+            str(findings),
+            "--out",
+            str(site),
+        ]
+    )
+    size = sum(p.stat().st_size for p in site.iterdir()) / 1e6
+    pdf = (site / "report.pdf").stat().st_size / 1e6
+    print(
+        f"site pack, {args.n} entries + {len(doc['results'])} findings + PDF: {secs:.1f} s, "
+        f"peak RSS {rss} MB, {size:.0f} MB on disk (PDF {pdf:.2f} MB); "
+        f"ratio to baseline {secs / base:.1f}"
+    )
+
+    # a tenant pack of about --tenant-entries entries: 1 event in 4 is fintech-a's
+    span = args.tenant_entries * 4 // 10
+    tenant = root / f"tenant-{time.time_ns()}"
+    secs, rss = run_cli(
+        [
+            "--workspace",
+            str(ws),
+            "pack",
+            "build",
+            "--from",
+            _iso(START),
+            "--to",
+            _iso(START + span),
+            "--tenant",
+            "fintech-a",
+            "--inventory",
+            str(root / "inventory.yaml"),
+            "--out",
+            str(tenant),
+            "--no-pdf",
+        ]
+    )
+    print(f"tenant pack build: {secs:.1f} s, peak RSS {rss} MB")
+
+    config = cfg.load(ws)
+    log_key = Verifier.parse(config.verifier_key)
+    mkey = ManifestKey.load(str(ws / "keys" / "manifest.pub"))
+    for r in range(args.rounds):
+        with Timer() as floor:
+            for p in sorted(tenant.iterdir()):
+                hashlib.sha256(p.read_bytes()).digest()
+        with Timer() as t:
+            report = verify_pack(tenant, [log_key], mkey)
+        assert report.ok, report.problems[:3]
+        print(
+            f"verify tenant pack of {report.entries} entries, round {r + 1}: {t.seconds:.3f} s "
+            f"(read + SHA-256 of its files {floor.seconds:.3f} s, ratio "
+            f"{t.seconds / floor.seconds:.1f})"
+        )
+    key_file = root / "log.vkey"
+    key_file.write_text(config.verifier_key)
+    secs, rss = run_cli(
+        [
+            "verify",
+            str(tenant),
+            "--key",
+            str(key_file),
+            "--manifest-key",
+            str(ws / "keys" / "manifest.pub"),
+        ]
+    )
+    print(f"`edgeaudit verify` of the tenant pack, whole process: {secs:.2f} s, {rss} MB")
+
+
+if __name__ == "__main__":
+    main()
