@@ -27,6 +27,7 @@ from edgeaudit.probe.plan import Probe, ScopeError
 ENGINE: Final = "edgeaudit-probe/1"
 RCVBUF: Final = 16 << 20
 ETH_P_ARP: Final = 0x0806
+MIN_WAIT: Final = 0.25  # seconds: never wait less than this for late answers
 SO_RCVBUFFORCE: Final = 33  # Linux; root may exceed net.core.rmem_max
 Key = tuple[str, str, int | None]  # (address, protocol, port)
 UDP_PAYLOADS: Final = {
@@ -53,7 +54,7 @@ class Answer:
 class Params:
     rate: int = 10_000  # packets per second
     tries: int = 3  # up to twice as many when a retry shows that packets are being lost
-    timeout: float = 1.0  # seconds to wait for answers after each round
+    timeout: float = 1.0  # at most this many seconds of waiting for answers after each round
 
 
 @dataclass
@@ -98,6 +99,8 @@ class Engine:
         self._socks: dict[str, socket.socket] = {}
         self._src: dict[str, str] = {}
         self._probes: set[Key] = set()
+        self._sent_at: dict[Key, float] = {}
+        self._max_rtt: float | None = None
         self._c = Collected()
         self._scapy: Any = None
 
@@ -165,7 +168,7 @@ class Engine:
                     self._send(p, round_)
                     if i % 32 == 31:
                         self._drain(0)
-                deadline = time.monotonic() + params.timeout
+                deadline = time.monotonic() + self._wait(params.timeout)
                 while (left := deadline - time.monotonic()) > 0:
                     self._drain(min(left, 0.05))
                     if all((p.address, p.protocol, p.port) in c.answers for p in pending):
@@ -192,6 +195,7 @@ class Engine:
         src = self._src[p.address]
         c = self._c
         c.sent[key] = c.sent.get(key, 0) + 1
+        self._sent_at[key] = time.monotonic()
         c.packets += 1
         try:
             if p.protocol == "tcp":
@@ -245,8 +249,18 @@ class Engine:
                     break
                 self._take(name, data)
 
+    def _wait(self, timeout: float) -> float:
+        """How long to wait after a round: the plan's timeout until something has answered,
+        then four times the slowest round trip seen (at least MIN_WAIT, at most the timeout)."""
+        if self._max_rtt is None:
+            return timeout
+        return min(timeout, max(MIN_WAIT, 4 * self._max_rtt))
+
     def _add(self, key: Key, answer: Answer) -> None:
         if key in self._probes:
+            if key in self._sent_at:
+                rtt = time.monotonic() - self._sent_at[key]
+                self._max_rtt = rtt if self._max_rtt is None else max(self._max_rtt, rtt)
             self._c.answers.setdefault(key, []).append(answer)
 
     def _take(self, name: str, data: bytes) -> None:

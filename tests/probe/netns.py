@@ -71,7 +71,10 @@ class Topology:
     def segment(self, name: str, router_cidr: str) -> None:
         """A segment: a bridge in the router namespace with the router's address on it."""
         br = f"br{name}"
-        run("ip", "-n", self.router, "link", "add", br, "type", "bridge")
+        # a fixed MAC: a bridge otherwise takes its lowest port's, so plugging a veth in or out
+        # would change the router's MAC under the hosts' ARP caches (a few seconds of loss)
+        mac = f"02:ea:00:00:00:{len(self.segments) + 1:02x}"
+        run("ip", "-n", self.router, "link", "add", br, "address", mac, "type", "bridge")
         run("ip", "-n", self.router, "addr", "add", router_cidr, "dev", br)
         run("ip", "-n", self.router, "link", "set", br, "up")
         self.segments[name] = router_cidr.split("/")[0]
