@@ -27,7 +27,7 @@ from edgeaudit.probe.plan import Probe, ScopeError
 ENGINE: Final = "edgeaudit-probe/1"
 RCVBUF: Final = 16 << 20
 ETH_P_ARP: Final = 0x0806
-MIN_WAIT: Final = 0.25  # seconds: never wait less than this for late answers
+MIN_WAIT: Final = 0.1  # seconds: never wait less than this for late answers
 SO_RCVBUFFORCE: Final = 33  # Linux; root may exceed net.core.rmem_max
 Key = tuple[str, str, int | None]  # (address, protocol, port)
 UDP_PAYLOADS: Final = {
@@ -164,7 +164,7 @@ class Engine:
             while round_ < rounds:
                 for i, p in enumerate(pending):
                     while (delay := bucket.wait()) > 0:
-                        self._drain(delay)
+                        self._drain(max(delay, 0.002))  # let tokens (and answers) pile up
                     self._send(p, round_)
                     if i % 32 == 31:
                         self._drain(0)
