@@ -207,11 +207,12 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
             "findings": len(doc["results"]) if doc is not None else None,
             "verifier_key": config.verifier_key,
         }
+        listed = list_files(work, names)  # every file is hashed once: a 1 M pack is 1.4 GB
         with manifest_signing_key(config) as (private, public):
             if request.pdf:
                 from edgeaudit.pack.report import ReportInput, render_report
 
-                content = content_manifest(header, list_files(work, names))
+                content = content_manifest(header, listed)
                 render_report(
                     ReportInput(
                         header=header,
@@ -226,7 +227,8 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                     work / pf.REPORT,
                 )
                 names.append(pf.REPORT)
-            files = list_files(work, names)
+                listed += list_files(work, [pf.REPORT])
+            files = sorted(listed, key=lambda f: str(f["path"]))
             payload = manifest_bytes(header, files, public)
             (work / pf.MANIFEST).write_bytes(payload)
             (work / pf.MANIFEST_JWS).write_bytes(sign_manifest(payload, private, public))

@@ -34,7 +34,6 @@ class Stats:
     """Figures the report shows, gathered during the pass (labels already redacted)."""
 
     kinds: Counter[str] = field(default_factory=Counter)
-    scopes: Counter[str] = field(default_factory=Counter)
     key_use: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     weeks: dict[str, list[int]] = field(default_factory=dict)  # week -> [sessions, with grant]
     probes: dict[tuple[str, str], str] = field(default_factory=dict)  # latest verdict per pair
@@ -51,6 +50,9 @@ class EvidenceResult:
     first_index: int | None
     last_index: int | None
     stats: Stats
+
+
+_OBSERVED = frozenset({"session.start", "key.use", "probe.result", "audit.pipeline"})
 
 
 def _week(seconds: int) -> str:
@@ -111,9 +113,15 @@ def write_evidence(
     proofs_path: Path,
 ) -> EvidenceResult:
     tree = LevelTree()
+    add_leaf = tree.add
     chosen = array("q")
     stats = Stats()
+    kinds = stats.kinds
     loads = orjson.loads
+    site = view.tenant is None
+    observed = _OBSERVED
+    pending: list[bytes] = []
+    expected = 0
     with evidence_path.open("wb") as out:
         for index, body, stored_leaf, _chain in reader.iter_entries(0):
             if index >= size:
@@ -124,35 +132,38 @@ def write_evidence(
                     f"entry {index}: its bytes hash to {leaf.hex()} but the store records "
                     f"{stored_leaf.hex()}; run `edgeaudit verify`"
                 )
-            if tree.size != index:
-                raise TamperError(f"entry {tree.size} is missing from the store")
-            tree.add(leaf)
+            if index != expected:
+                raise TamperError(f"entry {expected} is missing from the store")
+            expected += 1
+            add_leaf(leaf)
             entry = loads(body)
             seconds = parse_utc_time(entry.get("time"))[1]
             scope = entry_scope(entry)
-            if not ((period.contains(seconds) and view.wants(scope)) or index in cited):
+            is_cited = index in cited
+            if not ((period.contains(seconds) and view.wants(scope)) or is_cited):
                 continue
             chosen.append(index)
-            if index in cited:
+            if is_cited:
                 stats.times[index] = entry.get("time")
-            if view.tenant is None or view.full(scope, body.decode("utf-8")):
-                out.write(evidence_line(index, leaf, body))
+            kind = entry.get("kind")
+            kinds[kind if isinstance(kind, str) else "?"] += 1
+            if site or view.full(scope, body.decode("utf-8")):
+                pending.append(evidence_line(index, leaf, body))
                 stats.full += 1
-                stats.kinds[_str(entry.get("kind"))] += 1
-                for s in scope or ["operator"]:
-                    stats.scopes[s] += 1
-                _observe(stats, view, entry, seconds)
+                if kind in observed:
+                    _observe(stats, view, entry, seconds)
             else:
                 record = {
                     "index": index,
                     "leaf_hash": leaf.hex(),
                     "redacted": view.redacted(entry, scope),
                 }
-                out.write(canonical_json(record) + b"\n")
+                pending.append(canonical_json(record) + b"\n")
                 stats.redacted += 1
-                stats.kinds[_str(entry.get("kind"))] += 1
-                for s in view.label_scope(scope) or ["operator"]:
-                    stats.scopes[s] += 1
+            if len(pending) >= 2048:
+                out.write(b"".join(pending))
+                pending.clear()
+        out.write(b"".join(pending))
     if tree.size != size:
         raise TamperError(f"the store holds {tree.size} entries, the checkpoint says {size}")
     root = tree.freeze()
@@ -168,8 +179,13 @@ def write_evidence(
             + ", ".join(map(str, sorted(missing)[:10]))
         )
     with proofs_path.open("wb") as out:
+        pending = []
         for index, proof in tree.proofs(chosen):
-            out.write(proof_line(index, proof))
+            pending.append(proof_line(index, proof))
+            if len(pending) >= 2048:
+                out.write(b"".join(pending))
+                pending.clear()
+        out.write(b"".join(pending))
     return EvidenceResult(
         root,
         len(chosen),

@@ -25,6 +25,8 @@ def raci_rows(raci: Raci, tenant: str | None) -> list[dict[str, Any]]:
                 party = raci.party(pid)
                 if party.org == "tenant":
                     who = party.tenant or tenant or "each tenant"
+                    if tenant is not None and who != tenant:
+                        who = "another tenant"  # never another tenant's name in T's pack
                     names.append(f"{pid} ({who})")
                 else:
                     names.append(f"{pid} ({party.org})")
