@@ -207,7 +207,9 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
             "findings": len(doc["results"]) if doc is not None else None,
             "verifier_key": config.verifier_key,
         }
-        listed = list_files(work, names)  # every file is hashed once: a 1 M pack is 1.4 GB
+        # every file is hashed once; evidence and proofs (most of the bytes) as they were written
+        listed = [{"path": n, **ev.digests[n]} for n in (pf.EVIDENCE, pf.PROOFS)]
+        listed += list_files(work, [n for n in names if n not in ev.digests])
         with manifest_signing_key(config) as (private, public):
             if request.pdf:
                 from edgeaudit.pack.report import ReportInput, render_report

@@ -31,7 +31,8 @@ def list_files(root: Path, names: list[str]) -> list[dict[str, Any]]:
 
 def content_manifest(header: Mapping[str, Any], files: list[dict[str, Any]]) -> bytes:
     """The manifest of everything but the PDF: attached to the PDF, its digest on the cover."""
-    return canonical_json({**header, "files": [f for f in files if f["path"] != REPORT]})
+    listed = sorted((f for f in files if f["path"] != REPORT), key=lambda f: str(f["path"]))
+    return canonical_json({**header, "files": listed})
 
 
 def evidence_digest(content: bytes) -> str:
