@@ -22,7 +22,7 @@ import orjson
 from jose import jws
 from jose.exceptions import JOSEError
 
-from edgeaudit.canonical import leaf_hash
+from edgeaudit.canonical import canonical_json, leaf_hash
 from edgeaudit.errors import InputError, NoteError, ProofError
 from edgeaudit.events import parse_utc_time
 from edgeaudit.merkle.verify import verify_consistency, verify_inclusion
@@ -179,6 +179,8 @@ def _check_manifest(
             pf.MANIFEST_JWS, f"algorithm {header.get('alg')!r} is not allowed; expected ES256"
         )
         return None
+    if header.get("typ") != pf.JWS_TYPE:
+        report.add(pf.MANIFEST_JWS, f"header typ {header.get('typ')!r}, expected {pf.JWS_TYPE!r}")
     if header.get("kid") != key.kid:
         report.add(
             pf.MANIFEST_JWS,
@@ -225,8 +227,6 @@ def _check_manifest(
             report.add(name, "in the pack but not in the manifest")
     content = {k: v for k, v in manifest.items() if k not in ("evidence_digest", "manifest_key")}
     content["files"] = [f for f in manifest.get("files", []) if f.get("path") != pf.REPORT]
-    from edgeaudit.canonical import canonical_json
-
     digest = hashlib.sha256(canonical_json(content)).hexdigest()
     if digest != manifest.get("evidence_digest"):
         report.add(
