@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +39,21 @@ def _progress(name: str, done: int, total: int) -> None:
     pct = 100 * done // total if total else 100
     end = "\n" if done >= total else ""
     print(f"\r{name}: {done >> 20} / {total >> 20} MiB ({pct}%)", end=end, file=sys.stderr)
+
+
+def _reporting(
+    work: Callable[[], None],
+    path: Path,
+    failures: list[tuple[Path, BaseException]],
+    stop: threading.Event,
+) -> None:
+    """Run one follower thread; a failure is kept for the CLI and stops the other followers
+    (a thread's exception would otherwise only be printed, and the command go on)."""
+    try:
+        work()
+    except BaseException as exc:  # reported by run_collect after every thread has ended
+        failures.append((path, exc))
+        stop.set()
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -72,6 +88,7 @@ def run_collect(
         if not path.is_file():
             raise InputError(f"{path}: no such file")
     threads = []
+    failures: list[tuple[Path, BaseException]] = []
     parts: list[CollectSummary] = []
     for path in paths:
         part = CollectSummary()  # one per file: follow threads never share counters
@@ -85,13 +102,13 @@ def run_collect(
             hmac_key=card_key.encode("utf-8") if card_key else None,
         )
 
-        def work(path: Path = path, ctx: ParseContext = ctx) -> None:
+        def work(path: Path = path, ctx: ParseContext = ctx, part: CollectSummary = part) -> None:
             collect_file(
                 log,
                 cls,
                 path,
                 ctx,
-                summary,
+                part,
                 batch_size=args.batch_size,
                 follow=args.follow,
                 poll=args.poll,
@@ -100,13 +117,20 @@ def run_collect(
             )
 
         if args.follow and len(paths) > 1:
-            t = threading.Thread(target=work, name=f"follow {path}", daemon=True)
+            t = threading.Thread(
+                target=_reporting, args=(work, path, failures, stop), name=f"follow {path}"
+            )
+            t.daemon = True
             t.start()
             threads.append(t)
         else:
             work()
     for t in threads:
         t.join()
+    if failures:  # every follower has stopped: report each failure, naming its file
+        raise InputError("; ".join(f"following {p}: {exc}" for p, exc in failures)) from (
+            failures[0][1]
+        )
     for part in parts:
         for name, value in part.to_dict().items():
             setattr(summary, name, getattr(summary, name) + value)

@@ -17,7 +17,12 @@ Rules every parser follows:
 * a stateful parser (one that buffers records, e.g. auditd events or sudo continuation lines)
   sets ``stateful = True`` and yields ``Resume(offset)`` whenever every record before
   ``offset`` has been fully emitted, and emits what it still buffers when the input ends.
-  Restarting at a ``Resume`` offset then neither loses nor duplicates events.
+  Restarting at a ``Resume`` offset then neither loses nor duplicates events;
+* a parser whose checks span records (journald sequence numbers) may define
+  ``prime(records, ctx)``: when the runner resumes a file, it first passes the last
+  ``context_lines`` (default 1) complete lines before the resume offset, for state only;
+* in follow mode the parser is not ended at each poll: it stays suspended at the end of the
+  file until more arrives, and is ended (flushing what it holds) after a quiet spell.
 """
 
 from __future__ import annotations
@@ -47,7 +52,16 @@ class Resume:
     offset: int
 
 
-Output = Event | Quarantined | Resume
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A well-formed record deliberately not turned into an event (e.g. a Teleport event type
+    that is not about access): counted in the collect summary, never silently dropped."""
+
+    location: str
+    reason: str
+
+
+Output = Event | Quarantined | Resume | Skipped
 
 
 @dataclass(frozen=True)

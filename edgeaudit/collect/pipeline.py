@@ -82,6 +82,7 @@ def run_pipelined(
             elif tag == _DONE:
                 summary.read += message[1]
                 summary.events += message[2]
+                summary.skipped += message[3]
                 return
             else:
                 raise message[1]
@@ -122,7 +123,7 @@ def _work(
             log_, parser_factory, parser, feeder.lines(), feeder, ctx, counts, batch_size, point,
             None, sink=send,
         )  # fmt: skip
-        writer.send((_DONE, counts.read, counts.events))
+        writer.send((_DONE, counts.read, counts.events, counts.skipped))
     except (BrokenPipeError, ConnectionResetError):
         pass  # the collecting process stopped reading (its own error): nothing to report
     except BaseException as exc:  # every failure goes back to the collecting process

@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from edgeaudit.collect.interface import Output, ParseContext, Parser, RawRecord, Resume
+from edgeaudit.collect.interface import (
+    Output,
+    ParseContext,
+    Parser,
+    RawRecord,
+    Resume,
+    Skipped,
+)
 from edgeaudit.collect.model import Quarantined
 from edgeaudit.errors import InputError
 from edgeaudit.events import PreparedEntry
@@ -47,6 +54,7 @@ class CollectSummary:
     appended: int = 0
     duplicates: int = 0
     quarantined: int = 0  # newly quarantined (repeats of already stored records not counted)
+    skipped: int = 0  # well-formed records a parser deliberately did not turn into events
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -56,6 +64,7 @@ class CollectSummary:
             "appended": self.appended,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
+            "skipped": self.skipped,
         }
 
 
@@ -107,6 +116,10 @@ class _Feeder:
         self.prefix = b""  # the file's first bytes as read (up to 4 KiB): detects rotation
         self.before_next: Callable[[], None] | None = None
         self.preface: list[RawRecord] = []
+        # Follow mode: called at the current end of the file with (records handed out by this
+        # pass, bytes of a line still being written); True when there is more to read.
+        self.wait: Callable[[int, int], bool] | None = None
+        self.rotated = False
 
     def lines(self) -> Iterator[RawRecord]:
         # Header lines of a resumed file come first, again (they lie before the start offset,
@@ -114,13 +127,21 @@ class _Feeder:
         yield from self.preface
         self.preface = []
         fh = self.fh
+        fed = 0
         while True:
             raw = fh.readline(MAX_RECORD)
-            if not raw:
-                return
-            if not raw.endswith(b"\n") and self.follow and len(raw) < MAX_RECORD:
+            partial = 0
+            if raw and not raw.endswith(b"\n") and self.follow and len(raw) < MAX_RECORD:
                 fh.seek(-len(raw), 1)  # a line still being written: wait for its end
+                partial = len(raw)
+            if not raw or partial:
+                # The end for now. Following, the parser stays suspended right here, with
+                # whatever it holds (an auditd event, a sudo command line, a Vault request),
+                # so records that arrive in two polls still make one event.
+                if self.wait is not None and self.wait(fed, partial):
+                    continue
                 return
+            fed += 1
             if self.before_next is not None:
                 self.before_next()
             self.line += 1
@@ -146,10 +167,14 @@ def collect_file(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     pipeline: bool | None = None,
+    settle: float | None = None,
 ) -> None:
     """Collect one file (following it when asked, until ``stop`` is set). A followed file
     that is truncated or replaced (rotation) is read again from its start. ``progress`` is
     called after each committed batch.
+
+    ``settle``: in follow mode, seconds without growth after which the parser is ended, so
+    that it emits what it still holds (default: 5 polls, at least 1 s).
 
     ``pipeline``: parse in a second process while this one appends (see
     :mod:`edgeaudit.collect.pipeline`); None decides by file size and CPU count. Follow mode
@@ -157,7 +182,7 @@ def collect_file(
     """
     while _collect_once(
         log_, parser_factory, path, ctx, summary, batch_size, follow, poll, stop, progress,
-        pipeline,
+        pipeline, settle,
     ):  # fmt: skip
         log.warning("%s was truncated or replaced; reading it from the start", path)
 
@@ -174,6 +199,7 @@ def _collect_once(
     stop: threading.Event | None,
     progress: Progress | None,
     pipeline: bool | None = None,
+    settle: float | None = None,
 ) -> bool:
     """One pass over ``path``; True when a followed file was rotated and must be re-read."""
     parser = parser_factory()
@@ -207,6 +233,9 @@ def _collect_once(
         if start:
             feeder.preface = _first_lines(path, getattr(parser, "header_lines", 0), start)
         feeder.line = _count_lines(path, start)  # locations stay "file:line" after a resume
+        prime = getattr(parser, "prime", None)
+        if start and prime is not None:
+            prime(_lines_before(path, start, getattr(parser, "context_lines", 1)), ctx)
         point = None if gzipped else (kind, key, path)
         if not follow and (pipeline if pipeline is not None else worth_a_process(path, start)):
             from edgeaudit.collect.pipeline import run_pipelined  # it imports this module
@@ -215,6 +244,8 @@ def _collect_once(
                 log_, parser_factory, parser, feeder, ctx, summary, batch_size, point, progress
             )
             return False
+        if follow:
+            feeder.wait = _Follower(path, feeder, poll, settle, stop).wait
         while True:
             _run(
                 log_,
@@ -230,14 +261,61 @@ def _collect_once(
             )
             if not follow or (stop is not None and stop.is_set()):
                 return False
-            if stop is not None:
-                stop.wait(poll)
-            else:  # pragma: no cover - follow without a stop event runs until killed
-                time.sleep(poll)
-            if _size(path) < feeder.offset or _prefix(path, len(feeder.prefix)) != feeder.prefix:
+            if feeder.rotated:
                 return True
-            if stop is not None and stop.is_set():
+            # A quiet spell after some records: the parser has flushed what it held; a fresh
+            # pass waits for more.
+
+
+class _Follower:
+    """What follow mode does at the current end of a file: commit the pending batch, then
+    poll until the file grows, is rotated or truncated, or ``stop`` is set.
+
+    The parser is not ended at each poll, so a record group split across polls stays one
+    event. After ``settle`` seconds without growth, a pass that has read records ends (so a
+    stateful parser emits an event whose tail never came, e.g. a sudo line that might still
+    get continuation lines); the next pass starts with the next growth.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        feeder: _Feeder,
+        poll: float,
+        settle: float | None,
+        stop: threading.Event | None,
+    ) -> None:
+        self.path = path
+        self.feeder = feeder
+        self.poll = poll
+        self.settle = settle if settle is not None else max(5 * poll, 1.0)
+        self.stop = stop
+        self.at_end: Callable[[], None] | None = None  # set by the run: commit what is pending
+
+    def _stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def wait(self, fed: int, partial: int) -> bool:
+        if self.at_end is not None:
+            self.at_end()
+        feeder, quiet = self.feeder, 0.0
+        while not self._stopped():
+            if self.stop is not None:
+                self.stop.wait(self.poll)
+            else:  # pragma: no cover - follow without a stop event runs until killed
+                time.sleep(self.poll)
+            if self._stopped():
                 return False
+            size = _size(self.path)
+            if size < feeder.offset or _prefix(self.path, len(feeder.prefix)) != feeder.prefix:
+                feeder.rotated = True
+                return False
+            if size > feeder.fh.tell() + partial:
+                return True
+            quiet += self.poll
+            if fed and quiet >= self.settle:
+                return False
+        return False
 
 
 PIPELINE_MIN_BYTES = 8 << 20
@@ -264,6 +342,25 @@ def _first_lines(path: Path, count: int, upto: int) -> list[RawRecord]:
             offset += len(raw)
             out.append(RawRecord(raw.rstrip(b"\r\n"), f"{path.name}:{number}", offset))
     return out
+
+
+def _lines_before(path: Path, upto: int, count: int) -> list[RawRecord]:
+    """The last ``count`` complete lines before offset ``upto`` (context for a parser that
+    primes its state on resume, e.g. journald's last sequence number)."""
+    with path.open("rb") as fh:
+        begin = max(0, upto - count * MAX_RECORD)
+        fh.seek(begin)
+        data = fh.read(upto - begin)
+    lines = data.split(b"\n")[:-1]  # upto is just after a newline
+    if begin > 0:
+        lines = lines[1:]  # the first piece may be the tail of a longer line
+    first = _count_lines(path, upto) - len(lines[-count:]) + 1
+    name = path.name
+    out, end = [], upto
+    for i, line in enumerate(reversed(lines[-count:])):
+        out.append(RawRecord(line.rstrip(b"\r"), f"{name}:{first + count - 1 - i}", end))
+        end -= len(line) + 1
+    return out[::-1]
 
 
 def _count_lines(path: Path, upto: int) -> int:
@@ -302,6 +399,9 @@ def _run(
     run = _Run(sink, parser, feeder, summary, batch_size, point, progress)
     before = feeder.read
     feeder.before_next = run.flush_if_full
+    follower = getattr(feeder.wait, "__self__", None)
+    if isinstance(follower, _Follower):
+        follower.at_end = run.flush_safe
     outputs = parser.parse(records, ctx)
     while True:
         try:
@@ -317,6 +417,8 @@ def _run(
             continue
         run.take(out)
     feeder.before_next = None
+    if isinstance(follower, _Follower):
+        follower.at_end = None
     # The input is exhausted and the parser has flushed: everything read is emitted.
     run.flush(feeder.offset)
     summary.read += feeder.read - before
@@ -348,12 +450,15 @@ class _Run:
         self.point = point
         self.batch = _Batch()
         self.resume_at: int | None = None
+        self.committed: int | None = None  # the resume offset last committed
 
     def take(self, out: Output) -> None:
         batch = self.batch
         if isinstance(out, Resume):
             # never behind where this run started (re-fed header lines report earlier offsets)
             self.resume_at = max(out.offset, self.feeder.start)
+        elif isinstance(out, Skipped):
+            self.summary.skipped += 1
         elif isinstance(out, Quarantined):
             batch.quarantine.append(
                 QuarantineRecord(
@@ -391,10 +496,18 @@ class _Run:
         :class:`_SinkFailed`, which no parser catches, and unwrapped by :func:`_run`: it
         must stop the collection, not pass for a parser bug."""
         if len(self.batch.entries) + len(self.batch.quarantine) >= self.batch_size:
-            try:
-                self.flush(self.resume_at if self.parser.stateful else self.feeder.offset)
-            except Exception as exc:
-                raise _SinkFailed from exc
+            self.flush_safe()
+
+    def flush_safe(self) -> None:
+        """Commit the batch with the last safe resume point (see :meth:`flush_if_full`);
+        nothing is written when there is nothing new. Runs inside the parser's iteration."""
+        offset = self.resume_at if self.parser.stateful else self.feeder.offset
+        if not self.batch.entries and not self.batch.quarantine and offset == self.committed:
+            return
+        try:
+            self.flush(offset)
+        except Exception as exc:
+            raise _SinkFailed from exc
 
     def flush(self, offset: int | None) -> None:
         batch = self.batch
@@ -406,6 +519,7 @@ class _Run:
             return
         self.sink(batch.entries, batch.quarantine, resume, self.feeder.offset)
         self.batch = _Batch()
+        self.committed = offset
         if self.progress is not None and self.point is not None:
             path = self.point[2]
             self.progress(path.name, self.feeder.offset, max(_size(path), self.feeder.offset))

@@ -30,6 +30,7 @@ def test_collect_quarantine_and_recollect(cli: Cli) -> None:
         "appended": 1,
         "duplicates": 0,
         "quarantined": 1,
+        "skipped": 0,
     }
     again = _collect(cli, "sshd_accepted_certificate.jsonl", "forged_sshd_identifier.jsonl")
     assert (again["read"], again["appended"], again["quarantined"]) == (0, 0, 0)
