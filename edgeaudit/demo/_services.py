@@ -36,7 +36,7 @@ def write_teleport(sink: Sink, sessions: Iterator[Admin], bad: int) -> None:
         assert s.requester is not None
         user = STAFF[s.requester][2]
         rid, ev = s.request_id, _Tp(sink, s)
-        ev.put("user.login", "T1000I", s.created - 40, user=user, method="saml", success=True)
+        ev.put("user.login", "T1000I", s.created - 40, 1, user=user, method="saml", success=True)
         limit = iso(s.created + s.hours * 3600)
         ev.put(
             "access_request.create",

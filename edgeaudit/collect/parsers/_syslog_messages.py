@@ -40,9 +40,17 @@ _OPENED: Final = re.compile(
 _CLOSED: Final = re.compile(r"session closed for user (\S+)", re.ASCII)
 _KV: Final = re.compile(r"(\w+)=(\S*)", re.ASCII)
 
+# sudo 1.9 writes CHROOT= (sudo -R) before PWD= and CWD= (sudo -D) after it.
 SUDO: Final = re.compile(
-    r" *(\S+) : (?:(.*?) ; )?TTY=(.*?) ; PWD=(.*?) ; USER=(.*?) ; (.*?)COMMAND=(.*)", re.DOTALL
+    r" *(?P<user>\S+) : (?:(?P<reason>.*?) ; )?TTY=(?P<tty>.*?) ; "
+    r"(?:CHROOT=(?P<chroot>.*?) ; )?PWD=(?P<pwd>.*?) ; (?:CWD=(?P<cwd>.*?) ; )?"
+    r"USER=(?P<runas>.*?) ; (?P<middle>.*?)COMMAND=(?P<command>.*)",
+    re.DOTALL,
 )
+# su (util-linux, shadow): "(to root) ravi on pts/0", "FAILED SU (to root) ravi on pts/0",
+# older "+ pts/0 ravi:root" / "- pts/0 ravi:root".
+SU_TO: Final = re.compile(r"(FAILED SU )?\(to (\S+)\) (\S+) on (\S+)", re.ASCII)
+SU_OLD: Final = re.compile(r"([+-]) (\S+) (\S+):(\S+)", re.ASCII)
 CONTINUED: Final = re.compile(r" *(?:\S+ : )?\(command continued\) ?(.*)", re.DOTALL)
 _ESCAPE: Final = re.compile(r"#(0[0-3][0-7]|177)", re.ASCII)
 
@@ -206,8 +214,13 @@ def unescape(text: str) -> str:
 
 def sudo_fields(m: re.Match[str]) -> tuple[str, str | None, str, dict[str, Any]]:
     """(invoking user, denial reason, run-as user, attrs) of a :data:`SUDO` match."""
-    user, reason, tty, pwd, runas, middle, _ = m.groups()
+    user, reason, tty, pwd, runas, middle = m.group(
+        "user", "reason", "tty", "pwd", "runas", "middle"
+    )
     attrs: dict[str, Any] = {"tty": tty, "pwd": unescape(pwd)}
+    for name in ("chroot", "cwd"):
+        if (value := m.group(name)) is not None:
+            attrs[name] = unescape(value)
     for part in middle.split(" ; "):
         name, eq, value = part.partition("=")
         if eq and name.isupper() and name.isalpha():
@@ -215,3 +228,31 @@ def sudo_fields(m: re.Match[str]) -> tuple[str, str | None, str, dict[str, Any]]
     if reason:
         attrs["reason"] = reason
     return user, reason, runas, attrs
+
+
+def su(msg: str, ctx: ParseContext, session: str | None) -> Finding | None:
+    """A su(1) line: ``(to root) ravi on pts/0`` -> priv.switch by ravi to root (original
+    user ravi); ``FAILED SU (to root) ravi on pts/0`` (and the old ``- pts/0 ravi:root``) ->
+    priv.denied."""
+    m = SU_TO.fullmatch(msg)
+    if m is not None:
+        failed, to, user, tty = m.groups()
+        ok = failed is None
+    elif (o := SU_OLD.fullmatch(msg)) is not None:
+        sign, tty, user, to = o.groups()
+        ok = sign == "+"
+    else:
+        return None
+    actor = ctx.actor("unix", user, original_user=user, session=session)
+    attrs: dict[str, Any] = {"tty": tty}
+    if ok:
+        return ("priv.switch", "success", actor, to, attrs)
+    attrs["reason"] = "su authentication failed"
+    return ("priv.denied", "failure", actor, to, attrs)
+
+
+def su_session(found: Finding) -> Finding:
+    """pam_unix(su:session) ``session opened for user root by ravi(uid=1000)`` is the switch
+    itself: priv.switch by ravi (original user) to root."""
+    kind, outcome, actor, account, attrs = found
+    return ("priv.switch", outcome, actor, account, attrs) if kind == "session.start" else found

@@ -10,8 +10,9 @@ Disconnected from user, pam_unix session opened/closed, sudo command lines; see
 Emitted: auth.logon, auth.logon_failed, auth.logoff, session.start, session.end, priv.switch,
 priv.denied, and audit.pipeline (outcome failure) when ``__SEQNUM`` jumps by more than one
 within a ``__SEQNUM_ID`` (emitted just before the record after the gap). A Resume follows every
-record; the last seqnum per seqnum id is the only state (a restart does not see a gap that
-spans the restart point).
+record; the last seqnum per seqnum id is the only state. When the runner resumes a file, it
+primes the parser with the record before the resume offset (:meth:`JournaldParser.prime`), so
+a gap that spans a restart is detected too.
 
 Skipped (well-formed, not auth): blank lines; records of other programs; sshd/sudo messages
 that are not one of the forms above (including sudo "(command continued)" lines and pam_unix
@@ -138,9 +139,29 @@ class JournaldParser:
     framing: ClassVar[Literal["lines", "file"]] = "lines"
     stateful: ClassVar[bool] = True
 
+    def __init__(self) -> None:
+        self.last_seq: dict[str, int] = {}  # the last __SEQNUM per __SEQNUM_ID
+        self.last_ts: str | None = None  # the last __REALTIME_TIMESTAMP seen, for gap events
+
+    def prime(self, records: Iterable[RawRecord], ctx: ParseContext) -> None:
+        """Resuming a file: take the sequence number (and time) of the record before the
+        resume offset, so a gap across the restart is detected like any other."""
+        for record in records:
+            try:
+                rec = orjson.loads(record.data)
+                if type(rec) is not dict:
+                    continue
+                seq_id, seq = _one(rec, "__SEQNUM_ID"), _one(rec, "__SEQNUM")
+                ts_text = _one(rec, "__REALTIME_TIMESTAMP")
+            except (orjson.JSONDecodeError, _Bad):
+                continue  # it was quarantined when it was read
+            if seq_id is not None and seq is not None and seq.isascii() and seq.isdigit():
+                self.last_seq[seq_id] = max(int(seq), self.last_seq.get(seq_id, 0))
+            if ts_text is not None:
+                self.last_ts = ts_text
+
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
-        last_seq: dict[str, int] = {}
-        last_ts: str | None = None  # the last __REALTIME_TIMESTAMP seen, for gap events
+        last_seq = self.last_seq
         for record in records:
             data = record.data
             if not data.strip():
@@ -165,9 +186,9 @@ class JournaldParser:
                         last_seq[seq_id] = n
                 ts_text = _one(rec, "__REALTIME_TIMESTAMP")
                 if gap is not None:
-                    yield self._gap(record, rec, ctx, gap, _gap_time(ts_text, last_ts, gap))
+                    yield self._gap(record, rec, ctx, gap, _gap_time(ts_text, self.last_ts, gap))
                 if ts_text is not None:
-                    last_ts = ts_text
+                    self.last_ts = ts_text
                 event = self._auth(record, rec, ctx, ts_text)
             except _Bad as exc:
                 yield Quarantined(self.name, ctx.source, record.location, str(exc), data)

@@ -17,7 +17,12 @@ Events (target = the line's host with the account acted on, scope from target an
 * pam_unix (from sshd*, sudo, su, login): ``session opened`` -> session.start (actor = the
   ``by`` user when there is one, as original_user), ``session closed`` -> session.end,
   ``authentication failure`` -> auth.logon_failed.
-* sudo: ``user : TTY=... ; PWD=... ; USER=... ; [...] COMMAND=...`` -> priv.switch, or
+* su: ``(to root) ravi on pts/0`` and ``pam_unix(su:session): session opened for user root by
+  ravi(uid=1000)`` -> priv.switch by ravi (actor and original_user) to account root (one event
+  when both lines of one switch are present: same host, pid and account); ``FAILED SU (to
+  root) ...`` -> priv.denied. Other pam_unix(su) lines are handled as for any program.
+* sudo: ``user : TTY=... ; [CHROOT=... ;] PWD=... ; [CWD=... ;] USER=... ; [...] COMMAND=...``
+  (attrs ``chroot``, ``cwd`` when present) -> priv.switch, or
   priv.denied when a reason (``user NOT in sudoers``, ``command not allowed``, ``3 incorrect
   password attempts``, ...) precedes ``TTY=``. ``#0nn`` escapes are decoded. sudo splits long
   commands into ``(command continued)`` lines; they are joined (with a space, as sudo splits at
@@ -60,6 +65,8 @@ from edgeaudit.collect.parsers._syslog_messages import (
     number,
     pam,
     sshd,
+    su,
+    su_session,
     sudo_fields,
     unescape,
 )
@@ -104,6 +111,7 @@ class _Run:
         self.last_month = 0
         self.pending: dict[tuple[str | None, str | None], _Pending] = {}
         self.targets: dict[tuple[str | None, str | None], Target] = {}
+        self.su_seen: dict[tuple[str | None, str | None, str | None], None] = {}
         self.out: list[Output] = []
 
     def run(self, records: Iterable[RawRecord]) -> Iterator[Output]:
@@ -148,6 +156,8 @@ class _Run:
             found = sshd(msg, self.ctx, pid)
         elif program == "sudo":
             found = self._sudo(rec, msg, time_text, year, host, pid, index)
+        elif program == "su":
+            found = self._su(msg, host, pid)
         elif program in PAM_PROGRAMS and msg.startswith("pam_unix("):
             found = pam(msg, self.ctx, None)
         else:
@@ -214,9 +224,29 @@ class _Run:
         user, reason, runas, attrs = sudo_fields(m)
         self.pending[key] = _Pending(
             time, time_text, host, pid, rec.location, [rec.data], user, reason, runas, attrs,
-            [m.group(7)], index + MAX_GAP,
+            [m.group("command")], index + MAX_GAP,
         )  # fmt: skip
         return None
+
+    def _su(self, msg: str, host: str | None, pid: str | None) -> Finding | None:
+        """su writes one switch as up to two lines (Debian: ``(to root) ravi on pts/0`` and
+        ``pam_unix(su:session): session opened ...``; RHEL only the second): the first of
+        them for a (host, pid, target account) is the priv.switch event, a second is not."""
+        if msg.startswith("pam_unix("):
+            found = pam(msg, self.ctx, None)
+            found = su_session(found) if found is not None else None
+        else:
+            found = su(msg, self.ctx, None)
+        if found is None or found[0] != "priv.switch":
+            return found
+        key = (host, pid, found[3])
+        if key in self.su_seen:
+            del self.su_seen[key]
+            return None
+        if len(self.su_seen) >= 1024:
+            del self.su_seen[next(iter(self.su_seen))]
+        self.su_seen[key] = None
+        return found
 
     def _flush(self, p: _Pending) -> None:
         attrs = p.attrs

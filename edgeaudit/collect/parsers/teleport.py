@@ -22,7 +22,12 @@ target, so a request for a tenant's host is in that tenant's scope. ``max_durati
 timestamp in Teleport (the latest time the access may last): kept as ``attrs.max_duration``
 (UTC); ``Grant.max_duration_s`` is set only when the source gives a number of seconds.
 
-Skipped: blank lines and well-formed events of any other type (logins, exec, port forwards, ...).
+* ``user.login`` (T1000I / T1000W) -> ``auth.logon`` / ``auth.logon_failed`` by the Teleport
+  user, target resource ``teleport:<cluster_name>`` (attrs ``method``, ``connector``, the
+  ``error`` as ``reason``).
+
+Skipped, and counted (``Skipped``): well-formed events of any other type (``cert.create``,
+exec, port forwards, uploads, ...). Blank lines are ignored.
 Quarantined: bad JSON or not an object, no ``event`` name, a missing or invalid ``time``, an
 access request event without ``id``, an update with an unknown ``state``, an invalid ``expires``.
 
@@ -40,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Final, Literal
 
-from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume
+from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume, Skipped
 from edgeaudit.collect.model import Event, Grant, Provenance, Quarantined, Target, raw_sha256
 from edgeaudit.collect.parsers._teleport_vault_common import (
     ZERO_TIME,
@@ -89,7 +94,7 @@ class TeleportParser:
             if not self._reviewed:
                 yield Resume(record.offset)
 
-    def _one(self, record: RawRecord, ctx: ParseContext) -> Event | Quarantined | None:
+    def _one(self, record: RawRecord, ctx: ParseContext) -> Event | Quarantined | Skipped | None:
         data = record.data
         if not data.strip():
             return None
@@ -99,8 +104,9 @@ class TeleportParser:
         event = obj.get("event")
         if not isinstance(event, str) or not event:
             return self._quarantine(record, ctx, "no 'event' name")
-        if event not in _REQUEST_EVENTS and event not in _SESSION_EVENTS:
-            return None
+        if event not in _REQUEST_EVENTS and event not in _SESSION_EVENTS and event != "user.login":
+            reason = f"teleport event {event[:64]!r} is not an access event"
+            return Skipped(record.location, reason)
         time_text = obj.get("time")
         time = utc_time(time_text)
         if time is None:
@@ -111,6 +117,8 @@ class TeleportParser:
         )
         if event in _SESSION_EVENTS:
             return _session(_SESSION_EVENTS[event], obj, time, time_text, prov, ctx)
+        if event == "user.login":
+            return _login(obj, time, time_text, prov, ctx)
         return self._request(event, obj, time, time_text, prov, record, ctx)
 
     def _request(
@@ -237,6 +245,37 @@ def _session(
         outcome=_outcome(obj),
         grant=Grant(id=requests[0]) if requests else None,
         scope=ctx.scope(target=target, actor=actor),
+        attrs=tuple(sorted(attrs.items())),
+    )
+
+
+def _login(
+    obj: dict[str, Any], time: str, time_text: str, prov: Provenance, ctx: ParseContext
+) -> Event:
+    """``user.login`` (T1000I, or T1000W when it failed): a login to the Teleport cluster
+    itself (target: the cluster, as a resource)."""
+    src_ip = host_of(text(obj, "addr.remote"))
+    actor = ctx.actor("teleport", text(obj, "user"), src_ip=src_ip)
+    target = Target(resource=f"teleport:{text(obj, 'cluster_name') or 'cluster'}")
+    attrs: dict[str, Any] = {}
+    for name in ("method", "connector"):
+        value = text(obj, name)
+        if value is not None:
+            attrs[name] = value
+    outcome = _outcome(obj)
+    error = text(obj, "error")
+    if error is not None:
+        attrs["reason"] = error[:200]
+    _common_attrs(obj, attrs)
+    return Event(
+        kind="auth.logon" if outcome != "failure" else "auth.logon_failed",
+        time=time,
+        time_text=time_text,
+        provenance=prov,
+        actor=actor,
+        target=target,
+        outcome=outcome,
+        scope=ctx.scope(actor=actor),
         attrs=tuple(sorted(attrs.items())),
     )
 

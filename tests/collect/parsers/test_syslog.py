@@ -172,7 +172,7 @@ def test_pam_session_opened_old_form() -> None:
     events, _, _ = parse("pam_session_old_form.log")
     su, ssh = events
     assert (su.kind, su.target.account, su.actor.user, su.actor.original_user) == (
-        "session.start",
+        "priv.switch",  # su's pam session is the switch itself
         "root",
         "ravi",
         "ravi",
@@ -461,3 +461,64 @@ def test_u64_certificate_serial_is_kept_exactly() -> None:
     assert attrs(e)["cert_serial"] == "18446744073709551615"
     assert (e.actor.principal, e.target.account) == ("ravi.k", "root")
     prepare(e.to_record(), fingerprint=e.fingerprint())
+
+
+def test_su_switch_lines_are_priv_switch_with_the_original_user() -> None:
+    text = (
+        b"Nov 20 09:00:00 fa-db-01 su[1200]: (to root) ravi on pts/0\n"
+        b"Nov 20 09:00:00 fa-db-01 su[1200]: pam_unix(su:session): session opened for user "
+        b"root(uid=0) by ravi(uid=1000)\n"
+        b"Nov 20 09:01:00 fa-db-01 su[1300]: pam_unix(su-l:session): session opened for user "
+        b"postgres(uid=114) by meera(uid=1001)\n"
+        b"Nov 20 09:02:00 fa-db-01 su[1400]: FAILED SU (to root) arjun on pts/3\n"
+        b"Nov 20 09:03:00 fa-db-01 su[1500]: + pts/4 ravi:backup\n"
+        b"Nov 20 09:04:00 fa-db-01 su[1200]: pam_unix(su:session): session closed for user root\n"
+    )
+    events, quarantined, _ = run(SyslogAuthParser(), text, ctx(), "auth.log")
+    assert quarantined == []
+    got = [
+        (e.kind, e.outcome, e.actor.user, e.actor.original_user, e.target.account) for e in events
+    ]
+    assert got == [
+        # Debian's two lines of one switch (same host, pid, account) make one event
+        ("priv.switch", "success", "ravi", "ravi", "root"),
+        ("priv.switch", "success", "meera", "meera", "postgres"),
+        ("priv.denied", "failure", "arjun", "arjun", "root"),
+        ("priv.switch", "success", "ravi", "ravi", "backup"),
+        ("session.end", "success", "root", None, "root"),
+    ]
+    assert events[0].actor.principal == "ravi.k"
+    assert attrs(events[0])["tty"] == "pts/0"
+    assert attrs(events[1])["service"] == "su-l"
+    assert events[0].target.asset == "fa-db-01"
+
+
+def test_sudo_with_chroot_and_cwd_is_parsed() -> None:
+    text = (
+        b"Nov 20 09:10:00 fa-db-01 sudo[2100]:     ravi : TTY=pts/0 ; CHROOT=/srv/jail ; "
+        b"PWD=/home/ravi ; USER=root ; COMMAND=/usr/bin/id\n"
+        b"Nov 20 09:11:00 fa-db-01 sudo[2101]:     ravi : TTY=pts/0 ; PWD=/home/ravi ; "
+        b"CWD=/var/tmp ; USER=root ; COMMAND=/usr/bin/ls -l\n"
+        b"Nov 20 09:12:00 fa-db-01 sudo[2102]:     ravi : command not allowed ; TTY=pts/0 ; "
+        b"CHROOT=/srv ; PWD=/ ; CWD=/tmp ; USER=root ; ENV=A=1 ; COMMAND=/bin/sh\n"
+    )
+    events, quarantined, _ = run(SyslogAuthParser(), text, ctx(), "auth.log")
+    assert quarantined == []
+    one, two, three = (attrs(e) for e in events)
+    assert (one["tty"], one["chroot"], one["pwd"], one["command"]) == (
+        "pts/0",
+        "/srv/jail",
+        "/home/ravi",
+        "/usr/bin/id",
+    )
+    assert "cwd" not in one
+    assert (two["pwd"], two["cwd"], two["command"]) == ("/home/ravi", "/var/tmp", "/usr/bin/ls -l")
+    assert "chroot" not in two
+    assert [e.kind for e in events] == ["priv.switch", "priv.switch", "priv.denied"]
+    assert (three["chroot"], three["cwd"], three["env"], three["reason"]) == (
+        "/srv",
+        "/tmp",
+        "A=1",
+        "command not allowed",
+    )
+    assert {e.target.account for e in events} == {"root"}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeaudit.collect.interface import ParseContext, Resume
+from edgeaudit.collect.interface import ParseContext, Resume, Skipped
 from edgeaudit.collect.model import Event
 from edgeaudit.collect.parsers.teleport import TeleportParser
 from tests.collect.parsers.harness import frame_lines, inventory, mutate, run
@@ -156,11 +156,35 @@ def test_sessions() -> None:
     assert stranger.scope == ()
 
 
-def test_unknown_events_and_blank_lines_are_skipped() -> None:
+def test_logins_are_events_and_other_event_types_are_skipped_visibly() -> None:
     events, quarantined, resumes = parse("unknown_events.jsonl")
-    assert events == []
     assert quarantined == []
-    assert len(resumes) == 5
+    assert len(resumes) == 7
+    ok, failed = events
+    assert (ok.kind, ok.outcome, ok.actor.user, ok.target.resource) == (
+        "auth.logon",
+        "success",
+        "ravi.k@campus-ops.example",
+        "teleport:campus-ops",
+    )
+    assert ok.actor.principal is not None  # resolved through the inventory
+    assert dict(ok.attrs)["method"] == "local"
+    assert (failed.kind, failed.outcome, failed.actor.user, failed.actor.src_ip) == (
+        "auth.logon_failed",
+        "failure",
+        "mallory",
+        "203.0.113.9",
+    )
+    assert failed.actor.principal is None  # unknown: kept, unresolved
+    assert dict(failed.attrs)["reason"] == "invalid credentials"
+    data = (DATA / "unknown_events.jsonl").read_bytes()
+    out = list(TeleportParser().parse(frame_lines(data, "t.jsonl"), CTX))
+    skipped = [o.reason for o in out if isinstance(o, Skipped)]
+    assert skipped == [
+        "teleport event 'exec' is not an access event",
+        "teleport event 'port' is not an access event",
+        "teleport event 'cert.create' is not an access event",
+    ]
 
 
 def test_bad_records_are_quarantined_with_reasons() -> None:
@@ -187,8 +211,9 @@ def test_resume_is_held_back_while_a_review_is_undecided() -> None:
     events, _, resumes = run(TeleportParser(), data, CTX)
     # after line 2 (review pending) and line 3 no resume; line 4 decides the request
     assert [r.offset for r in resumes] == [ends[0], ends[3], ends[4]]
-    assert events[2].grant is not None
-    assert events[2].grant.admin_override is False
+    assert [e.kind for e in events][2:4] == ["auth.logon", "grant.approve"]
+    assert events[3].grant is not None
+    assert events[3].grant.admin_override is False
     # restarting at every resume point gives the same events from there on
     for resume in resumes:
         done = ends.index(resume.offset) + 1  # lines fully emitted before the resume point
@@ -230,17 +255,22 @@ TRACKED = {
     "access_request.expire",
     "session.start",
     "session.end",
+    "user.login",
 }
 
 
 def check_every_record(data: bytes) -> None:
-    """Never raises; every record gives at most one output, and exactly one unless it is blank
-    or a well-formed event of an untracked type; the outputs are valid events."""
+    """Never raises; every record but a blank one gives exactly one output (an event, a
+    quarantined record, or a counted skip for a well-formed event of an untracked type); the
+    outputs are valid events."""
     out = [o for o in TeleportParser().parse(frame_lines(data), CTX) if not isinstance(o, Resume)]
     by_location: dict[str, int] = {}
+    skips: dict[str, int] = {}
     for o in out:
         where = o.provenance.location if isinstance(o, Event) else o.location
         by_location[where] = by_location.get(where, 0) + 1
+        if isinstance(o, Skipped):
+            skips[where] = skips.get(where, 0) + 1
         if isinstance(o, Event):
             o.to_record()
     assert all(n == 1 for n in by_location.values())
@@ -249,13 +279,16 @@ def check_every_record(data: bytes) -> None:
             obj = orjson.loads(record.data)
         except orjson.JSONDecodeError:
             obj = None
-        skipped = not record.data.strip() or (
+        untracked = (
             isinstance(obj, dict)
             and isinstance(obj.get("event"), str)
             and obj["event"]
             and obj["event"] not in TRACKED
         )
-        assert by_location.get(record.location, 0) == (0 if skipped else 1), record
+        blank = not record.data.strip()
+        assert by_location.get(record.location, 0) == (0 if blank else 1), record
+        if untracked:
+            assert skips.get(record.location) == 1, record
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
