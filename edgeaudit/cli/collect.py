@@ -112,6 +112,7 @@ def run_collect(
                 batch_size=args.batch_size,
                 follow=args.follow,
                 poll=args.poll,
+                settle=getattr(args, "settle", None),
                 stop=stop,
                 progress=_progress if sys.stderr.isatty() and not args.follow else None,
             )

@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--follow", action="store_true", help="keep reading growing files")
     c.add_argument("--poll", type=float, default=1.0, help="seconds between polls (--follow)")
+    c.add_argument(
+        "--settle",
+        type=float,
+        help="--follow: seconds without growth after which a parser emits what it still "
+        "buffers (default: 5 polls, at least 1)",
+    )
     c.add_argument("--batch-size", type=int, default=5000, help=argparse.SUPPRESS)
     c.add_argument(  # nmap: the segment the scan ran from
         "--vantage",
