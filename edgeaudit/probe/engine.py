@@ -22,12 +22,12 @@ from typing import Any, Final
 
 from edgeaudit.errors import EdgeauditError
 from edgeaudit.probe import wire
-from edgeaudit.probe.plan import Probe, ScopeError
+from edgeaudit.probe.model import Probe, ScopeError
 
 ENGINE: Final = "edgeaudit-probe/1"
 RCVBUF: Final = 16 << 20
 ETH_P_ARP: Final = 0x0806
-MIN_WAIT: Final = 0.1  # seconds: never wait less than this for late answers
+MIN_WAIT: Final = 0.05  # seconds: never wait less than this for late answers
 SO_RCVBUFFORCE: Final = 33  # Linux; root may exceed net.core.rmem_max
 Key = tuple[str, str, int | None]  # (address, protocol, port)
 UDP_PAYLOADS: Final = {
@@ -66,6 +66,7 @@ class Collected:
     finished: str = ""
     packets: int = 0
     loss_seen: bool = False  # a retry was answered: the path loses packets
+    rtt_max: float | None = None  # seconds: the slowest answer seen
 
 
 def now_utc() -> str:
@@ -188,6 +189,7 @@ class Engine:
                 s.close()
             self._socks.clear()
         c.finished = now_utc()
+        c.rtt_max = self._max_rtt
         return c
 
     def _send(self, p: Probe, round_: int) -> None:
@@ -251,7 +253,8 @@ class Engine:
 
     def _wait(self, timeout: float) -> float:
         """How long to wait after a round: the plan's timeout until something has answered,
-        then four times the slowest round trip seen (at least MIN_WAIT, at most the timeout)."""
+        then four times the slowest round trip seen (at least MIN_WAIT, at most the timeout).
+        Late answers still count while later rounds run."""
         if self._max_rtt is None:
             return timeout
         return min(timeout, max(MIN_WAIT, 4 * self._max_rtt))

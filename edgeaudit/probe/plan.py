@@ -28,21 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from croniter import croniter
-
 from edgeaudit.collect.inventory import Inventory
 from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import IsolationMatrix, parse_ports
+from edgeaudit.probe.model import Probe, ScopeError
 from edgeaudit.yamlfile import Node, load_yaml
 
 DEFAULT_RATE: Final = 10_000
 DEFAULT_TRIES: Final = 3
 DEFAULT_TIMEOUT: Final = 1.0
 NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
-
-
-class ScopeError(InputError):
-    """A probe target lies outside every segment of the inventory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +66,6 @@ class Plan:
             "icmp": self.icmp,
             "arp": self.arp,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Probe:
-    """One (target address, protocol, port) with what the matrix expects."""
-
-    address: str
-    protocol: str  # tcp / udp / icmp / arp
-    port: int | None
-    segment: str
-    asset: str | None
-    owner: str | None
-    expected: str  # allow / deny
-
-    @property
-    def control(self) -> bool:
-        """A positive control: an allowed probe whose answer is decisive (UDP silence is not)."""
-        return self.expected == "allow" and self.protocol in ("tcp", "icmp")
 
 
 def load_plans(path: str | Path, inventory: Inventory, matrix: IsolationMatrix) -> dict[str, Plan]:
@@ -149,6 +126,8 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
 
     vantage = segment(f["vantage"])
     cron = f["cron"].text("cron") if "cron" in f else None
+    from croniter import croniter  # not at import time: the engine's start-up stays short
+
     if cron is not None and not croniter.is_valid(cron):
         raise f["cron"].fail(f"cron {cron!r} is not a valid cron expression")
     if "targets" not in f or (

@@ -120,6 +120,7 @@ def run_plan(policies: Policies, name: str, trigger: str = "manual") -> RunRepor
     collected = engine.run(probes, params)
     order = sorted(probes, key=lambda p: (p.segment, p.address, p.protocol, p.port or 0))
     results, controls_ok = decide(order, collected.answers, collected.sent, collected.routed)
+    rtt = collected.rtt_max
     info = RunInfo(
         run=str(uuid.uuid4()),
         plan=plan.name,
@@ -131,6 +132,7 @@ def run_plan(policies: Policies, name: str, trigger: str = "manual") -> RunRepor
             "probes": len(probes),
             "packets": collected.packets,
             "loss_seen": collected.loss_seen,
+            "rtt_max_ms": None if rtt is None else round(rtt * 1000, 3),
         },
         started=collected.started,
         finished=collected.finished,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from edgeaudit.probe.engine import Answer, Key
-from edgeaudit.probe.plan import Probe
+from edgeaudit.probe.model import Probe
 from edgeaudit.probe.wire import hops
 
 VERDICTS: Final = ("reachable", "blocked", "blocked-by-forged-rst", "inconclusive")

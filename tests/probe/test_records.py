@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edgeaudit.collect.inventory import load_inventory
 from edgeaudit.probe.engine import Answer
-from edgeaudit.probe.plan import Probe
+from edgeaudit.probe.model import Probe
 from edgeaudit.probe.records import RunInfo, append_events, missed_event, run_events
 from edgeaudit.probe.verdict import decide
 from edgeaudit.store import Store

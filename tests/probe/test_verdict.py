@@ -4,7 +4,7 @@ answers from real packets; these pin the corner cases)."""
 from __future__ import annotations
 
 from edgeaudit.probe.engine import Answer
-from edgeaudit.probe.plan import Probe
+from edgeaudit.probe.model import Probe
 from edgeaudit.probe.verdict import decide
 
 T, U = "198.18.2.20", "198.18.2.21"

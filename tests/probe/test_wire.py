@@ -12,7 +12,7 @@ from scapy.packet import Raw
 
 from edgeaudit.probe import wire
 from edgeaudit.probe.engine import Engine, Params
-from edgeaudit.probe.plan import Probe, ScopeError
+from edgeaudit.probe.model import Probe, ScopeError
 
 
 def test_syn_is_what_scapy_decodes() -> None:

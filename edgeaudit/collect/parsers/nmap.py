@@ -34,7 +34,8 @@ from edgeaudit.collect.model import Quarantined
 from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import IsolationMatrix, load_isolation
 from edgeaudit.probe.engine import Answer, Key
-from edgeaudit.probe.plan import Probe, segment_of
+from edgeaudit.probe.model import Probe
+from edgeaudit.probe.plan import segment_of
 from edgeaudit.probe.records import RunInfo, run_events
 from edgeaudit.probe.verdict import decide
 
