@@ -68,7 +68,7 @@ def stacked_bars(
             f'<rect x="{lx}" y="{ly - 8}" width="9" height="9" fill="{COLORS.get(k, "#607d8b")}"/>'
         )
         body.append(f'<text x="{lx + 12}" y="{ly}" font-size="9" {FONT}>{escape(k)}</text>')
-    return _svg(label_w + bar_w + 10, height, body, title)
+    return _svg(max(label_w + bar_w + 10, len(order) * 105 + 10), height, body, title)
 
 
 def heatmap(
