@@ -112,12 +112,33 @@ def write_systemd(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     return 0
 
 
+def _runs_here(policies: Any, plan: Any) -> bool:
+    from edgeaudit.errors import EdgeauditError
+    from edgeaudit.probe.plan import expand
+    from edgeaudit.probe.run import check_vantage
+
+    try:
+        probes = expand(plan, policies.inventory, policies.matrix)
+        check_vantage(plan, policies.inventory, probes[0].address)
+    except EdgeauditError:
+        return False
+    return True
+
+
 def schedule(args: argparse.Namespace, config: WorkspaceConfig, log_: Any) -> int:
     from edgeaudit.probe.records import append_events, missed_event
     from edgeaudit.probe.schedule import Scheduler, State, rfc3339
 
     policies = _policies(args, config)
-    plans = [policies.plan(n) for n in args.plan] if args.plan else list(policies.plans.values())
+    if args.plan:
+        plans = [policies.plan(n) for n in args.plan]
+    else:  # the plans that can run from here
+        plans = [p for p in policies.plans.values() if p.cron and _runs_here(policies, p)]
+        if not plans:
+            raise InputError(
+                "no scheduled plan has its vantage segment here; name plans with --plan"
+            )
+        log.info("scheduling %s", ", ".join(p.name for p in plans))
     state = State(config.root / STATE_FILE)
 
     def run(plan: Any) -> None:

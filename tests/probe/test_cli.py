@@ -32,6 +32,7 @@ def run_cli(ws: Workspace, *argv: str) -> tuple[int, str, str]:
         (["run"], "usage: edgeaudit probe run --plan NAME"),
         (["run", "--plan", "main", "--trigger", "cron"], "expected manual, schedule or change:REF"),
         (["schedule", "--plan", "l2"], "no plan to schedule"),
+        (["schedule"], "no scheduled plan has its vantage segment here"),
     ],
 )
 def test_usage_errors(workspace_nonet: Workspace, argv: list[str], message: str) -> None:

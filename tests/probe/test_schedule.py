@@ -158,7 +158,8 @@ def test_schedule_process_records_missed_runs_and_runs(workspace: Workspace) -> 
         json.dumps({"last": {"main": last.isoformat()}})
     )
     before = {r["attrs"]["run"] for r in workspace.records("probe.run")}
-    done = workspace.probe("v", "schedule", "--plan", "main", "--max-runs", "1", "--json")
+    # no --plan: the scheduled plans whose vantage segment is here (main, from seg-v)
+    done = workspace.probe("v", "schedule", "--max-runs", "1", "--json")
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout.splitlines()[0])
     assert run["trigger"] == "schedule"
