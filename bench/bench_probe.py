@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -116,6 +117,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--skip-full", action="store_true", help="skip the 65 535-port sweep")
     args = p.parse_args()
+    missing = [t for t in ("ip", "nft", "nmap") if shutil.which(t) is None]
+    if missing:
+        raise SystemExit(
+            f"needs {', '.join(missing)}: as root, `. scripts/_venv.sh; ensure_probe_tools bench`"
+        )
     print(f"# {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     t = build()
     try:

@@ -279,6 +279,10 @@ class Engine:
             elif r.flags & wire.SYN and r.flags & wire.ACK:
                 self._add((r.src, "tcp", r.sport), Answer("syn-ack", r.src, r.ttl))
         elif name == "udp":
+            ihl = (data[0] & 0x0F) * 4 if data else 0
+            dport = int.from_bytes(data[ihl + 2 : ihl + 4], "big") if len(data) >= ihl + 8 else 0
+            if not wire.SPORT_BASE <= dport < wire.SPORT_BASE + wire.SPORT_SPAN:
+                return  # not to one of our source ports: other traffic of this host
             u = self._scapy.decode_udp(data)
             if u is not None and u.dport == self.cookie.sport("udp", u.src, u.sport):
                 self._add((u.src, "udp", u.sport), Answer("udp", u.src, u.ttl))

@@ -99,6 +99,7 @@ def test_old_nmap_without_port_lists_uses_scaninfo() -> None:
         ("truncated.xml", {}, "not valid XML"),
         ("xml-bomb.xml", {}, "not valid XML"),
         ("not-nmap.xml", {}, "not an nmap XML report"),
+        ("bad-portid.xml", {}, "malformed nmap XML"),
         ("lab-tcp.xml", {"vantage": ""}, "--vantage SEGMENT"),
         ("lab-tcp.xml", {"vantage": "seg-q"}, "not a segment of the inventory"),
         ("lab-tcp.xml", {"isolation": "/nonexistent/isolation.yaml"}, "needs the isolation matrix"),

@@ -103,6 +103,9 @@ class NmapXmlParser:
                 yield from self._file(record, ctx)
             except _Bad as exc:
                 yield Quarantined(self.name, ctx.source, record.location, str(exc), record.data)
+            except ValueError as exc:  # a number attribute that is not a number
+                reason = f"malformed nmap XML: {exc}"
+                yield Quarantined(self.name, ctx.source, record.location, reason, record.data)
 
     def _matrix(self, ctx: ParseContext) -> IsolationMatrix:
         path = Path(ctx.options.get("isolation", "policies/isolation.yaml"))
