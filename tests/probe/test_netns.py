@@ -222,3 +222,42 @@ def test_topology_files_use_only_the_benchmarking_range() -> None:
     for path in TOPO.iterdir():
         for found in re.findall(r"\b\d+\.\d+\.\d+\.\d+\b", path.read_text()):
             assert ipaddress.ip_address(found) in net, (path.name, found)
+
+
+def test_the_policy_engine_judges_these_records(
+    workspace: Workspace, main_run: tuple[int, dict[str, Any], str], tmp_path: Path
+) -> None:
+    """The segmentation checks read the engine's real records (issue 5's "done when")."""
+    import shutil
+    from datetime import datetime, timedelta
+
+    from edgeaudit.policy.engine import evaluate
+    from edgeaudit.policy.files import load_policies
+    from edgeaudit.store import Store
+    from edgeaudit.workspace import config as cfg
+
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    repo = Path(__file__).resolve().parents[2] / "policies"
+    for name in ("controls.yaml", "rules.yaml"):
+        shutil.copy(repo / name, policies / name)
+    for name in ("inventory.yaml", "isolation.yaml"):
+        shutil.copy(TOPO / name, policies / name)
+    day = datetime.fromisoformat(main_run[1]["started"].replace("Z", "+00:00"))
+    fmt = "%Y-%m-%dT00:00:00Z"
+    config = cfg.load(workspace.root)
+    with Store.open(config.db_url) as store:
+        assessment = evaluate(
+            load_policies(policies),
+            store.log(config.origin),
+            start=(day - timedelta(days=1)).strftime(fmt),
+            end=(day + timedelta(days=2)).strftime(fmt),
+        )
+    got = {
+        (r.rule, r.scope.to_dict().get("segment")): r.status
+        for r in assessment.results
+        if r.rule.startswith("segmentation")
+    }
+    assert got[("segmentation-denied-blocked", "seg-v->seg-b")] == "fail"  # 8443, udp 623
+    assert got[("segmentation-allowed-reachable", "seg-v->seg-c")] == "pass"
+    assert got[("segmentation-cadence", "seg-v->seg-b")] == "pass"
