@@ -12,11 +12,9 @@ import csv
 import hashlib
 import io
 import json
-import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any
 
 import orjson
 from jose import jws
@@ -28,104 +26,10 @@ from edgeaudit.events import parse_utc_time
 from edgeaudit.merkle.verify import verify_consistency, verify_inclusion
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.verify import pack_format as pf
+from edgeaudit.verify.pack_files import PackFiles, PackProblem, PackReport, lines
 from edgeaudit.verify.pack_key import ManifestKey
 
-MAX_PROBLEMS: Final = 200
-
-
-@dataclass(frozen=True, slots=True)
-class PackProblem:
-    file: str
-    message: str
-    line: int | None = None
-    index: int | None = None
-
-    def __str__(self) -> str:
-        where = self.file + (f":{self.line}" if self.line is not None else "")
-        entry = f" (entry {self.index})" if self.index is not None else ""
-        return f"{where}{entry}: {self.message}"
-
-
-@dataclass
-class PackReport:
-    pack: str
-    problems: list[PackProblem] = field(default_factory=list)
-    entries: int = 0
-    redacted: int = 0
-    findings: int = 0
-    tree_size: int | None = None
-    root_hash: str | None = None
-    tenant: str | None = None
-    consistency_from: int | None = None
-    truncated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def add(
-        self, file: str, message: str, line: int | None = None, index: int | None = None
-    ) -> None:
-        if len(self.problems) >= MAX_PROBLEMS:
-            self.truncated = True
-            return
-        self.problems.append(PackProblem(file, message, line, index))
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["ok"] = self.ok
-        out["problems"] = [{**asdict(p), "text": str(p)} for p in self.problems]
-        return out
-
-
-class PackFiles:
-    """A pack's files, from a directory or a zip archive."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._zip: zipfile.ZipFile | None = None
-        if path.is_dir():
-            self._names = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
-        elif path.is_file():
-            try:
-                self._zip = zipfile.ZipFile(path)
-            except (zipfile.BadZipFile, OSError) as exc:
-                raise InputError(f"{path}: not a pack directory or zip archive ({exc})") from None
-            self._names = sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
-        else:
-            raise InputError(f"{path}: no such pack (a directory or a .zip)")
-
-    def names(self) -> list[str]:
-        return list(self._names)
-
-    def has(self, name: str) -> bool:
-        return name in self._names
-
-    def open(self, name: str) -> IO[bytes]:
-        if self._zip is not None:
-            return self._zip.open(name)
-        return (self.path / name).open("rb")
-
-    def read(self, name: str) -> bytes:
-        with self.open(name) as fh:
-            return fh.read()
-
-    def sha256(self, name: str) -> tuple[str, int]:
-        h, size = hashlib.sha256(), 0
-        with self.open(name) as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-                size += len(chunk)
-        return h.hexdigest(), size
-
-    def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
-
-
-def _lines(files: PackFiles, name: str) -> Iterator[tuple[int, bytes]]:
-    with files.open(name) as fh:
-        yield from enumerate(fh, 1)
+__all__ = ["PackFiles", "PackProblem", "PackReport", "verify_pack"]
 
 
 def _json_line(report: PackReport, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
@@ -320,8 +224,8 @@ def _check_entries(
         report.add(pf.MANIFEST, f"period: {exc}")
         return
     present: dict[int, str] = {}
-    ev_lines = _lines(files, pf.EVIDENCE)
-    pr_lines = _lines(files, pf.PROOFS)
+    ev_lines = lines(files, pf.EVIDENCE)
+    pr_lines = lines(files, pf.PROOFS)
     last = -1
     for (number, raw), proof_line in _zip_longest(ev_lines, pr_lines, report):
         rec = _json_line(report, pf.EVIDENCE, number, raw) if raw is not None else None
