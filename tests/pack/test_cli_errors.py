@@ -65,3 +65,18 @@ def test_existing_output_is_not_overwritten(site: Site, site_pack: Path) -> None
     code, err = build(site, "--quarter", QUARTER, "--out", str(site_pack))
     assert code == 2
     assert "already exists; refusing to overwrite a pack" in err
+
+
+def test_previous_checkpoint_must_verify(site: Site, site_pack: Path, tmp_path: Path) -> None:
+    from edgeaudit.note.checkpoint import Checkpoint
+    from edgeaudit.note.signer import generate
+
+    origin = (site_pack / "checkpoint").read_text().splitlines()[0]
+    forged = tmp_path / "forged-checkpoint"
+    forged.write_bytes(generate(origin).sign_checkpoint(Checkpoint(origin, 3, b"\x00" * 32)))
+    code, err = build(
+        site, "--quarter", QUARTER, "--previous", str(forged), "--out", str(tmp_path / "p")
+    )
+    assert code == 2
+    assert "the previous pack's checkpoint does not verify" in err
+    assert not (tmp_path / "p").exists()
