@@ -22,6 +22,7 @@ from edgeaudit.canonical import canonical_json
 from edgeaudit.collect.inventory import Inventory
 from edgeaudit.errors import InputError, NoteError, TamperError
 from edgeaudit.merkle.verify import verify_consistency
+from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.pack import findings as fnd
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
@@ -105,13 +106,17 @@ def _prepare_out(out: Path) -> tuple[Path, bool]:
     return out, False
 
 
+def _previous(previous: bytes, verifier: Verifier, origin: str) -> Checkpoint:
+    try:
+        return verify_checkpoint(previous, [verifier], origin=origin)
+    except NoteError as exc:
+        raise InputError(f"the previous pack's checkpoint does not verify: {exc}") from None
+
+
 def _consistency(
     reader: Any, previous: bytes, verifier: Verifier, origin: str, size: int, root: bytes
 ) -> dict[str, Any] | None:
-    try:
-        old = verify_checkpoint(previous, [verifier], origin=origin)
-    except NoteError as exc:
-        raise InputError(f"the previous pack's checkpoint does not verify: {exc}") from None
+    old = _previous(previous, verifier, origin)
     if old.size > size:
         raise TamperError(
             f"the previous pack's checkpoint has size {old.size}, larger than this one ({size})"
@@ -145,8 +150,10 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
         )
     cited = fnd.cited(doc) if doc is not None else {}
 
-    cp = sign_checkpoint(config, log)
     verifier = Verifier.parse(config.verifier_key)
+    if request.previous:  # refuse a bad previous checkpoint before signing anything
+        _previous(request.previous, verifier, log.origin)
+    cp = sign_checkpoint(config, log)
     work, zipped = _prepare_out(request.out)
     try:
         with log.reader() as reader:
