@@ -78,6 +78,7 @@ class _HashingFile:
         self._fh.close()
 
 
+_NO_SCOPE: list[str] = []  # a site pack shows every entry in full: scopes are not needed
 _OBSERVED = frozenset({"session.start", "key.use", "probe.result", "audit.pipeline"})
 
 
@@ -145,6 +146,7 @@ def write_evidence(
     kinds = stats.kinds
     loads = orjson.loads
     site = view.tenant is None
+    start, end = period.start, period.end
     observed = _OBSERVED
     pending: list[bytes] = []
     expected = 0
@@ -164,9 +166,9 @@ def write_evidence(
             add_leaf(leaf)
             entry = loads(body)
             seconds = parse_utc_time(entry.get("time"))[1]
-            scope = entry_scope(entry)
+            scope = _NO_SCOPE if site else entry_scope(entry)
             is_cited = index in cited
-            if not ((period.contains(seconds) and view.wants(scope)) or is_cited):
+            if not ((start <= seconds < end and (site or view.wants(scope))) or is_cited):
                 continue
             chosen.append(index)
             if is_cited:
