@@ -130,3 +130,24 @@ def test_collect_nmap_end_to_end(workspace_nonet: Workspace) -> None:
     assert json.loads(out.getvalue())["appended"] == 0  # importing again adds nothing
     runs = workspace_nonet.records("probe.run")
     assert [r["attrs"]["engine"] for r in runs] == ["nmap/7.93", "nmap/7.93"]
+
+
+def test_mutated_files_never_raise() -> None:
+    """Truncated, flipped and spliced scans are quarantined or imported, never a crash."""
+    import random
+
+    from tests.collect.parsers.harness import mutate
+
+    ctx = ParseContext(
+        source="f",
+        inventory=load_inventory(TOPO / "inventory.yaml"),
+        options={"vantage": "seg-v", "isolation": str(TOPO / "isolation.yaml")},
+    )
+    data = (DATA / "lab-tcp.xml").read_bytes()
+    rnd = random.Random(5)
+    junk = [b"<", b"\x00", b"&", b'"', b"-1", b"99999", b"</ports>", b"UTF9-"]
+    for _ in range(150):
+        how = rnd.choice(["truncate", "flip", "insert"])
+        m = mutate(data, rnd.randrange(len(data)), rnd.randrange(1, 256), how, rnd.choice(junk))
+        out = list(NmapXmlParser().parse([RawRecord(m, "f", len(m))], ctx))
+        assert out

@@ -125,7 +125,7 @@ class NmapXmlParser:
         matrix = self._matrix(ctx)
         try:
             root = ElementTree.fromstring(record.data)
-        except (ElementTree.ParseError, DefusedXmlException) as exc:
+        except (ElementTree.ParseError, DefusedXmlException, LookupError) as exc:
             raise _Bad(f"not valid XML: {exc}") from None
         if root.tag != "nmaprun":
             raise _Bad(f"not an nmap XML report (root element <{root.tag}>)")
