@@ -336,3 +336,16 @@ def test_usage_errors_exit_2(site: Site, tmp_path: Path) -> None:
     code, _, err = run("verify", str(tmp_path), "--key", str(site.vkey), "--manifest-key", str(bad))
     assert code == 2
     assert "not a PEM public key" in err
+
+
+def test_json_report_names_file_line_and_entry(site: Site, pack: Path) -> None:
+    edit_line(pack / pf.EVIDENCE, 4, _flip_entry)
+    resign(site, pack)
+    code, out, _ = verify(site, pack, "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["ok"] is False
+    index = json.loads(lines(pack / pf.EVIDENCE)[3])["index"]
+    problem = next(p for p in report["problems"] if p["file"] == pf.PROOFS)
+    assert (problem["line"], problem["index"]) == (4, index)
+    assert "leads to root" in problem["message"]
