@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
 from edgeaudit.errors import EdgeauditError
 from edgeaudit.policy.cedar import Decider
 from edgeaudit.policy.context import Context, epoch, iso
+from edgeaudit.policy.controls import Catalogue
 from edgeaudit.policy.files import Policies
 from edgeaudit.policy.model import (
     FAIL,
@@ -125,7 +127,11 @@ def evaluate(
                 for r in results
                 if _shown(r, tenant, check_of[r.rule])
             ]
-    controls = _rollup(policies, selected, results)
+    controls = rollup_results(
+        policies.catalogue,
+        selected,
+        [{"id": r.id, "status": r.status, "controls": r.controls} for r in results],
+    )
     in_frameworks = {
         c for c in (ctl.ref for ctl in policies.catalogue.controls) if c.split(":")[0] in selected
     }
@@ -201,19 +207,22 @@ def _for_tenant(r: Result, tenant: str, visible: set[int]) -> Result:
     )
 
 
-def _rollup(
-    policies: Policies, frameworks: Sequence[str], results: list[Result]
+def rollup_results(
+    catalogue: Catalogue, frameworks: Sequence[str], results: Sequence[Mapping[str, Any]]
 ) -> list[ControlStatus]:
-    by_control: dict[str, list[Result]] = {}
+    """Status per control of ``frameworks`` from results (``Result.to_dict`` shape: id, status,
+    controls): any fail -> not satisfied; all pass or waived -> satisfied (supported for
+    controls automated evidence can only support); otherwise not evaluated."""
+    by_control: dict[str, list[Mapping[str, Any]]] = {}
     for r in results:
-        for ref in r.controls:
+        for ref in r["controls"]:
             by_control.setdefault(ref, []).append(r)
     out = []
-    for ctl in policies.catalogue.controls:
+    for ctl in catalogue.controls:
         if ctl.framework not in frameworks:
             continue
         rs = by_control.get(ctl.ref, [])
-        statuses = {r.status for r in rs}
+        statuses = {r["status"] for r in rs}
         note = None
         if not rs:
             status, note = "not-evaluated", "no automated rule maps to this control"
@@ -228,9 +237,11 @@ def _rollup(
                 )
         else:
             status = "not-evaluated"
-            n = sum(1 for r in rs if r.status in (NOT_EVALUATED, STALE))
+            n = sum(1 for r in rs if r["status"] in (NOT_EVALUATED, STALE))
             note = f"{n} of {len(rs)} results not evaluated or stale"
         out.append(
-            ControlStatus(ctl.framework, ctl.id, ctl.title, status, tuple(r.id for r in rs), note)
+            ControlStatus(
+                ctl.framework, ctl.id, ctl.title, status, tuple(r["id"] for r in rs), note
+            )
         )
     return out

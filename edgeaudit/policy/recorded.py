@@ -1,0 +1,65 @@
+"""Assessments already recorded in the store (``policy.result`` entries), read back.
+
+A pack reuses the latest assessment of the same period and tenant when nothing but that
+assessment's own results was appended after it was made (the same snapshot of the evidence);
+otherwise the caller evaluates afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from edgeaudit.policy.controls import Catalogue
+from edgeaudit.policy.engine import rollup_results
+from edgeaudit.store.log import EvidenceLog
+
+
+def latest_for_snapshot(
+    log: EvidenceLog,
+    start: str,
+    end: str,
+    tenant: str | None,
+    catalogue: Catalogue,
+    frameworks: Sequence[str] | None = None,
+) -> dict[str, Any] | None:
+    """The assessment document (``Assessment.to_dict`` shape) of the latest recorded assessment
+    of ``start``..``end`` for ``tenant`` that is still current, or None."""
+    with log.reader() as reader:
+        size, _ = reader.head()
+        found: dict[str, list[dict[str, Any]]] = {}
+        order: list[str] = []
+        for _idx, body, _leaf in reader.select(["policy.result"], None, None, size):
+            rec = orjson.loads(body)
+            a = rec.get("assessment") or {}
+            if a.get("from") != start or a.get("to") != end or a.get("tenant") != tenant:
+                continue
+            aid = str(a.get("id"))
+            if aid not in found:
+                order.append(aid)
+            found.setdefault(aid, []).append(rec)
+    for aid in reversed(order):
+        recs = found[aid]
+        header = recs[0]["assessment"]
+        if int(header["tree_size"]) + len(recs) != size:
+            return None  # evidence arrived after the latest one: evaluate afresh
+        selected = tuple(frameworks or header.get("frameworks") or catalogue.framework_ids)
+        results = [r["result"] for r in recs]
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        return {
+            "assessment": {
+                **{k: header[k] for k in ("id", "from", "to", "tenant", "tree_size")},
+                "frameworks": list(selected),
+                "evaluated_at": recs[0]["time"],
+                "policy_digest": header.get("policy_digest"),
+                "counts": counts,
+                "reused": True,
+            },
+            "results": results,
+            "controls": [c.to_dict() for c in rollup_results(catalogue, selected, results)],
+        }
+    return None
