@@ -10,6 +10,7 @@ The engine runs where it is started (the vantage namespace or host) and needs ra
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import random
 import select
@@ -24,6 +25,7 @@ from edgeaudit.errors import EdgeauditError
 from edgeaudit.probe import wire
 from edgeaudit.probe.model import Probe, ScopeError
 
+log = logging.getLogger("edgeaudit.probe")
 ENGINE: Final = "edgeaudit-probe/1"
 RCVBUF: Final = 16 << 20
 ETH_P_ARP: Final = 0x0806
@@ -267,6 +269,12 @@ class Engine:
             self._c.answers.setdefault(key, []).append(answer)
 
     def _take(self, name: str, data: bytes) -> None:
+        try:
+            self._decode(name, data)
+        except Exception as exc:  # a malformed packet from the wire is not ours
+            log.debug("ignoring an undecodable %s packet: %s", name, exc)
+
+    def _decode(self, name: str, data: bytes) -> None:
         if name == "tcp":
             r = wire.parse_tcp(data)
             if r is None or r.dport != self.cookie.sport("tcp", r.src, r.sport):

@@ -74,6 +74,8 @@ def parse_tcp(packet: bytes) -> TcpReply | None:
     if len(packet) < 40 or packet[0] >> 4 != 4 or packet[9] != 6:
         return None
     ihl = (packet[0] & 0x0F) * 4
+    if ihl < 20 or len(packet) < ihl + 20:
+        return None
     sport, dport, seq, ack, _, flags, _, _, _ = _TCP.unpack_from(packet, ihl)
     return TcpReply(socket.inet_ntoa(packet[12:16]), packet[8], sport, dport, seq, ack, flags)
 

@@ -73,3 +73,16 @@ def test_engine_scope_guard_before_any_packet() -> None:
     with pytest.raises(ScopeError, match=r"198\.18\.9\.9 is outside every segment"):
         engine.run([stray], Params())
     assert engine._socks == {}  # nothing was opened, let alone sent
+
+
+def test_malformed_packets_are_not_ours() -> None:
+    reply = bytes(IP(src="198.18.2.20", dst="198.18.1.10") / TCP(sport=443, dport=40000))
+    assert wire.parse_tcp(b"\x4f" + reply[1:]) is None  # header length 60 > packet
+    assert wire.parse_tcp(b"\x41" + reply[1:]) is None  # header length 4
+    assert wire.parse_tcp(reply[:39]) is None
+    engine = Engine([ipaddress.ip_network("198.18.0.0/15")])
+    engine._load_scapy()
+    for name in ("tcp", "udp", "icmp", "arp:eth0"):
+        for junk in (b"", b"\x45", reply[:30], b"\x4f" * 64, bytes(range(256)), reply):
+            engine._take(name, junk)  # ignored, never raised
+    assert engine._c.answers == {}
