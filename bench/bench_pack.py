@@ -100,11 +100,15 @@ def baseline_and_findings(ws: Path, every: int) -> tuple[float, dict]:
     return t.seconds, doc
 
 
+# Peak RSS from /proc/self/status VmHWM: it belongs to the process image, so unlike ru_maxrss
+# it does not start at the forking parent's size (this script holds ~150 MB of its own).
 _CHILD = """
-import resource, sys
+import sys
 from edgeaudit.cli.main import main
 code = main(sys.argv[1:])
-print("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+with open("/proc/self/status") as fh:
+    hwm = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+print("maxrss", hwm, file=sys.stderr)
 sys.exit(code)
 """
 
