@@ -157,6 +157,7 @@ class Engine:
         self._c = c = Collected(started=now_utc())
         self._socket("icmp", self._raw(socket.IPPROTO_ICMP))  # errors answer every protocol
         self._probes = {(p.address, p.protocol, p.port) for p in probes}
+        self._src, self._sent_at, self._max_rtt = {}, {}, None  # an engine may run again
         for p in probes:
             self._source(p.address)
         pending = list(probes)
