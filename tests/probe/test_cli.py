@@ -72,3 +72,17 @@ def test_workspace_policies_are_the_default(workspace_nonet: Workspace) -> None:
         code = main(["--workspace", str(workspace_nonet.root), "probe", "run", "--plan", "x"])
     assert code == 2
     assert f"{workspace_nonet.root}/policies/inventory.yaml: cannot read" in err.getvalue()
+
+
+def test_namespace_tests_skip_without_root_and_fail_under_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.probe import netns
+
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(netns, "IN_CI", False)
+    with pytest.raises(pytest.skip.Exception, match="need root"):
+        netns.require_netns()
+    monkeypatch.setattr(netns, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="CI=true: these tests must run"):
+        netns.require_netns()
