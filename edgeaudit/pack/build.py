@@ -168,6 +168,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                 cited,
                 work / pf.EVIDENCE,
                 work / pf.PROOFS,
+                source=(config.db_url, log.origin),
             )
             consistency = (
                 _consistency(

@@ -10,13 +10,16 @@ Memory: the tree plus one index per chosen entry, whatever the number of events.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 from array import array
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -52,6 +55,10 @@ class EvidenceResult:
     first_index: int | None
     last_index: int | None
     stats: Stats
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
 
 
 class _HashingFile:
@@ -129,6 +136,118 @@ def _observe(stats: Stats, view: TenantView, entry: dict[str, Any], seconds: int
         stats.pipeline_gaps += 1
 
 
+PARALLEL_MIN = 200_000  # logs at least this large are read by two processes (two halves)
+
+
+def _scan(
+    rows: Iterator[tuple[int, bytes, bytes, bytes]],
+    first: int,
+    stop: int,
+    period: Period,
+    view: TenantView,
+    cited: Collection[int],
+    out: _Sink,
+) -> tuple[bytearray, array[int], Stats]:
+    """Entries ``first .. stop-1``: re-hash each, choose, write the chosen lines to ``out``.
+    Returns the leaf hashes (32 bytes each), the chosen indices and the report figures."""
+    leaves = bytearray()
+    chosen: array[int] = array("q")
+    stats = Stats()
+    kinds = stats.kinds
+    loads = orjson.loads
+    site = view.tenant is None
+    start, end = period.start, period.end
+    observed = _OBSERVED
+    pending: list[bytes] = []
+    expected = first
+    for index, body, stored_leaf, _chain in rows:
+        if index >= stop:
+            break
+        leaf = leaf_hash(body)
+        if leaf != stored_leaf:
+            raise TamperError(
+                f"entry {index}: its bytes hash to {leaf.hex()} but the store records "
+                f"{stored_leaf.hex()}; run `edgeaudit verify`"
+            )
+        if index != expected:
+            raise TamperError(f"entry {expected} is missing from the store")
+        expected += 1
+        leaves += leaf
+        entry = loads(body)
+        seconds = parse_utc_time(entry.get("time"))[1]
+        scope = _NO_SCOPE if site else entry_scope(entry)
+        is_cited = index in cited
+        if not ((start <= seconds < end and (site or view.wants(scope))) or is_cited):
+            continue
+        chosen.append(index)
+        if is_cited:
+            stats.times[index] = entry.get("time")
+        kind = entry.get("kind")
+        kinds[kind if isinstance(kind, str) else "?"] += 1
+        if site or view.full(scope, body.decode("utf-8")):
+            pending.append(evidence_line(index, leaf, body))
+            stats.full += 1
+            if kind in observed:
+                _observe(stats, view, entry, seconds)
+        else:
+            record = {
+                "index": index,
+                "leaf_hash": leaf.hex(),
+                "redacted": view.redacted(entry, scope),
+            }
+            pending.append(canonical_json(record) + b"\n")
+            stats.redacted += 1
+        if len(pending) >= 2048:
+            out.write(b"".join(pending))
+            pending.clear()
+    out.write(b"".join(pending))
+    if expected != stop:
+        raise TamperError(f"entry {expected} is missing from the store")
+    return leaves, chosen, stats
+
+
+def _scan_part(
+    db_url: str,
+    origin: str,
+    first: int,
+    stop: int,
+    period: Period,
+    view: TenantView,
+    cited: frozenset[int],
+    part: str,
+) -> tuple[bytes, bytes, Stats]:
+    """The second process's half: its own connection, entries ``first .. stop-1``."""
+    from edgeaudit.store import Store
+
+    with (
+        Store.open(db_url) as store,
+        store.log(origin).reader() as reader,
+        Path(part).open("wb") as out,
+    ):
+        leaves, chosen, stats = _scan(
+            reader.iter_entries(first), first, stop, period, view, cited, out
+        )
+    return bytes(leaves), chosen.tobytes(), stats
+
+
+def _merge(a: Stats, b: Stats) -> Stats:
+    """Figures of two consecutive halves (b after a)."""
+    a.kinds.update(b.kinds)
+    a.key_use.update(b.key_use)
+    for week, (n, g) in b.weeks.items():
+        w = a.weeks.setdefault(week, [0, 0])
+        w[0] += n
+        w[1] += g
+    for pair, state in b.probes.items():
+        if a.probes.get(pair) != "open":
+            a.probes[pair] = state
+    a.pipeline_gaps += b.pipeline_gaps
+    a.full += b.full
+    a.redacted += b.redacted
+    a.times.update(b.times)
+    return a
+
+
 def write_evidence(
     reader: LogReader,
     size: int,
@@ -138,61 +257,41 @@ def write_evidence(
     cited: Collection[int],
     evidence_path: Path,
     proofs_path: Path,
+    *,
+    source: tuple[str, str] | None = None,
 ) -> EvidenceResult:
+    """``source`` (database URL, log origin) lets a second process read the second half of a
+    large log; entries below the checkpoint's size never change, so both see the same bytes."""
     tree = LevelTree()
-    add_leaf = tree.add
-    chosen = array("q")
-    stats = Stats()
-    kinds = stats.kinds
-    loads = orjson.loads
-    site = view.tenant is None
-    start, end = period.start, period.end
-    observed = _OBSERVED
-    pending: list[bytes] = []
-    expected = 0
+    workers = int(os.environ.get("EDGEAUDIT_PACK_WORKERS", "2"))
+    parallel = source is not None and size >= PARALLEL_MIN and workers > 1
+    mid = size // 2 if parallel else size
     with _HashingFile(evidence_path) as out:
-        for index, body, stored_leaf, _chain in reader.iter_entries(0):
-            if index >= size:
-                break
-            leaf = leaf_hash(body)
-            if leaf != stored_leaf:
-                raise TamperError(
-                    f"entry {index}: its bytes hash to {leaf.hex()} but the store records "
-                    f"{stored_leaf.hex()}; run `edgeaudit verify`"
+        if parallel:
+            assert source is not None
+            part = evidence_path.with_name(evidence_path.name + ".part")
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+                later = frozenset(i for i in cited if i >= mid)
+                job = pool.submit(
+                    _scan_part, source[0], source[1], mid, size, period, view, later, str(part)
                 )
-            if index != expected:
-                raise TamperError(f"entry {expected} is missing from the store")
-            expected += 1
-            add_leaf(leaf)
-            entry = loads(body)
-            seconds = parse_utc_time(entry.get("time"))[1]
-            scope = _NO_SCOPE if site else entry_scope(entry)
-            is_cited = index in cited
-            if not ((start <= seconds < end and (site or view.wants(scope))) or is_cited):
-                continue
-            chosen.append(index)
-            if is_cited:
-                stats.times[index] = entry.get("time")
-            kind = entry.get("kind")
-            kinds[kind if isinstance(kind, str) else "?"] += 1
-            if site or view.full(scope, body.decode("utf-8")):
-                pending.append(evidence_line(index, leaf, body))
-                stats.full += 1
-                if kind in observed:
-                    _observe(stats, view, entry, seconds)
-            else:
-                record = {
-                    "index": index,
-                    "leaf_hash": leaf.hex(),
-                    "redacted": view.redacted(entry, scope),
-                }
-                pending.append(canonical_json(record) + b"\n")
-                stats.redacted += 1
-            if len(pending) >= 2048:
-                out.write(b"".join(pending))
-                pending.clear()
-        out.write(b"".join(pending))
+                leaves, chosen, stats = _scan(
+                    reader.iter_entries(0), 0, mid, period, view, cited, out
+                )
+                leaves2, chosen2, stats2 = job.result()
+            with part.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    out.write(chunk)
+            part.unlink()
+            leaves += leaves2
+            chosen.frombytes(chosen2)
+            stats = _merge(stats, stats2)
+        else:
+            leaves, chosen, stats = _scan(reader.iter_entries(0), 0, size, period, view, cited, out)
     out_digest = out.digest()
+    tree.extend_bytes(leaves)
+    del leaves
     if tree.size != size:
         raise TamperError(f"the store holds {tree.size} entries, the checkpoint says {size}")
     root = tree.freeze()

@@ -25,6 +25,15 @@ class LevelTree:
     def add(self, leaf: bytes) -> None:
         self._leaves += leaf
 
+    def extend_bytes(self, leaves: bytes | bytearray) -> None:
+        """Leaf hashes given as one run of 32-byte hashes."""
+        if len(leaves) % _H:
+            raise ValueError("leaf hashes must be 32 bytes each")
+        if not self._leaves and isinstance(leaves, bytearray):
+            self._leaves = leaves  # adopt: a million leaves need not be copied
+        else:
+            self._leaves += leaves
+
     def extend(self, leaves: Iterable[bytes]) -> None:
         for leaf in leaves:
             self._leaves += leaf
