@@ -131,3 +131,27 @@ def test_no_matrix_is_not_evaluated(ev: Evidence, pol: Path) -> None:
         assert len(rs) == 1
         assert rs[0].status == NOT_EVALUATED
         assert "no isolation matrix" in rs[0].reason
+
+
+def test_unanswered_allowed_udp_is_not_evaluated_not_failed(ev: Evidence, pol: Path) -> None:
+    ev.add(
+        probe_run(
+            "2026-08-03T03:00:00Z",
+            "r1",
+            "seg-fintech",
+            [("seg-mgmt", "allow", "inconclusive"), ("seg-mgmt", "deny", "blocked")],
+        ),
+        probe_run(
+            "2026-08-03T03:15:00Z",
+            "r2",
+            "seg-media",
+            [("seg-mgmt", "allow", "reachable"), ("seg-mgmt", "allow", "inconclusive")],
+        ),
+    )
+    a = run(pol, ev.log)
+    only_unsure = the(a, "segmentation-allowed-reachable", segment="seg-fintech->seg-mgmt")
+    assert only_unsure.status == NOT_EVALUATED
+    assert "inconclusive" in only_unsure.reason
+    mixed = the(a, "segmentation-allowed-reachable", segment="seg-media->seg-mgmt")
+    assert mixed.status == PASS
+    assert "1 more inconclusive" in mixed.reason

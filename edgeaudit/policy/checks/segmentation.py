@@ -170,7 +170,15 @@ def allowed_reachable(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outco
             continue
         run, results = found
         wanted = [e for e in results if e.get("attrs", "expected") == "allow"]
-        closed = [e for e in wanted if e.get("attrs", "verdict") != "reachable"]
+        verdicts = [str(e.get("attrs", "verdict")) for e in wanted]
+        # an unanswered UDP probe is inconclusive, not closed: it neither passes nor fails
+        closed = [
+            e
+            for e, v in zip(wanted, verdicts, strict=True)
+            if v not in ("reachable", "inconclusive")
+        ]
+        unsure = verdicts.count("inconclusive")
+        reached = verdicts.count("reachable")
         if closed:
             yield Outcome(
                 scope,
@@ -178,11 +186,20 @@ def allowed_reachable(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outco
                 f"{plural(len(closed), 'allowed path')} from {src} to {dst} not reachable",
                 cite([run, *closed]),
             )
-        elif wanted:
+        elif reached:
+            extra = f" ({unsure} more inconclusive)" if unsure else ""
             yield Outcome(
                 scope,
                 PASS,
-                f"{plural(len(wanted), 'allowed path')} from {src} to {dst} reachable",
+                f"{plural(reached, 'allowed path')} from {src} to {dst} reachable{extra}",
+                cite([run]),
+            )
+        elif unsure:
+            yield Outcome(
+                scope,
+                NOT_EVALUATED,
+                f"{plural(unsure, 'allowed path')} from {src} to {dst} inconclusive (e.g. UDP "
+                "without an answer)",
                 cite([run]),
             )
         else:
