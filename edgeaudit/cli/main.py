@@ -190,6 +190,27 @@ def _parser() -> argparse.ArgumentParser:
 
     cmd("status", "summarize the workspace and its log")
 
+    c = cmd("token", "issue, revoke or list API tokens for `edgeaudit serve` (ES256 JWTs)")
+    c.add_argument("action", choices=["issue", "revoke", "list"])
+    c.add_argument("id", nargs="?", metavar="ID", help="revoke: the token id")
+    c.add_argument("--role", choices=["officer", "security", "auditor", "tenant"])
+    c.add_argument("--tenant", help="--role tenant: the tenant (from the inventory)")
+    c.add_argument("--ttl", default="1h", help="lifetime, e.g. 30m, 1h, 7d (default 1h)")
+    c.add_argument("--subject", help="who the token is for (default: role:tenant)")
+    c.add_argument("--reason", help="revoke: why (recorded)")
+    c.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
+
+    c = cmd("serve", "serve the API, the public log endpoints and the pages (ASGI)")
+    c.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    c.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    c.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
+    c.add_argument("--with-scheduler", action="store_true", help="also run the probe schedule")
+    c.add_argument("--max-body", type=int, default=64 * 1024, help="request body limit, bytes")
+    c.add_argument("--rate", type=float, default=10.0, help="requests per second per token")
+    c.add_argument("--burst", type=int, default=40, help="burst of requests per token")
+    c.add_argument("--secure-cookies", action="store_true", help="session cookie Secure flag")
+    c.add_argument("--no-pdf", action="store_true", help="export packs without report.pdf")
+
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(
         "action",
@@ -211,8 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="edgeaudit: %(levelname)s: %(message)s",
     )
-    if args.command == "pack" or getattr(args, "pack", None):
-        from edgeaudit.cli import pack as commands  # verify PACK needs no store
+    if args.command in ("token", "serve"):
+        from edgeaudit.cli import serve as commands
+    elif args.command == "pack" or getattr(args, "pack", None):
+        from edgeaudit.cli import pack as commands  # type: ignore[no-redef]  # verify PACK: no store
     else:
         from edgeaudit.cli import commands  # type: ignore[no-redef]
 

@@ -1,0 +1,161 @@
+"""``edgeaudit token issue|revoke|list`` and ``edgeaudit serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from edgeaudit.errors import ConfigError, InputError
+from edgeaudit.workspace import config as cfg
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        print(text)
+
+
+def _policies(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> Path:
+    path = Path(args.policies) if args.policies else config.root / "policies"
+    if not path.is_dir():
+        raise InputError(f"{path}: no policy directory (give --policies DIR)")
+    return path
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from edgeaudit.serve.revocation import Ledger
+
+    config = cfg.load(cfg.find_root(args.workspace))
+    ledger = Ledger(config.root)
+    if args.action == "issue":
+        return _issue(args, config, ledger)
+    if args.action == "list":
+        revoked = {r["id"] for r in ledger.issued() if ledger.is_revoked(r["id"])}
+        rows = [{**r, "revoked": r["id"] in revoked} for r in ledger.issued()]
+        text = "\n".join(
+            f"{r['id']}  {r['role']:<8} {r.get('tenant') or '-':<12} exp {r['expires']}"
+            + ("  revoked" if r["revoked"] else "")
+            for r in rows
+        )
+        _emit(args, rows, text or "no tokens issued")
+        return 0
+    if not args.id:
+        raise InputError("usage: edgeaudit token revoke ID")
+    record = ledger.revoke(args.id, args.reason)
+    _append_event(config, "token.revoked", record)
+    _emit(args, record, f"revoked token {args.id}")
+    return 0
+
+
+def _issue(args: argparse.Namespace, config: cfg.WorkspaceConfig, ledger: Any) -> int:
+    from edgeaudit.collect.inventory import load_inventory
+    from edgeaudit.serve.setup import issuer
+    from edgeaudit.serve.tokens import check_role, issue, parse_ttl
+    from edgeaudit.workspace.token_key import load_token_key, token_kid
+
+    if not args.role:
+        raise InputError("token issue needs --role officer|security|auditor|tenant")
+    ttl = parse_ttl(args.ttl)
+    inventory = load_inventory(_policies(args, config) / "inventory.yaml")
+    check_role(args.role, args.tenant, inventory.tenant_ids)
+    key = load_token_key(config)
+    token = issue(
+        key,
+        token_kid(key.public_key()),
+        issuer(config),
+        role=args.role,
+        tenant=args.tenant,
+        ttl=ttl,
+        subject=args.subject,
+    )
+    record = {k: v for k, v in token.to_dict().items() if k != "token"}
+    ledger.record_issued(record)
+    _append_event(config, "token.issued", record)
+    _emit(args, token.to_dict(), token.token)
+    return 0
+
+
+def _append_event(config: cfg.WorkspaceConfig, kind: str, record: dict[str, Any]) -> None:
+    """Token issue and revocation are audit events too."""
+    from datetime import UTC, datetime
+
+    from edgeaudit.events import prepare
+    from edgeaudit.store import Store
+
+    event: dict[str, Any] = {
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "kind": kind,
+        "token": record["id"],
+        "role": record.get("role"),
+        "subject": record.get("subject"),
+    }
+    if record.get("tenant"):
+        event["tenant"] = record["tenant"]
+    if record.get("expires"):
+        event["expires"] = record["expires"]
+    with Store.open(config.db_url) as store:
+        store.log(config.origin).append([prepare(event, fingerprint=f"{kind}:{record['id']}")])
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from edgeaudit.serve.app import asgi
+    from edgeaudit.serve.service import Settings
+    from edgeaudit.serve.setup import make_service
+
+    config = cfg.load(cfg.find_root(args.workspace))
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port {args.port}: expected 1..65535")
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        policies=_policies(args, config),
+        max_body=args.max_body,
+        rate=args.rate,
+        burst=args.burst,
+        secure_cookies=args.secure_cookies,
+        pdf=not args.no_pdf,
+        with_scheduler=args.with_scheduler,
+    )
+    service = make_service(config, settings)
+    scheduler = None
+    if args.with_scheduler:
+        scheduler = _start_scheduler(args, config)
+    try:
+        uvicorn.run(
+            asgi(service),
+            host=args.host,
+            port=args.port,
+            log_level="debug" if args.verbose else "warning",
+            access_log=args.verbose,
+            server_header=False,
+        )
+    finally:
+        service.close()
+        if scheduler is not None:
+            scheduler.terminate()
+    return 0
+
+
+def _start_scheduler(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> Any:
+    """Run ``edgeaudit probe schedule`` beside the server, as its own process."""
+    import subprocess
+    import sys
+
+    if not (config.root / "policies" / "probes.yaml").is_file():
+        raise ConfigError(f"--with-scheduler: {config.root}/policies/probes.yaml is missing")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgeaudit.cli.main",
+            "--workspace",
+            str(config.root),
+            "probe",
+            "schedule",
+        ]
+    )

@@ -1,0 +1,321 @@
+"""The HTTP layer (FastAPI): routes, authentication, limits and the one error shape.
+
+The only module of edgeaudit that imports the web framework. Every failure, whatever raised it
+(routing, validation, authorization, the body limit, the rate limit, a bug), answers::
+
+    {"error": {"status": 404, "code": "not_found", "message": "..."}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edgeaudit import __version__
+from edgeaudit.errors import ConfigError, EdgeauditError
+from edgeaudit.serve import authz
+from edgeaudit.serve.service import Conflict, NotFound, Service, parse_period
+from edgeaudit.serve.tokens import Principal, TokenError
+
+log = logging.getLogger("edgeaudit.serve")
+API = "/api/v1"
+OPENAPI_URL = f"{API}/openapi.json"
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid_request",
+    429: "rate_limited",
+    503: "unavailable",
+    500: "internal_error",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {"error": {"status": status, "code": _CODES.get(status, "error"), "message": message}}
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes (413), by header or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await self._refuse(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise ApiError(413, f"request body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, f"request body over {self.limit} bytes")
+        await response(scope, receive, send)
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str | None = Field(None, description="a quarter, e.g. 2026Q3", max_length=16)
+    from_: str | None = Field(None, alias="from", max_length=40)
+    to: str | None = Field(None, max_length=40)
+    framework: Literal["iso27001-2022", "soc2", "pci-dss-4.0.1"] | None = None
+    tenant: str | None = Field(None, description="officers: a tenant pack", max_length=64)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def principal(request: Request) -> Principal:
+    """The bearer token's principal (401 without a valid one, 429 over the rate)."""
+    service: Service = request.app.state.service
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+    try:
+        who = service.verifier.verify(token.strip())
+    except TokenError as exc:
+        raise ApiError(401, str(exc), {"WWW-Authenticate": "Bearer"}) from None
+    wait = service.limiter.allow(who.jti)
+    if wait is not None:
+        raise ApiError(429, "too many requests", {"Retry-After": str(max(1, round(wait)))})
+    return who
+
+
+Who = Annotated[Principal, Depends(principal)]
+PeriodQ = Annotated[str | None, Query(description="a quarter, e.g. 2026Q3", max_length=16)]
+FromQ = Annotated[str | None, Query(alias="from", max_length=40)]
+ToQ = Annotated[str | None, Query(max_length=40)]
+TenantQ = Annotated[str | None, Query(max_length=64)]
+FrameworkQ = Annotated[Literal["iso27001-2022", "soc2", "pci-dss-4.0.1"] | None, Query()]
+JobId = Annotated[str, Path(max_length=64)]
+
+
+def create_app(service: Service, *, pages: bool = True) -> FastAPI:
+    app = FastAPI(
+        title="edgeaudit",
+        version=__version__,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        description="Tenant self-service exports, findings, and public log proofs.",
+    )
+    app.state.service = service
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for e in exc.errors()[:5]:
+            where = ".".join(str(x) for x in e.get("loc", ()))
+            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        return error_response(422, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(ApiError)
+    async def _api(_r: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(authz.Forbidden)
+    async def _forbidden(_r: Request, exc: authz.Forbidden) -> JSONResponse:
+        return error_response(403, str(exc))
+
+    @app.exception_handler(NotFound)
+    async def _nf(_r: Request, exc: NotFound) -> JSONResponse:
+        return error_response(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_r: Request, exc: Conflict) -> JSONResponse:
+        return error_response(409, str(exc))
+
+    @app.exception_handler(ConfigError)
+    async def _config(_r: Request, exc: ConfigError) -> JSONResponse:
+        log.error("configuration error: %s", exc)
+        return error_response(503, "the service is misconfigured; see its log")
+
+    @app.exception_handler(EdgeauditError)
+    async def _input(_r: Request, exc: EdgeauditError) -> JSONResponse:
+        return error_response(400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _bug(_r: Request, exc: Exception) -> JSONResponse:
+        log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        return error_response(500, "internal error")
+
+    # -- public ---------------------------------------------------------------------------
+
+    @app.get(f"{API}/checkpoint", tags=["public"])
+    def checkpoint() -> dict[str, Any]:
+        """The latest signed checkpoint (C2SP note) and the log's verifier key."""
+        return service.checkpoint()
+
+    @app.get(f"{API}/checkpoint.txt", tags=["public"], response_class=PlainTextResponse)
+    def checkpoint_note() -> str:
+        """The latest signed checkpoint note as text."""
+        return str(service.checkpoint()["note"])
+
+    @app.get(f"{API}/proof/consistency", tags=["public"])
+    def consistency(
+        old: Annotated[int, Query(ge=1, le=2**53)],
+        new: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+    ) -> dict[str, Any]:
+        """Consistency proof between two signed tree sizes (new: default the latest)."""
+        return service.consistency(old, new)
+
+    @app.get(f"{API}/proof/inclusion/{{index}}", tags=["public"])
+    def inclusion(
+        index: Annotated[int, Path(ge=0, le=2**53)],
+        tree_size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+    ) -> dict[str, Any]:
+        """Inclusion proof of entry INDEX (its leaf hash, never its contents)."""
+        return service.inclusion(index, tree_size)
+
+    # -- authenticated ----------------------------------------------------------------------
+
+    @app.get(f"{API}/whoami", tags=["tokens"])
+    def whoami(who: Who) -> dict[str, Any]:
+        return {"subject": who.subject, "role": who.role, "tenant": who.tenant, "id": who.jti}
+
+    @app.post(f"{API}/exports", tags=["exports"], status_code=202)
+    def request_export(body: ExportRequest, who: Who, request: Request) -> dict[str, Any]:
+        """Ask for a pack of a period (tenants: their own); poll the job, then download it."""
+        period = parse_period(body.period, body.from_, body.to)
+        job = service.request_export(
+            who,
+            period=period,
+            framework=body.framework,
+            tenant=body.tenant,
+            client=_client(request),
+        )
+        return job.to_dict()
+
+    @app.get(f"{API}/exports", tags=["exports"])
+    def list_exports(who: Who) -> dict[str, Any]:
+        return {"exports": [j.to_dict() for j in service.exports(who)]}
+
+    @app.get(f"{API}/exports/{{job_id}}", tags=["exports"])
+    def export_status(job_id: JobId, who: Who) -> dict[str, Any]:
+        return service.job(who, job_id).to_dict()
+
+    @app.get(
+        f"{API}/exports/{{job_id}}/download",
+        tags=["exports"],
+        response_class=FileResponse,
+        responses={200: {"content": {"application/zip": {}}}},
+    )
+    def download(job_id: JobId, who: Who, request: Request) -> FileResponse:
+        job, path = service.download(who, job_id, _client(request))
+        name = f"edgeaudit-{job.tenant or 'site'}-{job.period_label.replace(' ', '')}.zip"
+        return FileResponse(path, media_type="application/zip", filename=name.replace(":", ""))
+
+    @app.get(f"{API}/findings", tags=["findings"])
+    def findings(
+        who: Who,
+        request: Request,
+        period: PeriodQ = None,
+        from_: FromQ = None,
+        to: ToQ = None,
+        tenant: TenantQ = None,
+        framework: FrameworkQ = None,
+    ) -> dict[str, Any]:
+        """Failing findings of the period (tenants: their own scope only)."""
+        a = service.assess(
+            who,
+            authz.FINDINGS,
+            period=parse_period(period, from_, to),
+            tenant=tenant,
+            framework=framework,
+            client=_client(request),
+        )
+        doc = a.to_dict()
+        return {"assessment": doc["assessment"], "findings": [r.to_dict() for r in a.failing()]}
+
+    @app.get(f"{API}/assessments", tags=["findings"])
+    def assessments(
+        who: Who,
+        request: Request,
+        period: PeriodQ = None,
+        from_: FromQ = None,
+        to: ToQ = None,
+        tenant: TenantQ = None,
+        framework: FrameworkQ = None,
+    ) -> dict[str, Any]:
+        """The whole assessment: every result and every control's status per framework."""
+        a = service.assess(
+            who,
+            authz.ASSESSMENTS,
+            period=parse_period(period, from_, to),
+            tenant=tenant,
+            framework=framework,
+            client=_client(request),
+        )
+        result: dict[str, Any] = a.to_dict()
+        return result
+
+    @app.get(f"{API}/probe-runs", tags=["probes"])
+    def probe_runs(
+        who: Who, request: Request, period: PeriodQ = None, from_: FromQ = None, to: ToQ = None
+    ) -> dict[str, Any]:
+        """Recorded probe runs (``probe.run`` entries), newest last."""
+        p = parse_period(period, from_, to) if (period or from_ or to) else None
+        return {"runs": service.probe_runs(who, period=p, client=_client(request))}
+
+    if pages:
+        from edgeaudit.serve.pages import add_pages
+
+        add_pages(app, service, principal_from_token=service.verifier.verify)
+    return app
+
+
+def asgi(service: Service, *, pages: bool = True) -> ASGIApp:
+    """The app wrapped in the body limit: what uvicorn serves."""
+    return BodyLimit(create_app(service, pages=pages), service.settings.max_body)

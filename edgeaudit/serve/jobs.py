@@ -1,0 +1,175 @@
+"""Export jobs: a tenant (or officer) asks for a pack; one background worker builds it.
+
+Each job is ``exports/<id>.json`` in the workspace (rewritten atomically at every stage) and,
+when done, ``exports/<id>.zip``, so the export log survives a restart. One worker builds one
+pack at a time: a pack signs a checkpoint, and packs are CPU-bound anyway. A job found
+``queued`` or ``running`` at start-up (the server stopped meanwhile) is marked failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import queue
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from edgeaudit.errors import EdgeauditError
+
+log = logging.getLogger("edgeaudit.serve")
+_ID = re.compile(r"[0-9a-f]{32}")
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    id: str
+    tenant: str | None
+    period_from: str
+    period_to: str
+    period_label: str
+    framework: str | None
+    requested_by: str
+    requested_at: int
+    status: str = QUEUED
+    stage: str = "queued"
+    progress: float = 0.0
+    error: str | None = None
+    finished_at: int | None = None
+    tree_size: int | None = None
+    entries: int | None = None
+    findings: int | None = None
+    size: int | None = None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Builder = Callable[[ExportJob, Path, Callable[[str, float], None]], dict[str, Any]]
+
+
+class Jobs:
+    def __init__(self, directory: Path, builder: Builder) -> None:
+        self.dir = directory
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._builder = builder
+        self._lock = threading.Lock()
+        self._jobs: dict[str, ExportJob] = {}
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                job = ExportJob(**json.loads(path.read_text(encoding="utf-8")))
+            except (ValueError, TypeError) as exc:
+                log.warning("skipping unreadable export record %s: %s", path, exc)
+                continue
+            if job.status in (QUEUED, RUNNING):
+                job = replace(job, status=FAILED, error="the server stopped before it finished")
+                self._save(job)
+            self._jobs[job.id] = job
+        self._thread = threading.Thread(target=self._work, name="export-worker", daemon=True)
+        self._thread.start()
+
+    # -- records --------------------------------------------------------------------------
+
+    def _save(self, job: ExportJob) -> None:
+        path = self.dir / f"{job.id}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(job.to_dict(), sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+        self._jobs[job.id] = job
+
+    def _update(self, job_id: str, **changes: Any) -> ExportJob:
+        with self._lock:
+            job = replace(self._jobs[job_id], **changes)
+            self._save(job)
+            return job
+
+    def submit(self, job: ExportJob) -> ExportJob:
+        with self._lock:
+            self._save(job)
+        self._queue.put(job.id)
+        return job
+
+    def new_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def get(self, job_id: str) -> ExportJob | None:
+        if not _ID.fullmatch(job_id):
+            return None
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def all(self) -> list[ExportJob]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: (-j.requested_at, j.id))
+
+    def pack_path(self, job: ExportJob) -> Path:
+        return self.dir / f"{job.id}.zip"
+
+    def wait(self, job_id: str, timeout: float) -> ExportJob | None:
+        """Tests and the CLI: wait until the job is done or failed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.get(job_id)
+            if job is None or job.status in (DONE, FAILED):
+                return job
+            time.sleep(0.05)
+        return self.get(job_id)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            self._run(job_id)
+
+    def _run(self, job_id: str) -> None:
+        job = self._update(job_id, status=RUNNING, stage="starting", progress=0.05)
+        out = self.pack_path(job)
+
+        def progress(stage: str, fraction: float) -> None:
+            self._update(job_id, stage=stage, progress=round(fraction, 2))
+
+        try:
+            facts = self._builder(job, out, progress)
+            digest = hashlib.sha256()
+            with out.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+            out.chmod(0o600)
+            self._update(
+                job_id,
+                status=DONE,
+                stage="done",
+                progress=1.0,
+                finished_at=int(time.time()),
+                size=out.stat().st_size,
+                sha256=digest.hexdigest(),
+                **facts,
+            )
+        except EdgeauditError as exc:
+            self._fail(job_id, out, str(exc))
+        except Exception as exc:  # a failed build is a visible job state, not a dead worker
+            log.exception("export %s failed", job_id)
+            self._fail(job_id, out, f"internal error: {type(exc).__name__}")
+
+    def _fail(self, job_id: str, out: Path, message: str) -> None:
+        out.unlink(missing_ok=True)
+        self._update(
+            job_id, status=FAILED, stage="failed", error=message, finished_at=int(time.time())
+        )

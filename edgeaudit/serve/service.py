@@ -1,0 +1,389 @@
+"""The service behind the HTTP layer: framework-free, one instance per ``edgeaudit serve``.
+
+Holds the store (one engine for every request thread), the policies (reloaded when a file
+changes, so a tenant removed from the inventory loses access at once), the token verifier
+(public key parsed once), the export jobs and the rate limiter. Every call that reads or
+exports evidence appends an access record (``access.read`` / ``access.export`` /
+``access.download``: who, what, when, from where) to the log before answering. The public log
+endpoints (checkpoint, proofs) return hashes only, never entry contents, and are not recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from edgeaudit.errors import ConfigError, EdgeauditError, InputError
+from edgeaudit.events import prepare
+from edgeaudit.pack.period import Period
+from edgeaudit.policy.files import Policies, load_policies
+from edgeaudit.serve import authz
+from edgeaudit.serve.jobs import DONE, ExportJob, Jobs
+from edgeaudit.serve.ratelimit import RateLimiter
+from edgeaudit.serve.revocation import Ledger
+from edgeaudit.serve.tokens import Principal, TokenVerifier
+from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
+from edgeaudit.workspace.config import WorkspaceConfig
+
+EXPORTS_DIR = "exports"
+
+
+class NotFound(Exception):
+    """HTTP 404."""
+
+
+class Conflict(Exception):
+    """HTTP 409."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    policies: Path | None = None  # default: the workspace's policies/
+    max_body: int = 64 * 1024
+    rate: float = 10.0  # requests per second per token
+    burst: int = 40
+    secure_cookies: bool = False  # set on anything that is not plain http://127.0.0.1
+    pdf: bool = True  # tenant packs with report.pdf
+    with_scheduler: bool = False
+
+
+def parse_period(
+    period: str | None, date_from: str | None = None, date_to: str | None = None
+) -> Period:
+    if period and (date_from or date_to):
+        raise InputError("give either period or from/to, not both")
+    if period:
+        return Period.quarter(period)
+    if date_from and date_to:
+        return Period.between(date_from, date_to)
+    raise InputError("give the period: period=2026Q3, or both from and to")
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PolicyCache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._stamp: tuple[tuple[str, int], ...] = ()
+        self._policies: Policies | None = None
+
+    def _files_stamp(self) -> tuple[tuple[str, int], ...]:
+        return tuple(
+            (p.name, p.stat().st_mtime_ns) for p in sorted(self.root.rglob("*")) if p.is_file()
+        )
+
+    def get(self) -> Policies:
+        stamp = self._files_stamp()
+        with self._lock:
+            if self._policies is None or stamp != self._stamp:
+                try:
+                    self._policies = load_policies(self.root)
+                except EdgeauditError as exc:  # the operator's files, not the caller's input
+                    raise ConfigError(str(exc)) from None
+                self._stamp = stamp
+            return self._policies
+
+
+class TenantCache:
+    """The inventory's tenant ids, re-read when ``inventory.yaml`` changes (token checks use
+    the inventory alone, so removing a tenant there revokes its tokens at once)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._tenants: frozenset[str] = frozenset()
+
+    def __call__(self) -> frozenset[str]:
+        from edgeaudit.collect.inventory import load_inventory
+
+        try:
+            st = self.path.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    self._tenants = (
+                        load_inventory(self.path).tenant_ids if stamp is not None else frozenset()
+                    )
+                except EdgeauditError as exc:
+                    raise ConfigError(str(exc)) from None
+                self._stamp = stamp
+            return self._tenants
+
+
+class Service:
+    def __init__(
+        self,
+        config: WorkspaceConfig,
+        settings: Settings,
+        *,
+        verifier_factory: Callable[[Ledger, Callable[[], frozenset[str]]], TokenVerifier],
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.policies = PolicyCache(settings.policies or config.root / "policies")
+        self.policies.get()  # fail at start-up on a broken policy directory
+        self.ledger = Ledger(config.root)
+        self.tenants = TenantCache(self.policies.root / "inventory.yaml")
+        self.verifier = verifier_factory(self.ledger, self.tenants)
+        self.store = Store.open(config.db_url)
+        self.log: EvidenceLog = self.store.log(config.origin)
+        self.limiter = RateLimiter(settings.rate, settings.burst)
+        self._cp_lock = threading.Lock()
+        self._checkpoints: list[StoredCheckpoint] = []
+        self.jobs = Jobs(config.root / EXPORTS_DIR, self._build_export)
+
+    def close(self) -> None:
+        self.jobs.close()
+        self.store.close()
+
+    # -- access records ---------------------------------------------------------------------
+
+    def record(self, who: Principal, kind: str, what: str, client: str, tenant: str | None) -> None:
+        event: dict[str, Any] = {
+            "time": _now_text(),
+            "kind": kind,
+            "actor": who.subject,
+            "role": who.role,
+            "token": who.jti,
+            "what": what[:500],
+            "from": client[:100],
+        }
+        if tenant is not None:
+            event["tenant"] = tenant
+        self.log.append([prepare(event, fingerprint=f"serve:{uuid.uuid4().hex}")])
+
+    # -- public log endpoints ---------------------------------------------------------------
+
+    def _signed(self) -> list[StoredCheckpoint]:
+        latest = self.log.latest_checkpoint()
+        with self._cp_lock:
+            if latest is None:
+                return []
+            if not self._checkpoints or self._checkpoints[-1].tree_size != latest.tree_size:
+                self._checkpoints = self.log.checkpoints()
+            return self._checkpoints
+
+    def _checkpoint(self, size: int | None) -> StoredCheckpoint:
+        signed = self._signed()
+        if not signed:
+            raise NotFound("no checkpoint has been signed yet")
+        if size is None:
+            return signed[-1]
+        for cp in signed:
+            if cp.tree_size == size:
+                return cp
+        raise NotFound(f"no checkpoint was signed at tree size {size}")
+
+    def checkpoint(self) -> dict[str, Any]:
+        cp = self._checkpoint(None)
+        return {
+            "origin": self.log.origin,
+            "tree_size": cp.tree_size,
+            "root_hash": cp.root_hash.hex(),
+            "signed_at": cp.signed_at,
+            "note": cp.note,
+            "verifier_key": self.config.verifier_key,
+        }
+
+    def consistency(self, old: int, new: int | None) -> dict[str, Any]:
+        new_cp = self._checkpoint(new)
+        old_cp = self._checkpoint(old)
+        if not 0 < old_cp.tree_size <= new_cp.tree_size:
+            raise InputError(
+                f"need 0 < old <= new for a consistency proof, got {old}, {new_cp.tree_size}"
+            )
+        with self.log.reader() as reader:
+            proof = (
+                reader.consistency_proof(old_cp.tree_size, new_cp.tree_size)
+                if old_cp.tree_size < new_cp.tree_size
+                else []
+            )
+        return {
+            "old_size": old_cp.tree_size,
+            "new_size": new_cp.tree_size,
+            "proof": [h.hex() for h in proof],
+            "old_checkpoint": old_cp.note,
+            "new_checkpoint": new_cp.note,
+        }
+
+    def inclusion(self, index: int, tree_size: int | None) -> dict[str, Any]:
+        cp = self._checkpoint(tree_size)
+        if not 0 <= index < cp.tree_size:
+            raise NotFound(f"index {index} is not covered by the checkpoint of size {cp.tree_size}")
+        with self.log.reader() as reader:
+            _, leaf = reader.entry(index)
+            proof = reader.inclusion_proof(index, cp.tree_size)
+        return {
+            "index": index,
+            "tree_size": cp.tree_size,
+            "leaf_hash": bytes(leaf).hex(),
+            "proof": [h.hex() for h in proof],
+            "checkpoint": cp.note,
+        }
+
+    # -- exports ----------------------------------------------------------------------------
+
+    def request_export(
+        self,
+        who: Principal,
+        *,
+        period: Period,
+        framework: str | None,
+        tenant: str | None,
+        client: str,
+    ) -> ExportJob:
+        scope = authz.scope_for(who, authz.EXPORT_REQUEST, tenant)
+        policies = self.policies.get()
+        if scope is not None and scope not in policies.inventory.tenant_ids:
+            raise InputError(f"tenant {scope!r} is not in the inventory")
+        if framework is not None and framework not in policies.catalogue.framework_ids:
+            known = ", ".join(policies.catalogue.framework_ids)
+            raise InputError(f"framework {framework!r} is not known (known: {known})")
+        job = ExportJob(
+            id=self.jobs.new_id(),
+            tenant=scope,
+            period_from=period.start_text,
+            period_to=period.end_text,
+            period_label=period.label,
+            framework=framework,
+            requested_by=who.label,
+            requested_at=int(time.time()),
+        )
+        self.record(
+            who,
+            "access.export",
+            f"export {job.id} {period.label} {framework or 'all frameworks'}",
+            client,
+            scope,
+        )
+        return self.jobs.submit(job)
+
+    def job(self, who: Principal, job_id: str) -> ExportJob:
+        authz.require(who, authz.EXPORT_READ)
+        job = self.jobs.get(job_id)
+        if job is None or not authz.may_see_job(who, job.tenant):
+            raise NotFound(f"no export {job_id}")
+        return job
+
+    def exports(self, who: Principal) -> list[ExportJob]:
+        authz.require(who, authz.EXPORT_READ)
+        return [j for j in self.jobs.all() if authz.may_see_job(who, j.tenant)]
+
+    def download(self, who: Principal, job_id: str, client: str) -> tuple[ExportJob, Path]:
+        job = self.job(who, job_id)
+        if job.status != DONE:
+            raise Conflict(f"export {job_id} is {job.status}, not done")
+        self.record(who, "access.download", f"download export {job.id}", client, job.tenant)
+        return job, self.jobs.pack_path(job)
+
+    def _build_export(
+        self, job: ExportJob, out: Path, progress: Callable[[str, float], None]
+    ) -> dict[str, Any]:
+        from edgeaudit.pack.build import PackRequest, build_pack
+        from edgeaudit.pack.raci import raci_rows
+        from edgeaudit.policy.engine import evaluate
+
+        policies = self.policies.get()
+        frameworks = [job.framework] if job.framework else None
+        progress("evaluating", 0.2)
+        assessment = evaluate(
+            policies,
+            self.log,
+            start=job.period_from,
+            end=job.period_to,
+            tenant=job.tenant,
+            frameworks=frameworks,
+        )
+        progress("building", 0.5)
+        period = Period.between(job.period_from, job.period_to)
+        raci = raci_rows(policies.raci, job.tenant) if policies.raci is not None else None
+        result = build_pack(
+            self.config,
+            self.log,
+            PackRequest(
+                period=Period(period.start, period.end, job.period_label),
+                out=out,
+                tenant=job.tenant,
+                frameworks=tuple(frameworks or ()),
+                findings=assessment.to_dict(),
+                inventory=policies.inventory,
+                pdf=self.settings.pdf,
+                raci=raci,
+            ),
+        )
+        return {
+            "tree_size": result.tree_size,
+            "entries": result.entries,
+            "findings": result.findings,
+        }
+
+    # -- officer / tenant reads -------------------------------------------------------------
+
+    def assess(
+        self,
+        who: Principal,
+        action: str,
+        *,
+        period: Period,
+        tenant: str | None,
+        framework: str | None,
+        client: str,
+    ) -> Any:
+        from edgeaudit.policy.engine import evaluate
+
+        scope = authz.scope_for(who, action, tenant)
+        policies = self.policies.get()
+        if scope is not None and scope not in policies.inventory.tenant_ids:
+            raise InputError(f"tenant {scope!r} is not in the inventory")
+        self.record(who, "access.read", f"{action} {period.label}", client, scope)
+        try:
+            return evaluate(
+                policies,
+                self.log,
+                start=period.start_text,
+                end=period.end_text,
+                tenant=scope,
+                frameworks=[framework] if framework else None,
+            )
+        except InputError:
+            raise
+        except Exception as exc:
+            from edgeaudit.errors import EdgeauditError
+
+            if isinstance(exc, EdgeauditError):
+                raise InputError(str(exc)) from None
+            raise
+
+    def probe_runs(
+        self, who: Principal, *, period: Period | None, client: str, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        authz.require(who, authz.PROBE_RUNS)
+        self.record(who, "access.read", "probe runs", client, None)
+        since = period.start_text if period else None
+        until = period.end_text if period else None
+        runs: list[dict[str, Any]] = []
+        with self.log.reader() as reader:
+            size, _ = reader.head()
+            for index, body, leaf in reader.select(["probe.run"], since, until, size):
+                entry = orjson.loads(body)
+                if period and not period.start_text <= entry.get("time", "") < period.end_text:
+                    continue
+                runs.append({"index": index, "leaf_hash": bytes(leaf).hex(), "entry": entry})
+        return runs[-limit:]
