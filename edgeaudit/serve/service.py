@@ -55,6 +55,7 @@ class Settings:
     secure_cookies: bool = False  # set on anything that is not plain http://127.0.0.1
     pdf: bool = True  # tenant packs with report.pdf
     with_scheduler: bool = False
+    exports: Path | None = None  # default: the workspace's exports/
 
 
 def parse_period(
@@ -147,7 +148,7 @@ class Service:
         self.limiter = RateLimiter(settings.rate, settings.burst)
         self._cp_lock = threading.Lock()
         self._checkpoints: list[StoredCheckpoint] = []
-        self.jobs = Jobs(config.root / EXPORTS_DIR, self._build_export)
+        self.jobs = Jobs(settings.exports or config.root / EXPORTS_DIR, self._build_export)
 
     def close(self) -> None:
         self.jobs.close()
@@ -345,7 +346,11 @@ class Service:
         tenant: str | None,
         framework: str | None,
         client: str,
-    ) -> Any:
+    ) -> dict[str, Any]:
+        """The assessment document of the period; in a tenant's scope it is the tenant view
+        a tenant pack carries (its results only, other tenants' identifiers by neutral labels)."""
+        from edgeaudit.pack.findings import for_view
+        from edgeaudit.pack.scope import TenantView
         from edgeaudit.policy.engine import evaluate
 
         scope = authz.scope_for(who, action, tenant)
@@ -353,23 +358,18 @@ class Service:
         if scope is not None and scope not in policies.inventory.tenant_ids:
             raise InputError(f"tenant {scope!r} is not in the inventory")
         self.record(who, "access.read", f"{action} {period.label}", client, scope)
-        try:
-            return evaluate(
-                policies,
-                self.log,
-                start=period.start_text,
-                end=period.end_text,
-                tenant=scope,
-                frameworks=[framework] if framework else None,
-            )
-        except InputError:
-            raise
-        except Exception as exc:
-            from edgeaudit.errors import EdgeauditError
-
-            if isinstance(exc, EdgeauditError):
-                raise InputError(str(exc)) from None
-            raise
+        assessment = evaluate(
+            policies,
+            self.log,
+            start=period.start_text,
+            end=period.end_text,
+            tenant=scope,
+            frameworks=[framework] if framework else None,
+        )
+        doc = assessment.to_dict()
+        if scope is None:
+            return doc
+        return for_view(doc, TenantView.for_tenant(policies.inventory, scope))
 
     def probe_runs(
         self, who: Principal, *, period: Period | None, client: str, limit: int = 200
