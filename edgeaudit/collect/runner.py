@@ -322,8 +322,13 @@ PIPELINE_MIN_BYTES = 8 << 20
 
 
 def worth_a_process(path: Path, start: int) -> bool:
-    """Parse in a second process when there are two CPUs and enough input to repay a fork."""
-    return (os.cpu_count() or 1) > 1 and _size(path) - start >= PIPELINE_MIN_BYTES
+    """Parse in a second process when there is enough input to repay a fork and a CPU to spare
+    (on a machine already busy with other work, the second process only adds the cost of
+    sending batches between the two; the results are the same either way)."""
+    cpus = os.cpu_count() or 1
+    if cpus < 2 or _size(path) - start < PIPELINE_MIN_BYTES:
+        return False
+    return os.getloadavg()[0] <= cpus - 1
 
 
 def _prefix(path: Path, n: int) -> bytes:
