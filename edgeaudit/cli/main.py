@@ -158,7 +158,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tenant", help="a tenant pack: only entries scoped to this tenant")
     c.add_argument("--framework", action="append", metavar="F", help="limit findings (repeatable)")
     c.add_argument("--out", metavar="DIR|FILE.zip", help="where to write the pack (key: PEM file)")
-    c.add_argument("--findings", metavar="FILE", help="assessment document (JSON) to include")
+    c.add_argument(
+        "--findings",
+        metavar="FILE",
+        help="assessment document (JSON) to include (default: the recorded assessment of the "
+        "period if still current, else a fresh evaluate of --policies, recorded)",
+    )
+    c.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
     c.add_argument("--inventory", metavar="FILE", help="inventory YAML (tenant packs need it)")
     c.add_argument("--previous", metavar="FILE", help="previous pack's checkpoint")
     c.add_argument("--no-pdf", action="store_true", help="skip report.pdf")

@@ -7,6 +7,7 @@ code, nor the PDF renderer: an auditor runs it with the light core alone.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,12 @@ def _build(args: argparse.Namespace, config: Any) -> int:
         raci=raci,
     )
     with Store.open(config.db_url) as store:
-        result = build_pack(config, store.log(config.origin), request)
+        log = store.log(config.origin)
+        if findings is None:
+            findings = _assessment(args, config, log, period)
+            if findings is not None:
+                request = dataclasses.replace(request, findings=findings)
+        result = build_pack(config, log, request)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(result.checkpoint, encoding="utf-8")
     who = f"tenant {args.tenant}" if args.tenant else "the site"
@@ -112,6 +118,35 @@ def _build(args: argparse.Namespace, config: Any) -> int:
         f"manifest key {result.manifest_key}",
     )
     return 0
+
+
+def _assessment(args: argparse.Namespace, config: Any, log: Any, period: Any) -> Any:
+    """The period's assessment: the recorded one if nothing but its results came after it,
+    else a fresh evaluation of the policy directory, recorded (the assessment is evidence).
+    None when there is no policy directory."""
+    from edgeaudit.note.verifier import Verifier
+    from edgeaudit.policy.engine import evaluate
+    from edgeaudit.policy.files import load_policies
+    from edgeaudit.policy.record import record
+    from edgeaudit.policy.recorded import latest_for_snapshot
+    from edgeaudit.verify import verify_log
+
+    root = Path(args.policies) if args.policies else config.root / "policies"
+    if not (root / "rules.yaml").is_file():
+        if args.policies:
+            raise InputError(f"{root}: no rules.yaml (not a policy directory)")
+        return None
+    policies = load_policies(root)
+    start, end = period.start_text, period.end_text
+    doc = latest_for_snapshot(log, start, end, None, policies.catalogue)
+    if doc is not None:
+        return doc
+    verifiers = [Verifier.parse(config.verifier_key)]
+    assessment = evaluate(
+        policies, log, start=start, end=end, verify=lambda: verify_log(log, verifiers)
+    )
+    record(assessment, log)
+    return assessment.to_dict()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -93,3 +93,36 @@ def test_site_pack_from_the_engine(site: Site, evaluated: Path, tmp_path: Path) 
     full = json.loads(evaluated.read_text())
     pci = [r for r in full["results"] if any(c.startswith("pci-dss") for c in r["controls"])]
     assert report["findings"] == len(pci) > 0
+
+
+def test_pack_build_evaluates_once_then_reuses_the_recorded_assessment(
+    site: Site, tmp_path: Path
+) -> None:
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(site.ws, ws)
+    args = ["--workspace", str(ws), "pack", "build", "--quarter", QUARTER, "--no-pdf"]
+    args += ["--policies", str(POLICIES), "--inventory", str(site.inventory)]
+
+    def build(name: str, *extra: str) -> dict:
+        code, _, err = run(*args, "--out", str(tmp_path / name), "--json", *extra)
+        assert code == 0, err
+        return json.loads((tmp_path / name / "findings.json").read_text())
+
+    status = lambda: json.loads(run("--workspace", str(ws), "status", "--json")[1])  # noqa: E731
+    before = status()["entries"]
+    first = build("site")  # no recorded assessment yet: evaluated and recorded
+    grown = status()["entries"]
+    assert grown - before == len(first["results"]) > 0
+    second = build("tenant", "--tenant", "fintech-a")  # same snapshot: reused, nothing appended
+    assert status()["entries"] == grown
+    assert second["assessment"]["id"] == first["assessment"]["id"]
+    code, _, err = verify(site, tmp_path / "site")
+    assert code == 0, err
+    # new evidence: the recorded assessment is no longer current, so a fresh one is made
+    fresh = tmp_path / "fresh.jsonl"
+    fresh.write_text('{"time": "2026-08-01T10:00:00Z", "kind": "note.test", "text": "new"}\n')
+    assert run("--workspace", str(ws), "append", str(fresh))[0] == 0
+    third = build("again")
+    assert third["assessment"]["id"] != first["assessment"]["id"]
