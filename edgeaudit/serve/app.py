@@ -9,11 +9,19 @@ The only module of edgeaudit that imports the web framework. Every failure, what
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Form, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -203,6 +211,11 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         """The latest signed checkpoint note as text."""
         return str(service.checkpoint()["note"])
 
+    @app.get(f"{API}/keys", tags=["public"])
+    def keys() -> dict[str, Any]:
+        """The log's verifier key and the pack manifest's public key (to verify packs)."""
+        return service.keys()
+
     @app.get(f"{API}/proof/consistency", tags=["public"])
     def consistency(
         old: Annotated[int, Query(ge=1, le=2**53)],
@@ -308,12 +321,300 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         return {"runs": service.probe_runs(who, period=p, client=_client(request))}
 
     if pages:
-        from edgeaudit.serve.pages import add_pages
-
-        add_pages(app, service, principal_from_token=service.verifier.verify)
+        _add_pages(app, service)
     return app
 
 
 def asgi(service: Service, *, pages: bool = True) -> ASGIApp:
     """The app wrapped in the body limit: what uvicorn serves."""
     return BodyLimit(create_app(service, pages=pages), service.settings.max_body)
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+class PageError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _add_pages(app: FastAPI, service: Service) -> None:
+    import secrets
+
+    from edgeaudit.pack.period import Period
+    from edgeaudit.serve import pages as pg
+    from edgeaudit.serve.ratelimit import RateLimiter
+
+    sessions = pg.Sessions()
+    sign_ins = RateLimiter(rate=1.0, burst=10)  # sign-in attempts per client address
+    secure = service.settings.secure_cookies
+
+    def html(name: str, code: int = 200, **ctx: Any) -> HTMLResponse:
+        r = HTMLResponse(pg.render(name, **ctx), status_code=code)
+        r.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'unsafe-inline'"
+        r.headers["X-Frame-Options"] = "DENY"
+        r.headers["Cache-Control"] = "no-store"
+        return r
+
+    @app.exception_handler(PageError)
+    async def _page_error(_r: Request, exc: PageError) -> HTMLResponse:
+        return html(
+            "error.html.j2",
+            exc.status,
+            title="error",
+            status=exc.status,
+            message=exc.message,
+            who=None,
+        )
+
+    def session_of(request: Request) -> tuple[Principal, pg.Session]:
+        s = sessions.get(request.cookies.get(pg.SESSION_COOKIE))
+        if s is None:
+            raise _Redirect("/login")
+        try:
+            who = service.verifier.verify(s.token)
+        except TokenError:
+            sessions.drop(s.id)
+            raise _Redirect("/login") from None
+        if service.limiter.allow(who.jti) is not None:
+            raise PageError(429, "too many requests")
+        return who, s
+
+    @app.exception_handler(_Redirect)
+    async def _redirect(_r: Request, exc: _Redirect) -> RedirectResponse:
+        return RedirectResponse(exc.to, status_code=303)
+
+    def period_of(text: str | None) -> Period:
+        try:
+            return Period.quarter(text or pg.last_quarter())
+        except EdgeauditError as exc:
+            raise PageError(400, str(exc)) from None
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def ctx(request: Request, who: Principal, s: pg.Session, title: str) -> dict[str, Any]:
+        keys = service.keys()
+        return {
+            "who": who,
+            "csrf": s.csrf,
+            "title": title,
+            "base": base(request),
+            "verifier_key": keys["verifier_key"],
+            "manifest_kid": keys["manifest_kid"],
+        }
+
+    def guard(who: Principal, action: str, tenant: str | None = None) -> str | None:
+        try:
+            return authz.scope_for(who, action, tenant)
+        except authz.Forbidden as exc:
+            raise PageError(403, str(exc)) from None
+
+    def assess(
+        request: Request, who: Principal, action: str, period: Period, tenant: str | None
+    ) -> dict[str, Any]:
+        try:
+            return service.assess(
+                who, action, period=period, tenant=tenant, framework=None, client=_client(request)
+            )
+        except authz.Forbidden as exc:
+            raise PageError(403, str(exc)) from None
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        who, _ = session_of(request)
+        if who.role == "tenant":
+            return RedirectResponse(f"/tenant/{who.tenant}", status_code=303)
+        return RedirectResponse("/dashboard", status_code=303)
+
+    @app.get("/login", include_in_schema=False)
+    def login_page() -> HTMLResponse:
+        token = secrets.token_urlsafe(32)
+        r = html("login.html.j2", title="sign in", login_csrf=token, who=None, error=None)
+        r.set_cookie(
+            pg.LOGIN_COOKIE,
+            token,
+            max_age=600,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path="/login",
+        )
+        return r
+
+    @app.post("/login", include_in_schema=False)
+    def login(
+        request: Request,
+        token: Annotated[str, Form(max_length=4096)],
+        csrf: Annotated[str, Form(max_length=200)],
+    ) -> Response:
+        if not pg.csrf_ok(request.cookies.get(pg.LOGIN_COOKIE), csrf):
+            raise PageError(403, "the sign-in form expired or was not sent from this site")
+        if sign_ins.allow(_client(request)) is not None:
+            raise PageError(429, "too many sign-in attempts")
+        try:
+            who = service.verifier.verify(token.strip())
+        except TokenError as exc:
+            fresh = secrets.token_urlsafe(32)
+            r = html(
+                "login.html.j2",
+                401,
+                title="sign in",
+                login_csrf=fresh,
+                who=None,
+                error=f"sign-in refused: {exc}",
+            )
+            r.set_cookie(
+                pg.LOGIN_COOKIE,
+                fresh,
+                max_age=600,
+                httponly=True,
+                samesite="strict",
+                secure=secure,
+                path="/login",
+            )
+            return r
+        s = sessions.create(token.strip(), who)
+        to = f"/tenant/{who.tenant}" if who.role == "tenant" else "/dashboard"
+        r2 = RedirectResponse(to, status_code=303)
+        r2.set_cookie(
+            pg.SESSION_COOKIE,
+            s.id,
+            max_age=int(s.expires - time.time()),
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path="/",
+        )
+        r2.delete_cookie(pg.LOGIN_COOKIE, path="/login")
+        return r2
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, csrf: Annotated[str, Form(max_length=200)]) -> Response:
+        s = sessions.get(request.cookies.get(pg.SESSION_COOKIE))
+        if s is None or not pg.csrf_ok(s.csrf, csrf):
+            raise PageError(403, "missing or wrong CSRF token")
+        sessions.drop(s.id)
+        r = RedirectResponse("/login", status_code=303)
+        r.delete_cookie(pg.SESSION_COOKIE, path="/")
+        return r
+
+    @app.get("/dashboard", include_in_schema=False)
+    def dashboard_page(request: Request, period: str | None = None) -> HTMLResponse:
+        who, s = session_of(request)
+        guard(who, authz.DASHBOARD)
+        p = period_of(period)
+        doc = assess(
+            request, who, authz.ASSESSMENTS if who.role != "security" else authz.FINDINGS, p, None
+        )
+        return html(
+            "dashboard.html.j2",
+            **ctx(request, who, s, "dashboard"),
+            period=p,
+            order=pg.CONTROL_ORDER,
+            **pg.dashboard(service, doc, p),
+        )
+
+    @app.get("/findings", include_in_schema=False)
+    def findings_page(request: Request, period: str | None = None) -> HTMLResponse:
+        who, s = session_of(request)
+        guard(who, authz.DASHBOARD)
+        p = period_of(period)
+        doc = assess(request, who, authz.FINDINGS, p, None)
+        return html(
+            "findings.html.j2",
+            **ctx(request, who, s, "findings"),
+            period=p,
+            counts=doc["assessment"]["counts"],
+            failing=[r for r in doc["results"] if r["status"] == "fail"],
+        )
+
+    @app.get("/probe-runs", include_in_schema=False)
+    def probes_page(request: Request, period: str | None = None) -> HTMLResponse:
+        who, s = session_of(request)
+        guard(who, authz.PROBE_RUNS)
+        p = period_of(period)
+        runs = service.probe_runs(who, period=p, client=_client(request))
+        return html("probes.html.j2", **ctx(request, who, s, "probe runs"), period=p, runs=runs)
+
+    @app.get("/exports", include_in_schema=False)
+    def exports_page(request: Request) -> HTMLResponse:
+        who, s = session_of(request)
+        guard(who, authz.DASHBOARD)
+        guard(who, authz.EXPORT_READ)
+        return html(
+            "exports.html.j2",
+            **ctx(request, who, s, "exports"),
+            period=period_of(None),
+            exports=service.exports(who),
+        )
+
+    @app.get("/tenant/{tenant}", include_in_schema=False)
+    def tenant_page(request: Request, tenant: str, period: str | None = None) -> HTMLResponse:
+        who, s = session_of(request)
+        scope = guard(who, authz.FINDINGS, tenant)
+        if scope not in service.tenants():
+            raise PageError(404, "no such tenant")
+        p = period_of(period)
+        doc = assess(request, who, authz.FINDINGS, p, scope)
+        exports = (
+            [j for j in service.exports(who) if j.tenant == scope]
+            if (who.role in authz.ALLOWED[authz.EXPORT_READ])
+            else []
+        )
+        return html(
+            "tenant.html.j2",
+            **ctx(request, who, s, str(scope)),
+            tenant=scope,
+            period=p,
+            exports=exports,
+            failing=[r for r in doc["results"] if r["status"] == "fail"],
+        )
+
+    @app.post("/exports", include_in_schema=False)
+    def export_form(
+        request: Request,
+        csrf: Annotated[str, Form(max_length=200)],
+        period: Annotated[str, Form(max_length=16)],
+        framework: Annotated[str, Form(max_length=32)] = "",
+        tenant: Annotated[str, Form(max_length=64)] = "",
+    ) -> Response:
+        who, s = session_of(request)
+        if not pg.csrf_ok(s.csrf, csrf):
+            raise PageError(403, "missing or wrong CSRF token")
+        try:
+            job = service.request_export(
+                who,
+                period=Period.quarter(period),
+                framework=framework or None,
+                tenant=tenant or None,
+                client=_client(request),
+            )
+        except authz.Forbidden as exc:
+            raise PageError(403, str(exc)) from None
+        except EdgeauditError as exc:
+            raise PageError(400, str(exc)) from None
+        to = f"/tenant/{job.tenant}" if who.role == "tenant" else "/exports"
+        return RedirectResponse(to, status_code=303)
+
+    @app.get("/exports/{job_id}/download", include_in_schema=False)
+    def export_download(request: Request, job_id: str) -> Response:
+        who, _ = session_of(request)
+        try:
+            job, path = service.download(who, job_id, _client(request))
+        except authz.Forbidden as exc:
+            raise PageError(403, str(exc)) from None
+        except NotFound as exc:
+            raise PageError(404, str(exc)) from None
+        except Conflict as exc:
+            raise PageError(409, str(exc)) from None
+        name = f"edgeaudit-{job.tenant or 'site'}-{job.period_label.replace(' ', '')}.zip"
+        return FileResponse(path, media_type="application/zip", filename=name.replace(":", ""))
+
+
+class _Redirect(Exception):
+    def __init__(self, to: str) -> None:
+        super().__init__(to)
+        self.to = to

@@ -31,6 +31,7 @@ from edgeaudit.serve.ratelimit import RateLimiter
 from edgeaudit.serve.revocation import Ledger
 from edgeaudit.serve.tokens import Principal, TokenVerifier
 from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
+from edgeaudit.verify.pack_key import ManifestKey
 from edgeaudit.workspace.config import WorkspaceConfig
 
 EXPORTS_DIR = "exports"
@@ -148,6 +149,7 @@ class Service:
         self.limiter = RateLimiter(settings.rate, settings.burst)
         self._cp_lock = threading.Lock()
         self._checkpoints: list[StoredCheckpoint] = []
+        self._manifest: ManifestKey | None = None
         self.jobs = Jobs(settings.exports or config.root / EXPORTS_DIR, self._build_export)
 
     def close(self) -> None:
@@ -201,6 +203,19 @@ class Service:
             "signed_at": cp.signed_at,
             "note": cp.note,
             "verifier_key": self.config.verifier_key,
+        }
+
+    def keys(self) -> dict[str, Any]:
+        """The public keys a pack is verified with (the manifest key created on first use)."""
+        if self._manifest is None:
+            from edgeaudit.workspace.manifest_key import public_manifest_key
+
+            self._manifest = public_manifest_key(self.config)
+        return {
+            "origin": self.log.origin,
+            "verifier_key": self.config.verifier_key,
+            "manifest_kid": self._manifest.kid,
+            "manifest_public_pem": self._manifest.public_pem,
         }
 
     def consistency(self, old: int, new: int | None) -> dict[str, Any]:
