@@ -80,3 +80,14 @@ ensure_pack_tools() {
         apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 }
+
+# The browser tests (tests/serve/test_browser.py) drive Debian's chromium through the Python
+# playwright package (no browser download). As root, install chromium when it is missing.
+ensure_browser() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "installing Debian's chromium (browser tests of edgeaudit serve)..." >&2
+        apt-get update -qq
+        apt-get install -y -qq chromium >/dev/null
+    fi
+}
