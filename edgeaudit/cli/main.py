@@ -216,6 +216,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--burst", type=int, default=40, help="burst of requests per token")
     c.add_argument("--secure-cookies", action="store_true", help="session cookie Secure flag")
     c.add_argument("--no-pdf", action="store_true", help="export packs without report.pdf")
+    c.add_argument("--alert-webhook", metavar="URL", help="POST alerts (JSON) to URL")
+    c.add_argument("--alert-command", metavar="CMD", help="run CMD with each alert on stdin")
+    c.add_argument("--alert-interval", type=float, default=30.0, help="seconds between checks")
+    c.add_argument("--verify-every", type=float, default=0.0, help="verify the store every S s")
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(

@@ -120,6 +120,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         secure_cookies=args.secure_cookies,
         pdf=not args.no_pdf,
         with_scheduler=args.with_scheduler,
+        alert_webhook=args.alert_webhook,
+        alert_command=args.alert_command,
+        alert_interval=args.alert_interval,
+        verify_every=args.verify_every,
     )
     service = make_service(config, settings)
     scheduler = None

@@ -57,6 +57,11 @@ class Settings:
     pdf: bool = True  # tenant packs with report.pdf
     with_scheduler: bool = False
     exports: Path | None = None  # default: the workspace's exports/
+    cache_seconds: float = 60.0  # an assessment is reused for this long (0: evaluate each time)
+    alert_webhook: str | None = None
+    alert_command: str | None = None
+    alert_interval: float = 30.0
+    verify_every: float = 0.0  # seconds between store verifications by the alert watcher
 
 
 def parse_period(
@@ -151,8 +156,41 @@ class Service:
         self._checkpoints: list[StoredCheckpoint] = []
         self._manifest: ManifestKey | None = None
         self.jobs = Jobs(settings.exports or config.root / EXPORTS_DIR, self._build_export)
+        self._cache_lock = threading.Lock()
+        self._cache: dict[tuple[str | None, int, int, str | None], tuple[float, Any]] = {}
+        self.watcher = self._watcher()
+
+    def _watcher(self) -> Any:
+        from edgeaudit.serve.alerts import Notifier, Watcher
+
+        s = self.settings
+        notifier = Notifier(s.alert_webhook, s.alert_command)
+        if not notifier.configured:
+            return None
+        verify = None
+        if s.verify_every > 0:
+            from edgeaudit.note.verifier import Verifier
+            from edgeaudit.verify import verify_log
+
+            keys = [Verifier.parse(self.config.verifier_key)]
+
+            def verify() -> Any:
+                return verify_log(self.log, keys)
+
+        watcher = Watcher(
+            self.config.root,
+            self.log,
+            notifier,
+            interval=s.alert_interval,
+            verify=verify,
+            verify_every=s.verify_every,
+        )
+        watcher.start()
+        return watcher
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         self.jobs.close()
         self.store.close()
 
@@ -373,15 +411,25 @@ class Service:
         if scope is not None and scope not in policies.inventory.tenant_ids:
             raise InputError(f"tenant {scope!r} is not in the inventory")
         self.record(who, "access.read", f"{action} {period.label}", client, scope)
-        assessment = evaluate(
-            policies,
-            self.log,
-            start=period.start_text,
-            end=period.end_text,
-            tenant=scope,
-            frameworks=[framework] if framework else None,
-        )
-        doc = assessment.to_dict()
+        key = (scope, period.start, period.end, framework)
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.settings.cache_seconds:
+            doc: dict[str, Any] = hit[1]
+        else:
+            assessment = evaluate(
+                policies,
+                self.log,
+                start=period.start_text,
+                end=period.end_text,
+                tenant=scope,
+                frameworks=[framework] if framework else None,
+            )
+            doc = assessment.to_dict()
+            with self._cache_lock:
+                self._cache = {k: v for k, v in self._cache.items() if now - v[0] < 3600}
+                self._cache[key] = (now, doc)
         if scope is None:
             return doc
         return for_view(doc, TenantView.for_tenant(policies.inventory, scope))
