@@ -220,6 +220,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--alert-command", metavar="CMD", help="run CMD with each alert on stdin")
     c.add_argument("--alert-interval", type=float, default=30.0, help="seconds between checks")
     c.add_argument("--verify-every", type=float, default=0.0, help="verify the store every S s")
+    c.add_argument(
+        "--cache-seconds", type=float, default=60.0, help="reuse an assessment this long"
+    )
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(

@@ -124,6 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         alert_command=args.alert_command,
         alert_interval=args.alert_interval,
         verify_every=args.verify_every,
+        cache_seconds=args.cache_seconds,
     )
     service = make_service(config, settings)
     scheduler = None

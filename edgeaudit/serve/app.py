@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import Depends, FastAPI, Form, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
@@ -116,6 +117,10 @@ class ExportRequest(BaseModel):
     tenant: str | None = Field(None, description="officers: a tenant pack", max_length=64)
 
 
+def _json(data: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -201,13 +206,16 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
 
     # -- public ---------------------------------------------------------------------------
 
-    @app.get(f"{API}/checkpoint", tags=["public"])
-    def checkpoint() -> dict[str, Any]:
+    # The public endpoints are small reads (a cached checkpoint list, a few tiles): they run
+    # on the event loop, not the thread pool, and answer with orjson-encoded bytes.
+
+    @app.get(f"{API}/checkpoint", tags=["public"], response_model=None)
+    async def checkpoint() -> Response:
         """The latest signed checkpoint (C2SP note) and the log's verifier key."""
-        return service.checkpoint()
+        return _json(service.checkpoint())
 
     @app.get(f"{API}/checkpoint.txt", tags=["public"], response_class=PlainTextResponse)
-    def checkpoint_note() -> str:
+    async def checkpoint_note() -> str:
         """The latest signed checkpoint note as text."""
         return str(service.checkpoint()["note"])
 
@@ -216,21 +224,21 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         """The log's verifier key and the pack manifest's public key (to verify packs)."""
         return service.keys()
 
-    @app.get(f"{API}/proof/consistency", tags=["public"])
-    def consistency(
+    @app.get(f"{API}/proof/consistency", tags=["public"], response_model=None)
+    async def consistency(
         old: Annotated[int, Query(ge=1, le=2**53)],
         new: Annotated[int | None, Query(ge=1, le=2**53)] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Consistency proof between two signed tree sizes (new: default the latest)."""
-        return service.consistency(old, new)
+        return _json(service.consistency(old, new))
 
-    @app.get(f"{API}/proof/inclusion/{{index}}", tags=["public"])
-    def inclusion(
+    @app.get(f"{API}/proof/inclusion/{{index}}", tags=["public"], response_model=None)
+    async def inclusion(
         index: Annotated[int, Path(ge=0, le=2**53)],
         tree_size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Inclusion proof of entry INDEX (its leaf hash, never its contents)."""
-        return service.inclusion(index, tree_size)
+        return _json(service.inclusion(index, tree_size))
 
     # -- authenticated ----------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from edgeaudit.verify.pack_key import ManifestKey
 from edgeaudit.workspace.config import WorkspaceConfig
 
 EXPORTS_DIR = "exports"
+CHECKPOINT_TTL = 0.5  # seconds the public endpoints reuse the list of signed checkpoints
 
 
 class NotFound(Exception):
@@ -154,6 +155,7 @@ class Service:
         self.limiter = RateLimiter(settings.rate, settings.burst)
         self._cp_lock = threading.Lock()
         self._checkpoints: list[StoredCheckpoint] = []
+        self._cp_checked = -1e9
         self._manifest: ManifestKey | None = None
         self.jobs = Jobs(settings.exports or config.root / EXPORTS_DIR, self._build_export)
         self._cache_lock = threading.Lock()
@@ -213,12 +215,18 @@ class Service:
     # -- public log endpoints ---------------------------------------------------------------
 
     def _signed(self) -> list[StoredCheckpoint]:
-        latest = self.log.latest_checkpoint()
+        """The signed checkpoints, re-read at most every CHECKPOINT_TTL seconds (a checkpoint
+        signed meanwhile shows up within that time)."""
         with self._cp_lock:
+            now = time.monotonic()
+            if now - self._cp_checked < CHECKPOINT_TTL:
+                return self._checkpoints
+            latest = self.log.latest_checkpoint()
             if latest is None:
-                return []
-            if not self._checkpoints or self._checkpoints[-1].tree_size != latest.tree_size:
+                self._checkpoints = []
+            elif not self._checkpoints or self._checkpoints[-1].tree_size != latest.tree_size:
                 self._checkpoints = self.log.checkpoints()
+            self._cp_checked = now
             return self._checkpoints
 
     def _checkpoint(self, size: int | None) -> StoredCheckpoint:
