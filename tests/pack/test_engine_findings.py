@@ -120,6 +120,14 @@ def test_pack_build_evaluates_once_then_reuses_the_recorded_assessment(
     assert second["assessment"]["id"] == first["assessment"]["id"]
     code, _, err = verify(site, tmp_path / "site")
     assert code == 0, err
+    # the real engine's assessment, as OSCAL, is valid against NIST's official schema
+    import jsonschema_rs
+
+    schema = Path(__file__).parent / "data" / "oscal_assessment-results_schema.json"
+    official = jsonschema_rs.validator_for(json.loads(schema.read_text()))
+    for name in ("site", "tenant"):
+        oscal = json.loads((tmp_path / name / "oscal-assessment-results.json").read_text())
+        assert [e.message for e in official.iter_errors(oscal)] == []
     # new evidence: the recorded assessment is no longer current, so a fresh one is made
     fresh = tmp_path / "fresh.jsonl"
     fresh.write_text('{"time": "2026-08-01T10:00:00Z", "kind": "note.test", "text": "new"}\n')

@@ -102,3 +102,36 @@ def test_the_schema_rejects_what_oscal_rejects(site: Site, validator: Any) -> No
 
     for change in (bad_control, uuid_v1, no_zone, unknown_member, empty_array, no_methods):
         assert broken(change), change.__name__
+
+
+OFFICIAL = Path(__file__).parent / "data" / "oscal_assessment-results_schema.json"
+
+
+@pytest.fixture(scope="module")
+def official() -> Any:
+    schema = json.loads(OFFICIAL.read_text())
+    assert schema["$id"] == "http://csrc.nist.gov/ns/oscal/1.2.3/oscal-ar-schema.json"
+    return jsonschema_rs.validator_for(schema)
+
+
+@pytest.mark.parametrize("fixture", ["site_pack", "tenant_pack"])
+def test_pack_oscal_is_valid_against_nists_official_schema(
+    official: Any, fixture: str, request: pytest.FixtureRequest
+) -> None:
+    pack: Path = request.getfixturevalue(fixture)
+    doc = json.loads((pack / "oscal-assessment-results.json").read_text())
+    assert _errors(official, doc) == []
+
+
+def test_the_official_schema_rejects_what_oscal_forbids(official: Any, site_pack: Path) -> None:
+    doc = json.loads((site_pack / "oscal-assessment-results.json").read_text())
+    bad_token = copy.deepcopy(doc)
+    finding = bad_token["assessment-results"]["results"][0]["findings"][0]
+    finding["target"]["target-id"] = "pci:11.4.5"
+    assert _errors(official, bad_token)
+    unknown = copy.deepcopy(doc)
+    unknown["assessment-results"]["edgeaudit"] = True
+    assert _errors(official, unknown)
+    zoneless = copy.deepcopy(doc)
+    zoneless["assessment-results"]["metadata"]["last-modified"] = "2026-10-01T00:00:00"
+    assert _errors(official, zoneless)
