@@ -87,10 +87,19 @@ def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     data = assessment.to_dict()
     if recorded is not None:
         data["recorded"] = {"appended": recorded.appended, "first_index": recorded.first_index}
-    if args.json:
-        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
-    else:
-        print(table(assessment, recorded.first_index if recorded else None))
+    text = (
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+        if args.json
+        else table(assessment, recorded.first_index if recorded else None)
+    )
+    if args.tenant:
+        # what is shown for a tenant names no other tenant: their tenants, segments, assets,
+        # addresses, principals and keys become neutral labels (as in a tenant pack); the
+        # recorded results keep the real names
+        from edgeaudit.pack.scope import TenantView
+
+        text = TenantView.for_tenant(policies.inventory, args.tenant).redact_text(text)
+    print(text)
     failing = {FAIL} | ({NOT_EVALUATED, STALE} if args.strict else set())
     return 1 if any(r.status in failing for r in assessment.results) else 0
 

@@ -211,3 +211,36 @@ def test_the_clean_campus_fails_nothing(tmp_path: Path) -> None:
     assert data["assessment"]["counts"]["pass"] > 50
     rc, _ = _evaluate(ws, "--strict", "--no-record")
     assert rc == 1  # no probe evidence and no access review: not evaluated fails --strict
+
+
+def test_tenant_output_names_no_other_tenant(planted: Any) -> None:
+    ws, _ = planted
+    from edgeaudit.collect.inventory import load_inventory
+
+    inv = load_inventory(POLICIES / "inventory.yaml")
+    others = [
+        *(p.id for p in inv.principals if p.tenant not in (None, "fintech-a")),
+        *(a.hostname for a in inv.assets if a.owner not in ("shared", "fintech-a")),
+        *(s.id for s in inv.segments if s.owner not in ("shared", "fintech-a")),
+        *(k.id for k in inv.keys if k.tenant != "fintech-a"),
+        "media-b",
+        "ai-c",
+    ]
+    for extra in ((), ("--json",)):
+        rc, out = _run(
+            "--workspace",
+            str(ws),
+            "evaluate",
+            "--quarter",
+            "2026Q3",
+            "--no-record",
+            "--tenant",
+            "fintech-a",
+            *extra,
+        )
+        assert rc == 1
+        assert "fintech-a" in out
+        leaked = [name for name in others if name in out]
+        assert leaked == []
+    # the cross-tenant key use is still reported to fintech-a, with a neutral label
+    assert "tenant-" in out
