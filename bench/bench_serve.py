@@ -167,6 +167,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--dashboard-only", action="store_true", help="skip the load runs")
     a = ap.parse_args()
     root = Path(a.dir)
     ws = root / "ws"
@@ -177,6 +178,19 @@ def main() -> None:
         signed = [c.tree_size for c in store.log(config.origin).checkpoints()]
     print(f"{machine()}, load average {os.getloadavg()[0]:.1f}; store {signed[-1]} entries")
 
+    if a.dashboard_only:
+        port = free_port()
+        env = {**os.environ, "EDGEAUDIT_WORKSPACE": str(ws)}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "edgeaudit.cli.main", "serve", "--port", str(port)], env=env
+        )
+        try:
+            wait_up(port, "/api/v1/checkpoint")
+            dashboard(port, ws)
+        finally:
+            server.terminate()
+            server.wait()
+        return
     # the baseline: a bare asyncio HTTP server answering a fixed body
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE, str(port)])

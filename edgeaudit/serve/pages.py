@@ -140,14 +140,14 @@ def dashboard(service: Service, doc: dict[str, Any], period: Period) -> dict[str
     jit = Counter(r["status"] for r in results if r["rule"] == "jit-session-covered")
     with service.log.reader() as reader:
         quarantine = reader.quarantine_counts()
-        size, _ = reader.head()
-        sources = reader.source_counts(size)
     return {
         "frameworks": rows,
         "framework_chart": chart,
         "failing": failing,
         "counts": doc["assessment"]["counts"],
-        "heatmap": _probe_heatmap(service, period),
+        "heatmap": service.cached(
+            ("heatmap", period.start, period.end), lambda: _probe_heatmap(service, period)
+        ),
         "jit": dict(jit),
         "jit_chart": Markup(  # noqa: S704 (charts escape every label)
             charts.bars(sorted(jit.items()), "admin sessions covered by a JIT grant")
@@ -156,6 +156,5 @@ def dashboard(service: Service, doc: dict[str, Any], period: Period) -> dict[str
         else None,
         "quarantine": quarantine,
         "quarantined": sum(n for _, _, n in quarantine),
-        "sources": sources,
         "checkpoint": service.checkpoint() if service.log.latest_checkpoint() else None,
     }

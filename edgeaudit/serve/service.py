@@ -159,7 +159,7 @@ class Service:
         self._manifest: ManifestKey | None = None
         self.jobs = Jobs(settings.exports or config.root / EXPORTS_DIR, self._build_export)
         self._cache_lock = threading.Lock()
-        self._cache: dict[tuple[str | None, int, int, str | None], tuple[float, Any]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self.watcher = self._watcher()
 
     def _watcher(self) -> Any:
@@ -396,6 +396,19 @@ class Service:
             "findings": result.findings,
         }
 
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, reused for ``cache_seconds`` (assessments, the dashboard's probe map)."""
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.settings.cache_seconds:
+            return hit[1]
+        value = compute()
+        with self._cache_lock:
+            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < 3600}
+            self._cache[key] = (now, value)
+        return value
+
     # -- officer / tenant reads -------------------------------------------------------------
 
     def assess(
@@ -419,25 +432,17 @@ class Service:
         if scope is not None and scope not in policies.inventory.tenant_ids:
             raise InputError(f"tenant {scope!r} is not in the inventory")
         self.record(who, "access.read", f"{action} {period.label}", client, scope)
-        key = (scope, period.start, period.end, framework)
-        now = time.monotonic()
-        with self._cache_lock:
-            hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.settings.cache_seconds:
-            doc: dict[str, Any] = hit[1]
-        else:
-            assessment = evaluate(
+        doc: dict[str, Any] = self.cached(
+            ("assessment", scope, period.start, period.end, framework),
+            lambda: evaluate(
                 policies,
                 self.log,
                 start=period.start_text,
                 end=period.end_text,
                 tenant=scope,
                 frameworks=[framework] if framework else None,
-            )
-            doc = assessment.to_dict()
-            with self._cache_lock:
-                self._cache = {k: v for k, v in self._cache.items() if now - v[0] < 3600}
-                self._cache[key] = (now, doc)
+            ).to_dict(),
+        )
         if scope is None:
             return doc
         return for_view(doc, TenantView.for_tenant(policies.inventory, scope))
