@@ -71,6 +71,7 @@ def _cases(w: World) -> list[tuple[str, str, dict[str, object] | None, tuple[int
         ("GET", "/api/v1/proof/inclusion/0", None, (200, 200, 200, 200, 200)),
         ("GET", f"/api/v1/proof/consistency?old={w.size}", None, (200, 200, 200, 200, 200)),
         ("GET", "/api/v1/openapi.json", None, (200, 200, 200, 200, 200)),
+        ("GET", "/api/v1/keys", None, (200, 200, 200, 200, 200)),
         ("GET", "/api/v1/whoami", None, (200, 200, 200, 200, 401)),
         (
             "POST",
