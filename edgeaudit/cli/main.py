@@ -223,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--cache-seconds", type=float, default=60.0, help="reuse an assessment this long"
     )
+    c.add_argument("--max-pending", type=int, default=3, help="waiting exports per scope")
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(

@@ -125,6 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         alert_interval=args.alert_interval,
         verify_every=args.verify_every,
         cache_seconds=args.cache_seconds,
+        max_pending=args.max_pending,
     )
     service = make_service(config, settings)
     scheduler = None

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edgeaudit import __version__
 from edgeaudit.errors import ConfigError, EdgeauditError
 from edgeaudit.serve import authz
-from edgeaudit.serve.service import Conflict, NotFound, Service, parse_period
+from edgeaudit.serve.service import Busy, Conflict, NotFound, Service, parse_period
 from edgeaudit.serve.tokens import Principal, TokenError
 
 log = logging.getLogger("edgeaudit.serve")
@@ -189,6 +189,10 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
     @app.exception_handler(Conflict)
     async def _conflict(_r: Request, exc: Conflict) -> JSONResponse:
         return error_response(409, str(exc))
+
+    @app.exception_handler(Busy)
+    async def _busy(_r: Request, exc: Busy) -> JSONResponse:
+        return error_response(429, str(exc), {"Retry-After": "30"})
 
     @app.exception_handler(ConfigError)
     async def _config(_r: Request, exc: ConfigError) -> JSONResponse:
@@ -602,6 +606,8 @@ def _add_pages(app: FastAPI, service: Service) -> None:
             )
         except authz.Forbidden as exc:
             raise PageError(403, str(exc)) from None
+        except Busy as exc:
+            raise PageError(429, str(exc)) from None
         except EdgeauditError as exc:
             raise PageError(400, str(exc)) from None
         to = f"/tenant/{job.tenant}" if who.role == "tenant" else "/exports"

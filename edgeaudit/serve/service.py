@@ -26,7 +26,7 @@ from edgeaudit.events import prepare
 from edgeaudit.pack.period import Period
 from edgeaudit.policy.files import Policies, load_policies
 from edgeaudit.serve import authz
-from edgeaudit.serve.jobs import DONE, ExportJob, Jobs
+from edgeaudit.serve.jobs import DONE, QUEUED, RUNNING, ExportJob, Jobs
 from edgeaudit.serve.ratelimit import RateLimiter
 from edgeaudit.serve.revocation import Ledger
 from edgeaudit.serve.tokens import Principal, TokenVerifier
@@ -46,6 +46,10 @@ class Conflict(Exception):
     """HTTP 409."""
 
 
+class Busy(Exception):
+    """HTTP 429: too many exports waiting for this scope."""
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -58,6 +62,7 @@ class Settings:
     pdf: bool = True  # tenant packs with report.pdf
     with_scheduler: bool = False
     exports: Path | None = None  # default: the workspace's exports/
+    max_pending: int = 3  # queued or running exports per scope (tenant or site)
     cache_seconds: float = 60.0  # an assessment is reused for this long (0: evaluate each time)
     alert_webhook: str | None = None
     alert_command: str | None = None
@@ -318,6 +323,11 @@ class Service:
         if framework is not None and framework not in policies.catalogue.framework_ids:
             known = ", ".join(policies.catalogue.framework_ids)
             raise InputError(f"framework {framework!r} is not known (known: {known})")
+        pending = sum(
+            1 for j in self.jobs.all() if j.tenant == scope and j.status in (QUEUED, RUNNING)
+        )
+        if pending >= self.settings.max_pending:
+            raise Busy(f"{pending} exports of this scope are still waiting; try again later")
         job = ExportJob(
             id=self.jobs.new_id(),
             tenant=scope,

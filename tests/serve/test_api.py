@@ -309,3 +309,34 @@ def test_openapi_document(client: TestClient) -> None:
         "/api/v1/assessments",
         "/api/v1/probe-runs",
     } <= paths
+
+
+def test_pending_exports_are_capped_per_scope(site: Site, tmp_path: Path) -> None:
+    import threading
+
+    svc = make_service(site.config, settings(site, max_pending=2, exports=tmp_path / "e"))
+    gate = threading.Event()
+    build = svc.jobs._builder
+
+    def slow(*args: object) -> dict[str, object]:
+        gate.wait(60)
+        return build(*args)  # type: ignore[arg-type]
+
+    svc.jobs._builder = slow  # hold the worker so requests stay pending
+    try:
+        with TestClient(asgi(svc), raise_server_exceptions=False) as c:
+            tenant = bearer(site.token("tenant", "ai-c"))
+            codes = [
+                c.post("/api/v1/exports", json={"period": Q}, headers=tenant).status_code
+                for _ in range(3)
+            ]
+            assert codes == [202, 202, 429]
+            r = c.post("/api/v1/exports", json={"period": Q}, headers=tenant)
+            assert r.json()["error"]["code"] == "rate_limited"
+            # another scope is not blocked by ai-c's queue
+            officer = bearer(site.token("officer"))
+            r = c.post("/api/v1/exports", json={"period": Q, "tenant": "media-b"}, headers=officer)
+            assert r.status_code == 202
+    finally:
+        gate.set()
+        svc.close()
