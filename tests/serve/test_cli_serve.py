@@ -64,3 +64,51 @@ def test_serve_refuses_a_bad_port(site: Site) -> None:
     code, _, err = run("--workspace", str(site.ws), "serve", "--port", "70000")
     assert code == 2
     assert "--port" in err
+
+
+def test_with_scheduler_needs_plans_and_runs_the_scheduler_beside_the_server(
+    site: Site, tmp_path: object
+) -> None:
+    import shutil
+    from pathlib import Path
+
+    ws = Path(str(tmp_path)) / "ws"
+    shutil.copytree(site.ws, ws)
+    shutil.rmtree(ws / "policies", ignore_errors=True)
+    shutil.copytree(Path(__file__).resolve().parents[2] / "policies", ws / "policies")
+    (ws / "policies" / "probes.yaml").rename(ws / "probes.yaml.off")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
+    base_cmd = [sys.executable, "-m", "edgeaudit.cli.main", "--workspace", str(ws), "serve"]
+    # no probe plans: refused before anything listens
+    r = subprocess.run(
+        [*base_cmd, "--with-scheduler"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2
+    assert "probes.yaml is missing" in r.stderr
+    # with the repository's plans, none of which has its vantage segment on this host: the
+    # scheduler child says so and stops, and the server keeps answering
+    (ws / "probes.yaml.off").rename(ws / "policies" / "probes.yaml")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*base_cmd, "--port", str(port), "--no-pdf", "--with-scheduler"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r2 = httpx.get(f"http://127.0.0.1:{port}/api/v1/checkpoint", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()[1].decode()
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        assert r2.status_code == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "no scheduled plan has its vantage segment here" in err.decode()
