@@ -128,6 +128,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_pending=args.max_pending,
     )
     service = make_service(config, settings)
+    # the dashboard's default period is assessed in the background right away
+    from edgeaudit.pack.period import Period
+    from edgeaudit.serve.pages import last_quarter
+
+    service.warm_up(Period.quarter(last_quarter()))
     scheduler = None
     if args.with_scheduler:
         scheduler = _start_scheduler(args, config)

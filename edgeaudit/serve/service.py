@@ -10,6 +10,7 @@ endpoints (checkpoint, proofs) return hashes only, never entry contents, and are
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -36,6 +37,8 @@ from edgeaudit.workspace.config import WorkspaceConfig
 
 EXPORTS_DIR = "exports"
 CHECKPOINT_TTL = 0.5  # seconds the public endpoints reuse the list of signed checkpoints
+
+log = logging.getLogger("edgeaudit.serve")
 
 
 class NotFound(Exception):
@@ -165,6 +168,7 @@ class Service:
         self.jobs = Jobs(settings.exports or config.root / EXPORTS_DIR, self._build_export)
         self._cache_lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._computing: dict[tuple[Any, ...], threading.Event] = {}
         self.watcher = self._watcher()
 
     def _watcher(self) -> Any:
@@ -407,17 +411,91 @@ class Service:
         }
 
     def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """``compute()``, reused for ``cache_seconds`` (assessments, the dashboard's probe map)."""
+        """``compute()``, reused for ``cache_seconds`` (assessments, the dashboard's probe map).
+
+        Once a value exists, an expired one is still returned at once while a background thread
+        computes its successor (an assessment of a large store takes seconds: pages must not
+        wait for it). Concurrent misses of one key wait for a single computation. With
+        ``cache_seconds`` 0 every call computes afresh."""
+        if self.settings.cache_seconds <= 0:
+            return compute()
         now = time.monotonic()
         with self._cache_lock:
             hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.settings.cache_seconds:
+            running = self._computing.get(key)
+            if hit is not None and now - hit[0] >= self.settings.cache_seconds and not running:
+                self._computing[key] = threading.Event()
+                threading.Thread(
+                    target=self._refresh, args=(key, compute), name="edgeaudit-refresh", daemon=True
+                ).start()
+        if hit is not None:
             return hit[1]
-        value = compute()
-        with self._cache_lock:
-            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < 3600}
-            self._cache[key] = (now, value)
-        return value
+        if running is not None:
+            running.wait()
+            with self._cache_lock:
+                hit = self._cache.get(key)
+            if hit is not None:
+                return hit[1]
+        return self._refresh(key, compute, claim=True)
+
+    def _refresh(
+        self, key: tuple[Any, ...], compute: Callable[[], Any], claim: bool = False
+    ) -> Any:
+        if claim:
+            with self._cache_lock:
+                self._computing.setdefault(key, threading.Event())
+        try:
+            value = compute()
+            now = time.monotonic()
+            with self._cache_lock:
+                self._cache = {k: v for k, v in self._cache.items() if now - v[0] < 3600}
+                self._cache[key] = (now, value)
+            return value
+        except Exception:
+            if not claim:  # a background refresh: keep serving the previous value
+                log.exception("refreshing %s failed", key[0])
+                return None
+            raise
+        finally:
+            with self._cache_lock:
+                done = self._computing.pop(key, None)
+            if done is not None:
+                done.set()
+
+    def warm_up(self, period: Period) -> threading.Thread | None:
+        """Compute the site assessment of ``period`` in the background, so the first dashboard
+        of that period is served from the cache."""
+        if self.settings.cache_seconds <= 0:
+            return None
+        thread = threading.Thread(
+            target=lambda: self._site_assessment(period, None),
+            name="edgeaudit-warm-up",
+            daemon=True,
+        )
+        thread.start()
+        return thread
+
+    def _site_assessment(self, period: Period, framework: str | None) -> dict[str, Any]:
+        return self._assessment(None, period, framework)
+
+    def _assessment(
+        self, scope: str | None, period: Period, framework: str | None
+    ) -> dict[str, Any]:
+        from edgeaudit.policy.engine import evaluate
+
+        policies = self.policies.get()
+        doc: dict[str, Any] = self.cached(
+            ("assessment", scope, period.start, period.end, framework),
+            lambda: evaluate(
+                policies,
+                self.log,
+                start=period.start_text,
+                end=period.end_text,
+                tenant=scope,
+                frameworks=[framework] if framework else None,
+            ).to_dict(),
+        )
+        return doc
 
     # -- officer / tenant reads -------------------------------------------------------------
 
@@ -435,24 +513,13 @@ class Service:
         a tenant pack carries (its results only, other tenants' identifiers by neutral labels)."""
         from edgeaudit.pack.findings import for_view
         from edgeaudit.pack.scope import TenantView
-        from edgeaudit.policy.engine import evaluate
 
         scope = authz.scope_for(who, action, tenant)
         policies = self.policies.get()
         if scope is not None and scope not in policies.inventory.tenant_ids:
             raise InputError(f"tenant {scope!r} is not in the inventory")
         self.record(who, "access.read", f"{action} {period.label}", client, scope)
-        doc: dict[str, Any] = self.cached(
-            ("assessment", scope, period.start, period.end, framework),
-            lambda: evaluate(
-                policies,
-                self.log,
-                start=period.start_text,
-                end=period.end_text,
-                tenant=scope,
-                frameworks=[framework] if framework else None,
-            ).to_dict(),
-        )
+        doc = self._assessment(scope, period, framework)
         if scope is None:
             return doc
         return for_view(doc, TenantView.for_tenant(policies.inventory, scope))

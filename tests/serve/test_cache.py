@@ -1,0 +1,94 @@
+"""Assessments are served from a cache refreshed in the background: a page never waits for a
+re-evaluation once a value exists, concurrent misses compute once, and the server assesses the
+dashboard's default period as soon as it starts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from edgeaudit.pack.period import Period
+from edgeaudit.serve.setup import make_service
+from tests.serve.conftest import Site, settings
+
+
+def test_stale_value_served_at_once_while_a_refresh_runs(site: Site) -> None:
+    svc = make_service(site.config, settings(site, cache_seconds=0.3))
+    try:
+        calls: list[int] = []
+        release = threading.Event()
+
+        def compute() -> int:
+            calls.append(1)
+            if len(calls) > 1:
+                release.wait(10)  # the refresh is slow
+            return len(calls)
+
+        assert svc.cached(("k",), compute) == 1
+        assert svc.cached(("k",), compute) == 1  # fresh: reused
+        assert len(calls) == 1
+        time.sleep(0.35)
+        began = time.monotonic()
+        assert svc.cached(("k",), compute) == 1  # expired: the old value, at once
+        assert time.monotonic() - began < 0.2
+        assert svc.cached(("k",), compute) == 1  # a refresh is already running: not a second
+        release.set()
+        deadline = time.monotonic() + 10
+        while svc.cached(("k",), compute) != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert len(calls) == 2
+    finally:
+        svc.close()
+
+
+def test_concurrent_misses_compute_once(site: Site) -> None:
+    svc = make_service(site.config, settings(site, cache_seconds=60))
+    try:
+        calls: list[int] = []
+
+        def compute() -> str:
+            calls.append(1)
+            time.sleep(0.3)
+            return "value"
+
+        out: list[str] = []
+        threads = [
+            threading.Thread(target=lambda: out.append(svc.cached(("m",), compute)))
+            for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert out == ["value"] * 4
+        assert len(calls) == 1
+    finally:
+        svc.close()
+
+
+def test_warm_up_assesses_the_period_in_the_background(site: Site) -> None:
+    svc = make_service(site.config, settings(site, cache_seconds=60))
+    try:
+        period = Period.quarter("2026Q3")
+        thread = svc.warm_up(period)
+        assert thread is not None
+        thread.join(120)
+        began = time.monotonic()
+        doc = svc._site_assessment(period, None)
+        assert time.monotonic() - began < 0.05  # served from the cache
+        assert doc["assessment"]["from"] == period.start_text
+        assert doc["results"]
+    finally:
+        svc.close()
+
+
+def test_no_cache_means_no_warm_up_and_fresh_values(site: Site) -> None:
+    svc = make_service(site.config, settings(site, cache_seconds=0))
+    try:
+        assert svc.warm_up(Period.quarter("2026Q3")) is None
+        n = iter(range(10))
+        assert svc.cached(("z",), lambda: next(n)) == 0
+        assert svc.cached(("z",), lambda: next(n)) == 1
+    finally:
+        svc.close()
