@@ -130,9 +130,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     service = make_service(config, settings)
     # the dashboard's default period is assessed in the background right away
     from edgeaudit.pack.period import Period
-    from edgeaudit.serve.pages import last_quarter
+    from edgeaudit.serve.pages import heatmap, last_quarter
 
-    service.warm_up(Period.quarter(last_quarter()))
+    default = Period.quarter(last_quarter())
+    service.warm_up(default, also=lambda: heatmap(service, default))
     scheduler = None
     if args.with_scheduler:
         scheduler = _start_scheduler(args, config)

@@ -132,6 +132,13 @@ def _probe_heatmap(service: Service, period: Period) -> Markup | None:
     )
 
 
+def heatmap(service: Service, period: Period) -> Markup | None:
+    """The period's isolation heat-map, from the cache (computed on a miss)."""
+    return service.cached(  # type: ignore[no-any-return]
+        ("heatmap", period.start, period.end), lambda: _probe_heatmap(service, period)
+    )
+
+
 def dashboard(service: Service, doc: dict[str, Any], period: Period) -> dict[str, Any]:
     """What the officer dashboard shows, from one assessment document."""
     rows, chart = _framework_chart(doc)
@@ -145,9 +152,7 @@ def dashboard(service: Service, doc: dict[str, Any], period: Period) -> dict[str
         "framework_chart": chart,
         "failing": failing,
         "counts": doc["assessment"]["counts"],
-        "heatmap": service.cached(
-            ("heatmap", period.start, period.end), lambda: _probe_heatmap(service, period)
-        ),
+        "heatmap": heatmap(service, period),
         "jit": dict(jit),
         "jit_chart": Markup(  # noqa: S704 (charts escape every label)
             charts.bars(sorted(jit.items()), "admin sessions covered by a JIT grant")

@@ -462,13 +462,22 @@ class Service:
             if done is not None:
                 done.set()
 
-    def warm_up(self, period: Period) -> threading.Thread | None:
-        """Compute the site assessment of ``period`` in the background, so the first dashboard
-        of that period is served from the cache."""
+    def warm_up(
+        self, period: Period, also: Callable[[], object] | None = None
+    ) -> threading.Thread | None:
+        """Compute the site assessment of ``period`` (and ``also``: e.g. the dashboard's
+        heat-map) in the background, so the first dashboard of that period is served from the
+        cache."""
         if self.settings.cache_seconds <= 0:
             return None
+
+        def work() -> None:
+            self._site_assessment(period, None)
+            if also is not None:
+                also()
+
         thread = threading.Thread(
-            target=lambda: self._site_assessment(period, None),
+            target=work,
             name="edgeaudit-warm-up",
             daemon=True,
         )

@@ -71,9 +71,11 @@ def test_warm_up_assesses_the_period_in_the_background(site: Site) -> None:
     svc = make_service(site.config, settings(site, cache_seconds=60))
     try:
         period = Period.quarter("2026Q3")
-        thread = svc.warm_up(period)
+        also: list[str] = []
+        thread = svc.warm_up(period, also=lambda: also.append("heat-map"))
         assert thread is not None
         thread.join(120)
+        assert also == ["heat-map"]
         began = time.monotonic()
         doc = svc._site_assessment(period, None)
         assert time.monotonic() - began < 0.05  # served from the cache
