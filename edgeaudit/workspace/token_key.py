@@ -9,16 +9,14 @@ half for verification, and never re-reads the PEM per request.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from edgeaudit.errors import ConfigError
 from edgeaudit.verify.pack_key import thumbprint
 from edgeaudit.workspace.config import WorkspaceConfig
+from edgeaudit.workspace.keys import passphrase, read_private_key, write_private_key
 
 TOKEN_KEY_PATH = "keys/token.key"  # noqa: S105 (a path, not a secret)
 KID_PREFIX = "tok-"
@@ -33,33 +31,12 @@ def token_kid(key: ec.EllipticCurvePublicKey) -> str:
 
 
 def _passphrase(config: WorkspaceConfig) -> bytes | None:
-    env = config.passphrase_env
-    if env is None:
-        return None
-    value = os.environ.get(env)
-    if not value:
-        raise ConfigError(f"the workspace keys are encrypted: set the passphrase in ${env}")
-    return value.encode("utf-8")
+    return passphrase(config.passphrase_env, "the workspace keys")
 
 
 def _create(config: WorkspaceConfig, path: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    passphrase = _passphrase(config)
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # created meanwhile by another process: use that one
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+    # False: created meanwhile by another process, which is fine: use that one
+    write_private_key(path, ec.generate_private_key(ec.SECP256R1()), _passphrase(config))
 
 
 def load_token_key(config: WorkspaceConfig, *, create: bool = True) -> ec.EllipticCurvePrivateKey:
@@ -69,26 +46,7 @@ def load_token_key(config: WorkspaceConfig, *, create: bool = True) -> ec.Ellipt
         if not create:
             raise ConfigError(f"token key {path} is missing; `edgeaudit token issue` creates it")
         _create(config, path)
-    try:
-        mode = path.stat().st_mode
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read token key {path}: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"token key {path} is accessible by other users (mode {stat.S_IMODE(mode):04o}); "
-            f"run: chmod 600 {path}"
-        )
-    try:
-        key = serialization.load_pem_private_key(data, _passphrase(config))
-    except TypeError as exc:
-        raise ConfigError(
-            f"token key {path} is encrypted but no passphrase variable is configured"
-        ) from exc
-    except ValueError:
-        raise ConfigError(
-            f"cannot load token key {path}: wrong passphrase or not a PEM private key"
-        ) from None
+    key = read_private_key(path, "token key", lambda: _passphrase(config))
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ConfigError(f"token key {path} is not an ECDSA P-256 key")
     return key
