@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import date as date_type
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from edgeaudit.store.log import LogReader
     from edgeaudit.verify.report import VerifyReport
 
+T = TypeVar("T")
 _EPOCH_ORDINAL = date_type(1970, 1, 1).toordinal()
 # kinds the built-in checks read (all but the bulk key use, which is streamed)
 PREFETCH = (
@@ -127,6 +128,13 @@ class Context:
     def __post_init__(self) -> None:
         self._cache: dict[tuple[str, bool], list[Ev]] = {}
         self._prefetched = False
+        self._memo: dict[str, Any] = {}
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per assessment: views several checks share (grants, probe runs)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def events(self, *kinds: str, lookback: bool = False) -> list[Ev]:
         """Entries of ``kinds`` in the period (from ``start - lookback`` when asked, that window

@@ -90,6 +90,11 @@ class GrantView:
 
 
 def grants(ctx: Context) -> dict[str, GrantView]:
+    """Every grant of the period and look-back, rebuilt once per assessment."""
+    return ctx.memo("jit.grants", lambda: _grants(ctx))
+
+
+def _grants(ctx: Context) -> dict[str, GrantView]:
     out: dict[str, GrantView] = {}
     kinds = (
         "grant.request",
@@ -203,6 +208,10 @@ def session_covered(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome
 
 def _approved_in_period(ctx: Context) -> dict[tuple[str, str], list[GrantView]]:
     """Approved grants (approval inside the period) by (requester, asset)."""
+    return ctx.memo("jit.approved", lambda: _approved(ctx))
+
+
+def _approved(ctx: Context) -> dict[tuple[str, str], list[GrantView]]:
     out: dict[tuple[str, str], list[GrantView]] = defaultdict(list)
     for g in grants(ctx).values():
         if g.approve is None or not ctx.in_period(g.approve.t):

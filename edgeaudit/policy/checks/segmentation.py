@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgeaudit.policy.checks._common import cite, plural
 from edgeaudit.policy.context import Context, Ev, iso
@@ -18,11 +18,31 @@ from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, STALE, Outcome, Sc
 from edgeaudit.policy.registry import Param, check
 
 
-def _pairs(ctx: Context) -> list[tuple[str, str, bool]] | str:
+class _Pair(NamedTuple):
+    src: str
+    dst: str
+    allowed: bool  # the matrix allows src -> dst on something
+    scope: Scope
+    latest: tuple[Ev, list[Ev]] | None  # the latest run probing the pair, with its results
+
+
+def _probed(ctx: Context) -> list[_Pair] | str:
+    """Every ordered segment pair of the matrix with its latest probe run (computed once per
+    assessment), or why there is nothing to judge."""
+    return ctx.memo("segmentation.pairs", lambda: _pairs(ctx))
+
+
+def _pairs(ctx: Context) -> list[_Pair] | str:
     if ctx.matrix is None:
         return ctx.matrix_error or "no isolation matrix (policies/isolation.yaml)"
-    ids = [s.id for s in ctx.inventory.segments]
-    return [(p.src, p.dst, bool(p.allowed)) for p in ctx.matrix.pairs(ids)]
+    owners = {s.id: s.owner for s in ctx.inventory.segments}
+    latest = _latest(ctx)
+    out = []
+    for p in ctx.matrix.pairs(list(owners)):
+        tenants = [t for t in (owners.get(p.dst), owners.get(p.src)) if t not in (None, "shared")]
+        scope = Scope(tenant=tenants[0] if tenants else None, segment=f"{p.src}->{p.dst}")
+        out.append(_Pair(p.src, p.dst, bool(p.allowed), scope, latest.get((p.src, p.dst))))
+    return out
 
 
 def _latest(ctx: Context) -> dict[tuple[str, str], tuple[Ev, list[Ev]]]:
@@ -47,12 +67,6 @@ def _latest(ctx: Context) -> dict[tuple[str, str], tuple[Ev, list[Ev]]]:
     return latest
 
 
-def _scope(ctx: Context, src: str, dst: str) -> Scope:
-    owners = {s.id: s.owner for s in ctx.inventory.segments}
-    tenants = [t for t in (owners.get(dst), owners.get(src)) if t not in (None, "shared")]
-    return Scope(tenant=tenants[0] if tenants else None, segment=f"{src}->{dst}")
-
-
 @check(
     "segmentation.cadence",
     "Every segment pair is probed within the cadence",
@@ -60,15 +74,12 @@ def _scope(ctx: Context, src: str, dst: str) -> Scope:
     cadence=Param("duration", 183 * 86400, "longest time since the latest probe run of a pair"),
 )
 def cadence(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
-    pairs = _pairs(ctx)
+    pairs = _probed(ctx)
     if isinstance(pairs, str):
         yield Outcome(Scope(subject="segmentation"), NOT_EVALUATED, pairs)
         return
     limit = float(params["cadence"])
-    latest = _latest(ctx)
-    for src, dst, _allowed in pairs:
-        scope = _scope(ctx, src, dst)
-        found = latest.get((src, dst))
+    for src, dst, _allowed, scope, found in pairs:
         if found is None:
             yield Outcome(scope, NOT_EVALUATED, f"no probe run from {src} has probed {dst}")
             continue
@@ -92,14 +103,11 @@ def cadence(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     ("SEG",),
 )
 def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
-    pairs = _pairs(ctx)
+    pairs = _probed(ctx)
     if isinstance(pairs, str):
         yield Outcome(Scope(subject="segmentation"), NOT_EVALUATED, pairs)
         return
-    latest = _latest(ctx)
-    for src, dst, _allowed in pairs:
-        scope = _scope(ctx, src, dst)
-        found = latest.get((src, dst))
+    for src, dst, _allowed, scope, found in pairs:
         if found is None:
             yield Outcome(scope, NOT_EVALUATED, f"no probe evidence for {src} -> {dst}")
             continue
@@ -155,16 +163,13 @@ def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]
     ("SEG",),
 )
 def allowed_reachable(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
-    pairs = _pairs(ctx)
+    pairs = _probed(ctx)
     if isinstance(pairs, str):
         yield Outcome(Scope(subject="segmentation"), NOT_EVALUATED, pairs)
         return
-    latest = _latest(ctx)
-    for src, dst, allowed in pairs:
+    for src, dst, allowed, scope, found in pairs:
         if not allowed:
             continue
-        scope = _scope(ctx, src, dst)
-        found = latest.get((src, dst))
         if found is None:
             yield Outcome(scope, NOT_EVALUATED, f"no probe evidence for {src} -> {dst}")
             continue
