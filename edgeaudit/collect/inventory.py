@@ -102,10 +102,16 @@ class Inventory:
         object.__setattr__(self, "_principals", by_identity)
         object.__setattr__(self, "_assets", by_host)
         object.__setattr__(self, "_keys", by_key)
+        object.__setattr__(self, "_by_id", {p.id: p for p in self.principals})
 
     def principal_for(self, kind: str, identity: str) -> Principal | None:
         found: Principal | None = self._principals.get((kind, identity))  # type: ignore[attr-defined]
         return found
+
+    def principal(self, pid: str | None) -> Principal | None:
+        """The principal with inventory id ``pid`` (None for None or an unknown id)."""
+        table: dict[str, Principal] = self._by_id  # type: ignore[attr-defined]
+        return None if pid is None else table.get(pid)
 
     def asset(self, name_or_address: str) -> Asset | None:
         table: dict[str, Asset] = self._assets  # type: ignore[attr-defined]

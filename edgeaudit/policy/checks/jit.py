@@ -264,7 +264,7 @@ def approver_accountable(ctx: Context, params: Mapping[str, Any]) -> Iterator[Ou
         bad = []
         for g in gs:
             approver = g.approver
-            p = _principal(ctx, approver)
+            p = ctx.inventory.principal(approver)
             if p is None or not ctx.raci.holds(p, "A", activity, owner):
                 bad.append(g)
         if bad:
@@ -285,12 +285,6 @@ def approver_accountable(ctx: Context, params: Mapping[str, Any]) -> Iterator[Ou
                 f"party for {activity!r}",
                 cite(e for g in gs[:MAX_PASS_CITATIONS] for e in g.evidence()),
             )
-
-
-def _principal(ctx: Context, pid: str | None) -> Any:
-    if pid is None or pid.startswith("?"):
-        return None
-    return next((p for p in ctx.inventory.principals if p.id == pid), None)
 
 
 @check(

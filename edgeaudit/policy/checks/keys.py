@@ -17,7 +17,7 @@ from edgeaudit.policy.registry import Param, check
 def _authorized(
     ctx: Context, auths: tuple[Mapping[str, str], ...], user: str, key: str, owner: str, t: float
 ) -> bool:
-    p = next((p for p in ctx.inventory.principals if p.id == user), None)
+    p = ctx.inventory.principal(user)
     for a in auths:
         if "principal" in a and a["principal"] != user:
             continue

@@ -101,7 +101,7 @@ def practice(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
             )
             continue
         for user, evs in sorted(by_who.items()):
-            p = next((p for p in ctx.inventory.principals if p.id == user), None)
+            p = ctx.inventory.principal(user)
             bad = [
                 ev
                 for ev in evs
