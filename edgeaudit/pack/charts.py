@@ -71,6 +71,16 @@ def stacked_bars(
     return _svg(max(label_w + bar_w + 10, len(order) * 105 + 10), height, body, title)
 
 
+def heat_state(verdict: str, expected: str) -> str:
+    """A probe result as a heat-map cell: ``open`` (the verdict contradicts the matrix),
+    ``blocked`` / ``pass`` (it agrees), ``error`` (inconclusive)."""
+    if verdict == "inconclusive":
+        return "error"
+    if verdict.startswith("blocked") == expected.startswith("block"):
+        return "blocked" if verdict.startswith("blocked") else "pass"
+    return "open"
+
+
 def heatmap(
     rows: Sequence[str], cols: Sequence[str], cells: Mapping[tuple[str, str], str], title: str
 ) -> str:

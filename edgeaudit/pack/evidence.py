@@ -26,6 +26,7 @@ import orjson
 from edgeaudit.canonical import canonical_json, leaf_hash
 from edgeaudit.errors import InputError, TamperError
 from edgeaudit.events import parse_utc_time
+from edgeaudit.pack.charts import heat_state
 from edgeaudit.pack.period import Period
 from edgeaudit.pack.scope import TenantView, entry_scope
 from edgeaudit.pack.tree import LevelTree
@@ -120,14 +121,7 @@ def _observe(stats: Stats, view: TenantView, entry: dict[str, Any], seconds: int
         attrs = _obj(entry.get("attrs"))
         src, dst = attrs.get("vantage"), attrs.get("segment")
         if isinstance(src, str) and isinstance(dst, str):
-            verdict = _str(attrs.get("verdict"))
-            expected = _str(attrs.get("expected"))
-            if verdict == "inconclusive":
-                state = "error"
-            elif verdict.startswith("blocked") == expected.startswith("block"):
-                state = "blocked" if verdict.startswith("blocked") else "pass"
-            else:
-                state = "open"
+            state = heat_state(_str(attrs.get("verdict")), _str(attrs.get("expected")))
             pair = (view.redact_text(src), view.redact_text(dst))
             previous = stats.probes.get(pair)
             if previous != "open":  # a violation on any path of the pair stays visible

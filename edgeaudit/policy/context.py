@@ -29,14 +29,17 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 _EPOCH_ORDINAL = date_type(1970, 1, 1).toordinal()
 # kinds the built-in checks read (all but the bulk key use, which is streamed)
-PREFETCH = (
-    "auth.logon",
+GRANT_KINDS = (
     "grant.request",
     "grant.review",
     "grant.approve",
     "grant.deny",
     "grant.revoke",
     "grant.expire",
+)
+PREFETCH = (
+    "auth.logon",
+    *GRANT_KINDS,
     "review.breakglass",
     "review.access",
     "key.state",

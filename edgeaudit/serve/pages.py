@@ -114,13 +114,7 @@ def _probe_heatmap(service: Service, period: Period) -> Markup | None:
             src, dst = attrs.get("vantage"), attrs.get("segment")
             if not (isinstance(src, str) and isinstance(dst, str)):
                 continue
-            verdict, expected = str(attrs.get("verdict")), str(attrs.get("expected"))
-            if verdict == "inconclusive":
-                state = "error"
-            elif verdict.startswith("blocked") == expected.startswith("block"):
-                state = "blocked" if verdict.startswith("blocked") else "pass"
-            else:
-                state = "open"
+            state = charts.heat_state(str(attrs.get("verdict")), str(attrs.get("expected")))
             if cells.get((src, dst)) != "open":
                 cells[(src, dst)] = state
     if not cells:

@@ -16,7 +16,7 @@ from typing import Any
 
 from edgeaudit.policy.cedar import Request
 from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural, who
-from edgeaudit.policy.context import Context, Ev, epoch, iso
+from edgeaudit.policy.context import GRANT_KINDS, Context, Ev, epoch, iso
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, Outcome, Scope
 from edgeaudit.policy.registry import Param, check
 
@@ -96,15 +96,7 @@ def grants(ctx: Context) -> dict[str, GrantView]:
 
 def _grants(ctx: Context) -> dict[str, GrantView]:
     out: dict[str, GrantView] = {}
-    kinds = (
-        "grant.request",
-        "grant.review",
-        "grant.approve",
-        "grant.deny",
-        "grant.revoke",
-        "grant.expire",
-    )
-    for ev in ctx.events(*kinds, lookback=True):
+    for ev in ctx.events(*GRANT_KINDS, lookback=True):
         gid = ev.get("grant", "id")
         if not gid:
             continue
