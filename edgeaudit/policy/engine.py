@@ -35,6 +35,7 @@ from edgeaudit.policy.model import (
     result_id,
 )
 from edgeaudit.policy.registry import registry
+from edgeaudit.policy.rules import Rule
 from edgeaudit.store.log import EvidenceLog
 from edgeaudit.verify.report import VerifyReport
 
@@ -150,10 +151,7 @@ def evaluate(
     )
 
 
-def _result(rule: object, o: Outcome, waivers: Iterable[Waiver], as_of: float) -> Result:
-    from edgeaudit.policy.rules import Rule
-
-    assert isinstance(rule, Rule)
+def _result(rule: Rule, o: Outcome, waivers: Iterable[Waiver], as_of: float) -> Result:
     rid = result_id(rule.id, o.scope)
     status, reason, waiver = o.status, o.reason, None
     if status == FAIL:
