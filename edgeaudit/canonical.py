@@ -315,6 +315,7 @@ def files_digest(files: Sequence[tuple[str, bytes]]) -> str:
 
 
 def result_id(rule: str, scope: Sequence[tuple[str, str]]) -> str:
-    """Stable id of a policy result (rule x scope): ``F-`` + 16 hex digits of SHA-256."""
+    """Stable id of a policy result (rule x scope), whatever its status: ``R-`` + 16 hex digits
+    of SHA-256. (Assessments before 2026-12 wrote the same digits after ``F-``.)"""
     key = rule + "\x00" + "\x00".join(f"{k}={v}" for k, v in scope)
-    return "F-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return "R-" + hashlib.sha256(key.encode()).hexdigest()[:16]

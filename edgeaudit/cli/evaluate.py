@@ -1,7 +1,7 @@
 """``edgeaudit evaluate``: judge the operating model against the evidence of a period.
 
-Exit codes: 0 nothing fails; 1 something fails (with ``--strict`` also: not evaluated, stale);
-2 usage or policy-file errors.
+Exit codes: 0 nothing fails (waived results alone are 0); 1 something fails (with ``--strict``
+also: not evaluated, stale); 2 usage or policy-file errors.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edgeaudit.errors import InputError
-from edgeaudit.policy.model import FAIL, NOT_EVALUATED, STALE, Assessment
+from edgeaudit.policy.model import WAIVED, Assessment
+from edgeaudit.policy.statuses import CONTROL_STATUSES, exit_code
 from edgeaudit.workspace.config import WorkspaceConfig
 
 _QUARTER = re.compile(r"(\d{4})[Qq]([1-4])")
@@ -100,8 +101,7 @@ def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
 
         text = TenantView.for_tenant(policies.inventory, args.tenant).redact_text(text)
     print(text)
-    failing = {FAIL} | ({NOT_EVALUATED, STALE} if args.strict else set())
-    return 1 if any(r.status in failing for r in assessment.results) else 0
+    return exit_code((r.status for r in assessment.results), strict=args.strict)
 
 
 def table(a: Assessment, first_index: int | None) -> str:
@@ -110,23 +110,30 @@ def table(a: Assessment, first_index: int | None) -> str:
         + (f"  tenant {a.tenant}" if a.tenant else "")
         + f"  tree size {a.tree_size}",
         "",
-        f"{'framework':<16} {'satisfied':>9} {'supported':>9} {'not sat.':>9} {'not eval.':>9}",
+        "controls per framework (satisfied / with exceptions: waived results inside / supported "
+        "by automated evidence / not satisfied / not evaluated):",
+        f"{'framework':<16} {'satisfied':>9} {'with exc.':>9} {'supported':>9} {'with exc.':>9} "
+        f"{'not sat.':>9} {'not eval.':>9}",
     ]
     for fw in a.frameworks:
         c = Counter(ctl.status for ctl in a.controls if ctl.framework == fw)
-        lines.append(
-            f"{fw:<16} {c['satisfied']:>9} {c['supported']:>9} {c['not-satisfied']:>9} "
-            f"{c['not-evaluated']:>9}"
-        )
+        lines.append(f"{fw:<16} " + " ".join(f"{c[s]:>9}" for s in CONTROL_STATUSES))
     counts = a.counts()
     lines += ["", "results: " + ", ".join(f"{k} {v}" for k, v in counts.items())]
-    failing = sorted(a.failing(), key=lambda r: (_sev(r.severity), r.rule, r.id))
-    if failing:
-        lines += ["", f"failing ({len(failing)}):"]
-        for r in failing:
+    findings = sorted(
+        a.findings(), key=lambda r: (r.status == WAIVED, _sev(r.severity), r.rule, r.id)
+    )
+    if findings:
+        n_waived = sum(1 for r in findings if r.status == WAIVED)
+        lines += [
+            "",
+            f"findings ({len(findings)}: {len(findings) - n_waived} failing, {n_waived} waived):",
+        ]
+        for r in findings:
             refs = ", ".join(str(e.index) for e in r.evidence[:8])
             more = f" +{len(r.evidence) - 8}" if len(r.evidence) > 8 else ""
-            lines.append(f"  {r.id} [{r.severity}] {r.rule} ({r.scope.text()})")
+            state = " WAIVED" if r.status == WAIVED else ""
+            lines.append(f"  {r.id} [{r.severity}]{state} {r.rule} ({r.scope.text()})")
             lines.append(f"      {r.reason}")
             if refs:
                 lines.append(f"      evidence: {refs}{more}")

@@ -113,7 +113,7 @@ def _build(args: argparse.Namespace, config: Any) -> int:
         args,
         result.to_dict(),
         f"wrote pack for {who}, {period.label}, to {result.out}: {result.entries} entries "
-        f"({result.redacted} redacted), {result.findings} findings, proven against the "
+        f"({result.redacted} redacted), {result.findings} results, proven against the "
         f"checkpoint of size {result.tree_size}\nroot {result.root_hash}\n"
         f"manifest key {result.manifest_key}",
     )
@@ -138,7 +138,15 @@ def _assessment(args: argparse.Namespace, config: Any, log: Any, period: Any) ->
         return None
     policies = load_policies(root)
     start, end = period.start_text, period.end_text
-    doc = latest_for_snapshot(log, start, end, None, policies.catalogue)
+    doc = latest_for_snapshot(
+        log,
+        start,
+        end,
+        None,
+        policies.catalogue,
+        policy_digest=policies.digest,
+        mapped={ref for rule in policies.rules.rules for ref in rule.controls},
+    )
     if doc is not None:
         return doc
     verifiers = [Verifier.parse(config.verifier_key)]
@@ -190,7 +198,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(
             f"OK: {scope} pack {args.pack}: manifest signature and every file hash verified; "
             f"checkpoint of size {report.tree_size} signed; {report.entries} entries proven "
-            f"({report.redacted} redacted); {report.findings} findings cite only proven "
+            f"({report.redacted} redacted); {report.findings} results cite only proven "
             f"entries{consistency}\nroot {report.root_hash}"
         )
     else:

@@ -231,14 +231,17 @@ def _build(root: Node) -> Inventory:
         keys.append(Key(f["id"].text("key id"), owner(f["tenant"], False), provider, identities_k))
 
     break_glass = []
+    hostnames = {a.hostname for a in assets}
     for n in top["break_glass"].items() if "break_glass" in top else ():
         f = n.mapping({"account", "assets"}, {"account"})
-        break_glass.append(
-            BreakGlass(
-                f["account"].text("account"),
-                f["assets"].texts("asset") if "assets" in f else ("*",),
-            )
-        )
+        bg_assets = f["assets"].texts("asset") if "assets" in f else ("*",)
+        for name in bg_assets:
+            if name != "*" and name not in hostnames:
+                raise f["assets"].fail(
+                    f"break-glass account {f['account'].text('account')!r} names unknown asset "
+                    f"{name!r} (not an asset hostname of the inventory)"
+                )
+        break_glass.append(BreakGlass(f["account"].text("account"), bg_assets))
 
     tz = site["timezone"].text("timezone") if "timezone" in site else None
     return Inventory(

@@ -11,8 +11,10 @@ from xml.sax.saxutils import escape
 
 COLORS: Final = {
     "satisfied": "#2e7d32",
+    "satisfied-with-exceptions": "#9e9d24",
     "pass": "#2e7d32",
     "supported": "#1565c0",
+    "supported-with-exceptions": "#5c6bc0",
     "not-satisfied": "#c62828",
     "fail": "#c62828",
     "not-evaluated": "#9e9e9e",

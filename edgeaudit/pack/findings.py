@@ -11,13 +11,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from edgeaudit.errors import InputError
 from edgeaudit.pack.scope import TenantView
+from edgeaudit.policy.statuses import (
+    CONTROL_NOT_EVALUATED,
+    NOT_SATISFIED,
+    STATUSES,
+    control_status,
+)
 from edgeaudit.verify.pack_format import FINDINGS_CSV_COLUMNS, HASH_HEX
-
-STATUSES: Final = frozenset({"pass", "fail", "not-evaluated", "waived", "stale"})
 
 
 def _need(value: Any, kind: type, where: str) -> Any:
@@ -64,18 +68,17 @@ def cited(doc: Mapping[str, Any]) -> dict[int, str]:
     return out
 
 
-def _control_status(original: str, statuses: list[str]) -> str:
-    if original in ("supported", "not-evaluated") and not statuses:
-        return original
-    if not statuses:
-        return "not-evaluated"
-    if "fail" in statuses:
-        return "not-satisfied"
-    if original == "supported":
-        return "supported"
-    if all(s == "not-evaluated" for s in statuses):
-        return "not-evaluated"
-    return "satisfied"
+def _control_status(original: str, kept: list[Mapping[str, Any]], tenant: str) -> str:
+    """A control's status in a tenant's view, by the policy engine's one lattice, from the
+    results the tenant sees; site-wide results alone never satisfy a tenant's control."""
+    supports_only = original.startswith("supported")
+    if not kept:
+        return CONTROL_NOT_EVALUATED
+    status = control_status((str(r["status"]) for r in kept), supports_only)
+    own = any((r.get("scope") or {}).get("tenant") == tenant for r in kept)
+    if status != NOT_SATISFIED and not own:
+        return CONTROL_NOT_EVALUATED
+    return status
 
 
 def _for_tenant(result: Mapping[str, Any], view: TenantView) -> bool:
@@ -94,15 +97,18 @@ def for_view(doc: dict[str, Any], view: TenantView) -> dict[str, Any]:
     if view.tenant is None:
         return doc
     kept = [r for r in doc["results"] if _for_tenant(r, view)]
-    status = {r["id"]: r["status"] for r in kept}
+    by_id = {r["id"]: r for r in kept}
     controls = []
     for c in doc.get("controls", []):
-        ids = [rid for rid in c.get("results", []) if rid in status]
+        ids = [rid for rid in c.get("results", []) if rid in by_id]
+        assert view.tenant is not None
         controls.append(
             {
                 **c,
                 "results": ids,
-                "status": _control_status(str(c.get("status")), [status[i] for i in ids]),
+                "status": _control_status(
+                    str(c.get("status")), [by_id[i] for i in ids], view.tenant
+                ),
             }
         )
     out = {
@@ -111,7 +117,7 @@ def for_view(doc: dict[str, Any], view: TenantView) -> dict[str, Any]:
         "controls": controls,
     }
     redacted: dict[str, Any] = view.redact_value(out)
-    # leaf hashes and ids are not identifiers; redact_value leaves hex and F-ids unchanged.
+    # leaf hashes and ids are not identifiers; redact_value leaves hex and R-ids unchanged.
     return redacted
 
 

@@ -69,6 +69,12 @@ def assessment_results(doc: Mapping[str, Any], *, site: str, period: Period) -> 
             ]
         },
     }
+    # each control's roll-up (the policy engine's one lattice), as the assessment states it
+    rolled = {
+        f"{c.get('framework')}:{c.get('control')}": str(c.get("status"))
+        for c in doc.get("controls", [])
+        if isinstance(c, Mapping)
+    }
     observations, findings, risks = [], [], []
     for r in doc["results"]:
         rid = str(r["id"])
@@ -98,6 +104,7 @@ def assessment_results(doc: Mapping[str, Any], *, site: str, period: Period) -> 
                     _prop("result-id", rid),
                     _prop("status", str(r["status"])),
                     _prop("severity", str(r.get("severity") or "info")),
+                    _prop("control-status", rolled.get(c, "not-evaluated")),
                 ],
                 "target": {
                     "type": "objective-id",

@@ -23,11 +23,12 @@ from markupsafe import Markup
 from edgeaudit.canonical import canonical_json
 from edgeaudit.pack import charts
 from edgeaudit.pack.evidence import Stats
+from edgeaudit.policy.statuses import CONTROL_STATUSES
 from edgeaudit.verify.pack_key import ManifestKey
 
 TEMPLATES: Final = Path(__file__).resolve().parents[2] / "report_templates"
 EVIDENCE_SHOWN: Final = 8
-CONTROL_ORDER: Final = ("satisfied", "supported", "not-satisfied", "not-evaluated")
+CONTROL_ORDER: Final = CONTROL_STATUSES  # the policy engine's one lattice
 RESULT_ORDER: Final = ("pass", "fail", "waived", "stale", "not-evaluated")
 # FORMATS.md §4: a qualified, independent tester is required; automated probes only support.
 PROBE_SUPPORTED: Final = ("11.4.5", "11.4.6", "a1.1.4")
@@ -49,8 +50,8 @@ def _framework_summary(doc: Mapping[str, Any]) -> list[tuple[str, Counter[str]]]
     by_fw: dict[str, Counter[str]] = {}
     for c in doc.get("controls", []):
         status = str(c.get("status"))
-        if _probe_supported(str(c.get("control", ""))) and status == "satisfied":
-            status = "supported"
+        if _probe_supported(str(c.get("control", ""))) and status.startswith("satisfied"):
+            status = status.replace("satisfied", "supported", 1)
         by_fw.setdefault(str(c.get("framework")), Counter())[status] += 1
     if not by_fw:
         for r in doc["results"]:
@@ -68,7 +69,12 @@ def _control_wording(control: Mapping[str, Any]) -> str:
     status = str(control.get("status"))
     if _probe_supported(str(control.get("control", ""))) and status in ("satisfied", "supported"):
         return "supported by automated probes (a qualified, independent test is still required)"
-    return status
+    if _probe_supported(str(control.get("control", ""))) and status.endswith("with-exceptions"):
+        return (
+            "supported by automated probes, with accepted exceptions (a qualified, independent "
+            "test is still required)"
+        )
+    return status.replace("-", " ")
 
 
 def _context(data: ReportInput) -> dict[str, Any]:

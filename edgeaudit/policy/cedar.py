@@ -4,8 +4,10 @@ resource in this context?". The only module that imports cedarpy.
 Entities come from the inventory: ``Principal`` (org, tenant, roles), ``Asset`` (owner, kind,
 segment), ``Key`` (owner, provider), ``Door``. Actions: ``admin.session``, ``priv.switch``,
 ``key.use``, ``key.rotate``, ``key.config``, ``door.entry``. Context (all booleans):
-``active_grant``, ``break_glass``, ``in_window``, ``authorized``. Built-in policies
-(``builtin.cedar``) ship as defaults; operators add ``*.cedar`` files under
+``active_grant``, ``break_glass``, ``in_window``, ``authorized``. Principals, assets and keys
+the inventory does not know (an offboarded account, an uninventoried host) are entities with
+``org "unknown"`` and empty attributes, so evidence about them is judged, never an error.
+Built-in policies (``builtin.cedar``) ship as defaults; operators add ``*.cedar`` files under
 ``policies/access/``. Decisions are made in batches and identical requests are decided once.
 """
 
@@ -35,7 +37,7 @@ CONTEXT_KEYS: Final = ("active_grant", "break_glass", "in_window", "authorized")
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    principal: str  # inventory id, or "?user" for an unresolved identity
+    principal: str  # inventory id, or "unresolved: user" for an identity that did not resolve
     action: str
     resource_type: str  # Asset, Key, Door
     resource: str
@@ -46,6 +48,17 @@ class Request:
 class Decision:
     allowed: bool
     policies: tuple[str, ...]  # ids of the policies that determined it
+    error: str | None = None  # Cedar could not evaluate the request: denied, with the reason
+
+
+# attributes of a principal, asset or key the inventory does not know (an offboarded account,
+# a host or key that is not inventoried): evidence about them is judged, never an error
+_UNKNOWN_ATTRS: Final[dict[str, dict[str, Any]]] = {
+    "Principal": {"org": "unknown", "tenant": "", "roles": [], "type": "unknown"},
+    "Asset": {"owner": "", "kind": "", "segment": ""},
+    "Key": {"owner": "", "provider": ""},
+    "Door": {},
+}
 
 
 class Decider:
@@ -62,13 +75,19 @@ class Decider:
         self._policy_set = cedarpy.PolicySet.from_str(self._policies)
         self._inventory = inventory
         self._base = _entities(inventory)
-        self._unresolved: set[str] = set()
-        self._doors: set[str] = set()
+        self._known = {(e["uid"]["type"], e["uid"]["id"]) for e in self._base}
+        self._extra: dict[tuple[str, str], dict[str, Any]] = {}
         self._entities: Any = None
         self._cache: dict[Request, Decision] = {}
         self.evaluated = 0  # requests sent to Cedar (after the cache)
 
+    def known(self, entity_type: str, eid: str) -> bool:
+        """Whether the inventory has this principal / asset / key."""
+        return (entity_type, eid) in self._known
+
     def decide(self, requests: Iterable[Request]) -> list[Decision]:
+        """One decision per request. Never raises for what evidence contains: a request Cedar
+        cannot evaluate is denied, with the error in :attr:`Decision.error`."""
         reqs = list(requests)
         todo = list(dict.fromkeys(r for r in reqs if r not in self._cache))
         if todo:
@@ -82,30 +101,34 @@ class Decider:
                 }
                 for r in todo
             ]
-            results = cedarpy.is_authorized_batch(batch, self._policy_set, self._entities)
+            failure = ""
+            results: list[Any]
+            try:
+                results = cedarpy.is_authorized_batch(batch, self._policy_set, self._entities)
+            except Exception as exc:  # cedarpy raises on malformed batches: deny, keep going
+                results = [None] * len(todo)
+                failure = f"{type(exc).__name__}: {exc}"
             self.evaluated += len(todo)
             for r, res in zip(todo, results, strict=True):
+                if res is None:
+                    self._cache[r] = Decision(False, (), failure)
+                    continue
                 errors = list(getattr(res.diagnostics, "errors", []) or [])
-                if errors:
-                    raise ConfigError(f"Cedar evaluation error for {r}: {errors[0]}")
                 reasons = tuple(sorted(getattr(res.diagnostics, "reasons", []) or []))
-                self._cache[r] = Decision(res.allowed, reasons)
+                error = str(errors[0]) if errors else None
+                self._cache[r] = Decision(bool(res.allowed) and error is None, reasons, error)
         return [self._cache[r] for r in reqs]
 
     def _ensure_entities(self, todo: list[Request]) -> None:
         new = False
         for r in todo:
-            if r.principal.startswith("?") and r.principal not in self._unresolved:
-                self._unresolved.add(r.principal)
-                new = True
-            if r.resource_type == "Door" and r.resource not in self._doors:
-                self._doors.add(r.resource)
-                new = True
+            for etype, eid in (("Principal", r.principal), (r.resource_type, r.resource)):
+                key = (etype, eid)
+                if key not in self._known and key not in self._extra:
+                    self._extra[key] = _entity(etype, eid, dict(_UNKNOWN_ATTRS.get(etype, {})))
+                    new = True
         if new or self._entities is None:
-            extra = [
-                _entity("Principal", u, {"org": "unknown", "tenant": "", "roles": []})
-                for u in sorted(self._unresolved)
-            ] + [_entity("Door", d, {}) for d in sorted(self._doors)]
+            extra = [self._extra[k] for k in sorted(self._extra)]
             self._entities = cedarpy.Entities.from_json_str(_dumps(self._base + extra))
 
 

@@ -39,6 +39,9 @@ GRANT_KINDS = (
 )
 PREFETCH = (
     "auth.logon",
+    "auth.logoff",
+    "session.start",
+    "session.end",
     *GRANT_KINDS,
     "review.breakglass",
     "review.access",
@@ -69,6 +72,11 @@ def epoch(text: str) -> float:
     except (ValueError, IndexError):
         raise ValueError(f"not an RFC 3339 UTC time: {text!r}") from None
     return base + float(text[19:-1]) if text[19:20] == "." else float(base)
+
+
+def when(seconds: float) -> str:
+    """A time for people (reasons, tables): RFC 3339 UTC to the second."""
+    return datetime.fromtimestamp(int(seconds // 1), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso(seconds: float) -> str:
@@ -127,6 +135,7 @@ class Context:
     verify: Callable[[], VerifyReport] | None = None  # whole-store verification, when keyed
     last_index_in_period: int = -1
     sources: Sequence[str] = ()  # source kinds that contributed entries
+    activity: str | None = None  # the RACI activity of the rule being evaluated
 
     def __post_init__(self) -> None:
         self._cache: dict[tuple[str, bool], list[Ev]] = {}

@@ -23,7 +23,6 @@ from edgeaudit.policy.files import Policies
 from edgeaudit.policy.model import (
     FAIL,
     NOT_EVALUATED,
-    PASS,
     STALE,
     WAIVED,
     Assessment,
@@ -36,6 +35,15 @@ from edgeaudit.policy.model import (
 )
 from edgeaudit.policy.registry import registry
 from edgeaudit.policy.rules import Rule
+from edgeaudit.policy.statuses import (
+    CONTROL_NOT_EVALUATED,
+    NOT_SATISFIED,
+    SATISFIED,
+    SATISFIED_EXC,
+    SUPPORTED,
+    SUPPORTED_EXC,
+    control_status,
+)
 from edgeaudit.store.log import EvidenceLog
 from edgeaudit.verify.report import VerifyReport
 
@@ -94,6 +102,7 @@ def evaluate(
         results: list[Result] = []
         for rule in policies.rules.rules:
             spec = checks[rule.check]
+            ctx.activity = rule.activity
             try:
                 outcomes = list(spec.fn(ctx, rule.param_map))
             except EdgeauditError:
@@ -111,7 +120,7 @@ def evaluate(
                 outcomes = [Outcome(Scope(subject=rule.id), NOT_EVALUATED, "nothing in scope")]
             seen: set[str] = set()
             for o in outcomes:
-                r = _result(rule, o, policies.waivers, ctx.as_of)
+                r = _result(rule, o, policies.waivers, ctx)
                 if r.id in seen:
                     raise EdgeauditError(f"check {rule.check} reported scope {o.scope} twice")
                 seen.add(r.id)
@@ -131,7 +140,12 @@ def evaluate(
     controls = rollup_results(
         policies.catalogue,
         selected,
-        [{"id": r.id, "status": r.status, "controls": r.controls} for r in results],
+        [
+            {"id": r.id, "status": r.status, "controls": r.controls, "scope": r.scope.to_dict()}
+            for r in results
+        ],
+        tenant=tenant,
+        mapped={ref for rule in policies.rules.rules for ref in rule.controls},
     )
     in_frameworks = {
         c for c in (ctl.ref for ctl in policies.catalogue.controls) if c.split(":")[0] in selected
@@ -148,22 +162,31 @@ def evaluate(
         policy_digest=policies.digest,
         results=tuple(results),
         controls=tuple(controls),
+        rules_version=policies.rules.version,
+        policy_files=policies.file_digests,
     )
 
 
-def _result(rule: Rule, o: Outcome, waivers: Iterable[Waiver], as_of: float) -> Result:
+def _result(rule: Rule, o: Outcome, waivers: Iterable[Waiver], ctx: Context) -> Result:
     rid = result_id(rule.id, o.scope)
     status, reason, waiver = o.status, o.reason, None
     if status == FAIL:
         for w in waivers:
             if not w.matches(rule.id, rid, o.scope):
                 continue
-            if epoch(w.effective) <= as_of < epoch(w.expires):
-                status, waiver = WAIVED, w
-                reason = f"{reason} [waived by {w.id}, approved by {w.approver}, until {w.expires}]"
-                break
-            if as_of >= epoch(w.expires):
+            if ctx.as_of < epoch(w.effective):
+                reason = f"{reason} [waiver {w.id} not yet in force: effective {w.effective}]"
+                continue
+            if ctx.as_of >= epoch(w.expires):
                 reason = f"{reason} [waiver {w.id} expired {w.expires}: finding re-opened]"
+                continue
+            problem = waiver_problem(w, rule, o.scope, ctx)
+            if problem is not None:
+                reason = f"{reason} [waiver {w.id} not valid: {problem}]"
+                continue
+            status, waiver = WAIVED, w
+            reason = f"{reason} [waived by {w.id}, approved by {w.approver}, until {w.expires}]"
+            break
     return Result(
         id=rid,
         rule=rule.id,
@@ -177,6 +200,26 @@ def _result(rule: Rule, o: Outcome, waivers: Iterable[Waiver], as_of: float) -> 
         waiver=waiver,
         observed=o.observed,
     )
+
+
+def waiver_problem(w: Waiver, rule: Rule, scope: Scope, ctx: Context) -> str | None:
+    """Why waiver ``w`` may not accept a failing result of ``rule`` in ``scope`` (None when it
+    may): its approver must be an inventory principal holding A for the rule's RACI activity
+    (for the result's tenant) and must not be a principal of the result."""
+    p = ctx.inventory.principal(w.approver)
+    if p is None:
+        return f"approver {w.approver} is not a principal of the inventory"
+    if scope.principal == w.approver:
+        return f"approver {w.approver} is the principal of the result they waive"
+    if rule.activity is None or ctx.raci is None:
+        return "no RACI matrix or rule activity to show who may accept the risk"
+    if not ctx.raci.holds(p, "A", rule.activity, scope.tenant):
+        return (
+            f"approver {w.approver} is not Accountable for {rule.activity!r}"
+            + (f" for {scope.tenant}" if scope.tenant else "")
+            + " in the RACI matrix"
+        )
+    return None
 
 
 def _shown(r: Result, tenant: str, check: str) -> bool:
@@ -206,11 +249,20 @@ def _for_tenant(r: Result, tenant: str, visible: set[int]) -> Result:
 
 
 def rollup_results(
-    catalogue: Catalogue, frameworks: Sequence[str], results: Sequence[Mapping[str, Any]]
+    catalogue: Catalogue,
+    frameworks: Sequence[str],
+    results: Sequence[Mapping[str, Any]],
+    *,
+    tenant: str | None = None,
+    mapped: set[str] | None = None,
 ) -> list[ControlStatus]:
     """Status per control of ``frameworks`` from results (``Result.to_dict`` shape: id, status,
-    controls): any fail -> not satisfied; all pass or waived -> satisfied (supported for
-    controls automated evidence can only support); otherwise not evaluated."""
+    controls, scope) by the one lattice of :func:`statuses.control_status`.
+
+    ``tenant``: a tenant's view, where a control whose results are all site-wide (no scope of
+    the tenant's own) is not evaluated: the tenant's controls are not satisfied by site-wide
+    checks alone. ``mapped``: the control refs some rule maps to (so a control without results
+    is told apart from one no rule covers)."""
     by_control: dict[str, list[Mapping[str, Any]]] = {}
     for r in results:
         for ref in r["controls"]:
@@ -220,23 +272,37 @@ def rollup_results(
         if ctl.framework not in frameworks:
             continue
         rs = by_control.get(ctl.ref, [])
-        statuses = {r["status"] for r in rs}
+        status = control_status((r["status"] for r in rs), ctl.supports_only)
         note = None
         if not rs:
-            status, note = "not-evaluated", "no automated rule maps to this control"
-        elif FAIL in statuses:
-            status = "not-satisfied"
-        elif statuses <= {PASS, WAIVED}:
-            status = "supported" if ctl.supports_only else "satisfied"
-            if ctl.supports_only:
-                note = (
-                    "automated evidence supports this control; "
-                    "it calls for a qualified, independent tester"
+            if mapped is not None and ctl.ref in mapped:
+                note = "its rules gave no result in this scope" + (
+                    f" (none about {tenant})" if tenant else ""
                 )
-        else:
-            status = "not-evaluated"
+            else:
+                note = "no automated rule maps to this control"
+        elif (
+            tenant is not None
+            and status in (SATISFIED, SATISFIED_EXC, SUPPORTED, SUPPORTED_EXC)
+            and not any((r.get("scope") or {}).get("tenant") == tenant for r in rs)
+        ):
+            status = CONTROL_NOT_EVALUATED
+            note = f"only site-wide results: no evidence of {tenant}'s own for this control"
+        elif status == NOT_SATISFIED:
+            n = sum(1 for r in rs if r["status"] == FAIL)
+            note = f"{n} of {len(rs)} results fail"
+        elif status == CONTROL_NOT_EVALUATED:
             n = sum(1 for r in rs if r["status"] in (NOT_EVALUATED, STALE))
             note = f"{n} of {len(rs)} results not evaluated or stale"
+        elif status in (SATISFIED_EXC, SUPPORTED_EXC):
+            n = sum(1 for r in rs if r["status"] == WAIVED)
+            note = f"{n} of {len(rs)} results waived (accepted exceptions)"
+        if ctl.supports_only and status in (SUPPORTED, SUPPORTED_EXC):
+            extra = (
+                "automated evidence supports this control; "
+                "it calls for a qualified, independent tester"
+            )
+            note = f"{note}; {extra}" if note else extra
         out.append(
             ControlStatus(
                 ctl.framework, ctl.id, ctl.title, status, tuple(r["id"] for r in rs), note

@@ -9,7 +9,8 @@ The digest covers every file read, so an assessment records exactly which model 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ class Policies:
     matrix_error: str | None
     digest: str  # sha256 hex over every file read
     files: tuple[Path, ...]
+    file_digests: tuple[tuple[str, str], ...] = ()  # (path relative to root, sha256 hex)
 
 
 def load_policies(root: str | Path) -> Policies:
@@ -60,12 +62,17 @@ def load_policies(root: str | Path) -> Policies:
 
     inventory = load_inventory(need("inventory.yaml"))
     catalogue = load_controls(need("controls.yaml"))
-    rules = load_rules(need("rules.yaml"), catalogue)
     raci_path = maybe("raci.yaml")
     raci = load_raci(raci_path, inventory) if raci_path else None
+    if raci is not None:  # reasons name files relative to the policies folder, never a path
+        raci = replace(raci, file=raci_path.name if raci_path else raci.file)
+    activities = frozenset(raci.activities()) if raci is not None else None
+    rules = load_rules(need("rules.yaml"), catalogue, inventory, activities)
     waiver_path = maybe("waivers.yaml")
     waivers = (
-        load_waivers(waiver_path, inventory, {r.id for r in rules.rules}) if waiver_path else ()
+        load_waivers(waiver_path, inventory, {r.id for r in rules.rules}, activities)
+        if waiver_path
+        else ()
     )
     matrix, matrix_error = None, None
     iso_path = maybe("isolation.yaml")
@@ -83,7 +90,9 @@ def load_policies(root: str | Path) -> Policies:
         tuple(sorted((root / "access").glob("*.cedar"))) if (root / "access").is_dir() else ()
     )
     used.extend(cedar_files)
-    digest = files_digest([(p.relative_to(root).as_posix(), p.read_bytes()) for p in used])
+    named = [(p.relative_to(root).as_posix(), p.read_bytes()) for p in used]
+    digest = files_digest(named)
+    file_digests = tuple(sorted((name, hashlib.sha256(data).hexdigest()) for name, data in named))
     return Policies(
         root,
         inventory,
@@ -96,4 +105,5 @@ def load_policies(root: str | Path) -> Policies:
         matrix_error,
         digest,
         tuple(sorted(used)),
+        file_digests,
     )

@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from edgeaudit import canonical
+from edgeaudit.policy.statuses import FAIL as FAIL  # re-exported: the statuses of a result
+from edgeaudit.policy.statuses import FINDING_STATUSES as FINDING_STATUSES
+from edgeaudit.policy.statuses import NOT_EVALUATED as NOT_EVALUATED
+from edgeaudit.policy.statuses import PASS as PASS
+from edgeaudit.policy.statuses import STALE as STALE
+from edgeaudit.policy.statuses import STATUSES as STATUSES
+from edgeaudit.policy.statuses import WAIVED as WAIVED
 
-PASS: Final = "pass"  # noqa: S105 (a status, not a password)
-FAIL: Final = "fail"
-NOT_EVALUATED: Final = "not-evaluated"
-WAIVED: Final = "waived"
-STALE: Final = "stale"
-STATUSES: Final = (PASS, FAIL, NOT_EVALUATED, WAIVED, STALE)
+# the meaning of statuses and results: bumped whenever a check or the roll-up changes what a
+# status means, so a recorded assessment of an older engine is never reused silently
+ENGINE: Final = "edgeaudit-policy/2"
 SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
 SCOPE_KEYS: Final = ("tenant", "asset", "principal", "segment", "key", "activity", "subject")
 
@@ -53,7 +57,7 @@ class Scope:
 
 
 def result_id(rule: str, scope: Scope) -> str:
-    """Stable id of rule x scope: ``F-`` + 16 hex digits of SHA-256."""
+    """Stable id of rule x scope, whatever the status: ``R-`` + 16 hex digits of SHA-256."""
     return canonical.result_id(rule, tuple(scope.to_dict().items()))
 
 
@@ -78,7 +82,7 @@ class Outcome:
 class Waiver:
     id: str
     rule: str | None
-    result: str | None  # a result id (F-...)
+    result: str | None  # a result id (R-..., or the older F-... form of the same digits)
     scope: tuple[tuple[str, str], ...]  # scope keys that must match (empty: any)
     approver: str
     reason: str
@@ -88,7 +92,7 @@ class Waiver:
     line: int
 
     def matches(self, rule: str, rid: str, scope: Scope) -> bool:
-        if self.result is not None and self.result != rid:
+        if self.result is not None and self.result[2:] != rid[2:]:
             return False
         if self.rule is not None and self.rule != rule:
             return False
@@ -147,7 +151,7 @@ class ControlStatus:
     framework: str
     control: str
     title: str
-    status: str  # satisfied / not-satisfied / not-evaluated / supported
+    status: str  # one of statuses.CONTROL_STATUSES
     results: tuple[str, ...]
     note: str | None = None
 
@@ -176,12 +180,19 @@ class Assessment:
     policy_digest: str
     results: tuple[Result, ...]
     controls: tuple[ControlStatus, ...] = field(default=())
+    engine: str = ENGINE
+    rules_version: int = 1
+    policy_files: tuple[tuple[str, str], ...] = ()  # (path relative to the policies, sha256)
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
 
     def failing(self) -> tuple[Result, ...]:
         return tuple(r for r in self.results if r.status == FAIL)
+
+    def findings(self) -> tuple[Result, ...]:
+        """Failing or waived results: what an auditor calls findings."""
+        return tuple(r for r in self.results if r.status in FINDING_STATUSES)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,6 +205,9 @@ class Assessment:
                 "tree_size": self.tree_size,
                 "evaluated_at": self.evaluated_at,
                 "policy_digest": self.policy_digest,
+                "engine": self.engine,
+                "rules_version": self.rules_version,
+                "policy_files": dict(self.policy_files),
                 "counts": self.counts(),
             },
             "results": [r.to_dict() for r in self.results],

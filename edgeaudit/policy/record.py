@@ -22,6 +22,9 @@ def records(a: Assessment) -> list[dict[str, Any]]:
         "frameworks": list(a.frameworks),
         "tree_size": a.tree_size,
         "policy_digest": a.policy_digest,
+        "engine": a.engine,
+        "rules_version": a.rules_version,
+        "policy_files": dict(a.policy_files),
     }
     out = []
     for r in a.results:

@@ -1,8 +1,10 @@
 """Assessments already recorded in the store (``policy.result`` entries), read back.
 
 A pack reuses the latest assessment of the same period and tenant when nothing but that
-assessment's own results was appended after it was made (the same snapshot of the evidence);
-otherwise the caller evaluates afresh.
+assessment's own results was appended after it was made (the same snapshot of the evidence),
+and only when it was made by the same engine (:data:`~edgeaudit.policy.model.ENGINE`: what the
+statuses mean) from the same policy files (their digest); otherwise the caller evaluates
+afresh, so a result recorded under an older meaning of a status is never reused silently.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import orjson
 
 from edgeaudit.policy.controls import Catalogue
 from edgeaudit.policy.engine import rollup_results
+from edgeaudit.policy.model import ENGINE
 from edgeaudit.store.log import EvidenceLog
 
 
@@ -24,6 +27,9 @@ def latest_for_snapshot(
     tenant: str | None,
     catalogue: Catalogue,
     frameworks: Sequence[str] | None = None,
+    *,
+    policy_digest: str,
+    mapped: set[str] | None = None,
 ) -> dict[str, Any] | None:
     """The assessment document (``Assessment.to_dict`` shape) of the latest recorded assessment
     of ``start``..``end`` for ``tenant`` that is still current, or None."""
@@ -45,6 +51,8 @@ def latest_for_snapshot(
         header = recs[0]["assessment"]
         if int(header["tree_size"]) + len(recs) != size:
             return None  # evidence arrived after the latest one: evaluate afresh
+        if header.get("engine") != ENGINE or header.get("policy_digest") != policy_digest:
+            return None  # another engine or other policy files: the statuses may differ
         selected = tuple(frameworks or header.get("frameworks") or catalogue.framework_ids)
         results = [r["result"] for r in recs]
         counts: dict[str, int] = {}
@@ -56,10 +64,16 @@ def latest_for_snapshot(
                 "frameworks": list(selected),
                 "evaluated_at": recs[0]["time"],
                 "policy_digest": header.get("policy_digest"),
+                "engine": header.get("engine"),
+                "rules_version": header.get("rules_version"),
+                "policy_files": header.get("policy_files") or {},
                 "counts": counts,
                 "reused": True,
             },
             "results": results,
-            "controls": [c.to_dict() for c in rollup_results(catalogue, selected, results)],
+            "controls": [
+                c.to_dict()
+                for c in rollup_results(catalogue, selected, results, tenant=tenant, mapped=mapped)
+            ],
         }
     return None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from edgeaudit.errors import ConfigError
 
 if TYPE_CHECKING:
+    from edgeaudit.collect.inventory import Inventory
     from edgeaudit.policy.context import Context
     from edgeaudit.policy.model import Outcome
 
@@ -29,6 +30,9 @@ class Param:
     help: str = ""
     # checks the value when the rule file is loaded; raises ValueError with the problem
     validate: Callable[[Any], object] | None = None
+    # checks the names the value gives against the inventory (one record at a time for
+    # ``records``); raises ValueError naming the unknown name
+    refs: Callable[[Any, Inventory], object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

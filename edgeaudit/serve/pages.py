@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from edgeaudit.pack import charts
 from edgeaudit.pack.period import Period
+from edgeaudit.policy.statuses import CONTROL_STATUSES
 from edgeaudit.serve.service import Service
 from edgeaudit.serve.tokens import Principal
 
@@ -31,7 +32,7 @@ TEMPLATES: Final = Path(__file__).parent / "templates"
 SESSION_COOKIE: Final = "edgeaudit_session"
 LOGIN_COOKIE: Final = "edgeaudit_login"
 SESSION_SECONDS: Final = 8 * 3600
-CONTROL_ORDER: Final = ("satisfied", "supported", "not-satisfied", "not-evaluated")
+CONTROL_ORDER: Final = CONTROL_STATUSES  # the policy engine's one lattice
 
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),

@@ -24,4 +24,8 @@ def ev(sqlite_store: Store) -> Evidence:
 
 @pytest.fixture
 def pol(tmp_path: Path) -> Path:
-    return copy_policies(tmp_path / "policies")
+    """A private copy of ``policies/`` without the demo's waivers (tests that need waivers
+    write their own), so a demo waiver never changes what a check test expects."""
+    root = copy_policies(tmp_path / "policies")
+    (root / "waivers.yaml").write_text("version: 1\nwaivers: []\n", encoding="utf-8")
+    return root

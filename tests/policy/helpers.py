@@ -99,7 +99,9 @@ def actor(pid: str | None, user: str | None = None) -> Actor:
     """The actor a collector makes for an inventory principal (or an unresolved identity)."""
     if pid is None:
         return Actor(user=user or "nobody")
-    p = next(p for p in inventory().principals if p.id == pid)
+    p = inventory().principal(pid)
+    if p is None:  # resolved when collected, since removed from the inventory (offboarded)
+        return Actor(user=user or pid, principal=pid, org="operator")
     return Actor(user=user or pid, principal=pid, org=p.org, tenant=p.tenant)
 
 
@@ -170,6 +172,28 @@ def logon(
         source="syslog",
         **kw,
     )
+
+
+def logoff(
+    time: str, pid: str | None, asset: str, account: str | None = None, **kw: Any
+) -> dict[str, Any]:
+    """The end of a session opened by :func:`logon` with the same arguments."""
+    user = kw.pop("user", None)
+    return event(
+        "auth.logoff",
+        time,
+        who=actor(pid, user),
+        on=target(asset, account or pid or user),
+        source="syslog",
+        **kw,
+    )
+
+
+def session(
+    start: str, end: str, pid: str | None, asset: str, account: str | None = None, **kw: Any
+) -> list[dict[str, Any]]:
+    """A logon and its logoff: a session from ``start`` to ``end``."""
+    return [logon(start, pid, asset, account, **dict(kw)), logoff(end, pid, asset, account, **kw)]
 
 
 def grant_request(

@@ -72,7 +72,7 @@ def test_a_failure_exits_1_and_is_listed(ws: Cli, pol: Path) -> None:
     ws.ok("checkpoint")
     r = _eval(ws, pol)
     assert r.code == 1, r.out + r.err
-    assert "failing (2):" in r.out  # ravi.k is also not Accountable for approving access
+    assert "findings (2: 2 failing, 0 waived):" in r.out  # ravi.k is also not Accountable for approving access
     assert "[medium] jit-approver-accountable" in r.out
     assert (
         "[high] jit-no-self-approval (tenant=fintech-a, asset=fa-db-01, principal=ravi.k)" in r.out

@@ -115,6 +115,27 @@ CASES = [
         "bad: [",
         r"not valid YAML",
     ),
+    (
+        "rules.yaml",
+        "    activity: segmentation-testing\n    severity: critical",
+        "    activity: segmentation-tests\n    severity: critical",
+        "activity: segmentation-tests",
+        r"activity 'segmentation-tests' is not in the RACI matrix \(known: .*segmentation-testing",
+    ),
+    (
+        "rules.yaml",
+        "    check: integrity.forged_identity\n    activity: log-review\n",
+        "    check: integrity.forged_identity\n",
+        "id: forged-source-identity",
+        r"missing field\(s\): activity",
+    ),
+    (
+        "inventory.yaml",
+        '{account: breakglass, assets: ["*"]}',
+        '{account: breakglass, assets: ["bastion-1", "bastion-9"]}',
+        "bastion-9",
+        r"break-glass account 'breakglass' names unknown asset 'bastion-9'",
+    ),
 ]
 
 
@@ -165,6 +186,36 @@ WAIVER_CASES = [
         "result:",
         r"result 'F-123' is not a result id",
     ),
+    (
+        "    rule: jit-no-self-approval\n",
+        "    rule: jit-no-self-approval\n    scope: {principal: ravi.kk}\n",
+        "scope:",
+        r"scope.principal: unknown principal 'ravi.kk'",
+    ),
+    (
+        "    rule: jit-no-self-approval\n",
+        "    rule: jit-no-self-approval\n    scope: {tenant: fintech-b}\n",
+        "scope:",
+        r"scope.tenant: unknown tenant 'fintech-b'",
+    ),
+    (
+        "    rule: jit-no-self-approval\n",
+        "    rule: key-tenant-use\n    scope: {key: fintech-a-dta}\n",
+        "scope:",
+        r"scope.key: unknown key 'fintech-a-dta'",
+    ),
+    (
+        "    rule: jit-no-self-approval\n",
+        "    rule: jit-no-self-approval\n    scope: {asset: fa-db-09}\n",
+        "scope:",
+        r"scope.asset: unknown asset 'fa-db-09'",
+    ),
+    (
+        "    rule: jit-no-self-approval\n",
+        "    rule: segmentation-denied-blocked\n    scope: {segment: seg-ai->seg-fin}\n",
+        "scope:",
+        r"scope.segment: unknown segment 'seg-fin'",
+    ),
 ]
 
 
@@ -180,6 +231,14 @@ def test_good_waiver_loads(pol: Path) -> None:
     (pol / "waivers.yaml").write_text("version: 1\nwaivers:\n" + WAIVER)
     (w,) = load_policies(pol).waivers
     assert (w.id, w.rule, w.line) == ("W-1", "jit-no-self-approval", 3)
+
+
+@pytest.mark.parametrize("prefix", ["R-", "F-"])
+def test_waiver_result_ids_in_both_forms_load(pol: Path, prefix: str) -> None:
+    body = WAIVER.replace("rule: jit-no-self-approval", f"result: {prefix}0123456789abcdef")
+    (pol / "waivers.yaml").write_text("version: 1\nwaivers:\n" + body)
+    (w,) = load_policies(pol).waivers
+    assert w.result == f"{prefix}0123456789abcdef"
 
 
 def test_missing_required_file(pol: Path) -> None:

@@ -20,12 +20,19 @@ from tests.policy.helpers import (
     grant_request,
     logon,
     run,
+    session,
     set_rule_params,
     target,
     the,
 )
 
 APPROVED = "2026-08-03T09:00:00Z"
+
+
+def session_of(start: str, end: str, pid: str, asset: str, account: str) -> list[dict[str, object]]:
+    return session(start, end, pid, asset, account=account)
+
+
 EXPIRES = "2026-08-03T10:00:00Z"
 
 
@@ -48,13 +55,15 @@ def test_grant_ending_one_second_before_the_session(
     ev: Evidence, pol: Path, grace: str, status: str
 ) -> None:
     _grant(ev)
-    session = ev.one(logon("2026-08-03T10:00:01Z", "ravi.k", "fa-db-01", account="ravi"))
+    session, end = ev.add(
+        *session_of("2026-08-03T10:00:01Z", "2026-08-03T10:00:01Z", "ravi.k", "fa-db-01", "ravi")
+    )
     set_rule_params(pol / "rules.yaml", "jit-session-covered", f"{{grace: {grace}}}")
     r = the(run(pol, ev.log), "jit-session-covered", principal="ravi.k", asset="fa-db-01")
     assert r.status == status, r.reason
     assert r.scope.tenant == "fintech-a"
     if status == FAIL:
-        assert [e.index for e in r.evidence] == [session]
+        assert [e.index for e in r.evidence] == [session, end]
         assert "2026-08-03T10:00:01Z" in r.reason
         assert "grace 0 s" in r.reason
     else:
@@ -63,7 +72,7 @@ def test_grant_ending_one_second_before_the_session(
 
 def test_session_at_the_exact_expiry_is_covered_without_grace(ev: Evidence, pol: Path) -> None:
     _grant(ev)
-    ev.one(logon(EXPIRES, "ravi.k", "fa-db-01", account="ravi"))
+    ev.add(*session_of(EXPIRES, EXPIRES, "ravi.k", "fa-db-01", "ravi"))
     set_rule_params(pol / "rules.yaml", "jit-session-covered", "{grace: 0s}")
     r = the(run(pol, ev.log), "jit-session-covered", principal="ravi.k")
     assert r.status == PASS, r.reason
@@ -74,7 +83,10 @@ def test_grace_at_the_start_session_shortly_before_approval(
     ev: Evidence, pol: Path, grace: str, status: str
 ) -> None:
     _grant(ev)
-    ev.one(logon("2026-08-03T08:58:00Z", "ravi.k", "fa-db-01", account="ravi"))  # 2 min early
+    # 2 min early, ends well inside the grant
+    ev.add(
+        *session_of("2026-08-03T08:58:00Z", "2026-08-03T09:30:00Z", "ravi.k", "fa-db-01", "ravi")
+    )
     set_rule_params(pol / "rules.yaml", "jit-session-covered", f"{{grace: {grace}}}")
     r = the(run(pol, ev.log), "jit-session-covered", principal="ravi.k")
     assert r.status == status, r.reason
@@ -103,11 +115,15 @@ def test_revoked_grant_stops_covering(ev: Evidence, pol: Path) -> None:
             grant=Grant(id="g-1"),
         )
     )
-    ev.one(logon("2026-08-03T09:10:00Z", "ravi.k", "fa-db-01", account="ravi"))
-    ev.one(logon("2026-08-03T09:40:00Z", "ravi.k", "fa-db-01", account="ravi"))
+    ev.add(
+        *session_of("2026-08-03T09:10:00Z", "2026-08-03T09:15:00Z", "ravi.k", "fa-db-01", "ravi")
+    )
+    ev.add(
+        *session_of("2026-08-03T09:40:00Z", "2026-08-03T09:45:00Z", "ravi.k", "fa-db-01", "ravi")
+    )
     r = the(run(pol, ev.log), "jit-session-covered", principal="ravi.k")
     assert r.status == FAIL
-    assert "1 session of ravi.k" in r.reason
+    assert "1 session of 2 of ravi.k" in r.reason
     assert "09:40:00" in r.reason
 
 
@@ -120,7 +136,9 @@ def test_grant_approved_before_the_period_covers_a_session_inside_it(
         approved="2026-06-30T23:30:00Z",
         expires="2026-07-01T02:00:00Z",
     )
-    ev.one(logon("2026-07-01T00:30:00Z", "ravi.k", "fa-db-01", account="ravi"))
+    ev.add(
+        *session_of("2026-07-01T00:30:00Z", "2026-07-01T01:00:00Z", "ravi.k", "fa-db-01", "ravi")
+    )
     a = run(pol, ev.log)
     assert the(a, "jit-session-covered", principal="ravi.k").status == PASS
 
@@ -141,7 +159,7 @@ def test_tenant_staff_on_own_asset_need_no_grant_but_not_on_another(
 
 def test_unresolved_identity_is_a_finding_not_dropped(ev: Evidence, pol: Path) -> None:
     ev.one(logon("2026-08-03T09:30:00Z", None, "fa-db-01", account="root", user="mallory"))
-    r = the(run(pol, ev.log), "jit-session-covered", principal="?mallory")
+    r = the(run(pol, ev.log), "jit-session-covered", principal="unresolved: mallory")
     assert r.status == FAIL
 
 

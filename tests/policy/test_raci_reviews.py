@@ -13,7 +13,7 @@ from tests.policy.helpers import Evidence, command, edit, of, run, the
 def test_default_matrix_is_well_formed(ev: Evidence, pol: Path) -> None:
     a = run(pol, ev.log)
     rs = of(a, "raci-structure")
-    assert len(rs) == 8
+    assert len(rs) == 10
     assert {r.status for r in rs} == {PASS}
 
 
@@ -25,22 +25,25 @@ def test_two_accountables_no_responsible_and_a_missing_activity(ev: Evidence, po
         "  - id: patching\n    R: [pod-ops, msp]\n    A: [ops-lead, pod-ops]\n",
     )
     edit(raci, "  - id: backups\n    R: [pod-ops]\n", "  - id: backups\n")
+    # a required activity no rule names may be missing from the matrix (a finding, not an error)
     edit(
         raci,
-        "  - id: log-review\n    R: [pod-ops]\n    A: ops-lead\n    I: [tenant-security]\n",
+        "  - id: incident-response\n    R: [pod-ops, msp]\n    A: ops-lead\n"
+        "    C: [tenant-security]\n    I: [tenant-security]\n",
         "",
     )
     a = run(pol, ev.log)
     patching = the(a, "raci-structure", activity="patching")
     assert patching.status == FAIL
     assert "2 Accountable parties (need exactly one)" in patching.reason
-    assert f"{raci}:15" in patching.reason  # the row's line
+    assert "raci.yaml:15" in patching.reason  # the row's line, relative to the policies
+    assert str(pol) not in patching.reason  # never a path of the operator's machine
     backups = the(a, "raci-structure", activity="backups")
     assert backups.status == FAIL
     assert "no Responsible party" in backups.reason
-    missing = the(a, "raci-structure", activity="log-review")
+    missing = the(a, "raci-structure", activity="incident-response")
     assert missing.status == FAIL
-    assert "'log-review' is missing" in missing.reason
+    assert "'incident-response' is missing" in missing.reason
     assert the(a, "raci-structure", activity="key-management").status == PASS
 
 
@@ -88,16 +91,48 @@ def test_practice_backups_by_accountable_passes(ev: Evidence, pol: Path) -> None
 @pytest.mark.parametrize(
     ("reviewed", "status"),
     [
-        ("2026-06-01T00:00:00Z", PASS),  # 122 days before the as-of time, before the period
-        ("2026-04-01T00:00:00Z", PASS),  # exactly 183 days: on cadence
-        ("2026-03-31T00:00:00Z", STALE),  # 184 days
-        ("2026-03-01T00:00:00Z", STALE),  # 214 days
+        ("2026-08-01T00:00:00Z", PASS),  # in the period
+        ("2026-07-01T00:00:00Z", PASS),  # the period's first second
+        # before the period: no evidence of this period. Stale while the next review is not
+        # yet due at the as-of time (2026-10-01), failing (overdue) once it is
+        ("2026-06-30T23:59:59Z", STALE),
+        ("2026-04-01T00:00:00Z", STALE),  # due exactly at the as-of time: not yet overdue
+        ("2026-03-31T23:59:59Z", FAIL),  # due one second before the as-of time
+        ("2026-03-01T00:00:00Z", FAIL),
     ],
 )
 def test_access_review_cadence(ev: Evidence, pol: Path, reviewed: str, status: str) -> None:
     i = ev.one({"time": reviewed, "kind": "review.access", "reviewer": "meera.s"})
     r = the(run(pol, ev.log), "access-review-cadence")
     assert r.status == status, r.reason
+    assert [e.index for e in r.evidence] == [i]
+    if status == FAIL:
+        assert "overdue" in r.reason
+        assert "due 2026-0" in r.reason
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "subjects", "why"),
+    [
+        ("ravi.k", [], "holds neither R nor A for 'access-review'"),
+        ("meera.s", ["meera.s", "ravi.k"], "meera.s reviewed their own access"),
+        ("someone", [], "not a principal of the inventory"),
+    ],
+)
+def test_an_access_review_counts_only_by_someone_who_may_review(
+    ev: Evidence, pol: Path, reviewer: str, subjects: list[str], why: str
+) -> None:
+    i = ev.one(
+        {
+            "time": "2026-08-01T00:00:00Z",
+            "kind": "review.access",
+            "reviewer": reviewer,
+            "subjects": subjects,
+        }
+    )
+    r = the(run(pol, ev.log), "access-review-cadence")
+    assert r.status == FAIL, r.reason
+    assert why in r.reason
     assert [e.index for e in r.evidence] == [i]
 
 

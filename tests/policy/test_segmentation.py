@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, STALE
 from tests.policy.helpers import Evidence, of, probe_run, run, the
 
@@ -83,19 +85,40 @@ def test_latest_run_of_a_pair_decides(ev: Evidence, pol: Path) -> None:
     assert the(a, "segmentation-denied-blocked", segment=PAIR).status == FAIL
 
 
-def test_old_run_is_stale_and_no_run_is_not_evaluated(ev: Evidence, pol: Path) -> None:
+def test_old_run_is_overdue_and_no_run_is_not_evaluated(ev: Evidence, pol: Path) -> None:
     ev.add(
         probe_run("2025-12-01T03:00:00Z", "r0", "seg-fintech", [("seg-media", "deny", "blocked")])
     )
     a = run(pol, ev.log)
-    stale = the(a, "segmentation-cadence", segment=PAIR)
-    assert stale.status == STALE
-    assert "days old (cadence 183 days)" in stale.reason
+    overdue = the(a, "segmentation-cadence", segment=PAIR)
+    assert overdue.status == FAIL
+    assert "overdue" in overdue.reason
+    assert "due 2026-06-02T03:00:00Z" in overdue.reason
+    # blocked months before the period is no pass for this period
+    old = the(a, "segmentation-denied-blocked", segment=PAIR)
+    assert old.status == NOT_EVALUATED
+    assert "predates it" in old.reason
     none = the(a, "segmentation-cadence", segment="seg-media->seg-fintech")
     assert none.status == NOT_EVALUATED
     assert the(a, "segmentation-denied-blocked", segment="seg-ai->seg-media").status == (
         NOT_EVALUATED
     )
+
+
+@pytest.mark.parametrize(
+    ("ran", "status"),
+    [
+        ("2026-07-01T00:00:00Z", PASS),  # in the period
+        ("2026-06-30T00:00:00Z", STALE),  # before it, next due 2026-12-30: not yet overdue
+        ("2026-03-30T00:00:00Z", FAIL),  # before it, due 2026-09-29: overdue at 2026-10-01
+    ],
+)
+def test_cadence_in_period_stale_and_overdue(
+    ev: Evidence, pol: Path, ran: str, status: str
+) -> None:
+    ev.add(probe_run(ran, "r0", "seg-fintech", [("seg-media", "deny", "blocked")]))
+    r = the(run(pol, ev.log), "segmentation-cadence", segment=PAIR)
+    assert r.status == status, r.reason
 
 
 def test_allowed_path_closed_fails_and_open_passes(ev: Evidence, pol: Path) -> None:

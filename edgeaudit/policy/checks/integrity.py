@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from edgeaudit.policy.checks._common import cite, plural
-from edgeaudit.policy.context import Context, Ev, epoch, iso
+from edgeaudit.policy.context import Context, Ev, epoch, when
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, Outcome, Scope
 from edgeaudit.policy.registry import Param, check
 
@@ -90,7 +90,7 @@ def completeness(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
             first = gaps[src][0]
             problems.append(
                 f"{plural(len(gaps[src]), 'gap')} reported by the source (first at "
-                f"{iso(first.t)}: {first.get('attrs', 'reason') or first.get('attrs')})"
+                f"{when(first.t)}: {first.get('attrs', 'reason') or first.get('attrs')})"
             )
         if quarantined.get(src, 0) > limit:
             problems.append(

@@ -7,9 +7,17 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from edgeaudit.collect.inventory import Inventory
 from edgeaudit.policy.cedar import Request
-from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural, who
-from edgeaudit.policy.context import Context, Ev, epoch, iso
+from edgeaudit.policy.checks._common import (
+    MAX_PASS_CITATIONS,
+    UNRESOLVED,
+    cite,
+    plural,
+    text,
+    who,
+)
+from edgeaudit.policy.context import Context, Ev, epoch, when
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, STALE, Outcome, Scope
 from edgeaudit.policy.registry import Param, check
 
@@ -40,6 +48,18 @@ def _check_authorizations(auths: tuple[Mapping[str, str], ...]) -> None:
         _check_authorization(a)
 
 
+def _authorization_refs(a: Mapping[str, str], inv: Inventory) -> None:
+    """An authorization names principals, roles, keys and tenants the inventory knows."""
+    if "principal" in a and inv.principal(a["principal"]) is None:
+        raise ValueError(f"unknown principal {a['principal']!r} (not in the inventory)")
+    if "role" in a and not any(a["role"] in p.roles for p in inv.principals):
+        raise ValueError(f"role {a['role']!r} is held by no principal of the inventory")
+    if "key" in a and not any(k.id == a["key"] for k in inv.keys):
+        raise ValueError(f"unknown key {a['key']!r} (not in the inventory)")
+    if "tenant" in a and a["tenant"] not in inv.tenant_ids:
+        raise ValueError(f"unknown tenant {a['tenant']!r}")
+
+
 def _check_authorization(a: Mapping[str, str]) -> None:
     extra = set(a) - {"role", "principal", "key", "tenant", "from", "until", "reason"}
     if extra:
@@ -60,6 +80,7 @@ def _check_authorization(a: Mapping[str, str]) -> None:
         (),
         "tenant authorizations for operator key use: {role|principal, key|tenant, from, until}",
         _check_authorizations,
+        _authorization_refs,
     ),
 )
 def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
@@ -70,8 +91,7 @@ def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     def decide(batch: list[Ev]) -> None:
         keyed = []
         for ev in batch:
-            k = ev.rec["key"]
-            user, key, owner = who(ev), str(k.get("key")), str(k.get("owner") or "")
+            user, key, owner = who(ev), text(ev.get("key", "key")), text(ev.get("key", "owner"))
             ok = bool(auths) and _authorized(ctx, auths, user, key, owner, ev.t)
             keyed.append((ev, user, key, ok))
         # one Cedar request per distinct (principal, key, authorized): a quarter of key use is
@@ -90,23 +110,30 @@ def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
             g.add(ev, allowed[(user, key, ok)])
 
     batch: list[Ev] = []
+    unknown: dict[str, list[Ev]] = defaultdict(list)  # uses of keys the inventory lacks
     for ev in ctx.stream("key.use"):
-        if ev.get("key", "resolved"):
+        key = ev.get("key", "key")
+        if ev.get("key", "resolved") and isinstance(key, str) and ctx.cedar.known("Key", key):
             batch.append(ev)
             if len(batch) >= 10_000:
                 decide(batch)
                 batch = []
+        else:
+            name = key or ev.get("key", "identity") or ev.get("key", "resource") or "unknown"
+            unknown[text(name)].append(ev)
     decide(batch)
     for (key, user), g in sorted(groups.items()):
-        owner = str(g.first.get("key", "owner") or "")
+        owner = text(g.first.get("key", "owner"))
         scope = Scope(tenant=ctx.tenant_of(owner), key=key, principal=user)
         if g.denied:
-            ops = sorted({str(e.get("key", "operation") or "use") for e in g.denied})
+            ops = sorted({text(e.get("key", "operation"), "use") for e in g.denied})
+            known = not user.startswith(UNRESOLVED) and ctx.inventory.principal(user) is not None
+            who_text = user if known else f"{user} (not in the inventory)"
             yield Outcome(
                 scope,
                 FAIL,
-                f"{user} used {owner}'s key {key} {plural(len(g.denied), 'time')} "
-                f"({', '.join(ops)}) without authorization; first at {iso(g.denied[0].t)}",
+                f"{who_text} used {owner}'s key {key} {plural(len(g.denied), 'time')} "
+                f"({', '.join(ops)}) without authorization; first at {when(g.denied[0].t)}",
                 cite(g.denied),
                 (("uses", g.count), ("denied", len(g.denied))),
             )
@@ -118,6 +145,15 @@ def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
                 cite(g.sample),
                 (("uses", g.count),),
             )
+    for name, evs in sorted(unknown.items()):
+        yield Outcome(
+            Scope(key=f"unresolved: {name}"),
+            NOT_EVALUATED,
+            f"{plural(len(evs), 'use')} of key {name}, which is not in the inventory: whose key "
+            f"it is (and so who may use it) is unknown; first at {when(evs[0].t)}",
+            cite(evs, MAX_PASS_CITATIONS),
+            (("uses", len(evs)),),
+        )
 
 
 class _Uses:
@@ -138,7 +174,9 @@ class _Uses:
 
 
 def _snapshot_rotation(ev: Ev) -> float | None:
-    attrs = ev.rec.get("attrs") or {}
+    attrs = ev.rec.get("attrs")
+    if not isinstance(attrs, dict):
+        return None
     for field in ("latest_version_created", "last_rotation", "creation_date"):
         value = attrs.get(field)
         if isinstance(value, str):
@@ -171,39 +209,55 @@ def rotation_age(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
         rots = [r for r in rotations.get(key.id, []) if r.t <= ctx.as_of]
         latest_snap = max(snaps, key=lambda e: e.t) if snaps else None
         candidates: list[tuple[float, Ev]] = [(r.t, r) for r in rots]
-        if latest_snap is not None and (when := _snapshot_rotation(latest_snap)) is not None:
-            candidates.append((when, latest_snap))
+        if latest_snap is not None and (rotated := _snapshot_rotation(latest_snap)) is not None:
+            candidates.append((rotated, latest_snap))
         if not candidates:
             yield Outcome(
-                scope, NOT_EVALUATED, f"no key-state snapshot or rotation event for {key.id}"
+                scope,
+                NOT_EVALUATED,
+                f"no key-state snapshot or rotation event for {key.id} in the period or the "
+                f"{ctx.lookback / 86400:.0f} days before it",
             )
             continue
         last, basis = max(candidates, key=lambda c: c[0])
         age = ctx.as_of - last
         cited = [basis] + ([latest_snap] if latest_snap is not None else [])
         days = age / 86400
+        newest = max(e.t for e in cited)
         if age > max_age:
             yield Outcome(
                 scope,
                 FAIL,
-                f"key {key.id} of {key.tenant} last rotated {iso(last)}: {days:.0f} days old at "
-                f"{iso(ctx.as_of)} (max {max_age / 86400:.0f})",
+                f"key {key.id} of {key.tenant} last rotated {when(last)}: {days:.0f} days old at "
+                f"{when(ctx.as_of)} (max {max_age / 86400:.0f}; rotation was due "
+                f"{when(last + max_age)})",
                 cite(cited),
                 (("age_days", round(days, 1)),),
             )
-        elif latest_snap is not None and ctx.as_of - latest_snap.t > snap_age and not rots:
+        elif newest >= ctx.start:
             yield Outcome(
                 scope,
-                STALE,
-                f"latest key-state snapshot of {key.id} is from {iso(latest_snap.t)}, older than "
-                f"{snap_age / 86400:.0f} days",
+                PASS,
+                f"key {key.id} last rotated {when(last)} ({days:.0f} days before "
+                f"{when(ctx.as_of)}; next rotation due {when(last + max_age)})",
+                cite(cited),
+                (("age_days", round(days, 1)),),
+            )
+        elif newest + snap_age < ctx.as_of:
+            yield Outcome(
+                scope,
+                FAIL,
+                f"no key-state snapshot or rotation of {key.id} in the period: last "
+                f"{when(newest)}, due {when(newest + snap_age)} (every "
+                f"{snap_age / 86400:.0f} days)",
                 cite(cited),
             )
         else:
             yield Outcome(
                 scope,
-                PASS,
-                f"key {key.id} last rotated {iso(last)} ({days:.0f} days before {iso(ctx.as_of)})",
+                STALE,
+                f"no key-state snapshot or rotation of {key.id} in the period; the last, "
+                f"{when(newest)}, showed a rotation on {when(last)}; the next snapshot is due "
+                f"{when(newest + snap_age)}",
                 cite(cited),
-                (("age_days", round(days, 1)),),
             )

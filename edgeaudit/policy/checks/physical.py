@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from edgeaudit.errors import ConfigError
 from edgeaudit.policy.cedar import Request
 from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural, who
-from edgeaudit.policy.context import Context, Ev, epoch, iso
+from edgeaudit.policy.context import Context, Ev, epoch, when
 from edgeaudit.policy.model import FAIL, PASS, Outcome, Scope
 from edgeaudit.policy.registry import Param, check
 
@@ -123,7 +123,7 @@ def windows(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
                 scope,
                 FAIL,
                 f"{user} entered {door} {plural(len(bad), 'time')} outside approved windows "
-                f"({'; '.join(local)} {zone.key}); first at {iso(bad[0].t)}",
+                f"({'; '.join(local)} {zone.key}); first at {when(bad[0].t)}",
                 cite(bad),
             )
         else:

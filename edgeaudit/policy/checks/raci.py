@@ -10,6 +10,7 @@ from typing import Any
 from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural, who
 from edgeaudit.policy.context import Context, Ev
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, Outcome, Scope
+from edgeaudit.policy.raci import Party
 from edgeaudit.policy.registry import Param, check
 
 REQUIRED = (
@@ -54,11 +55,10 @@ def structure(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
             problems.append(f"{len(a)} Accountable parties (need exactly one)")
         if not r:
             problems.append("no Responsible party")
-        tenant = ctx.tenant_of(row.scope)
         for pid in a:
-            party = raci.party(pid)
-            if not any(party.includes(p, tenant) for p in ctx.inventory.principals):
-                problems.append(f"Accountable party {pid!r} has no member in the inventory")
+            missing = _without_member(ctx, raci.party(pid), row.scope)
+            if missing is not None:
+                problems.append(f"Accountable party {pid!r} has no member {missing}")
         where = f"{raci.file}:{row.line}"
         if problems:
             yield Outcome(
@@ -68,6 +68,22 @@ def structure(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
             yield Outcome(
                 scope, PASS, f"{row.activity} ({row.scope}): A={a[0]}, R={', '.join(r)} ({where})"
             )
+
+
+def _without_member(ctx: Context, party: Party, row_scope: str) -> str | None:
+    """Where ``party`` has no member for a row of ``row_scope`` (None when it has one
+    everywhere it must): a tenant party without a fixed tenant on a ``*`` row stands for each
+    tenant's own staff, so it needs a member in every tenant."""
+    principals = ctx.inventory.principals
+    if party.org == "tenant" and party.tenant is None and row_scope == "*":
+        lacking = sorted(
+            t for t in ctx.inventory.tenant_ids if not any(party.includes(p, t) for p in principals)
+        )
+        return f"for {', '.join(lacking)}" if lacking else None
+    tenant = row_scope if row_scope in ctx.inventory.tenant_ids else None
+    if any(party.includes(p, tenant) for p in principals):
+        return None
+    return "in the inventory" if tenant is None else f"for {tenant}"
 
 
 @check(

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from edgeaudit.policy.checks._common import cite, plural
-from edgeaudit.policy.context import Context, Ev, iso
+from edgeaudit.policy.context import Context, Ev, when
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, STALE, Outcome, Scope
 from edgeaudit.policy.registry import Param, check
 
@@ -84,23 +84,64 @@ def cadence(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
             yield Outcome(scope, NOT_EVALUATED, f"no probe run from {src} has probed {dst}")
             continue
         run, _ = found
-        age = ctx.as_of - run.t
-        text = f"latest probe run {run.get('attrs', 'run')} from {src} to {dst} at {iso(run.t)}"
-        if age > limit:
+        due = run.t + limit
+        text = f"latest probe run {run.get('attrs', 'run')} from {src} to {dst} at {when(run.t)}"
+        if due < ctx.as_of:
+            yield Outcome(
+                scope,
+                FAIL,
+                f"segmentation test overdue: {text}, due {when(due)} "
+                f"(cadence {limit / 86400:.0f} days)",
+                cite([run]),
+            )
+        elif run.t >= ctx.start:
+            yield Outcome(scope, PASS, f"{text}, in the period (next due {when(due)})", cite([run]))
+        else:
             yield Outcome(
                 scope,
                 STALE,
-                f"{text}: {age / 86400:.0f} days old (cadence {limit / 86400:.0f} days)",
+                f"no probe run of {src} -> {dst} in the period: {text} predates it; the next is "
+                f"due {when(due)}",
                 cite([run]),
             )
-        else:
-            yield Outcome(scope, PASS, f"{text} ({age / 86400:.0f} days old)", cite([run]))
+
+
+def _predates(
+    ctx: Context, scope: Scope, src: str, dst: str, run: Ev, cadence: float
+) -> Outcome | None:
+    """The result for a pair whose latest run is from before the period (None otherwise): no
+    evidence of this period, so no pass. Stale while the cadence deadline has not passed at the
+    as-of time; after it, not evaluated (the cadence rule fails the overdue test)."""
+    if run.t >= ctx.start:
+        return None
+    due = run.t + cadence
+    text = (
+        f"no probe run of {src} -> {dst} in the period; the latest, "
+        f"{run.get('attrs', 'run')} at {when(run.t)}, predates it"
+    )
+    if due >= ctx.as_of:
+        return Outcome(scope, STALE, f"{text} (next due {when(due)})", cite([run]))
+    return Outcome(
+        scope,
+        NOT_EVALUATED,
+        f"{text}, and the next was due {when(due)} (overdue: see the cadence rule)",
+        cite([run]),
+    )
+
+
+_CADENCE = Param(
+    "duration",
+    183 * 86400,
+    "a run before the period is stale evidence (not a pass) until this long after it",
+)
 
 
 @check(
     "segmentation.denied_blocked",
-    "Every denied segment pair is observed blocked, on a run whose positive controls passed",
+    "Every denied segment pair is observed blocked, on a run in the period whose positive "
+    "controls passed",
     ("SEG",),
+    cadence=_CADENCE,
 )
 def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     pairs = _probed(ctx)
@@ -115,6 +156,7 @@ def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]
         denied = [e for e in results if e.get("attrs", "expected") == "deny"]
         if not denied:
             continue  # an allowed-only pair: see segmentation.allowed_reachable
+        before = run.t < ctx.start
         open_ = [e for e in denied if e.get("attrs", "verdict") == "reachable"]
         if open_:
             ports = sorted(
@@ -128,9 +170,11 @@ def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]
                 scope,
                 FAIL,
                 f"{plural(len(open_), 'denied path')} from {src} to {dst} reachable: "
-                f"{', '.join(ports[:8])}",
+                f"{', '.join(ports[:8])}" + (" (latest run, before the period)" if before else ""),
                 cite([run, *open_]),
             )
+        elif (old := _predates(ctx, scope, src, dst, run, float(params["cadence"]))) is not None:
+            yield old
         elif not run.get("attrs", "controls_ok"):
             yield Outcome(
                 scope,
@@ -159,8 +203,9 @@ def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]
 
 @check(
     "segmentation.allowed_reachable",
-    "Every allowed segment path is reachable",
+    "Every allowed segment path is reachable, on a run in the period",
     ("SEG",),
+    cadence=_CADENCE,
 )
 def allowed_reachable(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     pairs = _probed(ctx)
@@ -174,6 +219,9 @@ def allowed_reachable(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outco
             yield Outcome(scope, NOT_EVALUATED, f"no probe evidence for {src} -> {dst}")
             continue
         run, results = found
+        if (old := _predates(ctx, scope, src, dst, run, float(params["cadence"]))) is not None:
+            yield old
+            continue
         wanted = [e for e in results if e.get("attrs", "expected") == "allow"]
         verdicts = [str(e.get("attrs", "verdict")) for e in wanted]
         # an unanswered UDP probe is inconclusive, not closed: it neither passes nor fails
