@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 
@@ -57,7 +58,8 @@ class _Audit:
 def write_auditd(sink: Sink, host: str, stream: Iterator[Timed], bad: int) -> None:
     au = _Audit(sink, host)
     bad_at = {5 + 113 * k for k in range(bad)}
-    sessions: dict[int, int] = {}
+    sessions: dict[int, int] = {}  # sshd pid -> audit session id of the login
+    next_ses = itertools.count(101)  # the kernel numbers login sessions upwards, never reusing
     unset = 4294967295
     for n, (t, _, a) in enumerate(stream):
         name = a[0]
@@ -65,7 +67,7 @@ def write_auditd(sink: Sink, host: str, stream: Iterator[Timed], bad: int) -> No
             login = a[1]
             ip, pid = (a[5], a[7]) if name == "cert_login" else (a[2], a[4])
             uid = {"ravi": 1001, "meera": 1002, "arjun": 1003, "lena": 1101}.get(login, 999)
-            ses = sessions[pid] = 100 + len(sessions) % 9000
+            ses = sessions[pid] = next(next_ses)
             names = f'UID="root" AUID="{login}" ID="{login}"'
             tail = f'exe="/usr/sbin/sshd" hostname={ip} addr={ip} terminal=ssh res=success'
             au.user(
@@ -105,8 +107,9 @@ def write_auditd(sink: Sink, host: str, stream: Iterator[Timed], bad: int) -> No
                 f'UID="root" AUID="{login}"',
             )
         elif name == "sudo":
-            _, login, uid, command, pid = a
-            ses, names = 100 + uid % 50, f'UID="{login}" AUID="{login}"'
+            _, login, uid, command, pid, login_pid = a
+            # sudo inherits the audit session of the login it runs in
+            ses, names = sessions.get(login_pid, 100), f'UID="{login}" AUID="{login}"'
             cmd_hex = command.encode().hex().upper()
             au.user(
                 t,
@@ -227,8 +230,17 @@ def write_sudo_json(
         if n in bad_at:  # a line cut short when the disk filled up
             sink.bad('{"accept":{"submit_time":{"seconds":' + str(int(t)))
         if a[0] == "sudo":
-            _, login, _uid, command, _pid = a
+            _, login, _uid, command, _pid, _login_pid = a
             _sudo_record(sink, host, clock, rng, t, "accept", login, command, None)
+        elif a[0] == "root_shell":  # `sudo -i`: a login shell as root, ended by its exit
+            _, login, _uid, sudo_uuid, _pid = a
+            _sudo_record(
+                sink, host, clock, rng, t, "accept", login, "/bin/bash", None,
+                ident=sudo_uuid, runargv=["-bash"], exits=False,
+            )  # fmt: skip
+        elif a[0] == "root_shell_end":
+            _, login, sudo_uuid = a
+            _sudo_exit(sink, host, t, sudo_uuid, login, "/bin/bash")
         elif a[0] == "noise":
             if rng.random() < 0.85:
                 command = rng.choice(
@@ -262,7 +274,12 @@ def _sudo_record(
     user: str,
     command: str,
     reason: str | None,
+    ident: str | None = None,
+    runargv: list[str] | None = None,
+    exits: bool = True,
 ) -> None:
+    """An accept or reject record; an accept's exit follows within 30 s unless ``exits`` is
+    False (then the caller writes the exit when the command ends)."""
     argv = command.split()
     body: dict[str, object] = {
         "submit_time": {
@@ -271,30 +288,33 @@ def _sudo_record(
             "iso8601": iso(t).replace("-", "").replace(":", "").replace("T", ""),
             "localtime": clock.rfc3164(t),
         },
-        "uuid": uuid(rng),
+        "uuid": ident or uuid(rng),
         "submituser": user,
         "submithost": host,
         "submitcwd": f"/home/{user}",
         "ttyname": "/dev/pts/0",
         "command": argv[0],
-        "runargv": [argv[0].rsplit("/", 1)[-1], *argv[1:]],
+        "runargv": runargv or [argv[0].rsplit("/", 1)[-1], *argv[1:]],
         "runuser": "root",
         "runuid": 0,
-        "runcwd": f"/home/{user}",
+        "runcwd": "/root" if runargv else f"/home/{user}",
         "source": "/etc/sudoers.d/10-operators:3:1",
     }
     if reason:
         body["reason"] = reason
     sink.line(orjson.dumps({what: body}).decode(), 1)
-    if what == "accept":  # the command's exit, tied to the accept by its uuid
-        done = t + rng.uniform(0.05, 30.0)
-        exit_ = {
-            "exit_time": {"seconds": int(done), "nanoseconds": int((done - int(done)) * 1e9)},
-            "uuid": body["uuid"],
-            "exit_value": 0,
-            "submituser": user,
-            "submithost": host,
-            "runuser": "root",
-            "command": argv[0],
-        }
-        sink.line(orjson.dumps({"exit": exit_}).decode(), 1)
+    if what == "accept" and exits:  # the command's exit, tied to it by the uuid
+        _sudo_exit(sink, host, t + rng.uniform(0.05, 30.0), str(body["uuid"]), user, argv[0])
+
+
+def _sudo_exit(sink: Sink, host: str, done: float, ident: str, user: str, command: str) -> None:
+    exit_ = {
+        "exit_time": {"seconds": int(done), "nanoseconds": int((done - int(done)) * 1e9)},
+        "uuid": ident,
+        "exit_value": 0,
+        "submituser": user,
+        "submithost": host,
+        "runuser": "root",
+        "command": command,
+    }
+    sink.line(orjson.dumps({"exit": exit_}).decode(), 1)

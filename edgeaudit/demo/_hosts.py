@@ -74,7 +74,7 @@ def write_syslog(sink: Sink, host: str, clock: Clock, stream: Iterator[Timed], b
             msg = f"pam_unix(sshd:session): session opened for user {login}(uid={uid}) by (uid=0)"
             sink.line(f"{head}sshd[{pid}]: {msg}", 1)
         elif name == "sudo":
-            _, login, uid, command, pid = a
+            login, uid, command, pid = a[1:5]
             sink.line(
                 f"{head}sudo[{pid}]:     {login} : TTY=pts/{pid % 7} ; PWD=/home/{login} ; "
                 f"USER=root ; COMMAND={command}",
@@ -201,7 +201,7 @@ def write_journald(
             msg = f"pam_unix(sshd:session): session opened for user {login}(uid={uid}) by (uid=0)"
             j.sshd(t, pid, msg, 1)
         elif name == "sudo":
-            _, login, uid, command, pid = a
+            login, uid, command, pid = a[1:5]
             tty = f"TTY=pts/{pid % 7} ; PWD=/home/{login} ; USER=root"
             msg = f"    {login} : {tty} ; COMMAND={command}"
             j.rec(t, "sudo", "/usr/bin/sudo", pid, "sudo", msg, 1)

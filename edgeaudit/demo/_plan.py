@@ -12,8 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from edgeaudit.demo._common import Action, b64ish, uuid
+from edgeaudit.demo._common import Action, b64ish, iso, uuid
 
 # principal id -> (unix login, uid, teleport user, badge name, company)
 STAFF = {
@@ -22,6 +23,26 @@ STAFF = {
     "arjun.p": ("arjun", 1003, "arjun.p@msp.example", "Arjun Pillai", "MSP Example"),
 }
 TENANT_STAFF = {"lena.f": ("lena", 1101, "Lena Fischer", "Fintech A Pvt Ltd")}
+# A former operator engineer, offboarded six weeks into the quarter (2026-08-14 in 2026Q3)
+# and since removed from policies/inventory.yaml. The campus's own inventory.yaml (the copy
+# `demo collect` passes to the collectors) still lists them, as the collectors' inventory did
+# while the quarter's logs were collected: their Vault key uses early in the quarter are stored
+# with actor.principal = "kiran.m", and the policy engine, reading policies/inventory.yaml,
+# meets a principal it no longer knows.
+OFFBOARDED: dict[str, Any] = {
+    "id": "kiran.m",
+    "type": "person",
+    "org": "operator",
+    "roles": ["pod-admin"],
+    "identities": {
+        "unix": ["kiran"],
+        "ssh_key_id": ["kiran.m"],
+        "teleport": ["kiran.m@campus-ops.example"],
+        "vault": ["kiran.m"],
+        "badge": ["Kiran Menon"],
+    },
+}
+OFFBOARDED_KEY_USES = 3  # decrypts with fintech-a's key, in July
 HOST_ROLE = {
     "bastion-1": "pod-bastion",
     "fa-web-01": "fintech-web-admin",
@@ -44,13 +65,23 @@ COMMANDS = (
 )
 # planted session kinds -> (count, forced host, forced requester)
 PLANTED_SESSIONS = {
-    "no_grant": (3, None, "ravi.k"),
+    "no_grant": (3, None, "ravi.k"),  # direct SSH with a certificate Teleport never issued
     "self_approved": (1, "fa-web-01", "meera.s"),
     "admin_override": (1, "ac-gpu-01", "arjun.p"),
     "overlong": (1, "fa-db-01", "ravi.k"),
     "breakglass": (1, "bastion-1", None),
+    # a Teleport session through a standing role left over from onboarding: no access request
+    "standing_role": (1, "fa-db-01", "arjun.p"),
+    # starts inside an approved 2 h grant and stays connected hours past its expiry (Teleport's
+    # disconnect_expired_cert is off, so an open SSH session outlives the certificate)
+    "overstay": (1, "ac-gpu-01", "ravi.k"),
+    # `sudo -i` on a tenant host through a local sudoers entry, no grant (sudo JSON log only)
+    "root_shell": (1, "mb-render-02", "meera.s"),
 }
+# kinds whose access no grant covers, in part or at all (jit-session-covered fails them)
+UNCOVERED_KINDS = ("no_grant", "standing_role", "overstay", "root_shell")
 PLANTED_SERIAL = 900_000  # certificate serials of sessions outside any grant start here
+GRANT_GRACE = 300.0  # normal sessions end at least this long before their grant expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +89,7 @@ class Admin:
     """One admin access: a Teleport request (unless planted without) and the host session."""
 
     index: int
-    kind: str  # normal, denied, no_grant, self_approved, admin_override, overlong, breakglass
+    kind: str  # normal, denied or a key of PLANTED_SESSIONS
     requester: str | None  # principal id; None for break-glass
     host: str
     request_id: str
@@ -71,7 +102,7 @@ class Admin:
     serial: int
     fingerprint: str
     sid: str
-    pid: int
+    pid: int  # sshd's (the root shell's sudo for root_shell); unique in the quarter
     port: int
     commands: tuple[tuple[float, str, int], ...]  # (time, command, sudo pid)
     reason: str
@@ -90,12 +121,28 @@ class Admin:
 
     @property
     def granted(self) -> bool:
-        return self.kind not in ("no_grant", "breakglass", "denied")
+        """An approved access request exists for this session."""
+        return self.kind not in ("no_grant", "breakglass", "denied", "standing_role", "root_shell")
+
+    @property
+    def via_teleport(self) -> bool:
+        """Teleport records this access (its request and, unless denied, the session)."""
+        return self.granted or self.kind in ("denied", "standing_role")
+
+    @property
+    def expires(self) -> float:
+        """When the requested access ends (meaningless for kinds without a grant)."""
+        return self.created + self.hours * 3600
 
     def host_actions(self) -> list[tuple[float, Action]]:
         """What the target host logs of this session (nothing for a denied request)."""
         if self.kind == "denied":
             return []
+        if self.kind == "root_shell":  # sudo -i: the sudo record's uuid is the session id
+            return [
+                (self.start, ("root_shell", self.login, self.uid, self.sid, self.pid)),
+                (self.end, ("root_shell_end", self.login, self.sid)),
+            ]
         t, login, uid, ip = self.start + 1.5, self.login, self.uid, self.src_ip
         if self.requester is None:
             first: Action = ("password_login", login, ip, self.port, self.pid)
@@ -115,7 +162,7 @@ class Admin:
             (t + 0.02, ("session_open", login, uid, self.pid)),
         ]
         for when, command, sudo_pid in self.commands:
-            out.append((when, ("sudo", login, uid, command, sudo_pid)))
+            out.append((when, ("sudo", login, uid, command, sudo_pid, self.pid)))
         out.append((self.end, ("logout", login, ip, self.port, self.pid)))
         return out
 
@@ -150,16 +197,30 @@ def admin_sessions(
         approved = reviewed + rng.uniform(20, 90)
         session_start = approved + rng.uniform(30, 300)
         hours = 8.0 if kind == "overlong" else rng.choice((1.0, 2.0, 2.0, 4.0))
-        duration = rng.uniform(600, min(hours * 3600 - 300, 5400))
+        if kind == "overstay":
+            hours = 2.0
+        # a session ends before its grant expires (the certificate's validity), with margin
+        room = created + hours * 3600 - GRANT_GRACE - session_start
+        duration = rng.uniform(600, min(room, 5400))
+        if kind == "overstay":  # 2.5-3.5 h past the expiry
+            duration = room + GRANT_GRACE + rng.uniform(2.5, 3.5) * 3600
+        elif kind == "standing_role":  # about 90 minutes
+            duration = rng.uniform(85, 95) * 60
+        elif kind == "root_shell":
+            duration = rng.uniform(35, 55) * 60
+        # process ids grow through the quarter and never repeat (sshd, then its sudo children)
+        pid = 100_000 + (i * 1000) % 4_000_000 + rng.randint(0, 99)
         sudo_n = rng.randint(1, 3)
         commands = tuple(
             (
                 session_start + duration * (k + 1) / (sudo_n + 1),
                 rng.choice(COMMANDS),
-                rng.randint(20000, 60000),
+                pid + 100 + 200 * k + rng.randint(0, 150),
             )
             for k in range(sudo_n)
         )
+        if kind == "root_shell":  # the `sudo -i` is the whole access
+            commands = ()
         serial = PLANTED_SERIAL + i if kind == "no_grant" else 10_000 + i
         yield Admin(
             index=i,
@@ -176,7 +237,7 @@ def admin_sessions(
             serial=serial,
             fingerprint="SHA256:" + b64ish(rng),
             sid=uuid(rng),
-            pid=rng.randint(2000, 19999),
+            pid=pid,
             port=rng.randint(32768, 60999),
             commands=commands,
             reason=f"CHG-{4000 + i} {rng.choice(('patching', 'incident', 'capacity', 'audit'))}",
@@ -189,3 +250,27 @@ def host_admin_episodes(
     for s in admin_sessions(seed, start, end, n, clean):
         if s.host == host:
             yield s.host_actions()
+
+
+def planted_summary(s: Admin) -> dict[str, object]:
+    """A planted session as the manifest lists it."""
+    out: dict[str, object] = {
+        "kind": s.kind,
+        "principal": s.requester,
+        "account": s.login,
+        "asset": s.host,
+        "start": iso(s.start, 3),
+        "end": iso(s.end, 3),
+    }
+    if s.kind == "root_shell":
+        out["sudo_uuid"] = s.sid
+    else:
+        out["pid"] = s.pid
+    if s.via_teleport:
+        out["teleport_sid"] = s.sid
+    if s.granted:
+        out["grant"] = s.request_id
+        out["grant_expires"] = iso(s.expires, 3)
+    if s.kind == "no_grant":
+        out["cert_serial"] = s.serial
+    return out

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from edgeaudit.demo._common import Clock, Sink, hexid, iso, uuid
-from edgeaudit.demo._plan import HOST_ROLE, STAFF, TENANT_STAFF, Admin
+from edgeaudit.demo._plan import HOST_ROLE, OFFBOARDED, STAFF, TENANT_STAFF, Admin
 
 CLUSTER = "campus-ops"
 ADDR = {
@@ -31,13 +31,16 @@ def write_teleport(sink: Sink, sessions: Iterator[Admin], bad: int) -> None:
     for n, s in enumerate(sessions):
         if n in bad_at:
             sink.bad('{"ei":0,"event":"session.upload","code":"T2005I","time":"' + iso(s.end)[:13])
-        if not s.granted and s.kind != "denied":
-            continue  # sessions outside any grant leave no Teleport trace
+        if not s.via_teleport:
+            continue  # direct SSH, break-glass and local sudo leave no Teleport trace
         assert s.requester is not None
         user = STAFF[s.requester][2]
         rid, ev = s.request_id, _Tp(sink, s)
         ev.put("user.login", "T1000I", s.created - 40, 1, user=user, method="saml", success=True)
-        limit = iso(s.created + s.hours * 3600)
+        if s.kind == "standing_role":  # the user's standing roles reach the node: no request
+            _session(ev, s, user, ())
+            continue
+        limit = iso(s.expires)
         ev.put(
             "access_request.create",
             "T5000I",
@@ -80,24 +83,29 @@ def write_teleport(sink: Sink, sessions: Iterator[Admin], bad: int) -> None:
             roles=[HOST_ROLE[s.host]],
         )
         if decision == "APPROVED":
-            common = {
-                "user": user,
-                "login": s.login,
-                "sid": s.sid,
-                "server_hostname": s.host,
-                "server_addr": f"{ADDR[s.host]}:3022",
-                "access_requests": [rid],
-            }
-            ev.put(
-                "session.start",
-                "T2000I",
-                s.start,
-                1,
-                **common,
-                server_labels={"role": HOST_ROLE[s.host]},
-                **{"addr.remote": f"{s.src_ip}:{s.port}"},
-            )
-            ev.put("session.end", "T2004I", s.end, 1, **common, interactive=True)
+            _session(ev, s, user, (rid,))
+
+
+def _session(ev: _Tp, s: Admin, user: str, requests: tuple[str, ...]) -> None:
+    common: dict[str, Any] = {
+        "user": user,
+        "login": s.login,
+        "sid": s.sid,
+        "server_hostname": s.host,
+        "server_addr": f"{ADDR[s.host]}:3022",
+    }
+    if requests:
+        common["access_requests"] = list(requests)
+    ev.put(
+        "session.start",
+        "T2000I",
+        s.start,
+        1,
+        **common,
+        server_labels={"role": HOST_ROLE[s.host]},
+        **{"addr.remote": f"{s.src_ip}:{s.port}"},
+    )
+    ev.put("session.end", "T2004I", s.end, 1, **common, interactive=True)
 
 
 class _Tp:
@@ -127,6 +135,7 @@ SERVICES = (  # (display name, own key, source address, policy)
     ("token-svc-ai-c", "ai-c-data", "10.30.0.31", "ai-c-app"),
 )
 OPS = ("encrypt", "decrypt", "decrypt", "datakey/plaintext")
+OFFBOARDED_VAULT = (f"userpass-{OFFBOARDED['id']}", "", "10.0.0.43", "ops-admin")
 HMAC = "hmac-sha256:"
 
 
@@ -190,14 +199,18 @@ def write_vault(
     rotations: dict[str, float],
     cross_tenant: int,
     bad: int,
+    offboarded: tuple[float, ...] = (),
 ) -> None:
-    """Tenant services using their own transit keys; rotations; cross-tenant use planted."""
+    """Tenant services using their own transit keys; rotations; planted: cross-tenant use, and
+    decrypts with fintech-a's key by the offboarded operator at ``offboarded`` times."""
     gap = (end - start) / max(budget, 1)
     planted = sorted(
         start + (end - start) * (k + 1) / (cross_tenant + 1) + 777 for k in range(cross_tenant)
     )
     due = sorted(
-        [(t, "rotate", key) for key, t in rotations.items()] + [(t, "cross", "") for t in planted]
+        [(t, "rotate", key) for key, t in rotations.items()]
+        + [(t, "cross", "") for t in planted]
+        + [(t, "offboarded", "") for t in offboarded]
     )
     bad_at = {int(budget * (k + 1) / (bad + 1)) for k in range(bad)}
     meera = ("userpass-meera.s", "", "10.0.0.42", "key-admin")
@@ -205,11 +218,7 @@ def write_vault(
     while t < end:
         while due and due[0][0] <= t:
             when, what, key = due.pop(0)
-            if what == "rotate":
-                _vault_pair(sink, rng, when, meera, f"transit/keys/{key}/rotate")
-            else:  # svc-media-b using fintech-a's key
-                op = rng.choice(("encrypt", "decrypt"))
-                _vault_pair(sink, rng, when, SERVICES[1], f"transit/{op}/fintech-a-data")
+            _planted_vault(sink, rng, when, what, key, meera)
         who = rng.choice(SERVICES)
         if rng.random() < 0.05:
             _vault_pair(sink, rng, t, who, "auth/token/lookup-self", "read")
@@ -220,10 +229,24 @@ def write_vault(
             sink.bad('{"time":"' + iso(t, 6) + '","type":"response","auth":{"client_token":"hmac')
         t += rng.expovariate(1.0 / gap)
     for when, what, key in due:  # a tiny campus may end before its planted entries
-        if what == "rotate":
-            _vault_pair(sink, rng, when, meera, f"transit/keys/{key}/rotate")
-        else:
-            _vault_pair(sink, rng, when, SERVICES[1], "transit/encrypt/fintech-a-data")
+        _planted_vault(sink, rng, when, what, key, meera)
+
+
+def _planted_vault(
+    sink: Sink,
+    rng: random.Random,
+    when: float,
+    what: str,
+    key: str,
+    meera: tuple[str, str, str, str],
+) -> None:
+    if what == "rotate":
+        _vault_pair(sink, rng, when, meera, f"transit/keys/{key}/rotate")
+    elif what == "cross":  # svc-media-b using fintech-a's key
+        op = rng.choice(("encrypt", "decrypt"))
+        _vault_pair(sink, rng, when, SERVICES[1], f"transit/{op}/fintech-a-data")
+    else:  # the offboarded operator's userpass login, decrypting with fintech-a's key
+        _vault_pair(sink, rng, when, OFFBOARDED_VAULT, "transit/decrypt/fintech-a-data")
 
 
 # --- door controller CSV ---------------------------------------------------------------------

@@ -4,7 +4,13 @@
 (syslog, journald, auditd, sudo JSON, Teleport, Vault audit and key state, CloudTrail, KMS
 rotation status, door controller CSV), a copy of the inventory and ``manifest.json``: every
 file with its parser kind, the ``edgeaudit collect`` arguments it needs, and its exact counts of
-records, expected events and planted malformed lines, plus the planted policy violations.
+records, expected events and planted malformed lines, plus the planted policy violations
+(counts, and each planted admin session with its principal, asset, times and ids).
+
+The inventory copy is the one the collectors get (``edgeaudit demo collect`` passes it): the
+inventory as it was while the quarter was collected. In the planted campus it still lists a
+principal offboarded since (``_plan.OFFBOARDED``), whom ``policies/inventory.yaml`` no longer
+has; the clean campus copies the inventory unchanged.
 
 Same seed and size give byte-identical files: randomness comes only from ``random.Random``
 streams seeded from ``seed``, times only from ``start``. Files are streamed to disk (CloudTrail
@@ -16,6 +22,8 @@ files are built one window at a time), so memory stays flat at any size.
 from __future__ import annotations
 
 import random
+import re
+import textwrap
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,14 +31,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import yaml
 
 from edgeaudit.collect.inventory import load_inventory
 from edgeaudit.demo import _audit, _hosts, _keys, _services
 from edgeaudit.demo._common import Clock, Sink, Timed, iso, merge, ordered
-from edgeaudit.demo._plan import PLANTED_SESSIONS, admin_sessions, host_admin_episodes
+from edgeaudit.demo._plan import (
+    OFFBOARDED,
+    OFFBOARDED_KEY_USES,
+    PLANTED_SESSIONS,
+    admin_sessions,
+    host_admin_episodes,
+    planted_summary,
+)
 from edgeaudit.errors import ConfigError, InputError
 
-GENERATOR = "edgeaudit.demo.campus/1"
+GENERATOR = "edgeaudit.demo.campus/2"  # 2: sessions past grants, offboarded principal
 DAY = 86400.0
 # share of the requested events per source; admin sessions (Teleport + hosts) add ~4 %
 SHARES = {
@@ -91,7 +107,24 @@ def generate_campus(
     first, last = quarter(start)
     t0, t1 = first.timestamp(), last.timestamp()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "inventory.yaml").write_bytes(inv_path.read_bytes())
+    if clean:
+        (out / "inventory.yaml").write_bytes(inv_path.read_bytes())
+    else:
+        if inv.principal(OFFBOARDED["id"]) is not None:
+            raise ConfigError(
+                f"{inv_path}: lists {OFFBOARDED['id']}, the principal the demo plants as "
+                "offboarded (no longer in the inventory)"
+            )
+        left = (first + timedelta(days=44)).date().isoformat()  # after their last key use
+        note = (
+            f"{OFFBOARDED['id']}: offboarded on {left} and removed from policies/inventory.yaml "
+            "since; listed here as in the inventory the collectors had while the quarter's logs "
+            "were collected (edgeaudit demo campus)."
+        )
+        text = collection_inventory(inv_path.read_text(encoding="utf-8"), OFFBOARDED, note)
+        (out / "inventory.yaml").write_text(text, encoding="utf-8", newline="\n")
+        if load_inventory(out / "inventory.yaml").principal(OFFBOARDED["id"]) is None:
+            raise ConfigError(f"{inv_path}: could not add the offboarded principal to its copy")
     n_admin = max(16, events // 300)
     budget = {k: max(50, int(v * events)) for k, v in SHARES.items()}
     year = clock.local(t0).tm_year
@@ -140,10 +173,20 @@ def generate_campus(
     files.append(sink.close())
 
     rotations = {"fintech-a-data": t0 + 30 * DAY + 36000.25, "ai-c-data": t0 + 45 * DAY + 39600.5}
+    # the offboarded operator's decrypts: weekly in July, evenings site time (13:35 UTC)
+    offboarded = tuple(t0 + (5 + 7 * k) * DAY + 48900.125 for k in range(OFFBOARDED_KEY_USES * bad))
     sink = Sink(out, "vault/audit.log", "vault")
     rng = random.Random(f"{seed}:vault")
     _services.write_vault(
-        sink, rng, t0, t1, budget["vault"], rotations, cross_tenant=2 * bad, bad=2 * bad
+        sink,
+        rng,
+        t0,
+        t1,
+        budget["vault"],
+        rotations,
+        cross_tenant=2 * bad,
+        bad=2 * bad,
+        offboarded=offboarded,
     )
     files.append(sink.close())
 
@@ -195,10 +238,33 @@ def generate_campus(
     manifest = _manifest(
         files, cross, seed, events, first, last, inv.site or "", zone_name, observed, bad
     )
+    manifest["planted_sessions"] = [
+        planted_summary(s)
+        for s in admin_sessions(seed, t0, t1, n_admin, clean)
+        if s.kind in PLANTED_SESSIONS
+    ]
+    manifest["offboarded_principals"] = [] if clean else [OFFBOARDED["id"]]
     (out / "manifest.json").write_bytes(
         orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     )
     return manifest
+
+
+def collection_inventory(text: str, principal: dict[str, Any], note: str) -> str:
+    """The inventory ``text`` with ``principal`` added at the head of its principals, after
+    ``note`` as a comment (the rest of the file byte for byte, comments included), or
+    re-serialized when the principals are not a block list the text can be spliced into."""
+    block = yaml.safe_dump([principal], sort_keys=False, default_flow_style=None, width=100)
+    note = "".join(f"# {line}\n" for line in textwrap.wrap(note, 90))
+    m = re.search(r"^principals:[ \t]*(?:#.*)?\n((?:[ \t]*(?:#.*)?\n)*)([ \t]*)- ", text, re.M)
+    if m is None:
+        data = yaml.safe_load(text)
+        data.setdefault("principals", []).insert(0, principal)
+        return note + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    indent = m.group(2)
+    spliced = "".join(indent + line + "\n" for line in (note + block).splitlines())
+    at = m.start(2)
+    return text[:at] + spliced + text[at:]
 
 
 def _sunday_2am(after: datetime, zone: ZoneInfo) -> float:
@@ -244,7 +310,11 @@ def _manifest(
             "admin_override_approval": sessions["admin_override"],
             "overlong_grant": sessions["overlong"],
             "unreviewed_breakglass_login": sessions["breakglass"],
+            "teleport_session_without_grant": sessions["standing_role"],
+            "session_past_grant_expiry": sessions["overstay"],
+            "root_shell_outside_grant": sessions["root_shell"],
             "cross_tenant_key_use": 2 * planted,
+            "offboarded_principal_key_use": OFFBOARDED_KEY_USES * planted,
             "key_past_rotation_age": 1 * planted,
             "badge_outside_maintenance_window": 1 * planted,
             "forged_journald_identifier": totals["forged"],

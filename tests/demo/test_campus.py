@@ -15,7 +15,7 @@ import pytest
 from edgeaudit.cli.main import main
 from edgeaudit.demo import generate_campus
 from edgeaudit.demo.campus import quarter
-from edgeaudit.errors import InputError
+from edgeaudit.errors import ConfigError, InputError
 from edgeaudit.store import Store
 from edgeaudit.workspace import config as cfg
 from tests.collect import BUILT_IN_KINDS
@@ -79,6 +79,33 @@ def test_quarter_and_bad_input() -> None:
         quarter("July")
     with pytest.raises(InputError):
         generate_campus(Path("unused"), 10)
+
+
+def test_clean_campus_plants_nothing(tmp_path: Path) -> None:
+    from edgeaudit.demo.campus import default_inventory
+
+    manifest = generate_campus(tmp_path / "clean", 1000, seed=3, clean=True)
+    assert manifest["clean"] is True
+    assert manifest["planted_sessions"] == []
+    assert manifest["offboarded_principals"] == []
+    assert all(v == 0 for v in manifest["planted"].values())
+    copy = (tmp_path / "clean" / manifest["inventory"]).read_bytes()
+    assert copy == default_inventory().read_bytes()
+
+
+def test_an_inventory_that_still_lists_the_offboarded_principal_is_refused(
+    tmp_path: Path,
+) -> None:
+    from edgeaudit.demo._plan import OFFBOARDED
+    from edgeaudit.demo.campus import collection_inventory, default_inventory
+
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(
+        collection_inventory(default_inventory().read_text(encoding="utf-8"), OFFBOARDED, "x"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=OFFBOARDED["id"]):
+        generate_campus(tmp_path / "out", 1000, inventory=inv)
 
 
 def test_manifest_lists_every_file_with_exact_record_counts(
@@ -253,4 +280,182 @@ def test_every_planted_violation_is_in_the_stored_events(
     assert all(e["actor"].get("principal") in ("ravi.k", "meera.s", "arjun.p") for e in certs)
     sessions = [e for e in events if e["kind"] == "session.start" and e["source"] == "teleport"]
     assert sessions
-    assert all(e["grant"]["id"] in requesters for e in sessions)
+    assert all(e["grant"]["id"] in requesters for e in sessions if "grant" in e)
+    standing = [e for e in sessions if "grant" not in e]
+    assert len(standing) == planted["teleport_session_without_grant"]
+
+
+def _planted(manifest: dict[str, Any], kind: str) -> dict[str, Any]:
+    (one,) = [s for s in manifest["planted_sessions"] if s["kind"] == kind]
+    return one
+
+
+def _t(text: str) -> float:
+    from edgeaudit.events import parse_utc_time
+
+    return parse_utc_time(text)[1]
+
+
+def test_planted_sessions_are_stored_as_the_manifest_lists_them(
+    collected: tuple[Path, dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    ws, manifest, _ = collected
+    events = _events(ws)
+    planted = manifest["planted"]
+    kinds = [s["kind"] for s in manifest["planted_sessions"]]
+    assert kinds.count("no_grant") == planted["admin_session_outside_grant"]
+    assert kinds.count("standing_role") == planted["teleport_session_without_grant"] == 1
+    assert kinds.count("overstay") == planted["session_past_grant_expiry"] == 1
+    assert kinds.count("root_shell") == planted["root_shell_outside_grant"] == 1
+
+    def on(asset: str, kind: str, source: str) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in events
+            if e["kind"] == kind
+            and e["source"] == source
+            and e.get("target", {}).get("asset") == asset
+        ]
+
+    # 1. a Teleport session of about 90 minutes through a standing role: no access request
+    s = _planted(manifest, "standing_role")
+    assert (s["principal"], s["asset"]) == ("arjun.p", "fa-db-01")
+    (start,) = [
+        e
+        for e in on(s["asset"], "session.start", "teleport")
+        if e["actor"].get("session") == s["teleport_sid"]
+    ]
+    (end,) = [
+        e
+        for e in on(s["asset"], "session.end", "teleport")
+        if e["actor"].get("session") == s["teleport_sid"]
+    ]
+    assert start["actor"]["principal"] == "arjun.p"
+    assert "grant" not in start
+    assert "access_requests" not in start.get("attrs", {})
+    assert 80 * 60 <= _t(end["time"]) - _t(start["time"]) <= 100 * 60
+
+    # 2. an SSH session (journald) opened inside a 2 h grant, closed hours after its expiry
+    s = _planted(manifest, "overstay")
+    assert (s["principal"], s["asset"]) == ("ravi.k", "ac-gpu-01")
+    (request,) = [
+        e for e in events if e["kind"] == "grant.request" and e["grant"]["id"] == s["grant"]
+    ]
+    (approval,) = [
+        e for e in events if e["kind"] == "grant.approve" and e["grant"]["id"] == s["grant"]
+    ]
+    expires = _t(request["grant"]["expires"])
+    assert expires == pytest.approx(_t(s["grant_expires"]), abs=1)
+    by_pid = [
+        e
+        for kind in ("auth.logon", "session.start", "auth.logoff", "session.end")
+        for e in on(s["asset"], kind, "journald")
+        if e["attrs"].get("pid") == s["pid"]
+    ]
+    # one of each, all with sshd's pid (collected in this order: start records, then ends)
+    assert [e["kind"] for e in by_pid] == [
+        "auth.logon",
+        "session.start",
+        "auth.logoff",
+        "session.end",
+    ]
+    assert {e["target"]["account"] for e in by_pid} == {"ravi"}
+    assert by_pid[0]["actor"]["principal"] == "ravi.k"
+    assert _t(approval["time"]) < _t(by_pid[0]["time"]) < expires
+    assert _t(by_pid[-1]["time"]) - expires > 2 * 3600
+
+    # 3. `sudo -i` by an operator on a tenant host: a root shell, closed by its exit record
+    s = _planted(manifest, "root_shell")
+    assert (s["principal"], s["asset"]) == ("meera.s", "mb-render-02")
+    (switch,) = [
+        e
+        for e in on(s["asset"], "priv.switch", "sudo-json")
+        if e["actor"].get("session") == s["sudo_uuid"]
+    ]
+    (done,) = [
+        e
+        for e in on(s["asset"], "session.end", "sudo-json")
+        if e["actor"].get("session") == s["sudo_uuid"]
+    ]
+    assert switch["actor"]["principal"] == "meera.s"
+    assert switch["target"]["account"] == "root"
+    assert switch["attrs"]["command"] == "/bin/bash"
+    assert 30 * 60 <= _t(done["time"]) - _t(switch["time"]) <= 60 * 60
+    granted = [
+        e
+        for e in events
+        if e["kind"] == "grant.request"
+        and e["actor"].get("principal") == "meera.s"
+        and e.get("target", {}).get("asset") == "mb-render-02"
+    ]
+    assert granted == []
+
+
+def test_offboarded_principal_is_in_the_collection_inventory_only(
+    collected: tuple[Path, dict[str, Any], list[dict[str, Any]]], campus: tuple[Path, Any]
+) -> None:
+    from edgeaudit.collect.inventory import load_inventory
+    from edgeaudit.demo.campus import default_inventory
+
+    ws, manifest, _ = collected
+    (gone,) = manifest["offboarded_principals"]
+    assert load_inventory(default_inventory()).principal(gone) is None
+    assert load_inventory(campus[0] / manifest["inventory"]).principal(gone) is not None
+    # the campus copy is the policies' inventory plus the offboarded principal, comments kept
+    copy = (campus[0] / manifest["inventory"]).read_text(encoding="utf-8")
+    original = default_inventory().read_text(encoding="utf-8")
+    assert set(original.splitlines()) <= set(copy.splitlines())
+    assert "offboarded on 2026-08-14" in copy
+    uses = [
+        e for e in _events(ws) if e["kind"] == "key.use" and e["actor"].get("principal") == gone
+    ]
+    assert len(uses) == manifest["planted"]["offboarded_principal_key_use"]
+    assert {(u["key"]["key"], u["key"]["owner"]) for u in uses} == {("fintech-a-data", "fintech-a")}
+    assert all(_t(u["time"]) < _t("2026-08-14T00:00:00Z") for u in uses)
+
+
+def test_every_session_record_names_a_known_principal(
+    collected: tuple[Path, dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    """Logons, session starts and privilege switches on inventory hosts all resolve to a
+    principal of policies/inventory.yaml (the render service account included), except the
+    break-glass account, which no principal owns."""
+    from edgeaudit.collect.inventory import load_inventory
+    from edgeaudit.demo.campus import default_inventory
+
+    ws, _, _ = collected
+    inv = load_inventory(default_inventory())
+    unresolved = set()
+    principals = set()
+    for e in _events(ws):
+        if e["kind"] not in ("auth.logon", "session.start", "priv.switch"):
+            continue
+        if (
+            e.get("outcome") != "success"
+            or inv.asset(e.get("target", {}).get("asset") or "") is None
+        ):
+            continue
+        p = e["actor"].get("principal")
+        if p is None:
+            unresolved.add(e["actor"].get("user"))
+        else:
+            principals.add(p)
+    assert unresolved <= {"breakglass"}
+    assert principals <= {p.id for p in inv.principals}
+    assert "svc-media-b" in principals  # `render` on mb-render-02 is media-b's own service
+
+
+def test_clean_sessions_end_inside_their_grants() -> None:
+    """Without planted sessions, every access stays inside its grant (a session ends before
+    the grant expires; no pid repeats on a host), so the policy engine has nothing to fail."""
+    from edgeaudit.demo._plan import GRANT_GRACE, admin_sessions
+
+    first, last = quarter("2026-07-01")
+    t0, t1 = first.timestamp(), last.timestamp()
+    sessions = list(admin_sessions(SEED, t0, t1, 200, clean=True))
+    assert {s.kind for s in sessions} == {"normal", "denied"}
+    for s in sessions:
+        assert s.approved < s.start < s.end <= s.expires - GRANT_GRACE
+        assert all(s.start < t < s.end for t, _, _ in s.commands)
+    pids = [p for s in sessions for p in (s.pid, *(c[2] for c in s.commands))]
+    assert len(pids) == len(set(pids))

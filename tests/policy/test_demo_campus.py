@@ -17,7 +17,7 @@ import pytest
 
 from edgeaudit.cli.main import main
 from edgeaudit.demo import generate_campus
-from edgeaudit.demo._plan import PLANTED_SERIAL
+from edgeaudit.demo._plan import PLANTED_SERIAL, UNCOVERED_KINDS
 from edgeaudit.store import Store
 from edgeaudit.workspace import config as cfg
 
@@ -89,17 +89,90 @@ def test_the_planted_campus_fails_and_the_run_is_recorded(assessed: Any) -> None
             assert ref["index"] < data["assessment"]["tree_size"]
 
 
-def test_sessions_outside_any_grant(assessed: Any, planted: Any) -> None:
+def _t(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _judged(result: dict[str, Any], planted_session: dict[str, Any]) -> list[dict[str, Any]]:
+    """The uncovered logon sessions of a result that start with the planted session (one per
+    source that recorded it: Teleport and the host each log the access)."""
+    start = _t(planted_session["start"])
+    judged = [
+        j
+        for j in result["observed"]["uncovered_sessions"]
+        if j["action"] == "admin.session" and abs(_t(j["start"]) - start) <= 3
+    ]
+    assert judged
+    return judged
+
+
+def test_sessions_not_covered_by_a_grant(assessed: Any, planted: Any) -> None:
     _, data, entries = assessed
-    fails = _failing(data, "jit-session-covered")
-    assert {r["scope"]["principal"] for r in fails} == {"ravi.k"}
-    cited = [e for r in fails for e in _cited(r, entries)]
-    serials = {e["attrs"].get("cert_serial") for e in cited}
-    assert len(cited) == planted[1]["planted"]["admin_session_outside_grant"]
-    assert all(s is not None and s >= PLANTED_SERIAL for s in serials)
-    for r in fails:
-        assert {e["target"]["asset"] for e in _cited(r, entries)} == {r["scope"]["asset"]}
-        assert all(e["kind"] == "auth.logon" for e in _cited(r, entries))
+    manifest = planted[1]
+    uncovered = [s for s in manifest["planted_sessions"] if s["kind"] in UNCOVERED_KINDS]
+    fails = {
+        (r["scope"]["principal"], r["scope"]["asset"]): r
+        for r in _failing(data, "jit-session-covered")
+    }
+    # exactly the (principal, asset) pairs of the planted sessions; nothing unresolved
+    assert set(fails) == {(s["principal"], s["asset"]) for s in uncovered}
+    for r in fails.values():
+        records = [
+            e for e in _cited(r, entries) if e["kind"] not in ("grant.approve", "grant.request")
+        ]
+        assert {e["target"]["asset"] for e in records} == {r["scope"]["asset"]}
+        assert r["observed"]["uncovered_s"] > 0
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for s in uncovered:
+        by_kind.setdefault(s["kind"], []).append(s)
+
+    # direct SSH with certificates Teleport never issued
+    logons = [
+        e
+        for (_, asset), r in fails.items()
+        if asset in {s["asset"] for s in by_kind["no_grant"]}
+        for e in _cited(r, entries)
+        if e["kind"] == "auth.logon"
+    ]
+    assert len(logons) == manifest["planted"]["admin_session_outside_grant"]
+    assert all(e["attrs"].get("cert_serial", 0) >= PLANTED_SERIAL for e in logons)
+
+    # 1. a Teleport session of about 90 minutes with no grant at all
+    (s,) = by_kind["standing_role"]
+    r = fails[(s["principal"], s["asset"])]
+    judged = _judged(r, s)
+    assert "teleport" in {src for j in judged for src in j["sources"]}
+    for j in judged:
+        assert j["end_evidenced"] is True
+        assert j["grants"] == []
+        assert 80 * 60 <= j["uncovered_s"] <= 100 * 60
+    sessions = [e for e in _cited(r, entries) if e["kind"] == "session.start"]
+    assert s["teleport_sid"] in {e["actor"].get("session") for e in sessions}
+
+    # 2. an SSH session opened under a 2 h grant, still open hours after it expired
+    (s,) = by_kind["overstay"]
+    r = fails[(s["principal"], s["asset"])]
+    judged = _judged(r, s)
+    assert {"journald", "teleport"} <= {src for j in judged for src in j["sources"]}
+    past = _t(s["end"]) - _t(s["grant_expires"]) - 300  # beyond the grant and its grace
+    for j in judged:
+        assert s["grant"] in j["grants"]  # the grant covered its first part
+        assert j["uncovered_s"] == pytest.approx(past, abs=3)
+        assert j["uncovered_s"] > 2 * 3600
+    logon = [e for e in _cited(r, entries) if e["kind"] == "auth.logon"]
+    assert {e["attrs"]["pid"] for e in logon} == {s["pid"]}
+
+    # 3. `sudo -i` on a tenant host outside any grant, ended by the shell's exit
+    (s,) = by_kind["root_shell"]
+    r = fails[(s["principal"], s["asset"])]
+    assert r["scope"]["tenant"] == "media-b"
+    (j,) = r["observed"]["uncovered_sessions"]
+    assert (j["action"], j["account"], j["sources"]) == ("priv.switch", "root", ["sudo-json"])
+    assert j["end_evidenced"] is True
+    assert j["uncovered_s"] == pytest.approx(_t(s["end"]) - _t(s["start"]), abs=2)
+    kinds = sorted(e["kind"] for e in _cited(r, entries))
+    assert kinds == ["priv.switch", "session.end"]
+    assert {e["actor"]["session"] for e in _cited(r, entries)} == {s["sudo_uuid"]}
 
 
 def test_self_approval_override_and_overlong_grant(assessed: Any) -> None:
@@ -128,14 +201,18 @@ def test_self_approval_override_and_overlong_grant(assessed: Any) -> None:
 def test_unreviewed_breakglass(assessed: Any) -> None:
     _, data, entries = assessed
     (bg,) = _failing(data, "breakglass-reviewed")
-    (logon,) = _cited(bg, entries)
+    cited = _cited(bg, entries)
+    (logon,) = [e for e in cited if e["kind"] == "auth.logon"]
     assert logon["target"]["account"] == "breakglass"
     assert logon["target"]["asset"] == bg["scope"]["asset"] == "bastion-1"
+    assert {e["target"]["account"] for e in cited} == {"breakglass"}
 
 
 def test_cross_tenant_key_use_and_rotation_age(assessed: Any, planted: Any) -> None:
     _, data, entries = assessed
-    (cross,) = _failing(data, "key-tenant-use")
+    by_principal = {r["scope"]["principal"]: r for r in _failing(data, "key-tenant-use")}
+    assert set(by_principal) == {"svc-media-b", *planted[1]["offboarded_principals"]}
+    cross = by_principal["svc-media-b"]
     assert cross["scope"] == {
         "tenant": "fintech-a",
         "key": "fintech-a-data",
@@ -146,9 +223,43 @@ def test_cross_tenant_key_use_and_rotation_age(assessed: Any, planted: Any) -> N
     assert {(u["actor"]["principal"], u["key"]["owner"]) for u in uses} == {
         ("svc-media-b", "fintech-a")
     }
-    (old,) = _failing(data, "key-rotation-age")
-    assert old["scope"] == {"tenant": "media-b", "key": "media-b-data"}
-    assert [e["kind"] for e in _cited(old, entries)] == ["key.state"]
+    assert _failing(data, "key-rotation-age") == []  # the one too old is waived (below)
+
+
+def test_key_use_by_an_offboarded_principal(assessed: Any, planted: Any) -> None:
+    """Collected while kiran.m was in the inventory (the campus's copy), judged after they
+    left policies/inventory.yaml: a failure that says so, never an exception."""
+    _, data, entries = assessed
+    (gone,) = planted[1]["offboarded_principals"]
+    (r,) = [r for r in _failing(data, "key-tenant-use") if r["scope"]["principal"] == gone]
+    assert r["scope"] == {"tenant": "fintech-a", "key": "fintech-a-data", "principal": gone}
+    assert "not in the inventory" in r["reason"]
+    uses = _cited(r, entries)
+    assert len(uses) == planted[1]["planted"]["offboarded_principal_key_use"]
+    assert {(u["kind"], u["actor"]["principal"], u["key"]["key"]) for u in uses} == {
+        ("key.use", gone, "fintech-a-data")
+    }
+
+
+def test_waivers(assessed: Any, planted: Any) -> None:
+    """policies/waivers.yaml: a waiver approved by the very principal the result is about stays
+    failing with the reason; one by the Accountable party (key-custody) waives the result."""
+    _, data, entries = assessed
+    (own,) = _failing(data, "jit-grant-duration")
+    assert (own["scope"]["principal"], own["scope"]["asset"]) == ("ravi.k", "fa-db-01")
+    assert "W-2026-015" in own["reason"]
+    assert "not valid" in own["reason"]
+    assert "ravi.k" in own["reason"].split("not valid", 1)[1]
+    assert "waiver" not in own or own["waiver"] is None
+
+    (waived,) = [r for r in data["results"] if r["status"] == "waived"]
+    assert waived["rule"] == "key-rotation-age"
+    assert waived["scope"] == {"tenant": "media-b", "key": "media-b-data"}
+    assert waived["waiver"]["id"] == "W-2026-014"
+    assert waived["waiver"]["approver"] == "meera.s"
+    assert "principal" not in waived["scope"]  # meera.s waives nothing about herself
+    assert [e["kind"] for e in _cited(waived, entries)] == ["key.state"]
+    assert "days old" in waived["reason"]
 
 
 def test_badge_entry_outside_the_window(assessed: Any) -> None:
@@ -178,7 +289,8 @@ def test_controls_roll_up(assessed: Any) -> None:
     _, data, _ = assessed
     status = {(c["framework"], c["control"]): c["status"] for c in data["controls"]}
     assert status[("iso27001-2022", "a.8.2")] == "not-satisfied"
-    assert status[("pci-dss-4.0.1", "3.7.4")] == "not-satisfied"
+    # its only failing result is waived by the Accountable party
+    assert status[("pci-dss-4.0.1", "3.7.4")] == "satisfied-with-exceptions"
     assert status[("iso27001-2022", "a.5.33")] == "satisfied"  # the store verifies
     # no probe evidence in the demo: segmentation is not evaluated, never satisfied
     assert status[("pci-dss-4.0.1", "11.4.5")] == "not-evaluated"
@@ -188,7 +300,11 @@ def test_tenant_view_shows_only_that_tenant(planted: Any) -> None:
     ws, _ = planted
     rc, data = _evaluate(ws, "--tenant", "media-b", "--no-record")
     entries = _entries(ws)
-    assert rc == 1  # media-b's key is past its rotation age
+    assert rc == 1  # an operator's root shell on mb-render-02 outside any grant
+    assert {
+        (r["rule"], r["scope"].get("principal")) for r in data["results"] if r["status"] == "fail"
+    } >= {("jit-session-covered", "meera.s")}
+    assert [r["rule"] for r in data["results"] if r["status"] == "waived"] == ["key-rotation-age"]
     assert data["assessment"]["tenant"] == "media-b"
     for r in data["results"]:
         assert r["scope"].get("tenant") in (None, "media-b")
