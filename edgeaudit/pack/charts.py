@@ -22,6 +22,7 @@ COLORS: Final = {
     "stale": "#6d4c41",
     "blocked": "#2e7d32",
     "open": "#c62828",
+    "unreachable": "#ef6c00",
     "error": "#9e9e9e",
 }
 FONT: Final = 'font-family="DejaVu Sans, sans-serif"'
@@ -74,13 +75,26 @@ def stacked_bars(
 
 
 def heat_state(verdict: str, expected: str) -> str:
-    """A probe result as a heat-map cell: ``open`` (the verdict contradicts the matrix),
-    ``blocked`` / ``pass`` (it agrees), ``error`` (inconclusive)."""
+    """A probe result as a heat-map cell. Probe results record ``expected`` as ``allow`` or
+    ``deny`` (older records: ``block...``). A denied path the probe reached is ``open`` (a leak,
+    red); a denied path blocked is ``blocked``; an allowed path reached is ``pass``; an allowed
+    path not reached is ``unreachable``; an inconclusive probe is ``error``."""
     if verdict == "inconclusive":
         return "error"
-    if verdict.startswith("blocked") == expected.startswith("block"):
-        return "blocked" if verdict.startswith("blocked") else "pass"
-    return "open"
+    reached = verdict == "reachable"
+    if expected.startswith(("deny", "block")):
+        return "open" if reached else "blocked"
+    return "pass" if reached else "unreachable"
+
+
+_HEAT_RANK: Final = {"open": 4, "unreachable": 3, "error": 2, "blocked": 1, "pass": 1}
+
+
+def heat_merge(previous: str | None, state: str) -> str:
+    """The cell of a segment pair: its worst path (a leak on any path stays visible)."""
+    if previous is None or _HEAT_RANK.get(state, 0) > _HEAT_RANK.get(previous, 0):
+        return state
+    return previous
 
 
 def heatmap(

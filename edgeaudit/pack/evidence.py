@@ -26,7 +26,7 @@ import orjson
 from edgeaudit.canonical import canonical_json, leaf_hash
 from edgeaudit.errors import InputError, TamperError
 from edgeaudit.events import parse_utc_time
-from edgeaudit.pack.charts import heat_state
+from edgeaudit.pack.charts import heat_merge, heat_state
 from edgeaudit.pack.period import Period
 from edgeaudit.pack.scope import TenantView, entry_scope
 from edgeaudit.pack.tree import LevelTree
@@ -123,9 +123,7 @@ def _observe(stats: Stats, view: TenantView, entry: dict[str, Any], seconds: int
         if isinstance(src, str) and isinstance(dst, str):
             state = heat_state(_str(attrs.get("verdict")), _str(attrs.get("expected")))
             pair = (view.redact_text(src), view.redact_text(dst))
-            previous = stats.probes.get(pair)
-            if previous != "open":  # a violation on any path of the pair stays visible
-                stats.probes[pair] = state
+            stats.probes[pair] = heat_merge(stats.probes.get(pair), state)
     elif kind == "audit.pipeline":
         stats.pipeline_gaps += 1
 

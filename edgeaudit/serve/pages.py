@@ -116,8 +116,7 @@ def _probe_heatmap(service: Service, period: Period) -> Markup | None:
             if not (isinstance(src, str) and isinstance(dst, str)):
                 continue
             state = charts.heat_state(str(attrs.get("verdict")), str(attrs.get("expected")))
-            if cells.get((src, dst)) != "open":
-                cells[(src, dst)] = state
+            cells[(src, dst)] = charts.heat_merge(cells.get((src, dst)), state)
     if not cells:
         return None
     rows = sorted({s for s, _ in cells})
