@@ -16,8 +16,8 @@ use it too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 PASS: Final = "pass"  # noqa: S105 (a status, not a password)
 FAIL: Final = "fail"
@@ -66,3 +66,11 @@ def exit_code(statuses: Iterable[str], strict: bool = False) -> int:
 
 def is_finding(status: str) -> bool:
     return status in FINDING_STATUSES
+
+
+def findings(results: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The findings among results (``Result.to_dict`` shape): failing, then waived."""
+    rs = list(results)
+    return [r for r in rs if r.get("status") == FAIL] + [
+        r for r in rs if r.get("status") == WAIVED
+    ]

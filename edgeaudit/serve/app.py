@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edgeaudit import __version__
 from edgeaudit.errors import ConfigError, EdgeauditError
+from edgeaudit.policy.statuses import findings as findings_of
 from edgeaudit.serve import authz
 from edgeaudit.serve.service import Busy, Conflict, NotFound, Service, parse_period
 from edgeaudit.serve.tokens import Principal, TokenError
@@ -292,7 +293,8 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         tenant: TenantQ = None,
         framework: FrameworkQ = None,
     ) -> dict[str, Any]:
-        """Failing findings of the period (tenants: their own scope only)."""
+        """Findings of the period: failing, then waived results (tenants: their own scope
+        only)."""
         doc = service.assess(
             who,
             authz.FINDINGS,
@@ -301,8 +303,7 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
             framework=framework,
             client=_client(request),
         )
-        failing = [r for r in doc["results"] if r["status"] == "fail"]
-        return {"assessment": doc["assessment"], "findings": failing}
+        return {"assessment": doc["assessment"], "findings": findings_of(doc["results"])}
 
     @app.get(f"{API}/assessments", tags=["findings"])
     def assessments(
@@ -540,7 +541,7 @@ def _add_pages(app: FastAPI, service: Service) -> None:
             **ctx(request, who, s, "findings"),
             period=p,
             counts=doc["assessment"]["counts"],
-            failing=[r for r in doc["results"] if r["status"] == "fail"],
+            failing=findings_of(doc["results"]),
         )
 
     @app.get("/probe-runs", include_in_schema=False)
@@ -582,7 +583,7 @@ def _add_pages(app: FastAPI, service: Service) -> None:
             tenant=scope,
             period=p,
             exports=exports,
-            failing=[r for r in doc["results"] if r["status"] == "fail"],
+            failing=findings_of(doc["results"]),
         )
 
     @app.post("/exports", include_in_schema=False)

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from edgeaudit.pack import charts
 from edgeaudit.pack.period import Period
-from edgeaudit.policy.statuses import CONTROL_STATUSES
+from edgeaudit.policy.statuses import CONTROL_STATUSES, findings
 from edgeaudit.serve.service import Service
 from edgeaudit.serve.tokens import Principal
 
@@ -137,7 +137,7 @@ def dashboard(service: Service, doc: dict[str, Any], period: Period) -> dict[str
     """What the officer dashboard shows, from one assessment document."""
     rows, chart = _framework_chart(doc)
     results = doc["results"]
-    failing = [r for r in results if r["status"] == "fail"]
+    failing = findings(results)
     jit = Counter(r["status"] for r in results if r["rule"] == "jit-session-covered")
     with service.log.reader() as reader:
         quarantine = reader.quarantine_counts()

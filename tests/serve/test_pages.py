@@ -155,7 +155,7 @@ def test_dashboard_shows_frameworks_findings_and_checkpoint(site: Site, service:
         "iso27001-2022",
         "soc2",
         "pci-dss-4.0.1",
-        "Failing findings",
+        "Findings (",
         "<svg",
         "edgeaudit verify PACK.zip",
         site.config.verifier_key,
