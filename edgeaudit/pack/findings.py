@@ -81,22 +81,24 @@ def _control_status(original: str, kept: list[Mapping[str, Any]], tenant: str) -
     return status
 
 
-def _for_tenant(result: Mapping[str, Any], view: TenantView) -> bool:
-    """The tenant's own results, and site-wide ones (store integrity, RACI) that are about no
-    particular asset, principal, key or segment."""
+def _for_tenant(result: Mapping[str, Any], view: TenantView, site_wide: frozenset[str]) -> bool:
+    """The policy engine's one rule (``engine.tenant_sees``): the tenant's own results, and the
+    site-wide results (no tenant in scope) of the rules the assessment lists as site-wide."""
     scope = result.get("scope")
     if not isinstance(scope, Mapping):
         return False
     if scope.get("tenant") is not None:
         return bool(scope["tenant"] == view.tenant)
-    return not any(scope.get(k) for k in ("asset", "principal", "key", "segment"))
+    return str(result.get("rule")) in site_wide
 
 
 def for_view(doc: dict[str, Any], view: TenantView) -> dict[str, Any]:
     """The document a pack of ``view`` carries: everything for the site; T's results for T."""
     if view.tenant is None:
         return doc
-    kept = [r for r in doc["results"] if _for_tenant(r, view)]
+    listed = doc["assessment"].get("site_wide_rules")
+    site_wide = frozenset(str(x) for x in listed) if isinstance(listed, list) else frozenset()
+    kept = [r for r in doc["results"] if _for_tenant(r, view, site_wide)]
     by_id = {r["id"]: r for r in kept}
     controls = []
     for c in doc.get("controls", []):

@@ -49,8 +49,6 @@ from edgeaudit.verify.report import VerifyReport
 
 log = logging.getLogger("edgeaudit.policy")
 LOOKBACK = 400 * 86400.0  # grants, key snapshots, probe runs and reviews from before the period
-# site-wide results a tenant may see (they name no other tenant's data)
-TENANT_VISIBLE_SITE_CHECKS = frozenset({"integrity.store", "raci.structure"})
 
 
 def evaluate(
@@ -131,11 +129,11 @@ def evaluate(
             visible = {
                 i for i in cited if tenant in (orjson.loads(reader.entry(i)[0]).get("scope") or ())
             }
-            check_of = {rule.id: rule.check for rule in policies.rules.rules}
+            site_wide = {rule.id for rule in policies.rules.rules if rule.site_wide}
             results = [
                 _for_tenant(r, tenant, visible)
                 for r in results
-                if _shown(r, tenant, check_of[r.rule])
+                if tenant_sees(r.scope.tenant, r.rule, tenant, site_wide)
             ]
     controls = rollup_results(
         policies.catalogue,
@@ -164,6 +162,7 @@ def evaluate(
         controls=tuple(controls),
         rules_version=policies.rules.version,
         policy_files=policies.file_digests,
+        site_wide_rules=tuple(rule.id for rule in policies.rules.rules if rule.site_wide),
     )
 
 
@@ -222,10 +221,15 @@ def waiver_problem(w: Waiver, rule: Rule, scope: Scope, ctx: Context) -> str | N
     return None
 
 
-def _shown(r: Result, tenant: str, check: str) -> bool:
-    if r.scope.tenant == tenant:
-        return True
-    return r.scope.tenant is None and check in TENANT_VISIBLE_SITE_CHECKS
+def tenant_sees(
+    result_tenant: str | None, rule: str, tenant: str, site_wide: Iterable[str]
+) -> bool:
+    """The one rule for which results a tenant sees: those whose scope is the tenant, and the
+    site-wide results (no tenant in scope) of the rules marked ``site_wide: true`` in
+    ``rules.yaml`` (store integrity, RACI structure: they name no other tenant's data)."""
+    if result_tenant is not None:
+        return result_tenant == tenant
+    return rule in site_wide
 
 
 def _for_tenant(r: Result, tenant: str, visible: set[int]) -> Result:

@@ -183,6 +183,7 @@ class Assessment:
     engine: str = ENGINE
     rules_version: int = 1
     policy_files: tuple[tuple[str, str], ...] = ()  # (path relative to the policies, sha256)
+    site_wide_rules: tuple[str, ...] = ()  # rules whose site-wide results every tenant sees
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
@@ -208,6 +209,7 @@ class Assessment:
                 "engine": self.engine,
                 "rules_version": self.rules_version,
                 "policy_files": dict(self.policy_files),
+                "site_wide_rules": list(self.site_wide_rules),
                 "counts": self.counts(),
             },
             "results": [r.to_dict() for r in self.results],

@@ -25,6 +25,7 @@ def records(a: Assessment) -> list[dict[str, Any]]:
         "engine": a.engine,
         "rules_version": a.rules_version,
         "policy_files": dict(a.policy_files),
+        "site_wide_rules": list(a.site_wide_rules),
     }
     out = []
     for r in a.results:

@@ -67,6 +67,7 @@ def latest_for_snapshot(
                 "engine": header.get("engine"),
                 "rules_version": header.get("rules_version"),
                 "policy_files": header.get("policy_files") or {},
+                "site_wide_rules": header.get("site_wide_rules") or [],
                 "counts": counts,
                 "reused": True,
             },

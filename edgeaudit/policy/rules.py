@@ -27,6 +27,7 @@ class Rule:
     params: tuple[tuple[str, Any], ...]
     line: int
     activity: str | None = None  # the RACI activity (whose A may waive the rule's results)
+    site_wide: bool = False  # its results without a tenant are shown to every tenant
 
     @property
     def param_map(self) -> dict[str, Any]:
@@ -56,7 +57,17 @@ def load_rules(
     rules: list[Rule] = []
     for n in top["rules"].items():
         f = n.mapping(
-            {"id", "check", "title", "severity", "controls", "params", "enabled", "activity"},
+            {
+                "id",
+                "check",
+                "title",
+                "severity",
+                "controls",
+                "params",
+                "enabled",
+                "activity",
+                "site_wide",
+            },
             {"id", "check", "severity", "controls", "activity"},
         )
         rid = f["id"].text("rule id")
@@ -86,7 +97,10 @@ def load_rules(
             )
         params = _params(spec, f.get("params"), inventory)
         title = f["title"].text("title") if "title" in f else spec.title
-        rules.append(Rule(rid, name, title, severity, controls, params, n.line, activity))
+        site_wide = f["site_wide"].boolean("site_wide") if "site_wide" in f else False
+        rules.append(
+            Rule(rid, name, title, severity, controls, params, n.line, activity, site_wide)
+        )
     return Rules(root.file, tuple(rules), version)
 
 

@@ -71,6 +71,4 @@ def is_finding(status: str) -> bool:
 def findings(results: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The findings among results (``Result.to_dict`` shape): failing, then waived."""
     rs = list(results)
-    return [r for r in rs if r.get("status") == FAIL] + [
-        r for r in rs if r.get("status") == WAIVED
-    ]
+    return [r for r in rs if r.get("status") == FAIL] + [r for r in rs if r.get("status") == WAIVED]

@@ -390,3 +390,20 @@ def test_a_tenant_without_evidence_of_its_own_has_no_control_satisfied(
     # fintech-a's own view: its session result passes and can satisfy a control
     own = run(policies, ev.log, tenant="fintech-a")
     assert the(own, "jit-session-covered", principal="lena.f").status == PASS
+
+
+def test_which_site_wide_results_a_tenant_sees_is_declared_in_the_rules(
+    ev: Evidence, pol: Path
+) -> None:
+    _rules(
+        pol,
+        _rule("site-ok", "test.status", "soc2:cc6.1") + "    site_wide: true\n",
+        _rule("site-hidden", "test.status", "soc2:cc6.2"),
+        _rule("own", "test.status", "soc2:cc6.3", "{tenant: fintech-a}"),
+        _rule("other", "test.status", "soc2:cc6.6", "{tenant: media-b}"),
+    )
+    view = run(pol, ev.log, tenant="fintech-a")
+    assert {r.rule for r in view.results} == {"site-ok", "own"}
+    assert view.site_wide_rules == ("site-ok",)
+    doc = view.to_dict()
+    assert doc["assessment"]["site_wide_rules"] == ["site-ok"]
