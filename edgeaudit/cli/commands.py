@@ -169,16 +169,21 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verifiers(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> list[Any]:
-    from edgeaudit.note.verifier import Verifier
-
+def _verifier_texts(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> list[str]:
+    """The verifier keys to trust: ``--key`` values (a key or a file holding one), else the
+    workspace's own."""
     keys = args.key if getattr(args, "key", None) else [config.verifier_key]
     out = []
     for k in keys:
         path = Path(k)
-        text = path.read_text(encoding="utf-8").strip() if path.is_file() else k
-        out.append(Verifier.parse(text))
+        out.append(path.read_text(encoding="utf-8").strip() if path.is_file() else k)
     return out
+
+
+def _verifiers(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> list[Any]:
+    from edgeaudit.note.verifier import Verifier
+
+    return [Verifier.parse(text) for text in _verifier_texts(args, config)]
 
 
 def cmd_proof(args: argparse.Namespace) -> int:

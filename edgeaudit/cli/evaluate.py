@@ -64,27 +64,38 @@ def policy_dir(args: argparse.Namespace, config: WorkspaceConfig) -> Path:
 
 
 def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
-    from edgeaudit.cli.commands import _open, _verifiers
+    from edgeaudit.cli.commands import _open, _verifier_texts, _verifiers
     from edgeaudit.policy.engine import evaluate
     from edgeaudit.policy.files import load_policies
     from edgeaudit.policy.record import record
-    from edgeaudit.verify import verify_log
+    from edgeaudit.verify.background import BackgroundVerify
 
     start, end = period(args)
     policies = load_policies(policy_dir(args, config))
-    verifiers = _verifiers(args, config)
+    _verifiers(args, config)  # a bad key is a usage error before any work starts
     store, log = _open(config)
-    with store:
-        assessment = evaluate(
-            policies,
-            log,
-            start=start,
-            end=end,
-            tenant=args.tenant,
-            frameworks=args.framework or None,
-            verify=lambda: verify_log(log, verifiers),
-        )
-        recorded = None if args.no_record else record(assessment, log)
+    # the integrity rule's whole-store verification runs on another core beside the checks
+    needs = any(rule.check == "integrity.store" for rule in policies.rules.rules)
+    verify = (
+        BackgroundVerify(config.db_url, config.origin, _verifier_texts(args, config))
+        if needs
+        else None
+    )
+    try:
+        with store:
+            assessment = evaluate(
+                policies,
+                log,
+                start=start,
+                end=end,
+                tenant=args.tenant,
+                frameworks=args.framework or None,
+                verify=verify,
+            )
+            recorded = None if args.no_record else record(assessment, log)
+    finally:
+        if verify is not None:
+            verify.close()
     data = assessment.to_dict()
     if recorded is not None:
         data["recorded"] = {"appended": recorded.appended, "first_index": recorded.first_index}

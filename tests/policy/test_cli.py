@@ -72,7 +72,9 @@ def test_a_failure_exits_1_and_is_listed(ws: Cli, pol: Path) -> None:
     ws.ok("checkpoint")
     r = _eval(ws, pol)
     assert r.code == 1, r.out + r.err
-    assert "findings (2: 2 failing, 0 waived):" in r.out  # ravi.k is also not Accountable for approving access
+    assert (
+        "findings (2: 2 failing, 0 waived):" in r.out
+    )  # ravi.k is also not Accountable for approving access
     assert "[medium] jit-approver-accountable" in r.out
     assert (
         "[high] jit-no-self-approval (tenant=fintech-a, asset=fa-db-01, principal=ravi.k)" in r.out
@@ -182,3 +184,37 @@ def test_from_to_period(ws: Cli, pol: Path) -> None:
     assert r.code == 0
     assert r.json()["assessment"]["from"] == "2026-08-03T00:00:00Z"
     assert r.json()["assessment"]["to"] == "2026-08-04T00:00:00Z"
+
+
+def test_the_integrity_rule_verifies_the_store_in_another_process(ws: Cli, pol: Path) -> None:
+    # the whole-store verification runs beside the checks (another process): a forged entry
+    # must still fail the rule, exactly as `edgeaudit verify` finds it
+    from sqlalchemy import text
+
+    from edgeaudit.store.triggers import create_append_only_triggers, drop_append_only_triggers
+
+    _clean(ws)
+    _append(ws, logon("2026-08-03T11:00:00Z", "ravi.k", "fa-db-01", account="ravi"))
+    ws.ok("checkpoint")
+    assert _eval(ws, pol, "--no-record", "--json").code == 1  # ravi.k's session: no grant
+    conf = config(ws)
+    with Store.open(conf.db_url) as store:
+        log_id = store.log(conf.origin).log_id
+        with store.engine.begin() as conn:
+            drop_append_only_triggers(conn)
+            body = conn.execute(
+                text("SELECT body FROM entries WHERE log_id = :l AND idx = 0"), {"l": log_id}
+            ).scalar_one()
+            conn.execute(
+                text("UPDATE entries SET body = :b WHERE log_id = :l AND idx = 0"),
+                {"b": bytes(body).replace(b"lena", b"leni"), "l": log_id},
+            )
+            create_append_only_triggers(conn)
+    r = _eval(ws, pol, "--no-record", "--json")
+    assert r.code == 1
+    import json
+
+    doc = json.loads(r.out)
+    (integrity,) = [x for x in doc["results"] if x["rule"] == "store-integrity"]
+    assert integrity["status"] == "fail"
+    assert "store verification found" in integrity["reason"]

@@ -19,6 +19,7 @@ grant can name them); a Teleport cluster login (no target asset) is not a sessio
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -162,13 +163,16 @@ def _ends(ctx: Context, out: Iterable[Session]) -> None:
         asset = _asset_of(ctx, ev)
         if asset is not None:
             ends[(asset, _account(ev))].append(ev)
-    for evs in ends.values():
+    times: dict[tuple[str, str], list[float]] = {}
+    for k, evs in ends.items():
         evs.sort(key=lambda e: (e.t, e.index))
+        times[k] = [e.t for e in evs]
     for s in out:
         first: float | None = None
-        for ev in ends.get((s.asset, s.account), ()):
-            if ev.t < s.start:
-                continue
+        key = (s.asset, s.account)
+        candidates = ends.get(key, [])
+        at = bisect_left(times[key], s.start) if candidates else 0
+        for ev in candidates[at:]:
             if first is not None and ev.t - first > JOIN_WINDOW:
                 break  # a later end is another access's (a pid is reused in time)
             keys = _keys(ev)
@@ -187,6 +191,21 @@ def covered_seconds(start: float, end: float, windows: Iterable[tuple[float, flo
             total += hi - lo
             reach = hi
     return total
+
+
+class Windows:
+    """Time windows (with a payload) indexed for "which windows meet [start, end]" queries."""
+
+    def __init__(self, items: Iterable[tuple[float, float, Any]]) -> None:
+        self._items = sorted(items, key=lambda w: (w[0], w[1]))
+        self._los = [w[0] for w in self._items]
+        self._longest = max((w[1] - w[0] for w in self._items), default=0.0)
+
+    def meeting(self, start: float, end: float) -> list[tuple[float, float, Any]]:
+        """The windows that overlap or touch [start, end]."""
+        lo = bisect_left(self._los, start - self._longest)
+        hi = bisect_right(self._los, end)
+        return [w for w in self._items[lo:hi] if w[1] >= start]
 
 
 def describe(value: Any) -> str:

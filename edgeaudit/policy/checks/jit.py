@@ -17,7 +17,13 @@ from typing import Any
 
 from edgeaudit.policy.cedar import Request
 from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural, reviewer_problem, who
-from edgeaudit.policy.checks._sessions import Session, covered_seconds, describe, sessions
+from edgeaudit.policy.checks._sessions import (
+    Session,
+    Windows,
+    covered_seconds,
+    describe,
+    sessions,
+)
 from edgeaudit.policy.context import GRANT_KINDS, Context, Ev, epoch, when
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, Outcome, Scope
 from edgeaudit.policy.registry import Param, check
@@ -133,12 +139,14 @@ def session_covered(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome
     grace = float(params["grace"])
     horizon = min(ctx.end, ctx.as_of)
     all_grants = grants(ctx)
-    usable: dict[tuple[str, str], list[tuple[float, float, GrantView]]] = defaultdict(list)
+    by_pair: dict[tuple[str, str], list[tuple[float, float, GrantView]]] = defaultdict(list)
     for g in all_grants.values():
         w = g.window()
         if w is not None and g.requester:
             for asset in g.assets:
-                usable[(g.requester, asset)].append((w[0] - grace, w[1] + grace, g))
+                by_pair[(g.requester, asset)].append((w[0] - grace, w[1] + grace, g))
+    usable = {k: Windows(v) for k, v in by_pair.items()}
+    none = Windows(())
     items = []
     for s in sessions(ctx):
         # a break-glass account logging in, or elevating from its own session (sudo, su)
@@ -147,7 +155,7 @@ def session_covered(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome
         )
         base = Request(s.principal, s.action, "Asset", s.asset, (False, bg, False, False))
         with_grant = Request(s.principal, s.action, "Asset", s.asset, (True, bg, False, False))
-        windows = list(usable.get((s.principal, s.asset), ()))
+        windows = usable.get((s.principal, s.asset), none).meeting(s.start, s.end(horizon))
         for gid in s.grant_ids:  # a grant the session's own records name (Teleport)
             named = all_grants.get(gid)
             w = named.window() if named is not None else None

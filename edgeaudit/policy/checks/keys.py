@@ -85,43 +85,31 @@ def _check_authorization(a: Mapping[str, str]) -> None:
 )
 def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     auths = tuple(params["authorizations"])
-    # streamed in batches: the bulk of a campus is key use, so only what is cited is kept
+    # streamed: the bulk of a campus is key use, so only what is cited is kept. Cedar is asked
+    # once per distinct (principal, key, authorized): a quarter of key use is a few dozen
     groups: dict[tuple[str, str], _Uses] = {}
-
-    def decide(batch: list[Ev]) -> None:
-        keyed = []
-        for ev in batch:
-            user, key, owner = who(ev), text(ev.get("key", "key")), text(ev.get("key", "owner"))
-            ok = bool(auths) and _authorized(ctx, auths, user, key, owner, ev.t)
-            keyed.append((ev, user, key, ok))
-        # one Cedar request per distinct (principal, key, authorized): a quarter of key use is
-        # a few dozen of them (the decider caches across batches too)
-        distinct = list(dict.fromkeys((u, k, ok) for _, u, k, ok in keyed))
-        requests = [
-            Request(u, "key.use", "Key", k, (False, False, False, ok)) for u, k, ok in distinct
-        ]
-        allowed = {
-            d: dec.allowed for d, dec in zip(distinct, ctx.cedar.decide(requests), strict=True)
-        }
-        for ev, user, key, ok in keyed:
-            g = groups.get((key, user))
-            if g is None:
-                g = groups[(key, user)] = _Uses(ev)
-            g.add(ev, allowed[(user, key, ok)])
-
-    batch: list[Ev] = []
+    decided: dict[tuple[str, str, bool], bool] = {}
     unknown: dict[str, list[Ev]] = defaultdict(list)  # uses of keys the inventory lacks
+    known_key = ctx.cedar.known
     for ev in ctx.stream("key.use"):
-        key = ev.get("key", "key")
-        if ev.get("key", "resolved") and isinstance(key, str) and ctx.cedar.known("Key", key):
-            batch.append(ev)
-            if len(batch) >= 10_000:
-                decide(batch)
-                batch = []
-        else:
-            name = key or ev.get("key", "identity") or ev.get("key", "resource") or "unknown"
-            unknown[text(name)].append(ev)
-    decide(batch)
+        k = ev.rec.get("key")
+        if type(k) is not dict:
+            unknown["unknown"].append(ev)
+            continue
+        key = k.get("key")
+        if not (k.get("resolved") and type(key) is str and known_key("Key", key)):
+            unknown[text(key or k.get("identity") or k.get("resource"), "unknown")].append(ev)
+            continue
+        user = who(ev)
+        ok = bool(auths) and _authorized(ctx, auths, user, key, text(k.get("owner")), ev.t)
+        allowed = decided.get((user, key, ok))
+        if allowed is None:
+            request = Request(user, "key.use", "Key", key, (False, False, False, ok))
+            allowed = decided[(user, key, ok)] = ctx.cedar.decide([request])[0].allowed
+        g = groups.get((key, user))
+        if g is None:
+            g = groups[(key, user)] = _Uses(ev)
+        g.add(ev, allowed)
     for (key, user), g in sorted(groups.items()):
         owner = text(g.first.get("key", "owner"))
         scope = Scope(tenant=ctx.tenant_of(owner), key=key, principal=user)
