@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from edgeaudit.errors import InputError
 from edgeaudit.policy.model import WAIVED, Assessment
@@ -91,6 +93,7 @@ def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
                 tenant=args.tenant,
                 frameworks=args.framework or None,
                 verify=verify,
+                at_size=_checkpoint_size(config, log),
             )
             recorded = None if args.no_record else record(assessment, log)
     finally:
@@ -115,11 +118,43 @@ def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     return exit_code((r.status for r in assessment.results), strict=args.strict)
 
 
+def _checkpoint_size(config: WorkspaceConfig, log: Any) -> int | None:
+    """The size to evaluate at: a signed checkpoint of the whole log (signed now when the
+    latest does not cover it), so the assessment can be re-performed against a checkpoint.
+    Without access to the log key: the latest signed checkpoint, said on stderr; None (the
+    whole log) when none was ever signed."""
+    from edgeaudit.errors import ConfigError
+    from edgeaudit.workspace.signing import sign_checkpoint
+
+    try:
+        return sign_checkpoint(config, log).tree_size
+    except ConfigError as exc:
+        with log.reader() as reader:
+            checkpoints = reader.checkpoints()
+            head, _ = reader.head()
+        if not checkpoints:
+            print(
+                f"edgeaudit: cannot sign a checkpoint ({exc}); evaluating the whole log of "
+                f"{head} entries without one",
+                file=sys.stderr,
+            )
+            return None
+        size = int(checkpoints[-1].tree_size)
+        if size < head:
+            print(
+                f"edgeaudit: cannot sign a checkpoint ({exc}); evaluating at the latest signed "
+                f"checkpoint, size {size} (the log holds {head})",
+                file=sys.stderr,
+            )
+        return size
+
+
 def table(a: Assessment, first_index: int | None) -> str:
     lines = [
         f"assessment {a.id}  period {a.start} .. {a.end}"
         + (f"  tenant {a.tenant}" if a.tenant else "")
-        + f"  tree size {a.tree_size}",
+        + f"  tree size {a.tree_size}"
+        + (f" (signed checkpoint, root {a.checkpoint[1][:16]}...)" if a.checkpoint else ""),
         "",
         "controls per framework (satisfied / with exceptions: waived results inside / supported "
         "by automated evidence / not satisfied / not evaluated):",

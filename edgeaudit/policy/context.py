@@ -75,8 +75,12 @@ def epoch(text: str) -> float:
 
 
 def when(seconds: float) -> str:
-    """A time for people (reasons, tables): RFC 3339 UTC to the second."""
-    return datetime.fromtimestamp(int(seconds // 1), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A time for people (reasons, tables): RFC 3339 UTC to the second (times beyond what a
+    calendar date can hold, from arithmetic on an absurd input, are said as such)."""
+    try:
+        return datetime.fromtimestamp(int(seconds // 1), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return "after 9999-12-31T23:59:59Z" if seconds > 0 else "before 0001-01-01T00:00:00Z"
 
 
 def iso(seconds: float) -> str:

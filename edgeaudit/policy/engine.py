@@ -33,6 +33,7 @@ from edgeaudit.policy.model import (
     Waiver,
     result_id,
 )
+from edgeaudit.policy.procedures import procedure
 from edgeaudit.policy.registry import registry
 from edgeaudit.policy.rules import Rule
 from edgeaudit.policy.statuses import (
@@ -61,8 +62,12 @@ def evaluate(
     frameworks: Sequence[str] | None = None,
     verify: Callable[[], VerifyReport] | None = None,
     now: str | None = None,
+    at_size: int | None = None,
 ) -> Assessment:
-    """Judge ``evidence`` between ``start`` (inclusive) and ``end`` (exclusive), RFC 3339 UTC."""
+    """Judge ``evidence`` between ``start`` (inclusive) and ``end`` (exclusive), RFC 3339 UTC.
+
+    ``at_size``: judge the first ``at_size`` entries (the size of a signed checkpoint, so an
+    auditor can re-perform the assessment against that checkpoint); default the whole log."""
     t0, t1 = epoch(start), epoch(end)
     if t1 <= t0:
         raise EdgeauditError(f"the period is empty: {start} .. {end}")
@@ -78,7 +83,14 @@ def evaluate(
     checks = registry()
     cedar = Decider(policies.inventory, policies.cedar_files)
     with evidence.reader() as reader:
-        size, _ = reader.head()
+        head, _ = reader.head()
+        size = head if at_size is None else at_size
+        if not 0 <= size <= head:
+            raise EdgeauditError(f"cannot evaluate at size {size}: the log holds {head} entries")
+        checkpoint = next(
+            ((c.tree_size, c.root_hash.hex()) for c in reader.checkpoints() if c.tree_size == size),
+            None,
+        )
         ctx = Context(
             inventory=policies.inventory,
             raci=policies.raci,
@@ -163,7 +175,39 @@ def evaluate(
         rules_version=policies.rules.version,
         policy_files=policies.file_digests,
         site_wide_rules=tuple(rule.id for rule in policies.rules.rules if rule.site_wide),
+        checkpoint=checkpoint,
+        rules=rule_descriptions(policies),
     )
+
+
+def rule_descriptions(policies: Policies) -> tuple[dict[str, Any], ...]:
+    """Each rule as it ran, with its test procedure and population in words (packs state them
+    so an auditor can re-perform the test)."""
+    out = []
+    for rule in policies.rules.rules:
+        how, population = procedure(rule.check, rule.title)
+        out.append(
+            {
+                "id": rule.id,
+                "check": rule.check,
+                "title": rule.title,
+                "activity": rule.activity,
+                "severity": rule.severity,
+                "site_wide": rule.site_wide,
+                "params": {k: _param_json(v) for k, v in rule.params},
+                "procedure": how,
+                "population": population,
+            }
+        )
+    return tuple(out)
+
+
+def _param_json(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_param_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _param_json(v) for k, v in value.items()}
+    return value
 
 
 def _result(rule: Rule, o: Outcome, waivers: Iterable[Waiver], ctx: Context) -> Result:
@@ -198,6 +242,7 @@ def _result(rule: Rule, o: Outcome, waivers: Iterable[Waiver], ctx: Context) -> 
         evidence=o.evidence,
         waiver=waiver,
         observed=o.observed,
+        activity=rule.activity,
     )
 
 
@@ -249,6 +294,7 @@ def _for_tenant(r: Result, tenant: str, visible: set[int]) -> Result:
         kept,
         r.waiver,
         observed,
+        r.activity,
     )
 
 

@@ -126,6 +126,7 @@ class Result:
     evidence: tuple[EvidenceRef, ...]
     waiver: Waiver | None = None
     observed: tuple[tuple[str, Any], ...] = ()
+    activity: str | None = None  # the rule's RACI activity (its owner: R/A of that row)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -139,6 +140,8 @@ class Result:
             "reason": self.reason,
             "evidence": [e.to_dict() for e in self.evidence],
         }
+        if self.activity is not None:
+            out["activity"] = self.activity
         if self.waiver is not None:
             out["waiver"] = self.waiver.to_dict()
         if self.observed:
@@ -184,6 +187,10 @@ class Assessment:
     rules_version: int = 1
     policy_files: tuple[tuple[str, str], ...] = ()  # (path relative to the policies, sha256)
     site_wide_rules: tuple[str, ...] = ()  # rules whose site-wide results every tenant sees
+    # the signed checkpoint the assessment ran at (size, root hex), when there was one
+    checkpoint: tuple[int, str] | None = None
+    # each rule as run: id, check, title, activity, severity, params, procedure, population
+    rules: tuple[dict[str, Any], ...] = ()
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
@@ -210,8 +217,12 @@ class Assessment:
                 "rules_version": self.rules_version,
                 "policy_files": dict(self.policy_files),
                 "site_wide_rules": list(self.site_wide_rules),
+                "checkpoint": None
+                if self.checkpoint is None
+                else {"tree_size": self.checkpoint[0], "root_hash": self.checkpoint[1]},
                 "counts": self.counts(),
             },
+            "rules": [dict(r) for r in self.rules],
             "results": [r.to_dict() for r in self.results],
             "controls": [c.to_dict() for c in self.controls],
         }

@@ -26,6 +26,9 @@ def records(a: Assessment) -> list[dict[str, Any]]:
         "rules_version": a.rules_version,
         "policy_files": dict(a.policy_files),
         "site_wide_rules": list(a.site_wide_rules),
+        "checkpoint": None
+        if a.checkpoint is None
+        else {"tree_size": a.checkpoint[0], "root_hash": a.checkpoint[1]},
     }
     out = []
     for r in a.results:

@@ -9,7 +9,7 @@ afresh, so a result recorded under an older meaning of a status is never reused 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -30,6 +30,7 @@ def latest_for_snapshot(
     *,
     policy_digest: str,
     mapped: set[str] | None = None,
+    rules: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any] | None:
     """The assessment document (``Assessment.to_dict`` shape) of the latest recorded assessment
     of ``start``..``end`` for ``tenant`` that is still current, or None."""
@@ -68,9 +69,11 @@ def latest_for_snapshot(
                 "rules_version": header.get("rules_version"),
                 "policy_files": header.get("policy_files") or {},
                 "site_wide_rules": header.get("site_wide_rules") or [],
+                "checkpoint": header.get("checkpoint"),
                 "counts": counts,
                 "reused": True,
             },
+            "rules": [dict(r) for r in rules],  # as described by the same policy files
             "results": results,
             "controls": [
                 c.to_dict()

@@ -82,12 +82,35 @@ def test_a_failure_exits_1_and_is_listed(ws: Cli, pol: Path) -> None:
     assert "g-self" in r.out
 
 
-def test_missing_checkpoint_is_a_failure(ws: Cli, pol: Path) -> None:
+def test_evaluation_runs_at_a_signed_checkpoint(ws: Cli, pol: Path) -> None:
+    # no checkpoint yet: evaluate signs one of the whole log and judges exactly that snapshot,
+    # so the pack can state the population against a checkpoint an auditor can verify
     _append(ws, logon("2026-08-03T09:30:00Z", "lena.f", "fa-web-01", account="lena"))
     r = _eval(ws, pol, "--json", "--no-record")
-    assert r.code == 1
-    (store,) = [x for x in r.json()["results"] if x["rule"] == "store-integrity"]
-    assert store["status"] == "fail"
+    assert r.code == 0, r.out + r.err
+    doc = r.json()
+    head = ws.ok("checkpoint", "show", "--json").json()
+    assert doc["assessment"]["checkpoint"] == {
+        "tree_size": 1,
+        "root_hash": head["root_hash"],
+    }
+    assert doc["assessment"]["tree_size"] == 1
+    (store,) = [x for x in doc["results"] if x["rule"] == "store-integrity"]
+    assert store["status"] == "pass"
+    # every rule states its procedure and population in words
+    assert {x["id"] for x in doc["rules"]} == {x["rule"] for x in doc["results"]}
+    assert all(x["procedure"] and x["population"] for x in doc["rules"])
+
+
+def test_without_the_log_key_the_latest_checkpoint_is_used(ws: Cli, pol: Path) -> None:
+    _append(ws, logon("2026-08-03T09:30:00Z", "lena.f", "fa-web-01", account="lena"))
+    ws.ok("checkpoint")
+    _append(ws, logon("2026-08-03T09:40:00Z", "lena.f", "fa-web-01", account="lena"))
+    key = config(ws).root / "keys" / "log.key"
+    key.rename(key.with_suffix(".away"))
+    r = _eval(ws, pol, "--json", "--no-record")
+    assert r.json()["assessment"]["tree_size"] == 1
+    assert "evaluating at the latest signed checkpoint, size 1 (the log holds 2)" in r.err
 
 
 def test_json_output_and_recording(ws: Cli, pol: Path) -> None:

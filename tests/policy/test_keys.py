@@ -181,3 +181,11 @@ def test_snapshot_from_before_the_period_is_used_and_the_latest_wins(
 def test_no_snapshot_is_not_evaluated(ev: Evidence, pol: Path) -> None:
     r = the(run(pol, ev.log), "key-rotation-age", key="ai-c-kms")
     assert r.status == NOT_EVALUATED
+
+
+def test_a_snapshot_claiming_a_rotation_after_itself_is_no_evidence_of_one(
+    ev: Evidence, pol: Path
+) -> None:
+    ev.one(key_state("2026-09-20T00:00:00Z", "ai-c-data", "2026-12-01T00:00:00Z"))
+    r = the(run(pol, ev.log), "key-rotation-age", key="ai-c-data")
+    assert r.status == NOT_EVALUATED, r.reason

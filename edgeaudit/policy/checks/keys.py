@@ -161,7 +161,12 @@ class _Uses:
             self.sample.append(ev)
 
 
+SKEW = 300.0  # seconds a snapshot's clock may run ahead of the collector's
+
+
 def _snapshot_rotation(ev: Ev) -> float | None:
+    """When the snapshot says the key was last rotated; None when it does not say, or claims a
+    rotation after the snapshot itself was taken (not evidence of anything)."""
     attrs = ev.rec.get("attrs")
     if not isinstance(attrs, dict):
         return None
@@ -169,9 +174,10 @@ def _snapshot_rotation(ev: Ev) -> float | None:
         value = attrs.get(field)
         if isinstance(value, str):
             try:
-                return epoch(value)
+                t = epoch(value)
             except ValueError:
                 return None
+            return t if t <= ev.t + SKEW else None
     return None
 
 
