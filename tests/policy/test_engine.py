@@ -380,9 +380,9 @@ def test_a_tenant_without_evidence_of_its_own_has_no_control_satisfied(
     policies = load_policies(pol)
     view = run(policies, ev.log, tenant="media-b")
     assert any(r.status == PASS for r in view.results)  # site-wide ones pass
-    assert not any(
-        c.status.startswith(("satisfied", "supported")) for c in view.controls
-    ), [(c.control, c.status) for c in view.controls if c.status.startswith("satisfied")]
+    assert not any(c.status.startswith(("satisfied", "supported")) for c in view.controls), [
+        (c.control, c.status) for c in view.controls if c.status.startswith("satisfied")
+    ]
     mapped = {ref for rule in policies.rules.rules for ref in rule.controls}
     for c in view.controls:
         if f"{c.framework}:{c.control}" in mapped:
