@@ -7,7 +7,6 @@ code, nor the PDF renderer: an auditor runs it with the light core alone.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace, config: Any) -> int:
     from edgeaudit.collect.inventory import load_inventory
     from edgeaudit.pack import PackRequest, Period, build_pack
+    from edgeaudit.pack.build import build_assessed_pack
     from edgeaudit.store import Store
 
     if args.quarter and (args.from_ or args.to):
@@ -69,19 +69,29 @@ def _build(args: argparse.Namespace, config: Any) -> int:
             findings = json.loads(_read(args.findings, "findings"))
         except ValueError as exc:
             raise InputError(f"{args.findings}: not JSON: {exc}") from None
-    inventory_path = args.inventory or config.root / "policies" / "inventory.yaml"
-    inventory = load_inventory(inventory_path) if Path(inventory_path).is_file() else None
-    if args.inventory and inventory is None:
-        raise InputError(f"{args.inventory}: no such inventory file")
+    # Without --findings the pack carries the period's site assessment of the policy directory,
+    # built as the service's exports build theirs (build_assessed_pack), with that directory's
+    # inventory and RACI unless --inventory / --raci say otherwise.
+    policies = _policies(args, config) if findings is None else None
+    defaults = config.root / "policies"  # a pack from --findings, or of a workspace without rules
+    inventory = None
+    if args.inventory:
+        if not Path(args.inventory).is_file():
+            raise InputError(f"{args.inventory}: no such inventory file")
+        inventory = load_inventory(args.inventory)
+    elif policies is None and (defaults / "inventory.yaml").is_file():
+        inventory = load_inventory(defaults / "inventory.yaml")
     raci = None
-    raci_path = Path(args.raci) if args.raci else config.root / "policies" / "raci.yaml"
-    if inventory is not None and raci_path.is_file():
-        from edgeaudit.pack.raci import raci_rows
-        from edgeaudit.policy.raci import load_raci
+    if args.raci or policies is None:
+        raci_path = Path(args.raci) if args.raci else defaults / "raci.yaml"
+        resolve = inventory or (policies.inventory if policies is not None else None)
+        if resolve is not None and raci_path.is_file():
+            from edgeaudit.pack.raci import raci_rows
+            from edgeaudit.policy.raci import load_raci
 
-        raci = raci_rows(load_raci(raci_path, inventory), args.tenant)
-    elif args.raci:
-        raise InputError(f"{args.raci}: no such RACI file (or no inventory to resolve it)")
+            raci = raci_rows(load_raci(raci_path, resolve), args.tenant)
+        elif args.raci:
+            raise InputError(f"{args.raci}: no such RACI file (or no inventory to resolve it)")
     state = config.root / LAST_PACK_CHECKPOINT
     previous = None
     if args.previous:
@@ -101,11 +111,10 @@ def _build(args: argparse.Namespace, config: Any) -> int:
     )
     with Store.open(config.db_url) as store:
         log = store.log(config.origin)
-        if findings is None:
-            findings = _assessment(args, config, log, period)
-            if findings is not None:
-                request = dataclasses.replace(request, findings=findings)
-        result = build_pack(config, log, request)
+        if policies is not None:
+            result = build_assessed_pack(config, log, policies, request)
+        else:
+            result = build_pack(config, log, request)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(result.checkpoint, encoding="utf-8")
     who = f"tenant {args.tenant}" if args.tenant else "the site"
@@ -120,41 +129,17 @@ def _build(args: argparse.Namespace, config: Any) -> int:
     return 0
 
 
-def _assessment(args: argparse.Namespace, config: Any, log: Any, period: Any) -> Any:
-    """The period's assessment: the recorded one if nothing but its results came after it,
-    else a fresh evaluation of the policy directory, recorded (the assessment is evidence).
-    None when there is no policy directory."""
-    from edgeaudit.note.verifier import Verifier
-    from edgeaudit.policy.engine import evaluate
+def _policies(args: argparse.Namespace, config: Any) -> Any:
+    """The policy directory a pack's assessment judges by (--policies, default the workspace's
+    policies/), or None when there is none (a pack without findings)."""
     from edgeaudit.policy.files import load_policies
-    from edgeaudit.policy.record import record
-    from edgeaudit.policy.recorded import latest_for_snapshot
-    from edgeaudit.verify import verify_log
 
     root = Path(args.policies) if args.policies else config.root / "policies"
     if not (root / "rules.yaml").is_file():
         if args.policies:
             raise InputError(f"{root}: no rules.yaml (not a policy directory)")
         return None
-    policies = load_policies(root)
-    start, end = period.start_text, period.end_text
-    doc = latest_for_snapshot(
-        log,
-        start,
-        end,
-        None,
-        policies.catalogue,
-        policy_digest=policies.digest,
-        mapped={ref for rule in policies.rules.rules for ref in rule.controls},
-    )
-    if doc is not None:
-        return doc
-    verifiers = [Verifier.parse(config.verifier_key)]
-    assessment = evaluate(
-        policies, log, start=start, end=end, verify=lambda: verify_log(log, verifiers)
-    )
-    record(assessment, log)
-    return assessment.to_dict()
+    return load_policies(root)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -5,6 +5,11 @@ entries (evidence + proofs), add the consistency proof from the previous pack's 
 the findings (JSON, CSV, OSCAL), the PDF (which carries the manifest of everything else as an
 attachment), then ``manifest.json`` and its JWS. A ``.zip`` output is built in a temporary
 directory next to it and moved into place only when complete.
+
+:func:`build_assessed_pack` is the one way a workspace's pack gets its findings, whoever asks
+(``edgeaudit pack build`` and the service's export jobs alike): the site assessment of the
+period (:func:`period_assessment`: the recorded one while current, else evaluated with the
+store-integrity check and recorded), restricted to the tenant by :func:`findings.for_view`.
 """
 
 from __future__ import annotations
@@ -12,11 +17,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeaudit.canonical import canonical_json
 from edgeaudit.collect.inventory import Inventory
@@ -35,6 +40,9 @@ from edgeaudit.workspace.config import WorkspaceConfig
 from edgeaudit.workspace.manifest_key import manifest_signing_key
 from edgeaudit.workspace.signing import sign_checkpoint
 
+if TYPE_CHECKING:
+    from edgeaudit.policy.files import Policies
+
 
 @dataclass(frozen=True)
 class PackRequest:
@@ -47,6 +55,9 @@ class PackRequest:
     previous: bytes | None = None  # the previous pack's signed checkpoint note
     pdf: bool = True
     raci: Sequence[Mapping[str, Any]] | None = None
+    # refs (framework:control) of the controls automated evidence only supports (the
+    # catalogue's supports_only); None: a tenant view infers them from the findings
+    supports_only: Collection[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,11 @@ def _filter_frameworks(doc: dict[str, Any], frameworks: tuple[str, ...]) -> dict
 
     results = [r for r in doc["results"] if any(keep(c) for c in r.get("controls", []))]
     return {
-        "assessment": {**doc["assessment"], "frameworks": sorted(want)},
+        "assessment": {
+            **doc["assessment"],
+            "frameworks": sorted(want),
+            "counts": fnd.counts(results),  # of the results the pack carries
+        },
         "results": results,
         "controls": [c for c in doc.get("controls", []) if c.get("framework") in want],
     }
@@ -146,7 +161,9 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
     doc: dict[str, Any] | None = None
     if request.findings is not None:
         doc = fnd.for_view(
-            _filter_frameworks(fnd.validate(request.findings), request.frameworks), view
+            _filter_frameworks(fnd.validate(request.findings), request.frameworks),
+            view,
+            request.supports_only,
         )
     cited = fnd.cited(doc) if doc is not None else {}
 
@@ -266,4 +283,81 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
         files=files,
         manifest_key=public.kid,
         checkpoint=cp.note,
+    )
+
+
+def period_assessment(
+    config: WorkspaceConfig, log: EvidenceLog, policies: Policies, period: Period
+) -> dict[str, Any]:
+    """The site assessment of ``period`` a pack of the current snapshot carries.
+
+    The latest recorded assessment of the period (``policy.recorded.latest_for_snapshot``) when
+    nothing but its own results came after it and the engine and policy files are the same;
+    else a fresh evaluation of ``policies``, with the store-integrity check (the log re-hashed
+    against its signed checkpoints with the workspace's verifier key), recorded: the assessment
+    is evidence. The document is the same whichever way it came (``counts`` of every status,
+    no word on whether it was reused), so the same snapshot gives the same pack; a tenant pack
+    restricts it with :func:`findings.for_view`."""
+    from edgeaudit.note.verifier import Verifier
+    from edgeaudit.policy.engine import evaluate
+    from edgeaudit.policy.record import record
+    from edgeaudit.policy.recorded import latest_for_snapshot
+    from edgeaudit.verify import verify_log
+
+    start, end = period.start_text, period.end_text
+    doc = latest_for_snapshot(
+        log,
+        start,
+        end,
+        None,
+        policies.catalogue,
+        policy_digest=policies.digest,
+        mapped={ref for rule in policies.rules.rules for ref in rule.controls},
+    )
+    if doc is None:
+        verifiers = [Verifier.parse(config.verifier_key)]
+        assessment = evaluate(
+            policies, log, start=start, end=end, verify=lambda: verify_log(log, verifiers)
+        )
+        record(assessment, log)
+        doc = assessment.to_dict()
+    header = {k: v for k, v in doc["assessment"].items() if k != "reused"}
+    header["counts"] = fnd.counts(doc["results"])
+    return {**doc, "assessment": header}
+
+
+def build_assessed_pack(
+    config: WorkspaceConfig,
+    log: EvidenceLog,
+    policies: Policies,
+    request: PackRequest,
+    progress: Callable[[str, float], None] | None = None,
+) -> PackResult:
+    """A pack of ``request`` whose findings are :func:`period_assessment` of its period (any
+    ``request.findings`` is replaced), for the site or, restricted by the one tenant view, for
+    ``request.tenant``; the inventory and RACI rows default to those of ``policies`` (the
+    files the assessment judged). ``progress(stage, fraction)``: "evaluating", "building"."""
+    report = progress or (lambda stage, fraction: None)
+    report("evaluating", 0.2)
+    doc = period_assessment(config, log, policies, request.period)
+    report("building", 0.5)
+    raci = request.raci
+    if raci is None and policies.raci is not None:
+        from edgeaudit.pack.raci import raci_rows
+
+        raci = raci_rows(policies.raci, request.tenant)
+    return build_pack(
+        config,
+        log,
+        replace(
+            request,
+            findings=doc,
+            inventory=request.inventory if request.inventory is not None else policies.inventory,
+            raci=raci,
+            supports_only=(
+                request.supports_only
+                if request.supports_only is not None
+                else frozenset(c.ref for c in policies.catalogue.controls if c.supports_only)
+            ),
+        ),
     )

@@ -2,23 +2,31 @@
 
 Validated at the boundary (an :class:`InputError` names the field), restricted to a tenant's
 results for tenant packs (other tenants' identifiers replaced by neutral labels, control
-statuses recomputed from the results kept), and written as ``findings.json`` and
-``findings.csv``.
+statuses and the assessment's counts recomputed from the results kept), and written as
+``findings.json`` and ``findings.csv``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from edgeaudit.errors import InputError
 from edgeaudit.pack.scope import TenantView
 from edgeaudit.policy.statuses import (
     CONTROL_NOT_EVALUATED,
+    FAIL,
+    NOT_EVALUATED,
     NOT_SATISFIED,
+    SATISFIED,
+    SATISFIED_EXC,
+    STALE,
     STATUSES,
+    SUPPORTED,
+    SUPPORTED_EXC,
+    WAIVED,
     control_status,
 )
 from edgeaudit.verify.pack_format import FINDINGS_CSV_COLUMNS, HASH_HEX
@@ -68,17 +76,63 @@ def cited(doc: Mapping[str, Any]) -> dict[int, str]:
     return out
 
 
-def _control_status(original: str, kept: list[Mapping[str, Any]], tenant: str) -> str:
-    """A control's status in a tenant's view, by the policy engine's one lattice, from the
-    results the tenant sees; site-wide results alone never satisfy a tenant's control."""
-    supports_only = original.startswith("supported")
-    if not kept:
-        return CONTROL_NOT_EVALUATED
+def counts(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Results per status (every status, zeros included: the engine's ``counts`` shape)."""
+    statuses = [str(r.get("status")) for r in results]
+    return {s: statuses.count(s) for s in STATUSES}
+
+
+_NO_RULE = "no automated rule maps to this control"
+_SUPPORTS = "automated evidence supports this control; it calls for a qualified, independent tester"
+
+
+def _tenant_control(
+    control: Mapping[str, Any], kept: list[Mapping[str, Any]], tenant: str, supports_only: bool
+) -> dict[str, Any]:
+    """A control in a tenant's view: its status by the policy engine's one lattice from the
+    results the tenant sees (site-wide results alone never satisfy a tenant's control), and its
+    note worded as the engine's own tenant view words it (``engine.rollup_results``), from
+    those results alone: the site's note counts other tenants' results."""
+    out = {k: v for k, v in control.items() if k != "note"}
+    out["results"] = [str(r["id"]) for r in kept]
     status = control_status((str(r["status"]) for r in kept), supports_only)
-    own = any((r.get("scope") or {}).get("tenant") == tenant for r in kept)
-    if status != NOT_SATISFIED and not own:
-        return CONTROL_NOT_EVALUATED
-    return status
+    n = len(kept)
+    note: str | None = None
+    if not kept:
+        site_note = str(control.get("note") or "")
+        if control.get("results") or not site_note.startswith(_NO_RULE):  # some rule maps to it
+            note = f"its rules gave no result in this scope (none about {tenant})"
+        else:
+            note = _NO_RULE
+    elif status in (SATISFIED, SATISFIED_EXC, SUPPORTED, SUPPORTED_EXC) and not any(
+        (r.get("scope") or {}).get("tenant") == tenant for r in kept
+    ):
+        status = CONTROL_NOT_EVALUATED
+        note = f"only site-wide results: no evidence of {tenant}'s own for this control"
+    elif status == NOT_SATISFIED:
+        note = f"{sum(1 for r in kept if r['status'] == FAIL)} of {n} results fail"
+    elif status == CONTROL_NOT_EVALUATED:
+        bad = sum(1 for r in kept if r["status"] in (NOT_EVALUATED, STALE))
+        note = f"{bad} of {n} results not evaluated or stale"
+    elif status in (SATISFIED_EXC, SUPPORTED_EXC):
+        waived = sum(1 for r in kept if r["status"] == WAIVED)
+        note = f"{waived} of {n} results waived (accepted exceptions)"
+    if supports_only and status in (SUPPORTED, SUPPORTED_EXC):
+        note = f"{note}; {_SUPPORTS}" if note else _SUPPORTS
+    out["status"] = status
+    if note:
+        out["note"] = note
+    return out
+
+
+def _supports_only(control: Mapping[str, Any], refs: Collection[str] | None) -> bool:
+    """Whether automated evidence can only support ``control``: from the catalogue's refs when
+    given, else from what the site document shows (a supported status, or the engine's note)."""
+    if refs is not None:
+        return f"{control.get('framework')}:{control.get('control')}" in refs
+    return str(control.get("status")).startswith("supported") or _SUPPORTS in str(
+        control.get("note") or ""
+    )
 
 
 def _for_tenant(result: Mapping[str, Any], view: TenantView, site_wide: frozenset[str]) -> bool:
@@ -92,29 +146,33 @@ def _for_tenant(result: Mapping[str, Any], view: TenantView, site_wide: frozense
     return str(result.get("rule")) in site_wide
 
 
-def for_view(doc: dict[str, Any], view: TenantView) -> dict[str, Any]:
-    """The document a pack of ``view`` carries: everything for the site; T's results for T."""
+def for_view(
+    doc: dict[str, Any], view: TenantView, supports_only: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The document a pack of ``view`` carries: everything for the site; T's results for T.
+
+    A tenant's document says nothing about the results it does not keep: control statuses,
+    their notes and the assessment's ``counts`` are recomputed from the kept results alone
+    (the site's would tell a tenant how many failures the other tenants have).
+    ``supports_only``: the refs (``framework:control``) of the controls automated evidence only
+    supports (the catalogue's ``supports_only``); None: inferred from the site document."""
     if view.tenant is None:
         return doc
     listed = doc["assessment"].get("site_wide_rules")
     site_wide = frozenset(str(x) for x in listed) if isinstance(listed, list) else frozenset()
     kept = [r for r in doc["results"] if _for_tenant(r, view, site_wide)]
     by_id = {r["id"]: r for r in kept}
-    controls = []
-    for c in doc.get("controls", []):
-        ids = [rid for rid in c.get("results", []) if rid in by_id]
-        assert view.tenant is not None
-        controls.append(
-            {
-                **c,
-                "results": ids,
-                "status": _control_status(
-                    str(c.get("status")), [by_id[i] for i in ids], view.tenant
-                ),
-            }
+    controls = [
+        _tenant_control(
+            c,
+            [by_id[rid] for rid in c.get("results", []) if rid in by_id],
+            view.tenant,
+            _supports_only(c, supports_only),
         )
+        for c in doc.get("controls", [])
+    ]
     out = {
-        "assessment": {**doc["assessment"], "tenant": view.tenant},
+        "assessment": {**doc["assessment"], "tenant": view.tenant, "counts": counts(kept)},
         "results": kept,
         "controls": controls,
     }

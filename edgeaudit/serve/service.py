@@ -372,37 +372,27 @@ class Service:
     def _build_export(
         self, job: ExportJob, out: Path, progress: Callable[[str, float], None]
     ) -> dict[str, Any]:
-        from edgeaudit.pack.build import PackRequest, build_pack
-        from edgeaudit.pack.raci import raci_rows
-        from edgeaudit.policy.engine import evaluate
+        """The export's pack, built as ``edgeaudit pack build`` builds it (one code path,
+        ``pack.build.build_assessed_pack``): the period's site assessment, recorded (reused
+        while current, else evaluated with the store-integrity check under the workspace's
+        verifier key, ``config.verifier_key``), then restricted to the tenant by the one tenant
+        view. The same tenant, period and snapshot give the same pack either way."""
+        from edgeaudit.pack.build import PackRequest, build_assessed_pack
 
         policies = self.policies.get()
-        frameworks = [job.framework] if job.framework else None
-        progress("evaluating", 0.2)
-        assessment = evaluate(
-            policies,
-            self.log,
-            start=job.period_from,
-            end=job.period_to,
-            tenant=job.tenant,
-            frameworks=frameworks,
-        )
-        progress("building", 0.5)
         period = Period.between(job.period_from, job.period_to)
-        raci = raci_rows(policies.raci, job.tenant) if policies.raci is not None else None
-        result = build_pack(
+        result = build_assessed_pack(
             self.config,
             self.log,
+            policies,
             PackRequest(
                 period=Period(period.start, period.end, job.period_label),
                 out=out,
                 tenant=job.tenant,
-                frameworks=tuple(frameworks or ()),
-                findings=assessment.to_dict(),
-                inventory=policies.inventory,
+                frameworks=(job.framework,) if job.framework else (),
                 pdf=self.settings.pdf,
-                raci=raci,
             ),
+            progress,
         )
         return {
             "tree_size": result.tree_size,
@@ -531,7 +521,8 @@ class Service:
         doc = self._assessment(scope, period, framework)
         if scope is None:
             return doc
-        return for_view(doc, TenantView.for_tenant(policies.inventory, scope))
+        supports = frozenset(c.ref for c in policies.catalogue.controls if c.supports_only)
+        return for_view(doc, TenantView.for_tenant(policies.inventory, scope), supports)
 
     def probe_runs(
         self, who: Principal, *, period: Period | None, client: str, limit: int = 200
