@@ -68,9 +68,12 @@ def entry(
     options: dict[str, str] | None = None,
     card_key_env: str | None = None,
     note: str | None = None,
+    vantage: str | None = None,
 ) -> dict[str, Any]:
     """A manifest entry; ``args`` is what follows ``edgeaudit collect KIND PATH``."""
     args: list[str] = []
+    if vantage:
+        args += ["--vantage", vantage]
     if timezone:
         args += ["--timezone", timezone]
     if year:
@@ -94,6 +97,8 @@ def entry(
         "forged": forged,
         "quarantined": malformed + forged,
     }
+    if vantage:
+        out["vantage"] = vantage
     if note:
         out["note"] = note
     return out

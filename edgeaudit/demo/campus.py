@@ -2,10 +2,13 @@
 
 ``generate_campus(out, events=50_000, seed=1, start="2026-07-01")`` writes one file per source
 (syslog, journald, auditd, sudo JSON, Teleport, Vault audit and key state, CloudTrail, KMS
-rotation status, door controller CSV), a copy of the inventory and ``manifest.json``: every
-file with its parser kind, the ``edgeaudit collect`` arguments it needs, and its exact counts of
-records, expected events and planted malformed lines, plus the planted policy violations
-(counts, and each planted admin session with its principal, asset, times and ids).
+rotation status, door controller CSV), nmap XML scans from every vantage segment of the probe
+plans (``_probes``: two per vantage), copies of the inventory and the isolation matrix, and
+``manifest.json``: every file with its parser kind, the ``edgeaudit collect`` arguments it
+needs, and its exact counts of records, expected events and planted malformed lines; the
+JSON-lines files to ``edgeaudit append`` (``appends``: the planted missed probe run, which no
+collector reads); and the planted policy violations (counts, each planted admin session with
+its principal, asset, times and ids, the planted segmentation leak and missed probe run).
 
 The inventory copy is the one the collectors get (``edgeaudit demo collect`` passes it): the
 inventory as it was while the quarter was collected. In the planted campus it still lists a
@@ -34,7 +37,7 @@ import orjson
 import yaml
 
 from edgeaudit.collect.inventory import load_inventory
-from edgeaudit.demo import _audit, _hosts, _keys, _services
+from edgeaudit.demo import _audit, _hosts, _keys, _probes, _services
 from edgeaudit.demo._common import Clock, Sink, Timed, iso, merge, ordered
 from edgeaudit.demo._plan import (
     OFFBOARDED,
@@ -45,8 +48,11 @@ from edgeaudit.demo._plan import (
     planted_summary,
 )
 from edgeaudit.errors import ConfigError, InputError
+from edgeaudit.policy.isolation import load_isolation
+from edgeaudit.probe.plan import load_plans
 
-GENERATOR = "edgeaudit.demo.campus/2"  # 2: sessions past grants, offboarded principal
+# 2: sessions past grants, offboarded principal; 3: nmap scans, a leak and a missed probe run
+GENERATOR = "edgeaudit.demo.campus/3"
 DAY = 86400.0
 # share of the requested events per source; admin sessions (Teleport + hosts) add ~4 %
 SHARES = {
@@ -63,7 +69,12 @@ CARD_KEY_ENV = "EDGEAUDIT_CARD_HASH_KEY"
 
 
 def default_inventory() -> Path:
-    return Path(__file__).resolve().parents[2] / "policies" / "inventory.yaml"
+    return default_policy("inventory.yaml")
+
+
+def default_policy(name: str) -> Path:
+    """A file of the project's ``policies/`` (isolation matrix, probe plans, inventory)."""
+    return Path(__file__).resolve().parents[2] / "policies" / name
 
 
 def quarter(start: str | date) -> tuple[datetime, datetime]:
@@ -84,11 +95,14 @@ def generate_campus(
     start: str | date = "2026-07-01",
     inventory: Path | None = None,
     clean: bool = False,
+    isolation: Path | None = None,
+    plans: Path | None = None,
 ) -> dict[str, Any]:
     """Write the campus into ``out`` and return the manifest (also written as manifest.json).
 
     ``clean``: the same pod and quarter without any planted violation or malformed line (the
-    policy engine must find nothing to fail in it).
+    policy engine must find nothing to fail in it). ``isolation`` and ``plans``: the isolation
+    matrix and probe plans the nmap scans follow (default: the project's ``policies/``).
     """
     bad = 0 if clean else 1  # multiplier for planted malformed lines and violations
     if events < 1000:
@@ -102,11 +116,17 @@ def generate_campus(
     for host in ("bastion-1", "fa-web-01", "fa-db-01", "mb-render-02", "ac-gpu-01"):
         if inv.asset(host) is None:
             raise ConfigError(f"{inv_path}: the demo pod needs asset {host}")
+    iso_path = isolation or default_policy("isolation.yaml")
+    matrix = load_isolation(iso_path, inv)
+    probe_plans = load_plans(plans or default_policy("probes.yaml"), inv, matrix)
+    scanned = _probes.scanned_plans(probe_plans.values(), inv, matrix)
+    leak = None if clean else _probes.planted_leak(scanned, inv, matrix)
     zone_name = inv.timezone
     clock = Clock(ZoneInfo(zone_name))
     first, last = quarter(start)
     t0, t1 = first.timestamp(), last.timestamp()
     out.mkdir(parents=True, exist_ok=True)
+    (out / "isolation.yaml").write_bytes(iso_path.read_bytes())
     if clean:
         (out / "inventory.yaml").write_bytes(inv_path.read_bytes())
     else:
@@ -234,10 +254,24 @@ def generate_campus(
     _services.write_badge(sink, clock, rng, t0, t1, budget["badge"], off_hours, bad=2 * bad)
     files.append(sink.close())
 
+    scans, leaks = _probes.write_scans(out, seed, t0, inv, matrix, scanned, leak)
+    files.extend(scans)
+    appends, missed = [], []
+    if not clean:
+        append, summary = _probes.write_missed(out, t0, inv, probe_plans)
+        appends.append(append)
+        missed.append(summary)
+
     files.sort(key=lambda f: f["path"])
     manifest = _manifest(
         files, cross, seed, events, first, last, inv.site or "", zone_name, observed, bad
     )
+    manifest["planted"]["denied_path_reachable"] = len(leaks)
+    manifest["planted"]["missed_probe_run"] = len(missed)
+    # JSON-lines files of normalized events for `edgeaudit append` (no collector reads them)
+    manifest["appends"] = appends
+    manifest["planted_leaks"] = leaks
+    manifest["missed_probe_runs"] = missed
     manifest["planted_sessions"] = [
         planted_summary(s)
         for s in admin_sessions(seed, t0, t1, n_admin, clean)
@@ -300,6 +334,9 @@ def _manifest(
         "site": site,
         "timezone": zone,
         "inventory": "inventory.yaml",
+        # the matrix the nmap scans are judged against (`collect nmap --option isolation=`);
+        # collect reads policies/isolation.yaml of its working directory without the option
+        "isolation": "isolation.yaml",
         "card_key_env": CARD_KEY_ENV,
         "files": files,
         "totals": totals,

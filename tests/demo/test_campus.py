@@ -7,6 +7,8 @@ import gzip
 import hashlib
 import io
 import json
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,15 @@ def _run(*argv: str) -> tuple[int, str]:
     with contextlib.redirect_stdout(buf):
         rc = main(list(argv))
     return rc, buf.getvalue()
+
+
+def _collect_args(out: Path, manifest: dict[str, Any], f: dict[str, Any]) -> list[str]:
+    """``edgeaudit collect`` for one manifest entry; nmap scans are judged against the campus's
+    copy of the isolation matrix (manifest["isolation"])."""
+    args = [f["kind"], str(out / f["path"]), "--inventory", str(out / manifest["inventory"])]
+    if f["kind"] == "nmap":
+        args += ["--option", f"isolation={out / manifest['isolation']}"]
+    return [*args, *f["args"]]
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +99,21 @@ def test_clean_campus_plants_nothing(tmp_path: Path) -> None:
     assert manifest["clean"] is True
     assert manifest["planted_sessions"] == []
     assert manifest["offboarded_principals"] == []
+    assert manifest["planted_leaks"] == manifest["missed_probe_runs"] == []
+    assert manifest["appends"] == []
     assert all(v == 0 for v in manifest["planted"].values())
     copy = (tmp_path / "clean" / manifest["inventory"]).read_bytes()
     assert copy == default_inventory().read_bytes()
+    assert not (tmp_path / "clean" / "probe").exists()  # no missed-run record to append
+    # the same scans as the planted campus, without the leak
+    scans = sorted(f["path"] for f in manifest["files"] if f["kind"] == "nmap")
+    assert len(scans) == 8
+    planted = generate_campus(tmp_path / "planted", 1000, seed=3)
+    (leak,) = planted["planted_leaks"]
+    assert scans == sorted(f["path"] for f in planted["files"] if f["kind"] == "nmap")
+    for rel in scans:
+        same = (tmp_path / "clean" / rel).read_bytes() == (tmp_path / "planted" / rel).read_bytes()
+        assert same == (rel != leak["scan"]), rel
 
 
 def test_an_inventory_that_still_lists_the_offboarded_principal_is_refused(
@@ -113,21 +136,27 @@ def test_manifest_lists_every_file_with_exact_record_counts(
 ) -> None:
     out, manifest = campus
     listed = {f["path"] for f in manifest["files"]}
-    written = set(_hashes(out)) - {"manifest.json", "inventory.yaml"}
-    assert listed == written
+    appended = {a["path"] for a in manifest["appends"]}
+    written = set(_hashes(out)) - {"manifest.json", manifest["inventory"], manifest["isolation"]}
+    assert listed == written - appended
+    assert appended == {"probe/missed-runs.jsonl"}
     kinds = {f["kind"] for f in manifest["files"]}
-    assert kinds == BUILT_IN_KINDS  # the campus covers every built-in format
+    assert kinds == BUILT_IN_KINDS | {"nmap"}  # the campus covers every built-in format
     for f in manifest["files"]:
         data = (out / f["path"]).read_bytes()
         if f["path"].endswith(".gz"):
             assert len(json.loads(gzip.decompress(data))["Records"]) == f["records"]
-        elif f["kind"] in ("vault-keystate", "kms-rotation"):
+        elif f["kind"] in ("vault-keystate", "kms-rotation", "nmap"):
             assert f["records"] == 1
         else:
             assert data.count(b"\n") == f["records"], f["path"]
+    for a in manifest["appends"]:
+        assert (out / a["path"]).read_bytes().count(b"\n") == a["records"] == a["events"]
     totals = manifest["totals"]
     assert totals["events"] == sum(f["events"] for f in manifest["files"])
-    assert abs(totals["events"] - SMALL) < SMALL * 0.25
+    # the probe scans are a fixed set (two per vantage), whatever the number of events asked
+    logs = sum(f["events"] for f in manifest["files"] if f["kind"] != "nmap")
+    assert abs(logs - SMALL) < SMALL * 0.25
     assert all(v > 0 for v in manifest["planted"].values())
     assert manifest["planted"]["malformed_lines"] == totals["malformed"]
     assert sum(1 for f in manifest["files"] if f["malformed"]) >= 6  # several formats
@@ -145,18 +174,14 @@ def collected(
         mp.setenv(manifest["card_key_env"], "demo-card-key")
         for f in manifest["files"]:
             rc, text = _run(
-                "--workspace",
-                ws,
-                "collect",
-                f["kind"],
-                str(out / f["path"]),
-                "--inventory",
-                str(out / manifest["inventory"]),
-                *f["args"],
-                "--json",
+                "--workspace", ws, "collect", *_collect_args(out, manifest, f), "--json"
             )
             assert rc == 0, f["path"]
             summaries.append(json.loads(text))
+    for a in manifest["appends"]:
+        rc, text = _run("--workspace", ws, "append", str(out / a["path"]), "--json")
+        assert rc == 0
+        assert json.loads(text)["appended"] == a["events"]
     return Path(ws), manifest, summaries
 
 
@@ -189,20 +214,14 @@ def test_recollect_adds_nothing_and_verify_passes(
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(manifest["card_key_env"], "demo-card-key")
         for f in manifest["files"]:
-            rc, text = _run(
-                "--workspace",
-                str(ws),
-                "collect",
-                f["kind"],
-                str(out / f["path"]),
-                "--inventory",
-                str(out / "inventory.yaml"),
-                *f["args"],
-                "--json",
-            )
+            argv = _collect_args(out, manifest, f)
+            rc, text = _run("--workspace", str(ws), "collect", *argv, "--json")
             assert rc == 0
             s = json.loads(text)
             assert (s["appended"], s["quarantined"]) == (0, 0), f["path"]
+    for a in manifest["appends"]:
+        rc, text = _run("--workspace", str(ws), "append", str(out / a["path"]), "--json")
+        assert (rc, json.loads(text)["appended"]) == (0, 0)
     assert _run("--workspace", str(ws), "verify")[0] == 0
 
 
@@ -459,3 +478,130 @@ def test_clean_sessions_end_inside_their_grants() -> None:
         assert all(s.start < t < s.end for t, _, _ in s.commands)
     pids = [p for s in sessions for p in (s.pid, *(c[2] for c in s.commands))]
     assert len(pids) == len(set(pids))
+
+
+def test_nmap_scans_cover_every_pair_of_the_matrix_with_one_planted_leak(
+    collected: tuple[Path, dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    """Two scans per vantage: every other segment's inventory addresses on the ports the plans
+    name; every allowed path answers (positive controls pass), every denied path is rejected
+    by the firewall (blocked, UDP too: never inconclusive), except the planted leak on the
+    latest scan of its vantage."""
+    from edgeaudit.collect.inventory import load_inventory
+    from edgeaudit.demo.campus import default_inventory, default_policy
+    from edgeaudit.policy.isolation import load_isolation
+    from edgeaudit.probe.plan import expand, load_plans
+
+    ws, manifest, _ = collected
+    events = _events(ws)
+    runs = {e["attrs"]["run"]: e for e in events if e["kind"] == "probe.run"}
+    results = [e for e in events if e["kind"] == "probe.result"]
+    scans = [f for f in manifest["files"] if f["kind"] == "nmap"]
+    assert len(runs) == len(scans) == 8
+    assert sorted(r["attrs"]["vantage"] for r in runs.values()) == sorted(
+        [f["vantage"] for f in scans]
+    )
+    assert {r["attrs"]["vantage"] for r in runs.values()} == {
+        "seg-mgmt",
+        "seg-fintech",
+        "seg-media",
+        "seg-ai",
+    }
+    assert all(r["attrs"]["controls_ok"] for r in runs.values())
+    assert all(r["attrs"]["engine"] == "nmap/7.94" for r in runs.values())
+    assert {r["attrs"]["started"][:10] for r in runs.values()} == {"2026-07-14", "2026-09-15"}
+    inv = load_inventory(default_inventory())
+    matrix = load_isolation(default_policy("isolation.yaml"), inv)
+    plans = load_plans(default_policy("probes.yaml"), inv, matrix)
+    for run in runs.values():
+        plan = plans[run["attrs"]["plan"]]
+        assert plan.vantage == run["attrs"]["vantage"]
+        got = {
+            (e["attrs"]["address"], e["attrs"]["protocol"], e["attrs"]["port"])
+            for e in results
+            if e["attrs"]["run"] == run["attrs"]["run"]
+        }
+        # every TCP/UDP probe of the plan (nmap probes no ICMP per port), on one port list
+        wanted = {(p.address, p.protocol, p.port) for p in expand(plan, inv, matrix)}
+        assert {w for w in wanted if w[1] in ("tcp", "udp")} <= got
+        assert {a for a, _, _ in got} == {a for a, _, _ in wanted}
+    pairs = {(r["attrs"]["vantage"], r["attrs"]["segment"]) for r in results}
+    assert pairs == {(p.src, p.dst) for p in matrix.pairs([s.id for s in inv.segments])}
+
+    (leak,) = manifest["planted_leaks"]
+    assert manifest["planted"]["denied_path_reachable"] == 1
+    assert (leak["vantage"], leak["asset"], leak["protocol"], leak["port"]) == (
+        "seg-ai",
+        "fa-db-01",
+        "tcp",
+        5432,
+    )
+    latest = max(
+        (r for r in runs.values() if r["attrs"]["vantage"] == leak["vantage"]),
+        key=lambda r: r["time"],
+    )
+    assert latest["time"] == leak["started"]
+    verdicts: Counter[str] = Counter()
+    for e in results:
+        a = e["attrs"]
+        key = (a["vantage"], a["address"], a["protocol"], a["port"])
+        is_leak = key == (leak["vantage"], leak["address"], leak["protocol"], leak["port"])
+        if is_leak and a["run"] == latest["attrs"]["run"]:
+            assert (a["expected"], a["verdict"], e["outcome"]) == ("deny", "reachable", "failure")
+            assert e["target"] == {"asset": "fa-db-01", "owner": "fintech-a"}
+        elif a["expected"] == "deny":
+            assert a["verdict"] == "blocked", key
+            assert a["reasons"][0].startswith("icmp 3/13 from ")  # rejected by the firewall
+        else:
+            assert a["verdict"] == "reachable", key
+        verdicts[a["verdict"]] += 1
+    assert verdicts["reachable"] > 50
+    assert "inconclusive" not in verdicts
+    by_run = {r: v["attrs"]["violations"] for r, v in runs.items()}
+    assert sorted(by_run.values()) == [0] * 7 + [1]
+    assert by_run[latest["attrs"]["run"]] == 1
+    assert latest["outcome"] == "failure"
+
+
+def test_the_missed_run_is_what_the_scheduler_records(
+    collected: tuple[Path, dict[str, Any], list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """The planted probe.missed entry is the record `edgeaudit probe schedule` appends when its
+    scheduler wakes at the manifest's detection time, its plan's due run having passed."""
+    from edgeaudit.collect.inventory import load_inventory
+    from edgeaudit.demo.campus import default_policy
+    from edgeaudit.policy.isolation import load_isolation
+    from edgeaudit.probe.plan import load_plans
+    from edgeaudit.probe.records import missed_event
+    from edgeaudit.probe.schedule import Scheduler, State, rfc3339
+
+    ws, manifest, _ = collected
+    (miss,) = manifest["missed_probe_runs"]
+    assert manifest["planted"]["missed_probe_run"] == 1
+    (stored,) = [e for e in _events(ws) if e["kind"] == "probe.missed"]
+    assert stored["attrs"] == {k: miss[k] for k in ("plan", "vantage", "due", "detected")}
+    assert (stored["outcome"], stored["scope"], stored["time"]) == (
+        "failure",
+        ["media-b"],
+        miss["due"],
+    )
+
+    inv = load_inventory(default_policy("inventory.yaml"))
+    matrix = load_isolation(default_policy("isolation.yaml"), inv)
+    plan = load_plans(default_policy("probes.yaml"), inv, matrix)[miss["plan"]]
+    due, detected = (datetime.fromisoformat(miss[k]) for k in ("due", "detected"))
+    state = State(tmp_path / "probe-schedule.json")
+    state.last[plan.name] = due - timedelta(days=6)  # handled the week before, then went down
+    records: list[dict[str, Any]] = []
+    ran: list[str] = []
+    scheduler = Scheduler(
+        [plan],
+        state,
+        lambda p: ran.append(p.name),
+        lambda p, d, now: records.append(
+            missed_event(p.name, p.vantage, rfc3339(d), rfc3339(now), inv).to_record()
+        ),
+    )
+    scheduler.tick(detected)
+    assert records == [stored]
+    assert ran == [plan.name]  # the catch-up run (its evidence is not part of the campus)

@@ -39,6 +39,8 @@ def _workspace(root: Path, clean: bool) -> tuple[Path, dict[str, Any]]:
     manifest = generate_campus(ws / "campus", SMALL, seed=SEED, clean=clean)
     rc, _ = _run("--workspace", str(ws), "demo", "collect", "--out", str(ws / "campus"))
     assert rc == 0
+    for a in manifest["appends"]:  # the missed probe run: demo collect collects files only
+        assert _run("--workspace", str(ws), "append", str(ws / "campus" / a["path"]))[0] == 0
     shutil.copytree(POLICIES, ws / "policies")
     assert _run("--workspace", str(ws), "checkpoint")[0] == 0
     return ws, manifest
@@ -73,6 +75,20 @@ def _failing(data: dict[str, Any], rule: str) -> list[dict[str, Any]]:
 
 def _cited(result: dict[str, Any], entries: dict[int, Any]) -> list[dict[str, Any]]:
     return [entries[e["index"]] for e in result["evidence"]]
+
+
+# results per segmentation rule: 12 ordered pairs of the 4 segments; 6 of them allowed
+SEG_RULES = Counter(
+    {
+        "segmentation-cadence": 12,
+        "segmentation-denied-blocked": 12,
+        "segmentation-allowed-reachable": 6,
+    }
+)
+
+
+def _segmentation(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in data["results"] if r["rule"] in SEG_RULES]
 
 
 def test_the_planted_campus_fails_and_the_run_is_recorded(assessed: Any) -> None:
@@ -292,8 +308,11 @@ def test_controls_roll_up(assessed: Any) -> None:
     # its only failing result is waived by the Accountable party
     assert status[("pci-dss-4.0.1", "3.7.4")] == "satisfied-with-exceptions"
     assert status[("iso27001-2022", "a.5.33")] == "satisfied"  # the store verifies
-    # no probe evidence in the demo: segmentation is not evaluated, never satisfied
-    assert status[("pci-dss-4.0.1", "11.4.5")] == "not-evaluated"
+    # the planted leak fails segmentation-denied-blocked (critical); 1.2.1 only has the
+    # allowed paths, all reachable
+    assert status[("pci-dss-4.0.1", "11.4.5")] == "not-satisfied"
+    assert status[("pci-dss-4.0.1", "1.3.1")] == "not-satisfied"
+    assert status[("pci-dss-4.0.1", "1.2.1")] == "satisfied"
 
 
 def test_tenant_view_shows_only_that_tenant(planted: Any) -> None:
@@ -325,8 +344,48 @@ def test_the_clean_campus_fails_nothing(tmp_path: Path) -> None:
     assert failing == []
     assert rc == 0
     assert data["assessment"]["counts"]["pass"] > 50
+    # every pair of the matrix probed in the period, positive controls passing, every denied
+    # path blocked (UDP included: the firewall rejects), every allowed path reachable
+    seg = _segmentation(data)
+    assert {(r["rule"], r["status"]) for r in seg} == {(rule, "pass") for rule in SEG_RULES}
+    assert Counter(r["rule"] for r in seg) == SEG_RULES
+    assert manifest["planted_leaks"] == manifest["missed_probe_runs"] == []
+    assert not any(e["kind"] == "probe.missed" for e in _entries(ws).values())
     rc, _ = _evaluate(ws, "--strict", "--no-record")
-    assert rc == 1  # no probe evidence and no access review: not evaluated fails --strict
+    assert rc == 1  # no access review (nor backups evidence): not evaluated fails --strict
+
+
+def test_the_planted_leak_fails_exactly_its_pair(assessed: Any, planted: Any) -> None:
+    """seg-ai reaching fintech-a's PostgreSQL on the latest seg-ai scan: the one failing
+    segmentation result, naming the leaked port; every other pair passes."""
+    _, data, entries = assessed
+    manifest = planted[1]
+    (leak,) = manifest["planted_leaks"]
+    seg = _segmentation(data)
+    assert Counter(r["rule"] for r in seg) == SEG_RULES
+    (r,) = [r for r in seg if r["status"] != "pass"]
+    assert (r["rule"], r["status"]) == ("segmentation-denied-blocked", "fail")
+    assert r["scope"] == {"segment": f"{leak['vantage']}->{leak['segment']}", "tenant": "fintech-a"}
+    assert f"{leak['protocol']}/{leak['port']} at {leak['address']}" in r["reason"]
+    assert r["reason"].startswith("1 denied path from seg-ai to seg-fintech reachable")
+    run, result = _cited(r, entries)
+    assert (run["kind"], run["time"], run["outcome"]) == ("probe.run", leak["started"], "failure")
+    assert run["attrs"]["controls_ok"] is True
+    assert run["provenance"]["source_kind"] == "nmap"
+    assert result["kind"] == "probe.result"
+    assert {k: result["attrs"][k] for k in ("vantage", "segment", "address", "protocol")} == {
+        k: leak[k] for k in ("vantage", "segment", "address", "protocol")
+    }
+    assert (result["attrs"]["port"], result["attrs"]["verdict"]) == (leak["port"], "reachable")
+    assert result["target"]["asset"] == leak["asset"]
+
+
+def test_the_missed_probe_run_is_stored(planted: Any) -> None:
+    ws, manifest = planted
+    (miss,) = manifest["missed_probe_runs"]
+    (stored,) = [e for e in _entries(ws).values() if e["kind"] == "probe.missed"]
+    assert stored["attrs"] == {k: miss[k] for k in ("plan", "vantage", "due", "detected")}
+    assert (stored["time"], stored["outcome"]) == (miss["due"], "failure")
 
 
 def test_tenant_output_names_no_other_tenant(planted: Any) -> None:
