@@ -418,6 +418,7 @@ def _demo_collect(args: argparse.Namespace) -> int:
 
     from edgeaudit.cli.collect import run_collect
     from edgeaudit.cli.main import parser
+    from edgeaudit.collect.jsonl import read_events
 
     campus = Path(args.out)
     try:
@@ -440,8 +441,27 @@ def _demo_collect(args: argparse.Namespace) -> int:
                 str(campus / "inventory.yaml"),
                 *f["args"],
             ]
+            if f["kind"] == "nmap" and manifest.get("isolation"):
+                # scans are judged against the campus's own isolation matrix
+                argv += ["--option", f"isolation={campus / manifest['isolation']}"]
             summary = run_collect(parser().parse_args(argv), config, log)
             rows.append({"path": f["path"], "kind": f["kind"], **summary.to_dict()})
+        for f in manifest.get("appends", []):
+            # records a person or a tool appends (e.g. the probe scheduler's missed runs)
+            entries, errors = read_events([str(campus / f["path"])])
+            if errors:
+                raise InputError(f"{campus / f['path']}: {errors[0]}")
+            result = log.append(entries)
+            rows.append(
+                {
+                    "path": f["path"],
+                    "kind": "append",
+                    "read": len(entries),
+                    "events": len(entries),
+                    "appended": result.appended,
+                    "quarantined": 0,
+                }
+            )
         size = log.size
         quarantined = log.quarantine_count()
     totals = {k: sum(r[k] for r in rows) for k in ("read", "events", "appended", "quarantined")}
