@@ -250,6 +250,17 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                         quarantined=log.quarantine_count() if request.tenant is None else None,
                         manifest_key=public,
                         raci=request.raci,
+                        inventory=request.inventory,
+                        view=view,
+                        quarantine=_quarantine(log) if request.tenant is None else None,
+                        attachments=[
+                            (name, (work / name).read_bytes(), what)
+                            for name, what in (
+                                (pf.FINDINGS_CSV, "the results as CSV (findings.csv)"),
+                                (pf.OSCAL, "the results as OSCAL assessment results"),
+                            )
+                            if name in names
+                        ],
                     ),
                     work / pf.REPORT,
                 )
@@ -286,6 +297,12 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
     )
 
 
+def _quarantine(log: EvidenceLog) -> list[tuple[str, str, int]]:
+    """The quarantine per (source kind, reason) with counts, for the report's data quality."""
+    with log.reader() as reader:
+        return [(str(k), str(r), int(n)) for k, r, n in reader.quarantine_counts()]
+
+
 def period_assessment(
     config: WorkspaceConfig, log: EvidenceLog, policies: Policies, period: Period
 ) -> dict[str, Any]:
@@ -299,7 +316,7 @@ def period_assessment(
     no word on whether it was reused), so the same snapshot gives the same pack; a tenant pack
     restricts it with :func:`findings.for_view`."""
     from edgeaudit.note.verifier import Verifier
-    from edgeaudit.policy.engine import evaluate
+    from edgeaudit.policy.engine import evaluate, rule_descriptions
     from edgeaudit.policy.record import record
     from edgeaudit.policy.recorded import latest_for_snapshot
     from edgeaudit.verify import verify_log
@@ -313,11 +330,19 @@ def period_assessment(
         policies.catalogue,
         policy_digest=policies.digest,
         mapped={ref for rule in policies.rules.rules for ref in rule.controls},
+        rules=rule_descriptions(policies),
     )
     if doc is None:
+        # judged at a signed checkpoint, so the pack can state the population against it
+        at = sign_checkpoint(config, log).tree_size
         verifiers = [Verifier.parse(config.verifier_key)]
         assessment = evaluate(
-            policies, log, start=start, end=end, verify=lambda: verify_log(log, verifiers)
+            policies,
+            log,
+            start=start,
+            end=end,
+            verify=lambda: verify_log(log, verifiers),
+            at_size=at,
         )
         record(assessment, log)
         doc = assessment.to_dict()

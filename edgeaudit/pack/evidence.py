@@ -46,6 +46,11 @@ class Stats:
     full: int = 0
     redacted: int = 0
     times: dict[int, str] = field(default_factory=dict)  # cited index -> time
+    # source -> [entries, first, last epoch seconds] of the entries in the pack
+    sources: dict[str, list[int]] = field(default_factory=dict)
+    # (vantage, segment) -> the latest run's [time, run id, [(path, expected, verdict)]]
+    probe_paths: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    controls_ok: dict[str, bool] = field(default_factory=dict)  # probe run id -> controls
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ class _HashingFile:
 
 
 _NO_SCOPE: list[str] = []  # a site pack shows every entry in full: scopes are not needed
-_OBSERVED = frozenset({"session.start", "key.use", "probe.result", "audit.pipeline"})
+_OBSERVED = frozenset({"session.start", "key.use", "probe.run", "probe.result", "audit.pipeline"})
 
 
 def _week(seconds: int) -> str:
@@ -124,8 +129,47 @@ def _observe(stats: Stats, view: TenantView, entry: dict[str, Any], seconds: int
             state = heat_state(_str(attrs.get("verdict")), _str(attrs.get("expected")))
             pair = (view.redact_text(src), view.redact_text(dst))
             stats.probes[pair] = heat_merge(stats.probes.get(pair), state)
+    elif kind == "probe.run":
+        attrs = _obj(entry.get("attrs"))
+        stats.controls_ok[_str(attrs.get("run"))] = attrs.get("controls_ok") is True
     elif kind == "audit.pipeline":
         stats.pipeline_gaps += 1
+    if kind == "probe.result":
+        _probe_path(stats, view, entry, seconds)
+
+
+def _probe_path(stats: Stats, view: TenantView, entry: dict[str, Any], seconds: int) -> None:
+    """The latest run's paths per segment pair, with ports and verdicts, for the report."""
+    attrs = _obj(entry.get("attrs"))
+    src, dst = attrs.get("vantage"), attrs.get("segment")
+    if not (isinstance(src, str) and isinstance(dst, str)):
+        return
+    pair = (view.redact_text(src), view.redact_text(dst))
+    run = _str(attrs.get("run"))
+    have = stats.probe_paths.get(pair)
+    if have is None or (seconds, run) > (have[0], have[1]):
+        have = stats.probe_paths[pair] = [seconds, run, []]
+    elif (seconds, run) != (have[0], have[1]):
+        return  # an older run of the pair
+    port = attrs.get("port")
+    path = f"{_str(attrs.get('protocol'))}{'' if port is None else f'/{port}'} at " + (
+        view.redact_text(_str(attrs.get("address")))
+    )
+    have[2].append((path, _str(attrs.get("expected")), _str(attrs.get("verdict"))))
+
+
+def _source_seen(stats: Stats, entry: dict[str, Any], seconds: int) -> None:
+    source = entry.get("source")
+    name = source if isinstance(source, str) and source else "(no source)"
+    s = stats.sources.get(name)
+    if s is None:
+        stats.sources[name] = [1, seconds, seconds]
+    else:
+        s[0] += 1
+        if seconds < s[1]:
+            s[1] = seconds
+        if seconds > s[2]:
+            s[2] = seconds
 
 
 PARALLEL_MIN = 200_000  # logs at least this large are read by two processes (two halves)
@@ -179,6 +223,7 @@ def _scan(
         if site or view.full(scope, body.decode("utf-8")):
             pending.append(evidence_line(index, leaf, body))
             stats.full += 1
+            _source_seen(stats, entry, seconds)
             if kind in observed:
                 _observe(stats, view, entry, seconds)
         else:
@@ -189,6 +234,10 @@ def _scan(
             }
             pending.append(canonical_json(record) + b"\n")
             stats.redacted += 1
+            if kind in ("probe.run", "probe.result"):
+                # a probe of the tenant's segments from another tenant's (or the reverse): its
+                # heat-map cell and paths, under neutral labels, are the tenant's evidence too
+                _observe(stats, view, entry, seconds)
         if len(pending) >= 2048:
             out.write(b"".join(pending))
             pending.clear()
@@ -231,8 +280,18 @@ def _merge(a: Stats, b: Stats) -> Stats:
         w[0] += n
         w[1] += g
     for pair, state in b.probes.items():
-        if a.probes.get(pair) != "open":
-            a.probes[pair] = state
+        a.probes[pair] = heat_merge(a.probes.get(pair), state)
+    for pair, latest in b.probe_paths.items():
+        have = a.probe_paths.get(pair)
+        if have is None or (latest[0], latest[1]) > (have[0], have[1]):
+            a.probe_paths[pair] = latest
+        elif (latest[0], latest[1]) == (have[0], have[1]):
+            have[2].extend(latest[2])
+    a.controls_ok.update(b.controls_ok)
+    for name, (n, lo, hi) in b.sources.items():
+        s = a.sources.setdefault(name, [0, lo, hi])
+        s[0] += n
+        s[1], s[2] = min(s[1], lo), max(s[2], hi)
     a.pipeline_gaps += b.pipeline_gaps
     a.full += b.full
     a.redacted += b.redacted

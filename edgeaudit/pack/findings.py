@@ -173,6 +173,8 @@ def for_view(
     ]
     out = {
         "assessment": {**doc["assessment"], "tenant": view.tenant, "counts": counts(kept)},
+        # the rules as run (procedures, populations, parameters): redacted like the rest
+        "rules": list(doc.get("rules", [])),
         "results": kept,
         "controls": controls,
     }

@@ -1,10 +1,13 @@
 """``report.pdf``: the pack for people. Jinja2 templates in ``report_templates/``, WeasyPrint.
 
-The only module that imports WeasyPrint. Its size follows the number of findings, not of
-events: findings list at most :data:`EVIDENCE_SHOWN` cited entries each, and the evidence
-itself lives in the machine-readable files. The manifest of every other file (whose SHA-256 is
-the "evidence digest" on the cover) and the findings are attached to the PDF. Templates cannot
-fetch anything: the URL fetcher allows only ``data:`` URLs.
+The only module that imports WeasyPrint. Sections (``report_context`` computes them): cover,
+summary, exceptions register, scope and system description, controls framework by framework,
+segmentation, operations (JIT, keys, physical access, RACI), management assertion, appendix.
+Its size follows the number of results, not of events: results list at most
+:data:`EVIDENCE_SHOWN` cited entries each, and the evidence itself lives in the
+machine-readable files. The PDF is written as PDF/A-3b with the manifest of every other file
+(whose SHA-256 is the "evidence digest" on the cover), the findings (JSON, CSV) and the OSCAL
+results attached. Templates cannot fetch anything: the URL fetcher allows only ``data:`` URLs.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ import jinja2
 from markupsafe import Markup
 
 from edgeaudit.canonical import canonical_json
+from edgeaudit.collect.inventory import Inventory
 from edgeaudit.pack import charts
+from edgeaudit.pack import report_context as rc
 from edgeaudit.pack.evidence import Stats
+from edgeaudit.pack.scope import TenantView
 from edgeaudit.policy.statuses import CONTROL_STATUSES
 from edgeaudit.verify.pack_key import ManifestKey
 
@@ -44,6 +50,12 @@ class ReportInput:
     quarantined: int | None
     manifest_key: ManifestKey
     raci: Sequence[Mapping[str, Any]] | None = None
+    inventory: Inventory | None = None
+    view: TenantView | None = None
+    # the quarantine per (source kind, reason) with counts (site packs only)
+    quarantine: Sequence[tuple[str, str, int]] | None = None
+    # further files attached to the PDF: (name, bytes, description)
+    attachments: Sequence[tuple[str, bytes, str]] = ()
 
 
 def _framework_summary(doc: Mapping[str, Any]) -> list[tuple[str, Counter[str]]]:
@@ -108,6 +120,37 @@ def _context(data: ReportInput) -> dict[str, Any]:
         ctx["controls"] = [{**c, "wording": _control_wording(c)} for c in doc.get("controls", [])]
         ctx["waivers"] = [r for r in doc["results"] if r.get("waiver")]
         ctx["assessment"] = doc["assessment"]
+    view = data.view or TenantView.site()
+    ctx["system"] = rc.system(data.inventory, view, stats, doc, data.quarantine)
+    ctx["segments"] = rc.segmentation(stats)
+    ctx["legend"] = [
+        ("open", "a denied path reached (leak)"),
+        ("blocked", "every denied path blocked"),
+        ("pass", "allowed paths reached"),
+        ("unreachable", "an allowed path not reached"),
+        ("error", "inconclusive"),
+    ]
+    ctx["colors"] = charts.COLORS
+    ctx["register"] = []
+    ctx["passing"] = []
+    ctx["index"] = []
+    ctx["jit_split"] = None
+    if doc is not None:
+        register = rc.exceptions(doc, stats, data.raci)
+        ctx["register"] = register
+        ctx["summary"] = rc.summary(doc, register)
+        ctx["framework_controls"] = rc.controls(doc, stats)
+        ctx["passing"] = [r for r in doc["results"] if r["status"] not in ("fail", "waived")]
+        ctx["index"] = rc.evidence_index(doc, stats)
+        ctx["physical"] = [
+            r for r in doc["results"] if str(r.get("rule", "")).startswith("physical")
+        ]
+        split = rc.jit_split(doc)
+        if split:
+            ctx["jit_split"] = split
+            ctx["jit_chart"] = Markup(  # noqa: S704 (charts escape every label)
+                charts.bars(split, "privileged sessions by how the engine allowed them")
+            )
     if stats.probes:
         rows = sorted({s for s, _ in stats.probes})
         cols = sorted({d for _, d in stats.probes})
@@ -165,6 +208,13 @@ def render_report(data: ReportInput, out: Path, templates: Path = TEMPLATES) -> 
                 description="the assessment document (findings.json)",
             )
         )
+    for name, content, description in data.attachments:
+        attachments.append(
+            weasyprint.Attachment(
+                string=content.decode("utf-8"), name=name, description=description
+            )
+        )
+    # PDF/A-3b: an archival PDF that may carry the machine-readable files as attachments
     weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
-        out, stylesheets=[css], attachments=attachments
+        out, stylesheets=[css], attachments=attachments, pdf_variant="pdf/a-3b"
     )

@@ -40,8 +40,7 @@ class BackgroundVerify:
             self._pool.shutdown(wait=True)
 
     def close(self) -> None:
-        """Stop waiting for a report nobody asked for (the worker is terminated)."""
-        if not self._future.done():
-            for p in list(getattr(self._pool, "_processes", {}).values()):
-                p.terminate()
+        """Let the worker finish and release it. It is never killed: a reader interrupted
+        while SQLite recovers its write-ahead log could leave the shared-memory index for others
+        to trip over, and a verification only reads."""
         self._pool.shutdown(wait=True, cancel_futures=True)

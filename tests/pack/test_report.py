@@ -26,7 +26,7 @@ def test_pdf_text_holds_every_finding_id(site_pack: Path) -> None:
     text = _text(site_pack / "report.pdf")
     for r in doc["results"]:
         assert r["id"] in text
-    assert "Integrity" in text
+    assert "integrity and how to verify" in text
     assert json.loads((site_pack / "manifest.json").read_text())["checkpoint"]["root_hash"] in text
     assert "supported by automated probes" not in text or "independent" in text
 
@@ -40,7 +40,12 @@ def test_pdf_attaches_the_manifest_and_findings(site_pack: Path) -> None:
     import hashlib
 
     attachments = PdfReader(site_pack / "report.pdf").attachments
-    assert set(attachments) == {"pack-manifest.json", "findings.json"}
+    assert set(attachments) == {
+        "pack-manifest.json",
+        "findings.json",
+        "findings.csv",
+        "oscal-assessment-results.json",
+    }
     content = attachments["pack-manifest.json"][0]
     manifest = json.loads((site_pack / "manifest.json").read_text())
     assert hashlib.sha256(content).hexdigest() == manifest["evidence_digest"]

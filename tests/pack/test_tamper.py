@@ -127,20 +127,24 @@ def test_dropped_entry(site: Site, pack: Path) -> None:
 
 def test_added_entry(site: Site, pack: Path) -> None:
     ev, pr = lines(pack / pf.EVIDENCE), lines(pack / pf.PROOFS)
-    last = json.loads(ev[-1])
+    size = json.loads((pack / "manifest.json").read_text())["checkpoint"]["tree_size"]
+    indexes = [json.loads(line)["index"] for line in ev]
+    # an entry inside the signed tree that the pack does not hold, slipped in in index order
+    index = max(i for i in range(size) if i not in set(indexes))
+    at = sum(1 for i in indexes if i < index)
     body = b'{"kind":"auth.logon","time":"2026-08-01T00:00:00Z"}'
     forged = {
         "entry": base64.b64encode(body).decode(),
-        "index": last["index"] + 1,
+        "index": index,
         "leaf_hash": leaf_hash(body).hex(),
     }
-    (pack / pf.EVIDENCE).write_bytes(b"".join(ev) + canonical_json(forged) + b"\n")
-    proof = json.loads(pr[-1])
-    proof["index"] = forged["index"]
-    (pack / pf.PROOFS).write_bytes(b"".join(pr) + canonical_json(proof) + b"\n")
+    (pack / pf.EVIDENCE).write_bytes(b"".join([*ev[:at], canonical_json(forged) + b"\n", *ev[at:]]))
+    proof = json.loads(pr[min(at, len(pr) - 1)])
+    proof["index"] = index
+    (pack / pf.PROOFS).write_bytes(b"".join([*pr[:at], canonical_json(proof) + b"\n", *pr[at:]]))
     resign(site, pack)
     out = failed(site, pack)
-    assert f"proofs.jsonl:{len(ev) + 1} (entry {forged['index']})" in out
+    assert f"proofs.jsonl:{at + 1} (entry {index})" in out
 
 
 def test_altered_proof(site: Site, pack: Path) -> None:

@@ -189,7 +189,11 @@ def session_covered(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome
         scope = _scope(ctx, user, asset)
         bad = [j for j in judged if not j.allowed]
         open_ = sum(1 for j in judged if j.session.end_record is None)
-        observed: list[tuple[str, Any]] = [("sessions", len(judged))]
+        how_many: dict[str, int] = defaultdict(int)
+        for j in judged:
+            how_many[j.how if j.allowed else "not covered"] += 1
+        # sessions by how they were allowed: the report's JIT chart says what the engine says
+        observed: list[tuple[str, Any]] = [("sessions", len(judged)), ("by", dict(how_many))]
         if open_:
             observed.append(("end_not_evidenced", open_))
         if bad:
