@@ -253,6 +253,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                         inventory=request.inventory,
                         view=view,
                         quarantine=_quarantine(log) if request.tenant is None else None,
+                        remediated=_remediated(log, doc, request.period, cp.tree_size),
                         attachments=[
                             (name, (work / name).read_bytes(), what)
                             for name, what in (
@@ -295,6 +296,35 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
         manifest_key=public.kid,
         checkpoint=cp.note,
     )
+
+
+def _remediated(
+    log: EvidenceLog, doc: Mapping[str, Any] | None, period: Period, size: int
+) -> dict[str, str]:
+    """Failing results of the period that a later period's recorded assessment shows passing:
+    result id -> where (the later assessment and the log entry of its passing result)."""
+    if doc is None:
+        return {}
+    failing = {str(r["id"]) for r in doc["results"] if r.get("status") == "fail"}
+    if not failing:
+        return {}
+    import orjson
+
+    out: dict[str, str] = {}
+    with log.reader() as reader:
+        for index, body, _leaf in reader.select(["policy.result"], None, None, size):
+            rec = orjson.loads(body)
+            a, r = rec.get("assessment") or {}, rec.get("result") or {}
+            rid = str(r.get("id"))
+            if rid not in failing or r.get("status") != "pass":
+                continue
+            if str(a.get("from") or "") < period.end_text:
+                continue  # not a later period
+            out[rid] = (
+                f"remediated after the period: passed in the assessment of {a.get('from')} to "
+                f"{a.get('to')} (log entry E-{index})"
+            )
+    return out
 
 
 def _quarantine(log: EvidenceLog) -> list[tuple[str, str, int]]:

@@ -56,6 +56,8 @@ class ReportInput:
     quarantine: Sequence[tuple[str, str, int]] | None = None
     # further files attached to the PDF: (name, bytes, description)
     attachments: Sequence[tuple[str, bytes, str]] = ()
+    # failing result id -> how a later period's recorded assessment shows it remediated
+    remediated: Mapping[str, str] | None = None
 
 
 def _framework_summary(doc: Mapping[str, Any]) -> list[tuple[str, Counter[str]]]:
@@ -136,7 +138,7 @@ def _context(data: ReportInput) -> dict[str, Any]:
     ctx["index"] = []
     ctx["jit_split"] = None
     if doc is not None:
-        register = rc.exceptions(doc, stats, data.raci)
+        register = rc.exceptions(doc, stats, data.raci, data.remediated)
         ctx["register"] = register
         ctx["summary"] = rc.summary(doc, register)
         ctx["framework_controls"] = rc.controls(doc, stats)

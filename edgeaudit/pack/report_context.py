@@ -67,9 +67,14 @@ def _owners(raci: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
 
 
 def exceptions(
-    doc: Mapping[str, Any], stats: Stats, raci: Sequence[Mapping[str, Any]] | None
+    doc: Mapping[str, Any],
+    stats: Stats,
+    raci: Sequence[Mapping[str, Any]] | None,
+    remediated: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The exceptions register: every failing and waived result, by severity, then control."""
+    """The exceptions register: every failing and waived result, by severity, then control.
+    State: accepted (a waiver), remediated after the period (a later recorded assessment passed
+    it), else open."""
     owners = _owners(raci)
     rows = []
     for r in doc["results"]:
@@ -84,7 +89,7 @@ def exceptions(
                 f"risk {waiver.get('risk')}, until {waiver.get('expires')}"
             )
         else:
-            state = "open"
+            state = (remediated or {}).get(str(r["id"]), "open")
         rows.append(
             {
                 "id": r["id"],

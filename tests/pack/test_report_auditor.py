@@ -246,3 +246,26 @@ def test_the_tenant_report_counts_only_the_tenants_results(packs: dict[str, Path
     for other in ("media-b", "ai-c", "mb-render-02", "ac-gpu-01"):
         assert other not in text
     assert zipfile  # the packs here are directories
+
+
+def _ink(png: Path) -> tuple[float, int]:
+    """(share of non-white pixels, pixels of the report's red) of a rendered page."""
+    from PIL import Image
+
+    img = Image.open(png).convert("RGB")
+    data = list(img.getdata())
+    ink = sum(1 for p in data if sum(p) < 720) / len(data)
+    red = sum(1 for p in data if all(abs(c - r) <= 40 for c, r in zip(p, RED, strict=True)))
+    return ink, red
+
+
+def test_the_summary_and_register_pages_render_with_their_failures_in_red(
+    packs: dict[str, Path], tmp_path: Path
+) -> None:
+    pdf = packs["site"] / "report.pdf"
+    summary = _render(pdf, 2, tmp_path)
+    register = _render(pdf, 3, tmp_path)
+    for png in (summary, register):
+        ink, red = _ink(png)
+        assert 0.02 < ink < 0.6, (png.name, ink)  # a page of text, neither blank nor a blot
+        assert red > 20, png.name  # not-satisfied counts / failing statuses are drawn red
