@@ -2,8 +2,10 @@
 
 Results go to stdout (``--json`` for machines), logs and errors to stderr.
 
-Exit codes: 0 success; 1 verification failed (tampering or a bad proof); 2 usage,
-configuration or input error (nothing was written); 130 interrupted.
+Exit codes (one table for every command, README "Exit codes"): 0 success; 1 verification
+failed, a violation found, a fork detected; 2 usage, configuration or input error (nothing was
+written); 3 completed but inconclusive; 4 internal error (a bug: the traceback with ``-v``);
+130 interrupted. No Python traceback reaches a user without ``-v``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 from edgeaudit import __version__
 from edgeaudit.errors import EdgeauditError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 log = logging.getLogger("edgeaudit")
 
 
@@ -29,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="edgeaudit",
         description="Tamper-evident audit evidence for multi-tenant micro edge data centers.",
-        epilog="Exit codes: 0 ok, 1 verification failed, 2 usage/configuration/input error.",
+        epilog=(
+            "Exit codes: 0 ok; 1 verification failed, a violation or a fork found; 2 usage, "
+            "configuration or input error (nothing written); 3 completed but inconclusive; "
+            "4 internal error."
+        ),
     )
     p.add_argument("--version", action="version", version=f"edgeaudit {__version__}")
     p.add_argument(
@@ -39,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         help="workspace directory (default: $EDGEAUDIT_WORKSPACE, else the current directory)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    p.add_argument(
+        "--json",
+        dest="json_first",
+        action="store_true",
+        help="print JSON instead of text (before or after the command), errors too",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def cmd(name: str, help_: str) -> argparse.ArgumentParser:
@@ -240,11 +252,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help / --version exit 0
+        code = int(exc.code or 0)
+        if code and "--json" in (sys.argv[1:] if argv is None else list(argv)):
+            import json
+
+            message = "usage error (the reason is on stderr)"
+            print(json.dumps({"error": {"exit_code": code, "message": message}}))
+        return code
+    if getattr(args, "json_first", False):
+        args.json = True
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         stream=sys.stderr,
         format="edgeaudit: %(levelname)s: %(message)s",
+        force=True,  # the CLI owns the logging of its process (and of each in-process run)
     )
     if args.command in ("token", "serve"):
         from edgeaudit.cli import serve as commands
@@ -255,15 +279,51 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handler = getattr(commands, f"cmd_{args.command}")
     try:
-        return int(handler(args))
+        code = int(handler(args))
+        sys.stdout.flush()
+        return code
     except EdgeauditError as exc:
         if args.verbose:
             log.exception("failed")
-        print(f"edgeaudit: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _error(args, exc.exit_code, str(exc))
     except KeyboardInterrupt:
         print("edgeaudit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except Exception as exc:  # a bug: one line and exit 4, never exit 1 ("verification failed")
+        if args.verbose:
+            log.exception("internal error")
+        return _error(
+            args,
+            EXIT_INTERNAL,
+            f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
+        )
+
+
+def _error(args: argparse.Namespace, code: int, message: str) -> int:
+    """An error on stderr; with --json also as JSON on stdout."""
+    print(f"edgeaudit: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        import json
+
+        try:
+            print(json.dumps({"error": {"exit_code": code, "message": message}}), flush=True)
+        except BrokenPipeError:
+            return _closed_pipe(code)
+    return code
+
+
+def _closed_pipe(code: int = EXIT_OK) -> int:
+    """Output into a closed pipe (``| head``) ends quietly."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ def cmd_token(args: argparse.Namespace) -> int:
         return _issue(args, config, ledger)
     if args.action == "list":
         revoked = {r["id"] for r in ledger.issued() if ledger.is_revoked(r["id"])}
-        rows = [{**r, "revoked": r["id"] in revoked} for r in ledger.issued()]
+        # records written before times were RFC 3339 hold epoch seconds: shown as RFC 3339
+        rows = [{**_times(r), "revoked": r["id"] in revoked} for r in ledger.issued()]
         text = "\n".join(
             f"{r['id']}  {r['role']:<8} {r.get('tenant') or '-':<12} exp {r['expires']}"
             + ("  revoked" if r["revoked"] else "")
@@ -100,6 +102,16 @@ def _append_event(config: cfg.WorkspaceConfig, kind: str, record: dict[str, Any]
         store.log(config.origin).append([prepare(event, fingerprint=f"{kind}:{record['id']}")])
 
 
+def _times(record: dict[str, Any]) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    out = dict(record)
+    for k in ("issued_at", "expires"):
+        if isinstance(out.get(k), int) and not isinstance(out.get(k), bool):
+            out[k] = datetime.fromtimestamp(out[k], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -127,6 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cache_seconds=args.cache_seconds,
         max_pending=args.max_pending,
     )
+    _port_free(args.host, args.port)
     service = make_service(config, settings)
     # the dashboard's default period is assessed in the background right away
     from edgeaudit.pack.period import Period
@@ -137,6 +150,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     scheduler = None
     if args.with_scheduler:
         scheduler = _start_scheduler(args, config)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"edgeaudit: serving on http://{host}:{args.port}/", file=sys.stderr, flush=True)
     try:
         uvicorn.run(
             asgi(service),
@@ -151,6 +166,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if scheduler is not None:
             scheduler.terminate()
     return 0
+
+
+def _port_free(host: str, port: int) -> None:
+    """A port in use is a usage error (exit 2) with a clear message, not a traceback later."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _start_scheduler(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> Any:

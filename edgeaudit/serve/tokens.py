@@ -95,9 +95,16 @@ class IssuedToken:
             "subject": self.subject,
             "role": self.role,
             "tenant": self.tenant,
-            "issued_at": self.issued_at,
-            "expires": self.expires,
+            "issued_at": _rfc3339(self.issued_at),
+            "expires": _rfc3339(self.expires),
         }
+
+
+def _rfc3339(seconds: int) -> str:
+    """Times people and machines read are RFC 3339 UTC, never raw epoch seconds."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def issue(

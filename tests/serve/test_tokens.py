@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -236,7 +237,14 @@ def test_cli_issue_checks_role_and_tenant(site: Site) -> None:
     code, out, err = run(*ws, "token", "issue", "--role", "officer", "--ttl", "2h", "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["expires"] - doc["issued_at"] == 7200
+    # RFC 3339, never raw epoch seconds
+    issued = datetime.fromisoformat(doc["issued_at"].replace("Z", "+00:00"))
+    expires = datetime.fromisoformat(doc["expires"].replace("Z", "+00:00"))
+    assert doc["expires"].endswith("Z")
+    assert (expires - issued).total_seconds() == 7200
+    code, out, err = run(*ws, "token", "list", "--json")
+    assert code == 0, err
+    assert all(r["expires"].endswith("Z") for r in json.loads(out))
     assert "token" not in Ledger(site.ws).issued()[-1]  # the ledger never holds tokens
 
 
