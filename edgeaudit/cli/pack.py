@@ -148,6 +148,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from edgeaudit.verify.pack import verify_pack
     from edgeaudit.verify.pack_key import ManifestKey
 
+    if getattr(args, "trusted_checkpoint", None):
+        # an option a command does not use is an error, never silently ignored
+        raise InputError(
+            "--trusted-checkpoint is not supported with a pack yet: verify the pack, then "
+            "compare its checkpoint with the one you kept (docs/pack-format.md, consistency)"
+        )
     config = None
     if not args.key or not args.manifest_key:
         from edgeaudit.workspace import config as cfg
