@@ -187,6 +187,7 @@ def _load_findings(
                 continue
             cited.setdefault(idx, []).append((str(rid), leaf))
     report.findings = len(results)
+    _check_tenant_results(doc, manifest.get("tenant"), report)
     if manifest.get("findings") is not None and manifest["findings"] != len(results):
         report.add(
             pf.FINDINGS_JSON,
@@ -201,6 +202,35 @@ def _load_findings(
                 pf.FINDINGS_CSV, f"lists results {csv_ids[:5]}..., findings.json {ids[:5]}..."
             )
     return cited
+
+
+def _check_tenant_results(doc: Any, tenant: Any, report: PackReport) -> None:
+    """A tenant pack holds only what its tenant may see (docs/pack-format.md, "What a tenant
+    sees"): results whose scope is the tenant, and site-wide results (no tenant in scope) of
+    the rules the assessment lists in ``site_wide_rules``."""
+    if not isinstance(tenant, str):
+        return
+    header = doc.get("assessment") if isinstance(doc, dict) else None
+    listed = header.get("site_wide_rules") if isinstance(header, dict) else None
+    site_wide = {str(x) for x in listed} if isinstance(listed, list) else set()
+    if isinstance(header, dict) and header.get("tenant") != tenant:
+        report.add(
+            pf.FINDINGS_JSON,
+            f"the assessment is for {header.get('tenant')!r}, the pack for tenant {tenant!r}",
+        )
+    results = doc.get("results", []) if isinstance(doc, dict) else []
+    for i, r in enumerate(results if isinstance(results, list) else []):
+        if not isinstance(r, dict):
+            continue
+        scope = r.get("scope")
+        owner = scope.get("tenant") if isinstance(scope, dict) else None
+        if owner == tenant or (owner is None and str(r.get("rule")) in site_wide):
+            continue
+        report.add(
+            pf.FINDINGS_JSON,
+            f"results[{i}] ({r.get('id')}) is not {tenant}'s to see (scope tenant "
+            f"{owner!r}, rule {r.get('rule')!r} not site-wide)",
+        )
 
 
 def _check_entries(

@@ -353,3 +353,28 @@ def test_json_report_names_file_line_and_entry(site: Site, pack: Path) -> None:
     problem = next(p for p in report["problems"] if p["file"] == pf.PROOFS)
     assert (problem["line"], problem["index"]) == (4, index)
     assert "leads to root" in problem["message"]
+
+
+def test_a_tenant_pack_holding_another_tenants_result_fails(site: Site, tpack: Path) -> None:
+    # an insider re-signs a tenant pack whose findings carry a result of another tenant
+    from edgeaudit.pack.findings import to_csv
+
+    doc = json.loads((tpack / pf.FINDINGS_JSON).read_text())
+    doc["results"].append(
+        {
+            "id": "R-00000000000000aa",
+            "rule": "key-tenant-use",
+            "title": "t",
+            "status": "fail",
+            "severity": "critical",
+            "controls": [],
+            "scope": {"tenant": "tenant-2"},
+            "reason": "another tenant's",
+            "evidence": [],
+        }
+    )
+    (tpack / pf.FINDINGS_JSON).write_bytes(canonical_json(doc))
+    (tpack / pf.FINDINGS_CSV).write_bytes(to_csv(doc))
+    resign(site, tpack)
+    out = failed(site, tpack)
+    assert "is not fintech-a's to see" in out
