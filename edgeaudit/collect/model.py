@@ -22,6 +22,7 @@ OCSF_CLASS: Final[dict[str, int]] = {
     "auth.logon": 3002,
     "auth.logon_failed": 3002,
     "auth.logoff": 3002,
+    "auth.verified": 3002,  # an authentication step that opens no session (auditd USER_AUTH)
     "priv.switch": 3002,
     "priv.denied": 3002,
     "session.start": 3002,
@@ -35,6 +36,7 @@ OCSF_CLASS: Final[dict[str, int]] = {
     "grant.expire": EXT + 3000 + 1,
     "grant.revoke": EXT + 3000 + 1,
     "key.use": 6003,
+    "vault.request": 6003,  # a Vault request of no more specific kind (e.g. by a root token)
     "key.rotate": 6003,
     "key.config": 6003,
     "key.state": EXT + 6000 + 1,

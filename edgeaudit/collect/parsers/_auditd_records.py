@@ -18,7 +18,8 @@ from typing import NamedTuple
 _HEAD = re.compile(
     r"(?:node=(\S*) )?type=(\S+) msg=audit\((\d{1,12})\.(\d{1,6}):(\d{1,20})\):(.*)", re.DOTALL
 )
-_KV = re.compile(r"([A-Za-z0-9_-]+)=('[^']*'|\"[^\"]*\"|[^ '\"]*)")
+# names include brackets: a long EXECVE argument comes in pieces, a1_len=N a1[0]=.. a1[1]=..
+_KV = re.compile(r"([A-Za-z0-9_-]+(?:\[\d+\])?)=('[^']*'|\"[^\"]*\"|[^ '\"]*)")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _UNSET = frozenset({"4294967295", "-1", "unset"})
 _NONE = frozenset({"?", "(null)", "(none)", ""})
@@ -84,6 +85,17 @@ def text(fields: dict[str, str], name: str) -> str | None:
     if _HEX.fullmatch(v):
         return bytes.fromhex(v).decode("utf-8", "replace")
     return v
+
+
+def raw_bytes(value: str) -> bytes:
+    """The bytes of an untrusted-string value as the kernel logged it (EXECVE arguments,
+    PROCTITLE): ``"quoted"`` -> the text between the quotes, hex -> the bytes it encodes.
+    Anything else (never written by the kernel) is kept as written."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].encode()
+    if _HEX.fullmatch(value):
+        return bytes.fromhex(value)
+    return value.encode()
 
 
 def plain(fields: dict[str, str], name: str) -> str | None:

@@ -1,33 +1,66 @@
 """Door controller CSV exports (FORMATS.md section 5, physical access).
 
 Framing ``lines``. The first non-blank line is the header; the parser is stateful only in
-remembering it (and the last log id), and yields ``Resume`` after every line. A line whose
-fields include every required column name is taken as a (new) header wherever it appears, so
-concatenated exports work. Columns are found by header name: options ``col.time``,
-``col.log_id``, ``col.event``, ``col.door``, ``col.card``, ``col.holder``, ``col.company``,
-``col.reason`` (defaults: the same names without ``col.``); ``time``, ``log_id`` and ``event``
-are required, the others optional. ``time_format`` (default ``%Y-%m-%d %H:%M:%S``) parses the
-time; ``encoding`` (default ``utf-8``) decodes lines. A header option (``header=time,log_id,...``)
-stands in for the header line when a run resumes after it.
+remembering it (and the last log id), and yields ``Resume`` after every line. A line that names
+a time and an event column is taken as a (new) header wherever it appears, so concatenated
+exports work.
+
+Columns are found by header name, case, spacing and ``_`` aside. Without options the usual
+names of access-control exports are recognised (Lenel OnGuard, Genetec Security Center,
+Honeywell Pro-Watch, Gallagher Command Centre, HID, ...); the first name of each list present
+in the header wins:
+
+* ``time``: time, date/time, time/date, datetime, timestamp, event time, event timestamp,
+  ... , date; a separate ``date`` column (date, event date) is put before it;
+* ``event``: event, event type, event name, event description, description, message, ..., type;
+* ``log_id`` (optional; the controller's sequential log number): log id, sequence, seq, ...;
+* ``door``: door, access point, reader, device, location, ...;
+* ``card``: card number, card no, card #, card, badge number, badge id, badge, credential
+  code, credential number, credential, ...;
+* ``holder``: cardholder, card holder, name, person, employee, ...; else first name + last name;
+* ``company`` (company, organization, department, ...) and ``reason`` (reason, details, ...).
+
+Option ``col.<column>`` (``col.time``, ``col.log_id``, ``col.event``, ``col.door``,
+``col.card``, ``col.holder``, ``col.company``, ``col.reason``, ``col.date``,
+``col.first_name``, ``col.last_name``) names the one header name to use instead. ``time`` and
+``event`` are required. ``time_format`` (strptime; default: ISO 8601 such as
+``2026-11-22 09:00:00``, ``2026-11-22T09:00:00.5`` or with an offset) parses the time (the date
+and time joined by a space when they are two columns); ``encoding`` (default ``utf-8``) decodes
+lines. A header option (``header=time,log_id,...``) stands in for the header line when a run
+resumes after it.
 
 Kinds: ``physical.access`` (granted, success), ``physical.denied`` (denied, failure, with the
-reason), ``physical.alarm`` (forced open / held open, ``attrs.alarm``), ``physical.tamper``, and
-``audit.pipeline`` when the sequential log id jumps (failure; ``expected``/``found``/``missing``)
-or goes backwards (unknown; a controller reset or a re-ordered export). A line quarantined
-before its log id could be read counts as missing in the next gap event (its raw line is in the
-quarantine); after a resume the first line has no predecessor, so no gap is checked there.
+reason; ``Access denied: <why>`` gives the reason when no reason column says it),
+``physical.alarm`` (forced open / held open / open too long, ``attrs.alarm``),
+``physical.tamper``, and ``audit.pipeline`` when the sequential log id jumps (failure;
+``expected``/``found``/``missing``) or goes backwards (unknown; a controller reset or a
+re-ordered export). A line quarantined before its log id could be read counts as missing in the
+next gap event (its raw line is in the quarantine); after a resume the first line has no
+predecessor, so no gap is checked there. Without a log id column there is no gap check and
+events are identified by their location.
 
 Traps handled: times are local without a zone, so ``ctx.timezone`` is required; an ambiguous
 local time (DST fall back) takes the first occurrence and sets ``attrs.time_ambiguous``; a
-non-existent one (spring forward) is quarantined. Card numbers are stored only as
-``hmac-sha256:<16 hex>`` of HMAC-SHA256 under ``ctx.hmac_key``; the number itself appears in no
-event, and quarantined lines have the card field replaced by ``<card redacted>``.
+non-existent one (spring forward) is quarantined.
+
+Card numbers never leave the parser in clear, events and quarantine alike. The card column is
+stored only as ``hmac-sha256:<16 hex>`` of HMAC-SHA256 under ``ctx.hmac_key`` (the actor's
+``credential``). Anything else that looks like a card number (8 to 19 digits in a run, or in
+groups of four separated by spaces or dashes as payment cards are written; no Luhn check, since
+access cards are not Luhn numbers) is replaced by ``<card hmac-sha256:...>`` (the same keyed
+hash, so a quarantined line can be matched with the events of that card), or by
+``<card redacted>`` without a key: in the door, holder, company and reason of an event (their
+names listed in ``attrs.redacted``), and in a quarantined line and its reason. A quarantined
+line also has its card column and any other card or PIN column (badge id, credential, PIN,
+facility code, ...) replaced; its log id is kept. ``redacted_rows`` counts the events and
+quarantined lines from which anything was removed besides the hashed card column of an event.
 
 Skipped: blank lines and header lines. Quarantined: everything when no card hashing key is
 configured; a line that is not valid text in the configured encoding or not valid CSV (e.g. an
-unterminated quote), a data line before any header, a header lacking a required column, a wrong
-field count, a log id that is not an integer, a time that does not match the format, no
-configured time zone, a local time in a DST gap, and an unknown event type.
+unterminated quote), a header naming no time or no event column, a data line before any
+recognised header, a wrong field count, a log id that is not an integer, a time that does not
+match the format, no configured time zone, a local time in a DST gap, and an unknown event
+type.
 """
 
 from __future__ import annotations
@@ -35,6 +68,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
@@ -43,25 +77,164 @@ from zoneinfo import ZoneInfo
 from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume
 from edgeaudit.collect.model import Event, Provenance, Quarantined, Target, raw_sha256
 
-DEFAULT_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 COLUMNS: Final = ("time", "log_id", "event", "door", "card", "holder", "company", "reason")
-REQUIRED: Final = ("time", "log_id", "event")
+EXTRA: Final = ("date", "first_name", "last_name")  # parts of a time or a holder
+REQUIRED: Final = ("time", "event")
+# Header names of each column, most specific first (normalized: lower case, single spaces, no
+# spaces around "/"). Gathered from the exports of the common access-control systems.
+SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
+    "time": (
+        "time",
+        "date/time",
+        "time/date",
+        "date time",
+        "datetime",
+        "date and time",
+        "timestamp",
+        "time stamp",
+        "event time",
+        "event timestamp",
+        "event date/time",
+        "event date time",
+        "event datetime",
+        "occurrence time",
+        "occurred",
+        "local time",
+        "date",
+    ),
+    "log_id": (
+        "log_id",
+        "log id",
+        "log no",
+        "log number",
+        "sequence",
+        "sequence number",
+        "sequence no",
+        "seq",
+        "seq no",
+        "event sequence",
+        "record number",
+    ),
+    "event": (
+        "event",
+        "event type",
+        "event name",
+        "event description",
+        "event text",
+        "event message",
+        "description",
+        "message",
+        "alarm description",
+        "transaction",
+        "transaction type",
+        "type",
+    ),
+    "door": (
+        "door",
+        "door name",
+        "access point",
+        "reader",
+        "reader name",
+        "reader description",
+        "device",
+        "device name",
+        "logical device",
+        "location",
+        "entrance",
+    ),
+    "card": (
+        "card number",
+        "card no",
+        "card #",
+        "card",
+        "card id",
+        "cardnumber",
+        "badge number",
+        "badge no",
+        "badge #",
+        "badge id",
+        "badge",
+        "credential code",
+        "credential number",
+        "credential",
+    ),
+    "holder": (
+        "holder",
+        "cardholder",
+        "cardholder name",
+        "card holder",
+        "badge holder",
+        "name",
+        "full name",
+        "person",
+        "employee",
+        "user",
+    ),
+    "company": ("company", "company name", "organization", "organisation", "department"),
+    "reason": ("reason", "denial reason", "details", "detail"),
+    "date": ("date", "event date"),
+    "first_name": ("first name", "firstname", "given name"),
+    "last_name": ("last name", "lastname", "surname", "family name"),
+}
+# Other columns whose values never go to the quarantine in clear: every card name above and
+# card parts (keyed-hashed like the card), and PINs (replaced).
+CARD_COLUMNS: Final = frozenset(
+    {
+        *SYNONYMS["card"],
+        "credential name",
+        "card data",
+        "raw card data",
+        "card code",
+        "facility code",
+        "issue code",
+    }
+)
+PIN_COLUMNS: Final = frozenset({"pin", "pin code", "pin number"})
+_KNOWN_NAMES: Final = (
+    frozenset(n for names in SYNONYMS.values() for n in names) | CARD_COLUMNS | PIN_COLUMNS
+)
 # normalized event text -> (kind, outcome, alarm)
 _EVENTS: Final[dict[str, tuple[str, str, str | None]]] = {
     "granted": ("physical.access", "success", None),
     "access granted": ("physical.access", "success", None),
+    "local grant": ("physical.access", "success", None),
+    "host grant": ("physical.access", "success", None),
     "denied": ("physical.denied", "failure", None),
     "access denied": ("physical.denied", "failure", None),
+    "local deny": ("physical.denied", "failure", None),
+    "host deny": ("physical.denied", "failure", None),
+    "invalid badge": ("physical.denied", "failure", None),
+    "invalid card": ("physical.denied", "failure", None),
+    "invalid credential": ("physical.denied", "failure", None),
+    "unknown credential": ("physical.denied", "failure", None),
     "forced open": ("physical.alarm", "unknown", "forced_open"),
     "door forced open": ("physical.alarm", "unknown", "forced_open"),
+    "door forced": ("physical.alarm", "unknown", "forced_open"),
     "held open": ("physical.alarm", "unknown", "held_open"),
     "door held open": ("physical.alarm", "unknown", "held_open"),
+    "open too long": ("physical.alarm", "unknown", "held_open"),
+    "door open too long": ("physical.alarm", "unknown", "held_open"),
     "tamper": ("physical.tamper", "unknown", None),
     "reader tamper": ("physical.tamper", "unknown", None),
+    "door tamper": ("physical.tamper", "unknown", None),
+    "hardware tamper": ("physical.tamper", "unknown", None),
 }
+_DENIED_PREFIXES: Final = ("access denied", "denied")  # "Access denied: Expired credential"
 NO_KEY: Final = "no card hashing key configured"
 NO_ZONE: Final = "no time zone configured: badge times are local (set site.timezone or --timezone)"
 DST_GAP: Final = "local time does not exist (DST gap)"
+REDACTED: Final = "<card redacted>"
+PIN_REDACTED: Final = "<pin redacted>"
+# A card number written anywhere: 8 to 19 digits in a run, or in groups as payment cards are
+# printed (4-4-4-4[-3], 4-6-5). No Luhn check: access-control card numbers are not Luhn numbers.
+_CARD_LIKE: Final = (
+    r"(?<![0-9])(?:[0-9]{8,19}|[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,3})?"
+    r"|[0-9]{4}[ -][0-9]{6}[ -][0-9]{5})(?![0-9])"
+)
+CARD_LIKE: Final = re.compile(_CARD_LIKE)
+_CARD_LIKE_BYTES: Final = re.compile(_CARD_LIKE.encode())
+_HEADER_HINT: Final = re.compile(r"time|date|stamp", re.IGNORECASE)
+_DIGIT: Final = re.compile(r"[0-9]")
 
 
 class _Bad(Exception):
@@ -77,6 +250,13 @@ def _utc_text(dt: datetime) -> str:
     return text + "Z"
 
 
+def normalize(name: str) -> str:
+    """A header name as compared: lower case, ``_`` as a space, single spaces, none around
+    ``/``, without a byte order mark."""
+    text = " ".join(name.replace("\ufeff", "").replace("_", " ").lower().split())
+    return text.replace(" / ", "/").replace("/ ", "/").replace(" /", "/")
+
+
 class BadgeCsvParser:
     name: ClassVar[str] = "badge-csv"
     version: ClassVar[str] = "1"
@@ -84,15 +264,26 @@ class BadgeCsvParser:
     stateful: ClassVar[bool] = True
     header_lines: ClassVar[int] = 1  # the runner re-feeds the header when resuming
 
+    def __init__(self) -> None:
+        self.redacted_rows = 0  # events and quarantined lines that had something removed
+
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
         opts = ctx.options
-        self._names = {c: opts.get(f"col.{c}", c) for c in COLUMNS}
-        self._format = opts.get("time_format", DEFAULT_TIME_FORMAT)
+        # column -> the header names that may hold it, in order of preference
+        self._candidates: dict[str, tuple[str, ...]] = {}
+        for c in (*COLUMNS, *EXTRA):
+            given = opts.get(f"col.{c}")
+            self._candidates[c] = (normalize(given),) if given is not None else SYNONYMS[c]
+        configured = {normalize(v) for k, v in opts.items() if k.startswith("col.")}
+        self._digit_names = any(any(ch.isdigit() for ch in n) for n in configured)
+        self._format = opts.get("time_format")
         self._encoding = opts.get("encoding", "utf-8")
-        self._probe = self._names["log_id"]  # cheap test for a header line
         self._index: dict[str, int] | None = None
-        self._cols: tuple[int, ...] = ()  # field index of each of COLUMNS, -1 when absent
+        self._cols: tuple[int, ...] = ()  # field index of each of COLUMNS + EXTRA, -1 if absent
+        self._card_fields: tuple[int, ...] = ()  # fields never quarantined in clear
+        self._pin_fields: tuple[int, ...] = ()
         self._width = 0
+        self._unrecognised: str | None = None  # location of a header line not recognised
         self._last_id: int | None = None
         # local minute -> (offset, ambiguous, UTC "YYYY-MM-DDTHH:MM" or ""), None in a DST gap
         self._offsets: dict[datetime, tuple[timedelta, bool, str] | None] = {}
@@ -104,14 +295,50 @@ class BadgeCsvParser:
             yield from self._line(record, ctx)
             yield Resume(record.offset)
 
+    def _columns(self, fields: list[str]) -> dict[str, int]:
+        """The field index of each column the header names (a field serves one column)."""
+        names = [normalize(f) for f in fields]
+        index: dict[str, int] = {}
+        for column, candidates in self._candidates.items():
+            for candidate in candidates:
+                if candidate in names:
+                    i = names.index(candidate)
+                    if i not in index.values():
+                        index[column] = i
+                        break
+        return index
+
     def _try_header(self, fields: list[str]) -> bool:
-        names = [f.strip() for f in fields]
-        if not all(self._names[c] in names for c in REQUIRED):
+        index = self._columns(fields)
+        if not all(c in index for c in REQUIRED):
             return False
-        self._index = {c: names.index(n) for c, n in self._names.items() if n in names}
-        self._cols = tuple(self._index.get(c, -1) for c in COLUMNS)
-        self._width = len(names)
+        self._index = index
+        self._cols = tuple(index.get(c, -1) for c in (*COLUMNS, *EXTRA))
+        self._secrets(fields, index.get("card"))
+        self._unrecognised = None
         return True
+
+    def _not_a_header(self, fields: list[str], location: str) -> str:
+        """Take ``fields`` as a header that names no time or no event column: the lines after
+        it are quarantined (their card and PIN columns still found by name), and why."""
+        index = self._columns(fields)
+        self._index, self._cols, self._unrecognised = None, (), location
+        self._secrets(fields, index.get("card"))
+        missing = " or ".join(c for c in REQUIRED if c not in index)
+        return (
+            f"header not recognised: no {missing} column in {[f.strip() for f in fields]} "
+            "(name the columns with --option col.time=NAME, col.event=NAME, ...)"
+        )
+
+    def _secrets(self, fields: list[str], card: int | None) -> None:
+        """Remember the header's width and which of its fields hold card numbers or PINs."""
+        names = [normalize(f) for f in fields]
+        cards = {i for i, n in enumerate(names) if n in CARD_COLUMNS}
+        if card is not None:
+            cards.add(card)
+        self._card_fields = tuple(sorted(cards))
+        self._pin_fields = tuple(i for i, n in enumerate(names) if n in PIN_COLUMNS)
+        self._width = len(fields)
 
     def _line(self, record: RawRecord, ctx: ParseContext) -> Iterator[Event | Quarantined]:
         data = record.data
@@ -124,76 +351,147 @@ class BadgeCsvParser:
                 fields = next(csv.reader([text], strict=True))
             except csv.Error as exc:
                 raise _Bad(f"not valid CSV: {exc}") from None  # fields stays None
-            if self._probe in text and self._try_header(fields):
-                return
+            if self._maybe_header(text):
+                if self._try_header(fields):
+                    return
+                known = sum(normalize(f) in _KNOWN_NAMES for f in fields)
+                if self._index is None or known >= 2:
+                    reason = self._not_a_header(fields, record.location)
+                    yield self._quarantine(record, ctx, reason, None)  # names, not values
+                    return
             yield from self._row(fields, record, ctx)
         except UnicodeDecodeError as exc:
             reason = f"not valid {self._encoding} text ({exc.reason} at byte {exc.start})"
-            yield Quarantined(
-                self.name, ctx.source, record.location, reason, self._redact(data, None)
-            )
+            yield self._quarantine(record, ctx, reason, None)
         except LookupError:
             reason = f"unknown encoding {self._encoding!r} (option encoding)"
-            yield Quarantined(self.name, ctx.source, record.location, reason, data)
+            yield self._quarantine(record, ctx, reason, None)
         except _Bad as exc:
-            yield Quarantined(
-                self.name, ctx.source, record.location, str(exc), self._redact(data, fields)
-            )
+            yield self._quarantine(record, ctx, str(exc), fields)
 
-    def _redact(self, data: bytes, fields: list[str] | None) -> bytes:
-        """The line with its card number replaced, for the quarantine (best effort when the
-        line is not valid text or CSV: a plain comma split with the header's field count)."""
-        idx = self._index.get("card") if self._index else None
-        if fields is None:
-            fields = data.decode(self._encoding, "replace").split(",")
-            if len(fields) != self._width:
-                return data
-        if idx is None or idx >= len(fields):
-            return data
-        card = fields[idx].strip()
+    def _maybe_header(self, text: str) -> bool:
+        """Cheap test: header lines hold no digits (data lines always do: the time), unless a
+        configured column name has some; before any header, a line naming a time column."""
         return (
-            data.replace(card.encode(self._encoding, "replace"), b"<card redacted>")
-            if card
-            else data
+            self._digit_names
+            or _DIGIT.search(text) is None
+            or (self._index is None and _HEADER_HINT.search(text) is not None)
         )
+
+    # -- card numbers --------------------------------------------------------------------------
+
+    def _token(self, card: str, key: bytes | None) -> str:
+        return f"<card {self._hash(card, key)}>" if key is not None else REDACTED
+
+    def _scrub(self, text: str, key: bytes | None, keep: str | None = None) -> str:
+        """``text`` with everything that looks like a card number replaced (except ``keep``)."""
+        if CARD_LIKE.search(text) is None:
+            return text
+        return CARD_LIKE.sub(
+            lambda m: m.group() if m.group() == keep else self._token(m.group(), key), text
+        )
+
+    def _quarantine(
+        self, record: RawRecord, ctx: ParseContext, reason: str, fields: list[str] | None
+    ) -> Quarantined:
+        raw = self._redact(record.data, fields, ctx.hmac_key)
+        if raw != record.data:
+            self.redacted_rows += 1
+        reason = self._scrub(reason, ctx.hmac_key)
+        return Quarantined(self.name, ctx.source, record.location, reason, raw)
+
+    def _redact(self, data: bytes, fields: list[str] | None, key: bytes | None) -> bytes:
+        """The line for the quarantine: the values of its card and PIN columns replaced (by
+        position in the header; best effort when the line does not match the header), and
+        anything else that looks like a card number, except the line's own log id."""
+        try:
+            text = data.decode(self._encoding)
+        except (UnicodeDecodeError, LookupError):  # digits are ASCII in any usual encoding
+            fields = data.decode("latin-1").split(",")
+            text = None
+        secrets: dict[str, str | None] = {}  # value -> its replacement (None: keyed hash)
+        keep = None
+        if fields is not None:
+            for i in self._pin_fields:
+                if i < len(fields) and fields[i].strip():
+                    secrets[fields[i].strip()] = PIN_REDACTED
+            for i in self._card_fields:
+                if i < len(fields) and fields[i].strip():
+                    secrets[fields[i].strip()] = None
+            log_at = self._index.get("log_id", -1) if self._index is not None else -1
+            if len(fields) == self._width and log_at >= 0 and fields[log_at].strip().isdigit():
+                keep = fields[log_at].strip()
+        ordered = sorted(secrets.items(), key=lambda item: len(item[0]), reverse=True)
+        if text is None:
+            out = data
+            for value, fixed in ordered:
+                token = (fixed or REDACTED).encode()
+                out = _replace_bytes(out, value.encode("latin-1"), token)
+            return _CARD_LIKE_BYTES.sub(
+                lambda m: m.group() if m.group().decode() == keep else REDACTED.encode(), out
+            )
+        for value, fixed in ordered:
+            text = _replace(text, value, fixed or self._token(value, key))
+        text = self._scrub(text, key, keep)
+        try:
+            return text.encode(self._encoding)
+        except (UnicodeEncodeError, LookupError):  # pragma: no cover - decoded from it above
+            return text.encode("utf-8")
+
+    # -- rows ----------------------------------------------------------------------------------
 
     def _row(
         self, fields: list[str], record: RawRecord, ctx: ParseContext
     ) -> Iterator[Event | Quarantined]:
         if ctx.hmac_key is None:
             raise _Bad(NO_KEY)
-        index = self._index
-        if index is None:
+        key = ctx.hmac_key
+        if self._index is None:
+            if self._unrecognised is not None:
+                raise _Bad(f"no recognised CSV header before this line (see {self._unrecognised})")
             raise _Bad("no CSV header before this line (when resuming, pass --option header=...)")
         if len(fields) != self._width:
             raise _Bad(f"expected {self._width} fields as in the header, found {len(fields)}")
 
         values = [fields[i].strip() if i >= 0 else "" for i in self._cols]
-        time_text, log_text, event_text, door, card, holder, company, reason = values
-        try:
-            log_id = int(log_text)
-        except ValueError:
-            raise _Bad(f"log_id {log_text!r} is not an integer") from None
-        last, self._last_id = self._last_id, log_id
+        time_text, log_text, event_text, door, card, holder, company, reason = values[:8]
+        date, first, last = values[8:]
+        if date:
+            time_text = f"{date} {time_text}".strip()
+        if not holder and (first or last):
+            holder = f"{first} {last}".strip()
+        log_id: int | None = None
+        last_id = self._last_id
+        if self._cols[1] >= 0:
+            try:
+                log_id = int(log_text)
+            except ValueError:
+                raise _Bad(f"log_id {log_text!r} is not an integer") from None
+            self._last_id = log_id
         try:
             time, ambiguous = self._utc(time_text, ctx.timezone)
         except _Bad as exc:
-            if last is not None and log_id != last + 1:
-                raise _Bad(f"{exc}; log_id went from {last} to {log_id}") from None
+            if log_id is not None and last_id is not None and log_id != last_id + 1:
+                raise _Bad(f"{exc}; log_id went from {last_id} to {log_id}") from None
             raise
         raw_hash = raw_sha256(record.data)
 
         def provenance() -> Provenance:
             return Provenance(
-                self.name, ctx.source, record.location, self.version, raw_hash, str(log_id)
+                self.name,
+                ctx.source,
+                record.location,
+                self.version,
+                raw_hash,
+                None if log_id is None else str(log_id),
             )
 
-        if last is not None and log_id != last + 1:
-            gap = log_id > last + 1
-            attrs: dict[str, Any] = {"expected": last + 1, "found": log_id}
+        if log_id is not None and last_id is not None and log_id != last_id + 1:
+            gap = log_id > last_id + 1
+            attrs: dict[str, Any] = {"expected": last_id + 1, "found": log_id}
             attrs["reason"] = "log_id gap" if gap else "log_id went backwards"
             if gap:
-                attrs["missing"] = log_id - last - 1
+                attrs["missing"] = log_id - last_id - 1
             yield Event(
                 kind="audit.pipeline",
                 time=time,
@@ -202,12 +500,17 @@ class BadgeCsvParser:
                 outcome="failure" if gap else "unknown",
                 attrs=tuple(sorted(attrs.items())),
             )
-        found = _EVENTS.get(event_text) or _EVENTS.get(
-            " ".join(event_text.lower().replace("_", " ").split())
-        )
+        found = _event_type(event_text)
         if found is None:
             raise _Bad(f"unknown event type {event_text!r}")
-        kind, outcome, alarm = found
+        kind, outcome, alarm, why = found
+        reason = reason or why
+        redacted: list[str] = []
+        if CARD_LIKE.search(f"{door}\n{holder}\n{company}\n{reason}") is not None:
+            before = {"door": door, "holder": holder, "company": company, "reason": reason}
+            after = {name: self._scrub(value, key) for name, value in before.items()}
+            redacted = [name for name in before if after[name] != before[name]]
+            door, holder, company, reason = after.values()
         attrs_out: dict[str, Any] = {}
         if company:
             attrs_out["company"] = company
@@ -217,7 +520,10 @@ class BadgeCsvParser:
             attrs_out["alarm"] = alarm
         if ambiguous:
             attrs_out["time_ambiguous"] = True
-        credential = self._hash(card, ctx.hmac_key) if card else None
+        if redacted:
+            attrs_out["redacted"] = redacted
+            self.redacted_rows += 1
+        credential = self._hash(card, key) if card else None
         actor = ctx.actor("badge", holder or None, credential=credential)
         tenant = actor.tenant
         yield Event(
@@ -246,11 +552,18 @@ class BadgeCsvParser:
         if zone is None:
             raise _Bad(NO_ZONE)
         try:
-            if self._format == DEFAULT_TIME_FORMAT and len(text) == 19 and text[10] == " ":
+            if self._format is not None:
+                local = datetime.strptime(text, self._format)
+            elif len(text) > 10:  # ISO 8601 date and time (a date alone is no time)
                 local = datetime.fromisoformat(text)
             else:
-                local = datetime.strptime(text, self._format)
+                raise ValueError(text)
         except ValueError:
+            if self._format is None:
+                raise _Bad(
+                    f"time {text!r} is not an ISO 8601 date and time such as "
+                    "'2026-11-22 09:00:00' (give its format: --option time_format=...)"
+                ) from None
             raise _Bad(f"time {text!r} does not match the format {self._format!r}") from None
         if local.tzinfo is not None:
             return _utc_text(local.astimezone(UTC)), False
@@ -285,3 +598,32 @@ def _offset(local: datetime, zone: ZoneInfo) -> tuple[timedelta, bool, str] | No
     second = local.replace(tzinfo=zone, fold=1).utcoffset()
     prefix = "" if offset.seconds % 60 or offset.microseconds else _utc_text(local - offset)[:16]
     return offset, second is not None and second != offset, prefix
+
+
+def _event_type(text: str) -> tuple[str, str, str | None, str] | None:
+    """(kind, outcome, alarm, reason) of an event text; None when it is not a known type."""
+    found = _EVENTS.get(text)
+    if found is not None:
+        return (*found, "")
+    words = " ".join(text.lower().replace("_", " ").split())
+    found = _EVENTS.get(words)
+    if found is not None:
+        return (*found, "")
+    for prefix in _DENIED_PREFIXES:  # "Access denied: Invalid PIN", "Denied - expired card"
+        if words.startswith(prefix) and words[len(prefix) : len(prefix) + 1] in (":", "-", " "):
+            why = text.strip()[len(prefix) :].lstrip(" :-").strip()
+            if why:
+                return "physical.denied", "failure", None, why
+    return None
+
+
+def _replace(text: str, value: str, token: str) -> str:
+    """``text`` with each occurrence of ``value`` that stands alone (not inside a longer word
+    or number) replaced by ``token``."""
+    pattern = re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])")
+    return pattern.sub(lambda _: token, text)
+
+
+def _replace_bytes(data: bytes, value: bytes, token: bytes) -> bytes:
+    pattern = re.compile(rb"(?<![0-9A-Za-z])" + re.escape(value) + rb"(?![0-9A-Za-z])")
+    return pattern.sub(token, data)

@@ -13,16 +13,21 @@ Traps handled: records are unordered and repeated, so each ``eventID`` is emitte
 (``native_id`` = eventID, the store dedupes across files); the key identity comes from
 ``resources[].ARN`` and ``requestParameters.keyId`` (whatever the caller passed) only when there
 is no ARN; assumed roles resolve through ``sessionContext.sessionIssuer.arn`` with the session
-ARN kept as the credential; ``errorCode`` makes the outcome a failure; a ``sourceIPAddress`` that
-is a service name (``kms.amazonaws.com``) is kept in ``attrs`` rather than as an address. A
-failed call that names no key at all is still emitted, with no key.
+ARN kept as the credential, and when a record has no ``sessionIssuer`` (CloudTrail leaves
+``sessionContext`` out of some records) through the role the session ARN names:
+``arn:<partition>:sts::<account>:assumed-role/<role>/<session>`` is role
+``arn:<partition>:iam::<account>:role/<role>``, or the inventory's role of that name in that
+account under a path (``role/<path>/<role>``: session ARNs carry no path), with
+``attrs.role_from_session_arn``; ``errorCode`` makes the outcome a failure; a
+``sourceIPAddress`` that is a service name (``kms.amazonaws.com``) is kept in ``attrs`` rather
+than as an address. A failed call that names no key at all is still emitted, with no key.
 
 Records have no line of their own: ``raw_sha256`` is the hash of the record's canonical JSON
 (sorted keys, no spaces) and the location is ``<file>#Records[<i>]``.
 
-Skipped (well-formed but irrelevant): records whose ``eventSource`` is not
-``kms.amazonaws.com``, KMS read-only or unrelated calls (DescribeKey, ListKeys, ...), and exact
-repeats of an eventID already seen in the file.
+Skipped, and counted (``Skipped`` with the reason; well-formed but irrelevant): records whose
+``eventSource`` is not ``kms.amazonaws.com``, KMS read-only or unrelated calls (DescribeKey,
+ListKeys, ...), and exact repeats of an eventID already seen in the file.
 
 Quarantined: a corrupt, truncated or oversized gzip stream, a file that is not JSON or has no
 ``Records`` list (the whole file); a record that is not an object, lacks a string
@@ -35,19 +40,24 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Final, Literal
 
 import orjson
 
-from edgeaudit.collect.interface import Output, ParseContext, RawRecord
+from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Skipped
 from edgeaudit.collect.model import Actor, Event, KeyRef, Provenance, Quarantined, raw_sha256
 from edgeaudit.errors import InputError
 from edgeaudit.events import parse_utc_time
 
 MAX_GUNZIP: Final = 512 * 1024 * 1024
 KMS_SOURCE: Final = "kms.amazonaws.com"
+SKIP_SOURCE: Final = "not a KMS event (eventSource is not kms.amazonaws.com)"
+SKIP_REPEAT: Final = "exact repeat of an eventID already seen in this file"
+# arn:<partition>:sts::<account>:assumed-role/<role name>/<session name>
+_ASSUMED_ROLE: Final = re.compile(r"arn:([a-z0-9-]+):sts::(\d{12}):assumed-role/([^/]+)/.+")
 _USE_OPS: Final = {
     "Encrypt": "encrypt",
     "Decrypt": "decrypt",
@@ -136,6 +146,9 @@ class CloudTrailParser:
     framing: ClassVar[Literal["lines", "file"]] = "file"
     stateful: ClassVar[bool] = False
 
+    def __init__(self) -> None:
+        self._roles: dict[str, str | None] = {}  # session ARN -> its role (role_of_session)
+
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
         for record in records:
             yield from self._file(record, ctx)
@@ -188,12 +201,16 @@ class CloudTrailParser:
             if first != rec:
                 reason = f"eventID {event_id!r} repeated with different content"
                 yield self._quarantine(ctx, location, reason, _canonical(rec))
+            else:
+                yield Skipped(location, SKIP_REPEAT)
             return
         seen[event_id] = rec
         if rec.get("eventSource") != KMS_SOURCE:
+            yield Skipped(location, SKIP_SOURCE)
             return
         found = _classify(rec["eventName"])
         if found is None:
+            yield Skipped(location, "KMS call that neither uses nor changes a key")
             return
         yield self._event(rec, found, location, ctx)
 
@@ -260,8 +277,7 @@ class CloudTrailParser:
         except InputError as exc:  # pragma: no cover - every field is checked above
             return self._quarantine(ctx, location, str(exc), raw)
 
-    @staticmethod
-    def _actor(rec: dict[str, Any], attrs: dict[str, Any], ctx: ParseContext) -> Actor:
+    def _actor(self, rec: dict[str, Any], attrs: dict[str, Any], ctx: ParseContext) -> Actor:
         ident = _dict(rec.get("userIdentity"))
         source = _str(rec.get("sourceIPAddress"))
         src_ip = None
@@ -277,6 +293,16 @@ class CloudTrailParser:
         issuer = _str(_dict(_dict(ident.get("sessionContext")).get("sessionIssuer")).get("arn"))
         if issuer is not None:
             return ctx.actor("aws_arn", issuer, credential=arn, src_ip=src_ip)
+        role = None
+        if arn is not None:
+            if arn not in self._roles:
+                if len(self._roles) > 4096:
+                    self._roles.clear()
+                self._roles[arn] = role_of_session(arn, ctx)
+            role = self._roles[arn]
+        if role is not None:
+            attrs["role_from_session_arn"] = True
+            return ctx.actor("aws_arn", role, credential=arn, src_ip=src_ip)
         if arn is not None:
             return ctx.actor("aws_arn", arn, src_ip=src_ip)
         # AWS service events: no human, only the invoking service or the account.
@@ -299,3 +325,26 @@ class CloudTrailParser:
             if key_id is not None:
                 arns.append(key_id)
         return [ctx.key("aws-kms", arn, operation) for arn in arns]
+
+
+def role_of_session(arn: str, ctx: ParseContext) -> str | None:
+    """The IAM role ARN an assumed-role session ARN belongs to; None when ``arn`` is not one.
+
+    A session ARN names the role without its path, so when the inventory knows no role
+    ``arn:<partition>:iam::<account>:role/<name>`` but does know exactly one of that name under
+    a path in that account, that one is meant."""
+    m = _ASSUMED_ROLE.fullmatch(arn)
+    if m is None:
+        return None
+    partition, account, name = m.groups()
+    role = f"arn:{partition}:iam::{account}:role/{name}"
+    if ctx.inventory.principal_for("aws_arn", role) is not None:
+        return role
+    prefix, suffix = f"arn:{partition}:iam::{account}:role/", f"/{name}"
+    with_path = {
+        ident
+        for p in ctx.inventory.principals
+        for kind, ident in p.identities
+        if kind == "aws_arn" and ident.startswith(prefix) and ident.endswith(suffix)
+    }
+    return with_path.pop() if len(with_path) == 1 else role

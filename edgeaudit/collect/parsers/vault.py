@@ -9,7 +9,7 @@ response at the end of the input is emitted as an event with outcome ``unknown``
 if the request entry itself carries an ``error``). At most 10,000 requests are buffered; the
 oldest is then emitted the same way.
 
-Emitted kinds, for transit mounts only:
+Emitted kinds, for transit mounts:
 
 * ``<mount>/(encrypt|decrypt|rewrap|sign|verify|hmac|backup)/<key>[/<algorithm>]``,
   ``<mount>/datakey/<plaintext|wrapped>/<key>`` and ``<mount>/export/<type>/<key>[/<version>]``
@@ -27,6 +27,13 @@ operation (``transit/keys/sign/rotate``) work. A path counts only when ``request
 namespace the key identity is ``<namespace path><mount>/<key>``. Keys resolve through
 ``ctx.key("vault-transit", "<mount>/<key>")``.
 
+Root tokens: a request made with a root token (``auth.policies`` or ``auth.token_policies``
+holds ``root``, the policy only root tokens carry) is an event on any path and for any
+operation: the kind above when the path is a transit key operation, else ``vault.request``
+(target resource: the path, with the namespace path before it), so the policy engine can judge
+every use of a root token. Its actor has ``credential`` ``root-token`` (an HMAC-ed display name
+moves to ``attrs.display_name``) and ``attrs.root_token`` true.
+
 Actor: ``ctx.actor("vault", auth.display_name)``; when that does not resolve and the name has
 an auth-method prefix (``token-``, ``userpass-``, ``ldap-``, ``oidc-``: anything before the
 first ``-``), the part after the first ``-`` is tried, and ``user`` keeps the full name.
@@ -35,10 +42,11 @@ first ``-``), the part after the first ``-`` is tried, and ``user`` keeps the fu
 response entry has a top-level ``error`` or a ``response.error``/``response.data.error``, else
 ``success``.
 
-Skipped: blank lines, entries of another ``type``, other paths (not transit, reads of key
-metadata, list/help operations). Quarantined: lines without a JSON object, bad JSON or not an
+Skipped, and counted (``Skipped`` with the reason): entries of another ``type`` and, for tokens
+other than root, other paths (not transit, reads of key metadata, list/help operations); blank
+lines are not records. Quarantined: lines without a JSON object, bad JSON or not an
 object, a request/response without ``request.id`` or ``request.path``, a missing or invalid
-``time`` (for transit key entries; the time of a skipped entry is not checked). ``Resume`` is
+``time`` (for entries that become events; the time of a skipped entry is not checked). ``Resume`` is
 yielded after a record whenever no request is buffered.
 """
 
@@ -48,8 +56,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any, ClassVar, Final, Literal
 
-from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume
-from edgeaudit.collect.model import Actor, Event, Provenance, Quarantined, raw_sha256
+from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume, Skipped
+from edgeaudit.collect.model import Actor, Event, Provenance, Quarantined, Target, raw_sha256
+from edgeaudit.collect.parsers._kinds import VAULT_REQUEST
 from edgeaudit.collect.parsers._teleport_vault_common import (
     host_of,
     load_object,
@@ -75,6 +84,12 @@ _USE: Final = {
 }
 _KEY_SUBPATHS: Final = {"rotate": "key.rotate", "config": "key.config", "trim": "key.config"}
 _IGNORED_OPERATIONS: Final = frozenset({"read", "list", "help"})
+ROOT_POLICY: Final = "root"  # only root tokens carry it
+ROOT_CREDENTIAL: Final = "root-token"
+SKIP_TYPE: Final = "not a request or response entry"
+SKIP_MOUNT: Final = "not a transit mount (token other than root)"
+SKIP_OPERATION: Final = "an operation that neither uses nor changes a key (token other than root)"
+SKIP_PATH: Final = "not a transit key operation (token other than root)"
 
 
 class VaultAuditParser:
@@ -103,7 +118,7 @@ class VaultAuditParser:
 
     def _one(
         self, record: RawRecord, ctx: ParseContext, mounts: frozenset[str]
-    ) -> Iterator[Event | Quarantined]:
+    ) -> Iterator[Event | Quarantined | Skipped]:
         data = record.data
         start = data.find(b"{")
         if start < 0:
@@ -116,6 +131,7 @@ class VaultAuditParser:
             return
         kind = entry.get("type")
         if kind not in ("request", "response"):
+            yield Skipped(record.location, SKIP_TYPE)
             return
         request = mapping(entry, "request")
         request_id, path = text(request, "id"), text(request, "path")
@@ -123,8 +139,11 @@ class VaultAuditParser:
             yield self._quarantine(record, ctx, f"{kind} entry without request.id or request.path")
             return
         found = _classify(request, path, mounts)
-        if found is None:
-            return
+        if isinstance(found, str):
+            if not is_root_token(mapping(entry, "auth")):
+                yield Skipped(record.location, found)
+                return
+            found = (VAULT_REQUEST, "", text(request, "operation") or "")
         if utc_time(entry.get("time")) is None:
             yield self._quarantine(record, ctx, f"missing or invalid 'time': {entry.get('time')!r}")
             return
@@ -151,7 +170,15 @@ class VaultAuditParser:
         kind, identity, operation = found
         request, auth = mapping(entry, "request"), mapping(entry, "auth")
         actor = _actor(auth, request, ctx)
-        key = ctx.key("vault-transit", identity, operation)
+        root = is_root_token(auth)
+        if root:
+            actor = replace(actor, credential=ROOT_CREDENTIAL)
+        key = ctx.key("vault-transit", identity, operation) if identity else None
+        target = Target()
+        if key is None:  # a root token's request on another path: the path is the target
+            namespace = (text(mapping(request, "namespace"), "path") or "").strip("/")
+            path = request["path"].strip("/")
+            target = Target(resource=f"{namespace}/{path}" if namespace else path)
         time_text = entry["time"]
         if paired:
             response = mapping(entry, "response")
@@ -168,6 +195,12 @@ class VaultAuditParser:
             "policies": list(texts(auth.get("policies"))) or None,
             "error": text(entry, "error"),
         }
+        if root:
+            name = text(auth, "display_name")
+            attrs["root_token"] = True
+            attrs["display_name"] = name if name and name.startswith(_HMAC) else None
+            attrs["mount_type"] = text(request, "mount_type")
+            attrs["token_type"] = text(auth, "token_type")
         return Event(
             kind=kind,
             time=utc_time(time_text) or "",
@@ -181,6 +214,7 @@ class VaultAuditParser:
                 request["id"],
             ),
             actor=actor,
+            target=target,
             outcome=outcome,
             key=key,
             scope=ctx.scope(key=key, actor=actor),
@@ -189,6 +223,13 @@ class VaultAuditParser:
 
     def _quarantine(self, record: RawRecord, ctx: ParseContext, reason: str) -> Quarantined:
         return Quarantined(self.name, ctx.source, record.location, reason, record.data)
+
+
+def is_root_token(auth: dict[str, Any]) -> bool:
+    """Whether the request was made with a root token: one carrying the ``root`` policy."""
+    return ROOT_POLICY in texts(auth.get("policies")) or ROOT_POLICY in texts(
+        auth.get("token_policies")
+    )
 
 
 def _actor(auth: dict[str, Any], request: dict[str, Any], ctx: ParseContext) -> Actor:
@@ -206,14 +247,14 @@ def _actor(auth: dict[str, Any], request: dict[str, Any], ctx: ParseContext) -> 
 
 def _classify(
     request: dict[str, Any], path: str, mounts: frozenset[str]
-) -> tuple[str, str, str] | None:
-    """(kind, key identity, operation) for a transit key path, else None."""
+) -> tuple[str, str, str] | str:
+    """(kind, key identity, operation) for a transit key path, else why it is none."""
     operation = text(request, "operation") or ""
-    if operation in _IGNORED_OPERATIONS:
-        return None
     mount_type = request.get("mount_type")
     if mount_type is not None and mount_type != "transit":
-        return None
+        return SKIP_MOUNT
+    if operation in _IGNORED_OPERATIONS:
+        return SKIP_OPERATION
     parts = path.strip("/").split("/")
     mount_point = (text(request, "mount_point") or "").strip("/")
     if mount_point and path.startswith(mount_point + "/"):
@@ -225,14 +266,14 @@ def _classify(
             if found is not None:
                 break
     if found is None:
-        return None
+        return SKIP_PATH
     mount_len, kind, key, op = found
     mount = "/".join(parts[:mount_len])
     if mount_type is None and mount not in mounts:
-        return None
+        return SKIP_MOUNT
     if kind == "key.config" and op == "":
         if operation not in ("create", "update", "delete"):
-            return None
+            return SKIP_OPERATION
         op = "delete" if operation == "delete" else "create"
     namespace = (text(mapping(request, "namespace"), "path") or "").strip("/")
     return kind, f"{namespace}/{mount}/{key}" if namespace else f"{mount}/{key}", op

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeaudit.collect.interface import ParseContext, RawRecord, Resume
+from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume, Skipped
 from edgeaudit.collect.model import Event, Quarantined, raw_sha256
-from edgeaudit.collect.parsers.auditd import AuditdParser
-from tests.collect.parsers.harness import inventory, mutated, run
+from edgeaudit.collect.parsers.auditd import SKIP_NOT_EXEC, SKIP_NOT_PRIVILEGED, AuditdParser
+from edgeaudit.policy.checks._sessions import END_KINDS, OPEN_KINDS
+from tests.collect.parsers.harness import frame_lines, inventory, mutated, run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "auditd"
 CTX = ParseContext("audit-host", inventory())
@@ -257,3 +259,146 @@ def test_fuzz_random_bytes(lines: list[bytes]) -> None:
 @given(st.lists(st.one_of(mutated(SEEDS), st.sampled_from(SEEDS)), min_size=1, max_size=8))
 def test_fuzz_mutated_real_lines(lines: list[bytes]) -> None:
     _check(lines)
+
+
+# -- nothing vanishes: successful PAM authentications, counted skips ----------------------------
+
+
+def outputs(case: str, ctx: ParseContext = CTX) -> list[Output]:
+    data = (DATA / case).read_bytes()
+    return list(AuditdParser().parse(frame_lines(data, case), ctx))
+
+
+def test_successful_user_auth_is_an_auth_verified_event_that_opens_no_session() -> None:
+    events, q, _ = parse("user_auth_success.log")
+    assert q == []
+    sshd, sudo = events
+    assert (sshd.kind, sshd.outcome) == ("auth.verified", "success")
+    assert (sshd.actor.user, sshd.actor.principal, sshd.actor.src_ip) == (
+        "ravi",
+        "ravi.k",
+        "10.0.0.9",
+    )
+    assert sshd.actor.session is None  # ses=4294967295: PAM authenticates before the session
+    assert (sshd.target.asset, sshd.target.account) == ("fa-web-01", "ravi")
+    assert dict(sshd.attrs) == {
+        "exe": "/usr/sbin/sshd",
+        "grantors": "pam_unix",
+        "op": "PAM:authentication",
+        "pid": 4610,
+        "terminal": "ssh",
+        "type": "USER_AUTH",
+    }
+    assert (sudo.kind, sudo.actor.principal, sudo.target.asset) == (
+        "auth.verified",
+        "meera.s",
+        "fa-db-01",
+    )
+    # a verified credential is not an access: the session model never opens one from it
+    assert "auth.verified" not in OPEN_KINDS + END_KINDS
+    for e in events:
+        e.to_record()
+
+
+def test_records_not_turned_into_events_are_counted_skips_with_a_reason() -> None:
+    out = outputs("user_auth_success.log")
+    assert [(o.location, o.reason) for o in out if isinstance(o, Skipped)] == [
+        ("user_auth_success.log:2", "record type USER_ACCT is not audited"),
+        ("user_auth_success.log:3", "record type CRED_ACQ is not audited"),
+        ("user_auth_success.log:4", "record type LOGIN is not audited"),
+    ]
+    reasons = [o.reason for o in outputs("exec_not_privileged.log") if isinstance(o, Skipped)]
+    assert reasons == [SKIP_NOT_PRIVILEGED] * 2  # SYSCALL and EXECVE; EOE only ends the event
+    reasons = [o.reason for o in outputs("exec_interleaved_eoe.log") if isinstance(o, Skipped)]
+    assert reasons == [SKIP_NOT_EXEC] * 2  # serial 601: an open(), SYSCALL and PATH
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in DATA.glob("*.log")))
+def test_every_record_is_in_an_event_quarantined_or_skipped(case: str) -> None:
+    out = outputs(case)
+    covered = {o.location for o in out if isinstance(o, Quarantined | Skipped)}
+    data = (DATA / case).read_bytes()
+    for e in (o for o in out if isinstance(o, Event)):
+        first = int(e.provenance.location.rsplit(":", 1)[1])
+        serial = e.provenance.native_id.rsplit(":", 1)[1] if e.provenance.native_id else None
+        covered.add(e.provenance.location)
+        for n, line in enumerate(data.splitlines()[first:], first + 1):
+            if serial is not None and f":{serial}):".encode() in line:
+                covered.add(f"{case}:{n}")  # the other records of a kernel event
+    for record in frame_lines(data, case):
+        if record.data.strip() and b"type=EOE " not in record.data:
+            assert record.location in covered, record
+
+
+# -- exact evidence: arguments, host -------------------------------------------------------------
+
+
+def test_execve_arguments_are_kept_as_the_list_they_were() -> None:
+    (e,), _, _ = parse("exec_argv_boundaries.log")
+    attrs = dict(e.attrs)
+    assert attrs["argv"] == ["tar", "czf", "night 1.tgz", "/srv/data"]  # a2 was hex: one argument
+    assert attrs["command"] == "tar czf night 1.tgz /srv/data"
+    assert "argv_source" not in attrs
+    assert "argv_incomplete" not in attrs
+    (e,), _, _ = parse("exec_interleaved_eoe.log")
+    assert dict(e.attrs)["argv"] == ["cat", "/etc/shadow file"]
+
+
+def test_long_arguments_in_pieces_and_several_execve_records_are_joined() -> None:
+    (e,), q, _ = parse("exec_long_args_split.log")
+    assert q == []
+    argv = dict(e.attrs)["argv"]
+    assert argv == ["sh", "-c", "x" * 8000, "a b " * 1000]
+    assert (e.target.asset, e.actor.user, e.target.account) == ("fa-db-01", "1002", "0")
+
+
+def test_a_lost_piece_makes_the_arguments_come_from_proctitle() -> None:
+    data = (DATA / "exec_long_args_split.log").read_bytes().splitlines()
+    del data[3]  # the EXECVE record holding a2[1] and a3[0]
+    (e,), _, _ = run(AuditdParser(), b"\n".join(data) + b"\n", CTX)
+    attrs = dict(e.attrs)
+    assert attrs["argv_source"] == "proctitle"
+    assert attrs["argv"][:2] == ["sh", "-c"]  # the kernel cuts PROCTITLE at 128 bytes
+    assert len("\0".join(attrs["argv"])) == 128
+
+
+def test_proctitle_fallback_is_marked() -> None:
+    (e,), _, _ = parse("exec_after_su_raw_proctitle.log")
+    attrs = dict(e.attrs)
+    assert (attrs["argv"], attrs["argv_source"]) == (["passwd", "--status"], "proctitle")
+
+
+def test_records_without_node_use_the_collecting_host_not_the_file_name() -> None:
+    case = "exec_argv_boundaries.log"
+    # collect --source fa-web-01: the source is the host
+    (e,), _, _ = parse(case, ParseContext("fa-web-01", inventory()))
+    assert (e.target.asset, e.target.owner, e.provenance.native_id) == (
+        "fa-web-01",
+        "fintech-a",
+        "fa-web-01:1763800300.000:1001",
+    )
+    # collect without --source: the source is the file's name, which is no host
+    (e,), _, _ = parse(case, ParseContext(case, inventory()))
+    assert (e.target.asset, e.target.owner, e.provenance.native_id) == (None, None, None)
+    assert e.provenance.source == case
+    assert (e.target.account, e.actor.user) == ("0", "1000")  # RAW: numbers
+    # --option host=...: the host, whatever the source
+    ctx = ParseContext(case, inventory(), options={"host": "fa-db-01"})
+    (e,), _, _ = parse(case, ctx)
+    assert (e.target.asset, e.provenance.native_id) == ("fa-db-01", "fa-db-01:1763800300.000:1001")
+    # a file named after an inventory host is that host's
+    data = (DATA / case).read_bytes()
+    (e,), _, _ = run(AuditdParser(), data, ParseContext("fa-db-01", inventory()), "fa-db-01")
+    assert e.target.asset == "fa-db-01"
+    # node= always wins
+    (e,), _, _ = parse("exec_long_args_split.log", ParseContext("x.log", inventory()))
+    assert e.target.asset == "fa-db-01"
+
+
+def test_arguments_lost_without_proctitle_are_marked_incomplete() -> None:
+    lines = (DATA / "exec_argv_boundaries.log").read_bytes().splitlines()
+    lines[1] = lines[1].replace(b' a3="/srv/data"', b"")  # argc=4, three arguments logged
+    lines = [line for line in lines if b"type=PROCTITLE" not in line]
+    (e,), _, _ = run(AuditdParser(), b"\n".join(lines) + b"\n", CTX)
+    attrs = dict(e.attrs)
+    assert (attrs["argv"], attrs["argv_incomplete"]) == (["tar", "czf", "night 1.tgz"], True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 
 from edgeaudit.collect.interface import ParseContext
 from edgeaudit.collect.model import Event
-from edgeaudit.collect.parsers.badge_csv import BadgeCsvParser
+from edgeaudit.collect.parsers.badge_csv import CARD_COLUMNS, CARD_LIKE, BadgeCsvParser, normalize
 from edgeaudit.events import prepare
 
 from .harness import inventory, run
@@ -114,7 +117,8 @@ def test_dst_spring_gap_is_quarantined() -> None:
     assert [e.time for e in events] == ["2026-03-29T00:59:59Z", "2026-03-29T01:00:00Z"]
     assert (q.location, q.reason) == ("dst_spring_gap.csv:3", "local time does not exist (DST gap)")
     assert b"40012345" not in q.raw
-    assert b"<card redacted>" in q.raw
+    # the card keyed-hashed as in events, so the line can be matched with that card's events
+    assert f"<card {card_hash('40012345')}>".encode() in q.raw
 
 
 def test_log_id_gap_emits_pipeline_event() -> None:
@@ -166,12 +170,22 @@ def test_custom_column_map_and_time_format() -> None:
         "CAGE-FA-1",
         "77",
     )
-    # the default column names do not match this header: every line is quarantined
-    _, quarantined, _ = parse("custom_columns.csv")
-    assert [q.reason for q in quarantined] == [
-        "no CSV header before this line (when resuming, pass --option header=...)",
-        "no CSV header before this line (when resuming, pass --option header=...)",
-    ]
+    # without column options the header is recognised all the same (Date/Time, Seq, Type,
+    # Reader, Card No, Name are usual export names); only the day-first time needs its format
+    [same], _, _ = parse("custom_columns.csv", ctx(options={"time_format": "%d/%m/%Y %H:%M"}))
+    assert (same.time, same.actor.principal, same.target.resource, same.actor.credential) == (
+        e.time,
+        "lena.f",
+        "CAGE-FA-1",
+        card_hash("40067890"),
+    )
+    events, [q], _ = parse("custom_columns.csv")
+    assert events == []
+    assert q.reason == (
+        "time '22/11/2026 14:30' is not an ISO 8601 date and time such as "
+        "'2026-11-22 09:00:00' (give its format: --option time_format=...)"
+    )
+    assert b"40067890" not in q.raw
 
 
 def test_unknown_event_type_is_quarantined() -> None:
@@ -185,7 +199,11 @@ def test_bad_rows_are_quarantined_with_precise_reasons_and_redacted_cards() -> N
     assert [(q.location, q.reason) for q in quarantined] == [
         ("bad_rows.csv:2", "expected 8 fields as in the header, found 5"),
         ("bad_rows.csv:3", "log_id 'seven' is not an integer"),
-        ("bad_rows.csv:4", "time '22.11.2026 12:02' does not match the format '%Y-%m-%d %H:%M:%S'"),
+        (
+            "bad_rows.csv:4",
+            "time '22.11.2026 12:02' is not an ISO 8601 date and time such as "
+            "'2026-11-22 09:00:00' (give its format: --option time_format=...)",
+        ),
         ("bad_rows.csv:5", "not valid CSV: unexpected end of data"),
         ("bad_rows.csv:6", "not valid utf-8 text (invalid continuation byte at byte 60)"),
     ]
@@ -273,6 +291,8 @@ def _check(data: bytes) -> None:
     for e in events:
         prepare(e.to_record(), fingerprint=e.fingerprint())
         no_card_numbers(e)
+    for q in quarantined:  # the quarantine included
+        assert not any(c in q.reason or c.encode() in q.raw for c in CARDS), q
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -309,3 +329,200 @@ def test_fuzz_local_times_round_trip(local: datetime) -> None:
     [e] = events
     utc = datetime.fromisoformat(e.time.replace("Z", "+00:00"))
     assert utc.astimezone(BERLIN).replace(tzinfo=None) == local.replace(microsecond=0)
+
+
+# -- the usual access-control export headers, without options -----------------------------------
+# Column names and event texts as the vendors' exports and event documentation name them: Genetec
+# Security Center door/cardholder activity reports (Event timestamp, Event, Door, Cardholder,
+# Credential, Credential code), Lenel OnGuard alarm monitoring (Time/Date, Description, Device,
+# Badge ID, Cardholder, Serial Number: per panel, not a log sequence), Honeywell Pro-Watch
+# (Date/Time, Event, Location, Logical Device, Card Number, Last Name, First Name, Company),
+# Gallagher Command Centre (Event Time, Event Type, Message, Cardholder, Card Number, Door,
+# Details).
+
+VENDORS = {
+    "genetec_door_activities.csv": [
+        ("physical.access", "ravi.k", "DC-MAIN-IN", card_hash("40012345"), None),
+        ("physical.denied", "lena.f", "CAGE-FA-1", card_hash("40067890"), "Expired credential"),
+        ("physical.alarm", None, "CAGE-AC-2", None, None),
+        ("physical.alarm", None, "DC-MAIN-IN", None, None),
+    ],
+    "prowatch_events.csv": [
+        ("physical.access", "lena.f", "CAGE-FA-1", card_hash("40067890"), None),
+        ("physical.denied", None, "DC-MAIN-IN", card_hash("40099999"), None),
+        ("physical.alarm", None, "DC-MAIN-IN", None, None),
+    ],
+    "gallagher_events.csv": [
+        ("physical.access", "ravi.k", "DC-MAIN-IN", card_hash("40012345"), None),
+        ("physical.denied", None, "CAGE-FA-1", card_hash("40099999"), "Card disabled"),
+        ("physical.tamper", None, "CAGE-AC-2", None, None),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(VENDORS))
+def test_usual_export_headers_are_recognised_without_options(name: str) -> None:
+    events, quarantined, _ = parse(name)
+    assert quarantined == []
+    got = [
+        (e.kind, e.actor.principal, e.target.resource, e.actor.credential, attrs(e).get("reason"))
+        for e in events
+    ]
+    assert got == VENDORS[name]
+    for e in events:
+        assert e.provenance.native_id is None  # no log sequence column: known by location
+        no_card_numbers(e)
+        prepare(e.to_record(), fingerprint=e.fingerprint())
+
+
+def test_export_times_iso_with_t_and_offset() -> None:
+    [granted, *_], _, _ = parse("prowatch_events.csv")
+    assert (granted.time, granted.time_text) == ("2026-11-22T08:20:00Z", "2026-11-22T09:20:00")
+    [granted, *_], _, _ = parse("gallagher_events.csv")
+    assert granted.time == "2026-11-22T08:30:00Z"  # +01:00 written in the export
+
+
+def test_lenel_export_needs_only_its_time_format() -> None:
+    # recognised without options, but a US time is not guessed: quarantined, saying what to set
+    parser = BadgeCsvParser()
+    events, quarantined, _ = run(
+        parser, (DATA / "lenel_onguard_alarms.csv").read_bytes(), ctx(), "lenel.csv"
+    )
+    assert events == []
+    assert [q.reason.split(" is not ")[1] for q in quarantined] == [
+        "an ISO 8601 date and time such as '2026-11-22 09:00:00' "
+        "(give its format: --option time_format=...)"
+    ] * 3
+    for q in quarantined:
+        assert not any(c.encode() in q.raw for c in CARDS)
+    assert f"<card {card_hash('40012345')}>".encode() in quarantined[0].raw
+    assert b",5120" in quarantined[0].raw  # the rest of the line as it was
+    assert parser.redacted_rows == 2  # the third line has no card
+    options = {"time_format": "%m/%d/%Y %I:%M:%S %p"}
+    events, quarantined, _ = parse("lenel_onguard_alarms.csv", ctx(options=options))
+    assert quarantined == []
+    assert [(e.kind, e.actor.principal, e.target.resource, e.time) for e in events] == [
+        ("physical.access", "ravi.k", "DC-MAIN-IN", "2026-11-22T08:10:00Z"),
+        ("physical.denied", None, "CAGE-FA-1", "2026-11-22T08:11:00Z"),
+        ("physical.alarm", None, "CAGE-MB-1", "2026-11-22T08:12:00Z"),
+    ]
+    assert events[0].actor.credential == card_hash("40012345")  # Badge ID is the card
+
+
+def test_an_unrecognised_header_says_what_is_missing_and_leaks_no_card() -> None:
+    parser = BadgeCsvParser()
+    data = (DATA / "unrecognised_header.csv").read_bytes()
+    events, quarantined, _ = run(parser, data, ctx(), "unrecognised_header.csv")
+    assert events == []
+    header, *rows = quarantined
+    assert header.reason == (
+        "header not recognised: no time or event column in "
+        "['When', 'What', 'Where', 'Who', 'Card Number'] "
+        "(name the columns with --option col.time=NAME, col.event=NAME, ...)"
+    )
+    assert header.raw == data.splitlines()[0]  # column names are no secret
+    assert [q.reason for q in rows] == [
+        "no recognised CSV header before this line (see unrecognised_header.csv:1)"
+    ] * 2
+    assert (
+        rows[0].raw
+        == (
+            f"2026-11-22 09:50:00,granted,DC-MAIN-IN,Ravi Kumar,<card {card_hash('40012345')}>"
+        ).encode()
+    )
+    assert parser.redacted_rows == 2
+    # named, the same columns parse
+    options = {"col.time": "When", "col.event": "What", "col.door": "Where", "col.holder": "Who"}
+    events, quarantined, _ = parse("unrecognised_header.csv", ctx(options=options))
+    assert quarantined == []
+    assert [(e.actor.principal, e.actor.credential) for e in events] == [
+        ("ravi.k", card_hash("40012345")),
+        ("lena.f", card_hash("40067890")),
+    ]
+
+
+def test_short_card_numbers_are_redacted_by_their_column() -> None:
+    # a 26-bit HID card number has at most 5 digits: only its column tells it is one
+    line = "When,What,Card #,Facility Code\n2026-11-22 09:00:00,granted,12345,101\n"
+    _, [_header, row], _ = parse("hid.csv", data=line.encode())
+    assert row.raw == f"2026-11-22 09:00:00,granted,<card {card_hash('12345')}>,".encode() + (
+        f"<card {card_hash('101')}>".encode()
+    )
+
+
+def test_card_numbers_outside_the_card_column_are_replaced_before_storing() -> None:
+    parser = BadgeCsvParser()
+    data = (DATA / "card_numbers_elsewhere.csv").read_bytes()
+    events, quarantined, _ = run(parser, data, ctx(), "elsewhere.csv")
+    denied, gap, granted = events
+    assert (denied.kind, denied.actor.credential) == ("physical.denied", card_hash("40067890"))
+    assert denied.actor.user == f"Visitor <card {card_hash('40099999')}>"
+    assert (
+        attrs(denied)["reason"] == f"card <card {card_hash('4111 1111 1111 1111')}> reported stolen"
+    )
+    assert attrs(denied)["redacted"] == ["holder", "reason"]
+    assert "redacted" not in attrs(granted)  # a card in its own column is hashed, as always
+    assert (gap.kind, attrs(gap)["missing"]) == ("audit.pipeline", 1)
+    unknown, short = quarantined
+    assert unknown.reason == "unknown event type 'door unlocked by schedule'"
+    assert (
+        unknown.raw
+        == (
+            "2026-11-22 09:41:00,4002,door unlocked by schedule,CAGE-FA-1,"
+            f"<card {card_hash('40067890')}>,Lena Fischer,Fintech A,,<pin redacted>"
+        ).encode()
+    )
+    # a line that does not match the header: its card column by position all the same
+    assert short.reason == "expected 9 fields as in the header, found 6"
+    assert b"40067890" not in short.raw
+    assert parser.redacted_rows == 3  # the denied event and both quarantined lines
+    for e in events:
+        no_card_numbers(e)
+        assert "4111" not in json.dumps(e.to_record())
+
+
+def test_without_a_key_card_numbers_are_redacted_not_hashed() -> None:
+    events, quarantined, _ = parse("card_numbers_elsewhere.csv", ctx(hmac_key=None))
+    assert events == []
+    assert {q.reason for q in quarantined} == {"no card hashing key configured"}
+    assert quarantined[0].raw == (
+        b"2026-11-22 09:40:00,4001,denied,CAGE-FA-1,<card redacted>,Visitor <card redacted>,"
+        b'Guest,"card <card redacted> reported stolen",<pin redacted>'
+    )
+
+
+def test_card_numbers_in_a_quarantine_reason_are_replaced_the_log_id_is_kept() -> None:
+    line = "time,log_id,event,door,card\n2026-11-22 09:00:00,40012345678,granted,D,1\n"
+    line += "2026-11-22 09:00:01,40012345679,40099999,D,1\n"
+    [e], [q], _ = parse("r.csv", data=line.encode())
+    assert e.provenance.native_id == "40012345678"  # a long log id is a log id
+    assert q.reason == f"unknown event type '<card {card_hash('40099999')}>'"
+    event, card = card_hash("40099999"), card_hash("1")
+    assert q.raw == f"2026-11-22 09:00:01,40012345679,<card {event}>,D,<card {card}>".encode()
+
+
+def _card_values(data: bytes) -> set[str]:
+    """Every value of a card column of a fixture, and everything in it that looks like one."""
+    text = data.decode("utf-8", "replace")
+    found = set(CARD_LIKE.findall(text))
+    cards: list[int] = []
+    for fields in csv.reader(io.StringIO(text)):
+        names = [normalize(f) for f in fields]
+        if "card" in names or any(n in CARD_COLUMNS for n in names):
+            cards = [i for i, n in enumerate(names) if n in CARD_COLUMNS or n == "card"]
+            continue
+        found.update(fields[i].strip() for i in cards if i < len(fields))
+    return {c for c in found if (len(c) >= 6 and c.isdigit()) or " " in c}
+
+
+@pytest.mark.parametrize("key", [KEY, None])
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.csv")))
+def test_no_card_number_in_clear_anywhere(name: str, key: bytes | None) -> None:
+    data = (DATA / name).read_bytes()
+    cards = _card_values(data)
+    events, quarantined, _ = parse(name, ctx(hmac_key=key))
+    text = " ".join(json.dumps(e.to_record()) for e in events)
+    text += " ".join(q.raw.decode("latin-1") + q.reason for q in quarantined)
+    for card in cards:
+        assert card not in text, (name, card)
+    assert not CARD_LIKE.search(re.sub(r"[0-9a-f]{16,}", "", text)), name  # hashes aside

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeaudit.collect.interface import ParseContext
-from edgeaudit.collect.model import Event
+from edgeaudit.collect.interface import ParseContext, RawRecord, Skipped
+from edgeaudit.collect.inventory import load_inventory
+from edgeaudit.collect.model import Event, Quarantined
 from edgeaudit.collect.parsers.cloudtrail import CloudTrailParser
 from edgeaudit.events import prepare
 from tests.collect.parsers.harness import mutated_document
@@ -237,7 +238,8 @@ SEED = (DATA / "grant_and_config.json").read_bytes()
 
 
 def _check(data: bytes) -> None:
-    events, quarantined, _ = run(CloudTrailParser(), data, CTX, "fuzz")
+    out = list(CloudTrailParser().parse([RawRecord(data, "fuzz", len(data))], CTX))
+    events = [o for o in out if isinstance(o, Event)]
     for e in events:
         assert e.provenance.native_id
         prepare(e.to_record(), fingerprint=e.fingerprint())
@@ -247,9 +249,10 @@ def _check(data: bytes) -> None:
         return
     items = doc.get("Records") if isinstance(doc, dict) else None
     if isinstance(items, list):
-        # every record is an event, a quarantine, or skipped: never more than one output each
-        locations = [e.provenance.location for e in events] + [q.location for q in quarantined]
-        assert len(locations) == len(set(locations)) <= len(items)
+        # every record is an event, a quarantine entry or a counted skip: exactly one each
+        locations = [e.provenance.location for e in events]
+        locations += [o.location for o in out if isinstance(o, Quarantined | Skipped)]
+        assert len(locations) == len(set(locations)) == len(items)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -311,3 +314,75 @@ def test_deeply_nested_records_never_raise(depth: int) -> None:
     assert len(events) + len(quarantined) >= 1
     for q in quarantined:
         assert q.reason.startswith(("not valid JSON", "record is"))
+
+
+# -- assumed roles without sessionContext (assumed_role_no_session_context.json: userIdentity as
+# the CloudTrail userIdentity element documents it for an AssumedRole, sessionContext absent) --
+
+
+def test_assumed_role_without_session_context_is_attributed_to_its_role() -> None:
+    events, quarantined, _ = parse("assumed_role_no_session_context.json")
+    assert quarantined == []
+    decrypt, unknown, china = events
+    # arn:aws:sts::111122223333:assumed-role/fintech-a-app/batch-42 is a session of
+    # arn:aws:iam::111122223333:role/fintech-a-app, the inventory's svc-fintech-a
+    assert (decrypt.actor.user, decrypt.actor.principal, decrypt.actor.tenant) == (
+        FA_ROLE,
+        "svc-fintech-a",
+        "fintech-a",
+    )
+    assert (
+        decrypt.actor.credential == "arn:aws:sts::111122223333:assumed-role/fintech-a-app/batch-42"
+    )
+    assert attrs(decrypt)["role_from_session_arn"] is True
+    assert decrypt.scope == ("fintech-a",)
+    # a role the inventory lacks: its role ARN, unresolved, the session kept as credential
+    assert (unknown.actor.user, unknown.actor.principal) == (
+        "arn:aws:iam::111122223333:role/etl-runner",
+        None,
+    )
+    assert unknown.actor.credential.endswith(":assumed-role/etl-runner/job-7")
+    # other partitions keep theirs
+    assert china.actor.user == "arn:aws-cn:iam::999988887777:role/ai-c-trainer"
+    for e in events:
+        prepare(e.to_record(), fingerprint=e.fingerprint())
+
+
+def test_a_session_of_a_role_with_a_path_finds_the_inventory_role(tmp_path: Path) -> None:
+    inventory_file = tmp_path / "inventory.yaml"
+    inventory_file.write_text(
+        "site: {name: t}\n"
+        "tenants: [{id: fintech-a}]\n"
+        "principals:\n"
+        "  - id: svc-etl\n"
+        "    type: service\n"
+        "    org: tenant\n"
+        "    tenant: fintech-a\n"
+        "    identities:\n"
+        '      aws_arn: ["arn:aws:iam::111122223333:role/pipelines/etl-runner"]\n'
+    )
+    ctx = ParseContext("trail-blr", load_inventory(inventory_file))
+    data = (DATA / "assumed_role_no_session_context.json").read_bytes()
+    events, _, _ = run(CloudTrailParser(), data, ctx, "t.json")
+    etl = events[1]
+    # session ARNs carry no role path: the inventory's one etl-runner role in that account
+    assert (etl.actor.user, etl.actor.principal) == (
+        "arn:aws:iam::111122223333:role/pipelines/etl-runner",
+        "svc-etl",
+    )
+
+
+def test_skipped_records_are_counted_with_a_reason() -> None:
+    data = (DATA / "assumed_role_no_session_context.json").read_bytes()
+    out = list(CloudTrailParser().parse([RawRecord(data, "f.json", len(data))], CTX))
+    assert [(o.location, o.reason) for o in out if isinstance(o, Skipped)] == [
+        ("f.json#Records[3]", "not a KMS event (eventSource is not kms.amazonaws.com)")
+    ]
+    data = (DATA / "skipped_non_kms_and_readonly.json").read_bytes()
+    out = list(CloudTrailParser().parse([RawRecord(data, "s.json", len(data))], CTX))
+    reasons = sorted(o.reason for o in out if isinstance(o, Skipped))
+    assert reasons == [
+        "KMS call that neither uses nor changes a key",
+        "KMS call that neither uses nor changes a key",
+        "not a KMS event (eventSource is not kms.amazonaws.com)",
+    ]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeaudit.collect.interface import ParseContext, Resume
-from edgeaudit.collect.model import Event
+from edgeaudit.collect.interface import Output, ParseContext, Resume, Skipped
+from edgeaudit.collect.model import Event, Quarantined
 from edgeaudit.collect.parsers.vault import VaultAuditParser
 from tests.collect.parsers.harness import frame_lines, inventory, mutate, run
 
@@ -252,3 +252,125 @@ def test_repeated_request_id_flushes_the_first_request() -> None:
         ("success", "input:3"),
     ]
     assert [r.offset for r in resumes] == [len(data)]
+
+
+# -- root tokens (root_token.jsonl: entries as the Vault audit device writes them for a token
+# carrying the root policy; secrets HMAC-ed, as by default) ----------------------------------
+
+
+def outputs(name: str, ctx: ParseContext = CTX) -> list[Output]:
+    data = (DATA / name).read_bytes()
+    return list(VaultAuditParser().parse(frame_lines(data, name), ctx))
+
+
+def test_root_token_requests_are_events_on_any_path() -> None:
+    events, quarantined, _ = parse("root_token.jsonl")
+    assert quarantined == []
+    by_id = {e.provenance.native_id: e for e in events}
+    assert list(by_id) == [
+        "r-root-policy",
+        "r-root-kv",
+        "r-root-enc",
+        "r-root-keyread",
+        "r-root-audit",
+        "r-root-ns",
+    ]
+    for e in events:  # the credential is recorded on every one of them
+        assert e.actor.credential == "root-token"
+        assert attrs(e)["root_token"] is True
+        assert not e.actor.resolved
+        e.to_record()
+    policy = by_id["r-root-policy"]
+    assert (policy.kind, policy.outcome, policy.key) == ("vault.request", "success", None)
+    assert policy.actor.user == "root"
+    assert policy.actor.src_ip == "10.0.0.5"
+    assert policy.target.resource == "sys/policies/acl/tenant-admin"
+    assert (attrs(policy)["operation"], attrs(policy)["mount_type"]) == ("update", "system")
+    assert attrs(policy)["policies"] == ["root"]
+    assert policy.scope == ()  # an unresolved root token: operator only
+    assert policy.provenance.location == "root_token.jsonl:2"  # the response completes it
+    kv = by_id["r-root-kv"]
+    assert (kv.kind, kv.target.resource, attrs(kv)["operation"]) == (
+        "vault.request",
+        "secret/data/fintech-a/db",
+        "read",
+    )
+    audit = by_id["r-root-audit"]
+    assert (audit.kind, audit.target.resource, attrs(audit)["operation"]) == (
+        "vault.request",
+        "sys/audit/file2",
+        "delete",
+    )
+
+
+def test_root_token_transit_requests_keep_their_key_kind() -> None:
+    events, _, _ = parse("root_token.jsonl")
+    by_id = {e.provenance.native_id: e for e in events}
+    enc = by_id["r-root-enc"]
+    # what the request did decides the kind: a transit encrypt is a key use, by a root token
+    assert enc.kind == "key.use"
+    assert enc.key is not None
+    assert (enc.key.key, enc.key.operation, enc.key.owner) == (
+        "fintech-a-data",
+        "encrypt",
+        "fintech-a",
+    )
+    assert enc.actor.credential == "root-token"
+    assert enc.scope == ("fintech-a",)
+    # reading a key's configuration uses and changes nothing: a request, still recorded
+    read = by_id["r-root-keyread"]
+    assert (read.kind, read.key, read.target.resource) == (
+        "vault.request",
+        None,
+        "transit/keys/fintech-a-data",
+    )
+
+
+def test_root_token_in_a_namespace_with_an_hmac_display_name_and_an_error() -> None:
+    events, _, _ = parse("root_token.jsonl")
+    e = next(e for e in events if e.provenance.native_id == "r-root-ns")
+    assert (e.kind, e.outcome) == ("vault.request", "failure")
+    assert e.target.resource == "fintech-a/auth/token/create"
+    assert e.actor.user is None
+    assert e.actor.credential == "root-token"
+    assert attrs(e)["display_name"].startswith("hmac-sha256:")
+    assert "invalid role name" in attrs(e)["error"]
+
+
+def test_other_tokens_requests_elsewhere_are_counted_skips_with_reasons() -> None:
+    out = outputs("root_token.jsonl")
+    skipped = [o for o in out if isinstance(o, Skipped)]
+    assert [(s.location, s.reason) for s in skipped] == [
+        ("root_token.jsonl:10", "not a transit mount (token other than root)"),
+        ("root_token.jsonl:11", "not a transit mount (token other than root)"),
+    ]
+    # every record of not_transit.jsonl is now a counted skip, none vanishes
+    out = outputs("not_transit.jsonl")
+    reasons = [o.reason for o in out if isinstance(o, Skipped)]
+    assert reasons == [
+        "not a transit mount (token other than root)",
+        "not a transit mount (token other than root)",
+        "not a transit mount (token other than root)",
+        "not a transit mount (token other than root)",
+        "an operation that neither uses nor changes a key (token other than root)",
+        "not a request or response entry",
+    ]
+    assert not [o for o in out if isinstance(o, Event | Quarantined)]
+
+
+def test_every_record_is_an_event_part_a_quarantine_entry_or_a_counted_skip() -> None:
+    """A request line is part of its response's event (same request id); every other
+    non-blank line has exactly one output."""
+    for path in sorted(DATA.glob("*.jsonl")):
+        data = path.read_bytes()
+        out = list(VaultAuditParser().parse(frame_lines(data, path.name), CTX))
+        covered = {o.location for o in out if isinstance(o, Quarantined | Skipped)}
+        events = [o for o in out if isinstance(o, Event)]
+        covered |= {e.provenance.location for e in events}
+        ids = {e.provenance.native_id for e in events}
+        for record in frame_lines(data, path.name):
+            if not record.data.strip() or record.location in covered:
+                continue
+            entry = orjson.loads(record.data[record.data.find(b"{") :])
+            assert entry["type"] == "request", record.location
+            assert entry["request"]["id"] in ids, record.location
