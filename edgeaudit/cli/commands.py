@@ -29,12 +29,11 @@ def _workspace(args: argparse.Namespace) -> cfg.WorkspaceConfig:
 
 
 def _open(config: cfg.WorkspaceConfig) -> tuple[Store, EvidenceLog]:
-    store = Store.open(config.db_url)
-    try:
-        return store, store.log(config.origin)
-    except BaseException:
-        store.close()
-        raise
+    """The workspace's store and log; a missing, damaged or replaced store is one error saying
+    what the workspace remembers of it and how to restore it (workspace/state.py)."""
+    from edgeaudit.workspace.state import open_store
+
+    return open_store(config)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -260,9 +259,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
             trusted = Path(args.trusted_checkpoint).read_bytes()
         except OSError as exc:
             raise InputError(f"{args.trusted_checkpoint}: cannot read: {exc.strerror}") from None
-    store, log = _open(config)
-    with store:
-        report = verify_log(log, verifiers, trusted=trusted)
+    from edgeaudit.errors import TamperError
+    from edgeaudit.store import StoreDamagedError
+
+    try:
+        store, log = _open(config)
+        with store:
+            store.check_pages()  # SQLite quick_check: also pages the stream never reads
+            report = verify_log(log, verifiers, trusted=trusted)
+    except StoreDamagedError as exc:  # a damaged store fails verification: exit 1
+        raise TamperError(str(exc)) from exc
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     elif report.ok:

@@ -208,6 +208,26 @@ def _parser() -> argparse.ArgumentParser:
 
     cmd("status", "summarize the workspace and its log")
 
+    c = cmd("backup", "write a consistent backup of the store and the workspace into DEST")
+    c.add_argument("dest", metavar="DEST", help="a new (or empty) directory")
+    c.add_argument("--include-keys", action="store_true", help="also the private keys, encrypted")
+    c.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="backup: encrypt the keys with the passphrase in VAR; restore: decrypt them",
+    )
+    c = cmd("restore", "put a backup back and verify the store against the kept checkpoint")
+    c.add_argument("src", metavar="SRC", help="a directory written by `edgeaudit backup`")
+    c.add_argument(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the workspace to restore into (created if it is none yet)",
+    )
+    c.add_argument("--force", action="store_true", help="replace a store that holds entries")
+    c.add_argument("--passphrase-env", metavar="VAR", help="the passphrase of the backup's keys")
+
     c = cmd("token", "issue, revoke or list API tokens for `edgeaudit serve` (ES256 JWTs)")
     c.add_argument("action", choices=["issue", "revoke", "list"])
     c.add_argument("id", nargs="?", metavar="ID", help="revoke: the token id")
@@ -272,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command in ("token", "serve"):
         from edgeaudit.cli import serve as commands
+    elif args.command in ("backup", "restore"):
+        from edgeaudit.cli import backup as commands  # type: ignore[no-redef]
     elif args.command == "pack" or getattr(args, "pack", None):
         from edgeaudit.cli import pack as commands  # type: ignore[no-redef]  # verify PACK: no store
     else:

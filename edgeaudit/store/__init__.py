@@ -6,16 +6,25 @@ Database rows never leave this package: callers get plain values.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from edgeaudit.canonical import GENESIS_CHAIN
-from edgeaudit.errors import ConfigError, StoreError
-from edgeaudit.store import migrate
-from edgeaudit.store.engine import open_engine, redact
+from edgeaudit.errors import ConfigError
+from edgeaudit.store import health, migrate
+from edgeaudit.store.engine import create_sqlite_file, normalize_url, open_engine, redact
+from edgeaudit.store.health import (
+    LogNotFoundError,
+    StoreDamagedError,
+    StoreEmptyError,
+    StoreMissingError,
+)
 from edgeaudit.store.log import (
     AppendResult,
     CheckpointSigner,
@@ -31,12 +40,18 @@ __all__ = [
     "AppendResult",
     "CheckpointSigner",
     "EvidenceLog",
+    "LogNotFoundError",
     "LogReader",
     "QuarantineRecord",
     "ResumePoint",
     "Store",
+    "StoreDamagedError",
+    "StoreEmptyError",
+    "StoreMissingError",
     "StoredCheckpoint",
 ]
+
+_log = logging.getLogger("edgeaudit")
 
 
 class Store:
@@ -44,19 +59,31 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._before_close: list[Callable[[], None]] = []
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = False) -> Store:
         """Open the store at ``url``; with ``upgrade`` run the migrations first.
 
-        Without ``upgrade`` the schema must already be at the newest revision.
+        Without ``upgrade`` the schema must already be at the newest revision, and a missing
+        SQLite file is a :class:`StoreMissingError` (it is created only with ``upgrade``). A
+        damaged file is a :class:`StoreDamagedError`, a database without any edgeaudit table a
+        :class:`StoreEmptyError`.
         """
-        engine = open_engine(url)
+        path = health.sqlite_path(normalize_url(url))
+        if path is not None and Path(path).parent.is_dir():
+            if upgrade:
+                create_sqlite_file(normalize_url(url))
+            elif not Path(path).exists():
+                raise StoreMissingError(health.location(url), "the file does not exist")
+        engine = open_engine(url)  # a missing directory: ConfigError naming it
         try:
             if upgrade:
                 migrate.upgrade(engine)
             else:
                 current, head = migrate.current_revision(engine), migrate.head_revision()
+                if current is None and not inspect(engine).get_table_names():
+                    raise StoreEmptyError(health.location(url), head)
                 if current != head:
                     raise ConfigError(
                         f"store {redact(url)} is at schema revision {current or 'none'}, "
@@ -70,7 +97,29 @@ class Store:
             raise
         return cls(engine)
 
+    @property
+    def location(self) -> str:
+        """The SQLite file, or the PostgreSQL URL without its password (for messages)."""
+        return health.location(self.engine.url)
+
+    def check_pages(self) -> None:
+        """SQLite ``PRAGMA quick_check`` (reads every page): raise :class:`StoreDamagedError`
+        naming what it found. A no-op on PostgreSQL, which reports damaged pages as it reads
+        them."""
+        health.check_pages(self.engine)
+
+    def before_close(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` when the store is closed normally (not while an exception propagates out
+        of its ``with`` block); what it raises is logged, never raised."""
+        self._before_close.append(fn)
+
     def close(self) -> None:
+        hooks, self._before_close = self._before_close, []
+        for fn in hooks:
+            try:
+                fn()
+            except Exception as exc:  # bookkeeping must not turn a success into a failure
+                _log.debug("on closing the store: %s", exc)
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -82,6 +131,8 @@ class Store:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is not None:
+            self._before_close = []
         self.close()
 
     @property
@@ -111,7 +162,7 @@ class Store:
                 pass  # created concurrently by another process
             return self.log(origin)
         if row is None:
-            raise StoreError(f"the store has no log named {origin!r}")
+            raise LogNotFoundError(self.location, origin)
         return EvidenceLog(self.engine, int(row[0]), origin)
 
     def table_names(self) -> list[str]:

@@ -32,8 +32,8 @@ from edgeaudit.merkle.tree import consistency_proof, inclusion_proof, root
 from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
+from edgeaudit.store import health, sql
 from edgeaudit.store import queries as reads
-from edgeaudit.store import sql
 from edgeaudit.store.schema import Checkpoint as CheckpointRow
 from edgeaudit.store.schema import Entry, Log, QuarantineRow, SourceOffset, Tile
 
@@ -102,7 +102,11 @@ class EvidenceLog:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction holding the log's lock; database errors become StoreError."""
+        """A write transaction holding the log's lock; database errors become StoreError.
+
+        The first write of an engine checks the store's pages first (SQLite quick_check), so
+        nothing is written into a store whose pages are damaged."""
+        health.check_before_first_write(self._engine)
         dbapi_error = self._engine.dialect.loaded_dbapi.Error
         try:
             with (
@@ -111,9 +115,13 @@ class EvidenceLog:
             ):
                 yield conn
         except (dbapi_error, DBAPIError) as exc:
+            orig = getattr(exc, "orig", None) or exc
+            damaged = health.translate(orig, self._engine)
+            if damaged is not None:
+                raise damaged from exc
             raise StoreError(
                 f"the database refused the write to log {self.origin!r}; nothing of it was "
-                f"stored: {getattr(exc, 'orig', None) or exc}"
+                f"stored: {orig}"
             ) from exc
 
     def append(
@@ -321,11 +329,18 @@ class EvidenceLog:
         """A read session on one connection and one snapshot (for proofs in a loop, and for
         verify, which must not mistake a concurrent append for tampering). SQLite's read
         transactions are snapshots already; PostgreSQL needs REPEATABLE READ for that."""
-        with self._engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield LogReader(conn, self.log_id)
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        try:
+            with self._engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield LogReader(conn, self.log_id)
+        except dbapi_error as exc:  # raised by the driver-level reads (sql.py, queries.py)
+            damaged = health.translate(exc, self._engine)
+            if damaged is None:
+                raise
+            raise damaged from exc
 
 
 @contextmanager

@@ -48,11 +48,20 @@ def _locked(engine: Engine) -> Iterator[Connection]:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` (default: the newest)."""
+    """Upgrade the schema to ``revision`` (default: the newest); creates a missing SQLite file
+    (upgrading is how a store is made)."""
+    from edgeaudit.store.engine import create_sqlite_file, use_wal
+
+    create_sqlite_file(engine.url)
     cfg = _config()
     with _locked(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+    if engine.dialect.name == "sqlite":  # a new store: WAL once it has tables (engine.use_wal)
+        with engine.connect() as conn:
+            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            use_wal(cur)
+            cur.close()
 
 
 def downgrade(engine: Engine, revision: str) -> None:
