@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 JOURNALD = ROOT / "tests" / "collect" / "data" / "journald" / "sshd_accepted_certificate.jsonl"
 INVENTORY = ROOT / "policies" / "inventory.yaml"
 
+
 def _db(cli: Cli) -> Path:
     return config(cli).root / "evidence" / "store.db"
 
