@@ -1,23 +1,111 @@
-"""``edgeaudit collect``: build the parse context from the workspace and run the collector."""
+"""``edgeaudit collect``: build the parse context from the workspace and run the collector.
+
+One collector per source at a time: before reading anything, the command takes an advisory lock
+(``flock``) per source kind and file under ``<workspace>/locks/collect/``. A second collector
+of the same source is refused at once (:class:`SourceBusyError`, exit status 75, EX_TEMPFAIL)
+with a message naming the source and the holder (pid, host, since when, following or not);
+nothing of the second command is collected. The kernel drops the lock when its holder ends, a
+killed one included, so a stale lock file never blocks.
+"""
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
+import json
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from edgeaudit.collect.interface import ParseContext
+from edgeaudit.collect.interface import ParseContext, Parser
 from edgeaudit.collect.inventory import Inventory, load_inventory
 from edgeaudit.collect.registry import parser_class
 from edgeaudit.collect.runner import CollectSummary, collect_file
-from edgeaudit.errors import InputError
+from edgeaudit.errors import ConfigError, EdgeauditError, InputError
 from edgeaudit.store import EvidenceLog
 from edgeaudit.workspace.config import WorkspaceConfig
+
+LOCK_DIR = Path("locks") / "collect"
+
+
+class SourceBusyError(EdgeauditError):
+    """Another collector is collecting the same source (kind and file) right now."""
+
+    exit_code = 75  # EX_TEMPFAIL: nothing was done; try again once the other one has ended
+
+
+def _lock_name(kind: str, path: str) -> str:
+    return hashlib.sha256(f"{kind}\0{path}".encode()).hexdigest()[:32] + ".lock"
+
+
+def _holder(fd: int) -> str:
+    """Who holds a lock, as its holder wrote it (it may not have written yet)."""
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        pid, host, since = info["pid"], info["host"], info["since"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another collector (which has not recorded itself yet)"
+    how = "`edgeaudit collect --follow`" if info.get("follow") else "`edgeaudit collect`"
+    return f"{how}, pid {pid} on {host}, since {since}"
+
+
+@contextmanager
+def _source_lock(lock_dir: Path, kind: str, path: str, follow: bool) -> Iterator[None]:
+    lock = lock_dir / _lock_name(kind, path)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot open the collector lock {lock}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SourceBusyError(
+                f"{kind} source {path} is being collected by {_holder(fd)}; two collectors of "
+                "one source would race for its resume point, so nothing was collected: run "
+                "again once that one has ended (or stop it)"
+            ) from None
+        info = {
+            "kind": kind,
+            "path": path,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "follow": follow,
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # the lock is free again: no stale holder to report
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def source_locks(
+    root: Path, kind: str, paths: Sequence[Path], follow: bool = False
+) -> Iterator[None]:
+    """Hold the lock of every source (``kind`` and the file's resolved path) for the
+    duration, or raise :class:`SourceBusyError` (holding none) if another collector has one."""
+    lock_dir = root / LOCK_DIR
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {lock_dir} for collector locks: {exc.strerror}") from None
+    with ExitStack() as stack:
+        for path in sorted({str(p.resolve()) for p in paths}):
+            stack.enter_context(_source_lock(lock_dir, kind, path, follow))
+        yield
 
 
 def _inventory(args: argparse.Namespace, config: WorkspaceConfig) -> Inventory:
@@ -82,11 +170,26 @@ def run_collect(
     if args.follow:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-    summary = CollectSummary()
     paths = [Path(p) for p in args.paths]
     for path in paths:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
+    with source_locks(config.root, cls.name, paths, args.follow):
+        return _collect_all(args, log, cls, paths, inventory, zone, options, card_key, stop)
+
+
+def _collect_all(
+    args: argparse.Namespace,
+    log: EvidenceLog,
+    cls: Callable[[], Parser],
+    paths: list[Path],
+    inventory: Inventory,
+    zone: ZoneInfo | None,
+    options: dict[str, str],
+    card_key: str | None,
+    stop: threading.Event,
+) -> CollectSummary:
+    summary = CollectSummary()
     threads = []
     failures: list[tuple[Path, BaseException]] = []
     parts: list[CollectSummary] = []

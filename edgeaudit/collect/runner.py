@@ -5,12 +5,16 @@ Each batch of events is appended together with the records quarantined since the
 and the file offset up to which everything has been emitted (one transaction), so a restart
 neither loses nor duplicates: it resumes at the stored offset, and anything re-read is deduped
 by its fingerprint.
+
+Damaged input (a broken gzip stream, an over-long line, a binary region inside a text log) is
+set aside by :mod:`edgeaudit.collect.reading` and quarantined here, in the batch of the records
+around it; collection goes on. Only a file that is mostly binary is refused.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import io
 import logging
 import os
 import threading
@@ -18,8 +22,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
+from edgeaudit.collect import reading
 from edgeaudit.collect.interface import (
     Output,
     ParseContext,
@@ -42,8 +46,8 @@ Sink = Callable[[list[PreparedEntry], list[QuarantineRecord], ResumePoint | None
 how far the input has been read (for progress)."""
 
 HEAD_BYTES = 4096
-MAX_RECORD = 4 << 20  # a "line" longer than this is quarantined in pieces, never buffered whole
 MAX_FILE = 512 << 20  # whole-file formats (e.g. CloudTrail) larger than this are refused
+WARN_DAMAGE = 10  # damaged regions of one file reported on stderr (all are quarantined)
 
 
 @dataclass(slots=True)
@@ -81,33 +85,16 @@ def _head_hash(path: Path, upto: int) -> str:
         return hashlib.sha256(fh.read(min(HEAD_BYTES, upto))).hexdigest()
 
 
-def _open(path: Path) -> tuple[BinaryIO, bool]:
-    """Open ``path`` for reading bytes; transparently gunzip. Refuse binary files clearly."""
-    try:
-        fh: BinaryIO = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    magic = fh.read(2)
-    fh.seek(0)
-    if magic == b"\x1f\x8b":
-        return gzip.open(fh, "rb"), True  # type: ignore[return-value]
-    head = fh.read(8192)
-    fh.seek(0)
-    nul = head.find(b"\x00")
-    if nul >= 0:
-        fh.close()
-        raise InputError(f"{path}: looks binary (NUL byte at offset {nul}); not a log file")
-    return fh, False
-
-
 class _Feeder:
-    """Frames a file into RawRecords and remembers where the current record started."""
+    """Frames a file into RawRecords (through :class:`reading.LineReader`), hands damage to
+    the run's quarantine, and remembers where the current record started."""
 
-    def __init__(self, fh: BinaryIO, name: str, start: int, follow: bool) -> None:
-        self.fh = fh
+    def __init__(self, source: reading.Input, name: str, start: int, follow: bool) -> None:
+        self.source = source
+        self.fh = source.fh
         self.name = name
         self.start = start
-        self.offset = start  # end of the last record handed out
+        self.offset = start  # end of the last record (or damage) handed out
         self.current_start = start  # start of the record being parsed now
         self.line = 0
         self.follow = follow
@@ -115,43 +102,77 @@ class _Feeder:
         self.last = b""
         self.prefix = b""  # the file's first bytes as read (up to 4 KiB): detects rotation
         self.before_next: Callable[[], None] | None = None
+        self.on_damage: Callable[[reading.Damage], None] | None = None
+        self.damaged = 0
         self.preface: list[RawRecord] = []
         # Follow mode: called at the current end of the file with (records handed out by this
         # pass, bytes of a line still being written); True when there is more to read.
         self.wait: Callable[[int, int], bool] | None = None
         self.rotated = False
+        self.reader: reading.LineReader | None = None
+
+    def _reader(self) -> reading.LineReader:
+        if self.reader is None:
+            self.reader = reading.LineReader(
+                self.source.stream,
+                self.name,
+                start=self.start,
+                line=self.line,
+                follow=self.follow,
+                limit=reading.MAX_RECORD,
+                read_size=reading.READ_SIZE,
+            )
+            if not self.source.gzipped:
+                self.reader.on_read = self._saw
+        return self.reader
+
+    def _saw(self, chunk: bytes) -> None:
+        if len(self.prefix) < HEAD_BYTES:
+            self.prefix += chunk[: HEAD_BYTES - len(self.prefix)]
 
     def lines(self) -> Iterator[RawRecord]:
         # Header lines of a resumed file come first, again (they lie before the start offset,
         # so they never move it).
         yield from self.preface
         self.preface = []
-        fh = self.fh
         fed = 0
-        while True:
-            raw = fh.readline(MAX_RECORD)
-            partial = 0
-            if raw and not raw.endswith(b"\n") and self.follow and len(raw) < MAX_RECORD:
-                fh.seek(-len(raw), 1)  # a line still being written: wait for its end
-                partial = len(raw)
-            if not raw or partial:
+        name = self.name
+        for items in self._reader().items():
+            if items is None:
                 # The end for now. Following, the parser stays suspended right here, with
                 # whatever it holds (an auditd event, a sudo command line, a Vault request),
                 # so records that arrive in two polls still make one event.
-                if self.wait is not None and self.wait(fed, partial):
+                if self.wait is not None and self.wait(fed, 0):
                     continue
                 return
-            fed += 1
-            if self.before_next is not None:
-                self.before_next()
-            self.line += 1
-            self.current_start = self.offset
-            self.offset += len(raw)
-            self.read += 1
-            self.last = raw.rstrip(b"\r\n")
-            if len(self.prefix) < HEAD_BYTES:
-                self.prefix += raw[: HEAD_BYTES - len(self.prefix)]
-            yield RawRecord(raw.rstrip(b"\r\n"), f"{self.name}:{self.line}", self.offset)
+            for item in items:
+                if isinstance(item, reading.Damage):
+                    self.damage(item)
+                    continue
+                fed += 1
+                if self.before_next is not None:
+                    self.before_next()
+                data, number, end = item
+                self.line = number
+                self.current_start = self.offset
+                self.offset = end
+                self.read += 1
+                self.last = data
+                yield RawRecord(data, f"{name}:{number}", end)
+
+    def damage(self, item: reading.Damage) -> None:
+        """Quarantine damaged input in the current batch, which then runs past it."""
+        if self.before_next is not None:
+            self.before_next()  # a full batch is committed first, as before any record
+        self.damaged += 1
+        if self.damaged <= WARN_DAMAGE:
+            log.warning("%s: %s (quarantined)", item.location, item.reason)
+            if self.damaged == WARN_DAMAGE:
+                log.warning("%s: further damage is quarantined without a warning", self.name)
+        if self.on_damage is None:  # pragma: no cover - the runner always sets it
+            raise RuntimeError(f"{item.location}: damaged input with nowhere to quarantine it")
+        self.on_damage(item)
+        self.offset = item.end
 
 
 def collect_file(
@@ -205,38 +226,38 @@ def _collect_once(
     parser = parser_factory()
     kind = parser.name
     key = str(path.resolve())
-    fh, gzipped = _open(path)
-    summary.files += 1
-    with fh:
+    source = reading.open_input(path)
+    with source.fh:
         if parser.framing == "file":
-            data = fh.read(MAX_FILE + 1)
-            if len(data) > MAX_FILE:
-                raise InputError(f"{path}: larger than {MAX_FILE} bytes; refusing to load it")
-            feeder = _Feeder(fh, path.name, 0, follow=False)
-            records: Iterator[RawRecord] = iter([RawRecord(data, path.name, len(data))])
-            _run(log_, parser_factory, parser, records, feeder, ctx, summary, batch_size, None)
+            summary.files += 1
+            size = _collect_document(
+                log_, parser_factory, parser, path, source, ctx, summary, batch_size
+            )
             if progress is not None:
-                progress(path.name, len(data), len(data))
-            summary.read += 1  # the whole file is one record
+                progress(path.name, size, size)
             return False
         start = 0
-        stored = None if gzipped else log_.resume_point(kind, key)
+        stored = None if source.gzipped else log_.resume_point(kind, key)
         if (
             stored is not None
             and stored.offset <= _size(path)
             and stored.head_sha256 == _head_hash(path, stored.offset)
         ):
             start = stored.offset
-            fh.seek(start)
-        feeder = _Feeder(fh, path.name, start, follow)
-        feeder.prefix = _prefix(path, min(HEAD_BYTES, start))
+            source.seek(start)
+        else:
+            # A file read from its start must not be mostly binary (a resumed one was not).
+            reading.refuse_binary_file(path)
+        summary.files += 1
+        feeder = _Feeder(source, path.name, start, follow)
+        feeder.prefix = _prefix(path, HEAD_BYTES if source.gzipped else min(HEAD_BYTES, start))
         if start:
             feeder.preface = _first_lines(path, getattr(parser, "header_lines", 0), start)
         feeder.line = _count_lines(path, start)  # locations stay "file:line" after a resume
         prime = getattr(parser, "prime", None)
         if start and prime is not None:
             prime(_lines_before(path, start, getattr(parser, "context_lines", 1)), ctx)
-        point = None if gzipped else (kind, key, path)
+        point = None if source.gzipped else (kind, key, path)
         if not follow and (pipeline if pipeline is not None else worth_a_process(path, start)):
             from edgeaudit.collect.pipeline import run_pipelined  # it imports this module
 
@@ -265,6 +286,46 @@ def _collect_once(
                 return True
             # A quiet spell after some records: the parser has flushed what it held; a fresh
             # pass waits for more.
+
+
+def _collect_document(
+    log_: EvidenceLog,
+    parser_factory: Callable[[], Parser],
+    parser: Parser,
+    path: Path,
+    source: reading.Input,
+    ctx: ParseContext,
+    summary: CollectSummary,
+    batch_size: int,
+) -> int:
+    """A whole-file format: the (decompressed) file is one record. A damaged gzip stream
+    leaves half a document, which no parser can read as a whole: it is quarantined as one
+    record with what decompressed as its raw data."""
+    data = reading.read_whole(source.stream, MAX_FILE)
+    if len(data) > MAX_FILE:
+        raise InputError(f"{path}: larger than {MAX_FILE} bytes; refusing to load it")
+    reading.refuse_binary(str(path), reading.PlainStream(io.BytesIO(data), path), len(data))
+    damage = source.stream.damage
+    feeder = _Feeder(source, path.name, 0, follow=False)
+    if damage is None:
+        records: Iterator[RawRecord] = iter([RawRecord(data, path.name, len(data))])
+        _run(log_, parser_factory, parser, records, feeder, ctx, summary, batch_size, None)
+        summary.read += 1  # the whole file is one record
+        return len(data)
+    item = reading.Damage(
+        f"{path.name}@{damage.offset}",
+        f"{damage.reason()}; a whole-file {parser.name} document cannot be parsed in part: "
+        f"the {len(data)} bytes decompressed are this record's raw data",
+        data,
+        len(data),
+    )
+
+    def quarantined() -> Iterator[RawRecord]:
+        feeder.damage(item)
+        yield from ()
+
+    _run(log_, parser_factory, parser, quarantined(), feeder, ctx, summary, batch_size, None)
+    return len(data)
 
 
 class _Follower:
@@ -307,7 +368,10 @@ class _Follower:
             if self._stopped():
                 return False
             size = _size(self.path)
-            if size < feeder.offset or _prefix(self.path, len(feeder.prefix)) != feeder.prefix:
+            if (
+                size < max(feeder.offset, feeder.fh.tell())
+                or _prefix(self.path, len(feeder.prefix)) != feeder.prefix
+            ):
                 feeder.rotated = True
                 return False
             if size > feeder.fh.tell() + partial:
@@ -341,7 +405,7 @@ def _first_lines(path: Path, count: int, upto: int) -> list[RawRecord]:
     with path.open("rb") as fh:
         offset = 0
         for number in range(1, count + 1):
-            raw = fh.readline(MAX_RECORD)
+            raw = fh.readline(reading.MAX_RECORD)
             if not raw or offset + len(raw) > upto:
                 break
             offset += len(raw)
@@ -353,7 +417,7 @@ def _lines_before(path: Path, upto: int, count: int) -> list[RawRecord]:
     """The last ``count`` complete lines before offset ``upto`` (context for a parser that
     primes its state on resume, e.g. journald's last sequence number)."""
     with path.open("rb") as fh:
-        begin = max(0, upto - count * MAX_RECORD)
+        begin = max(0, upto - count * reading.MAX_RECORD)
         fh.seek(begin)
         data = fh.read(upto - begin)
     lines = data.split(b"\n")[:-1]  # upto is just after a newline
@@ -404,6 +468,7 @@ def _run(
     run = _Run(sink, parser, feeder, summary, batch_size, point, progress)
     before = feeder.read
     feeder.before_next = run.flush_if_full
+    feeder.on_damage = lambda d: run.batch.quarantine.append(_damage_record(parser, ctx, d))
     follower = getattr(feeder.wait, "__self__", None)
     if isinstance(follower, _Follower):
         follower.at_end = run.flush_safe
@@ -421,7 +486,7 @@ def _run(
             outputs = parser.parse(records, ctx)
             continue
         run.take(out)
-    feeder.before_next = None
+    feeder.before_next = feeder.on_damage = None
     if isinstance(follower, _Follower):
         follower.at_end = None
     # The input is exhausted and the parser has flushed: everything read is emitted.
@@ -528,6 +593,12 @@ class _Run:
         if self.progress is not None and self.point is not None:
             path = self.point[2]
             self.progress(path.name, self.feeder.offset, max(_size(path), self.feeder.offset))
+
+
+def _damage_record(parser: Parser, ctx: ParseContext, d: reading.Damage) -> QuarantineRecord:
+    return QuarantineRecord(
+        parser.name, ctx.source, d.location, d.reason, d.raw, hashlib.sha256(d.raw).hexdigest()
+    )
 
 
 def _parser_error(
