@@ -12,36 +12,23 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
 from jose import jws
 from jose.exceptions import JOSEError
 
-from edgeaudit.canonical import canonical_json, leaf_hash
-from edgeaudit.errors import InputError, NoteError, ProofError
-from edgeaudit.events import parse_utc_time
-from edgeaudit.merkle.verify import verify_consistency, verify_inclusion
+from edgeaudit.canonical import canonical_json
+from edgeaudit.errors import CanonicalError, NoteError, ProofError
+from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.verify import pack_format as pf
-from edgeaudit.verify.pack_files import PackFiles, PackProblem, PackReport, lines
+from edgeaudit.verify.pack_entries import Cited, check_entries
+from edgeaudit.verify.pack_files import PackFileError, PackFiles, PackProblem, PackReport
 from edgeaudit.verify.pack_key import ManifestKey
 
 __all__ = ["PackFiles", "PackProblem", "PackReport", "verify_pack"]
-
-
-def _json_line(report: PackReport, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(raw)
-    except ValueError as exc:
-        report.add(name, f"not a JSON object ({exc})", number)
-        return None
-    if not isinstance(value, dict):
-        report.add(name, "not a JSON object", number)
-        return None
-    return value
 
 
 def verify_pack(
@@ -49,6 +36,8 @@ def verify_pack(
 ) -> PackReport:
     files = PackFiles(Path(path))
     report = PackReport(str(path))
+    for name, problem in files.problems:
+        report.add(name, problem)
     try:
         manifest = _check_manifest(files, manifest_key, report)
         if manifest is None:
@@ -58,11 +47,22 @@ def verify_pack(
         cited = _load_findings(files, manifest, report)
         if checkpoint is not None:
             size, root = checkpoint
-            _check_entries(files, manifest, size, root, cited, report)
+            check_entries(files, manifest, size, root, cited, report)
             _check_consistency(files, manifest, log_keys, size, root, report)
+    except PackFileError as exc:
+        report.add(exc.name, exc.message)
     finally:
         files.close()
     return report
+
+
+def _canonical(raw: bytes, value: Any) -> bool:
+    """Whether ``raw`` is the RFC 8785 form of the JSON value parsed from it (this also
+    refuses duplicate member names, which parsers resolve differently)."""
+    try:
+        return canonical_json(value) == raw
+    except CanonicalError:
+        return False
 
 
 def _check_manifest(
@@ -108,27 +108,21 @@ def _check_manifest(
         found = manifest.get("format") if isinstance(manifest, dict) else None
         report.add(pf.MANIFEST, f"format {found!r}, expected {pf.FORMAT!r}")
         return None
-    listed: dict[str, dict[str, Any]] = {}
-    for i, f in enumerate(manifest.get("files", [])):
-        if not isinstance(f, dict) or not isinstance(f.get("path"), str):
-            report.add(pf.MANIFEST, f"files[{i}] is not a {{path, sha256, size}} object")
-            continue
-        listed[f["path"]] = f
-    for name in pf.REQUIRED:
-        if name not in listed:
-            report.add(pf.MANIFEST, f"does not list the required file {name}")
-    for name, f in listed.items():
-        if not files.has(name):
-            report.add(name, "listed in the manifest but missing from the pack")
-            continue
-        digest, size = files.sha256(name)
-        if digest != f.get("sha256"):
-            report.add(name, f"SHA-256 is {digest}, the manifest says {f.get('sha256')}")
-        elif size != f.get("size"):
-            report.add(name, f"size is {size} bytes, the manifest says {f.get('size')}")
+    if not _canonical(payload, manifest):
+        report.add(pf.MANIFEST, "is not canonical JSON (RFC 8785)")
+    if manifest.get("tenant") is not None and not isinstance(manifest.get("tenant"), str):
+        report.add(pf.MANIFEST, f"tenant {manifest.get('tenant')!r} is neither null nor a name")
+        return None
+    listed = _listed(files, manifest, report)
     for name in files.names():
         if name not in listed and name not in pf.SIGNATURE_FILES:
             report.add(name, "in the pack but not in the manifest")
+    assessed = [name for name in pf.ASSESSMENT_FILES if name in listed]
+    if manifest.get("findings") is None and assessed:
+        report.add(pf.MANIFEST, f"findings is null but the pack lists {', '.join(assessed)}")
+    elif manifest.get("findings") is not None and len(assessed) != len(pf.ASSESSMENT_FILES):
+        missing = sorted(set(pf.ASSESSMENT_FILES) - set(assessed))
+        report.add(pf.MANIFEST, f"an assessment's files come together: {missing} not listed")
     content = {k: v for k, v in manifest.items() if k not in ("evidence_digest", "manifest_key")}
     content["files"] = [f for f in manifest.get("files", []) if f.get("path") != pf.REPORT]
     digest = hashlib.sha256(canonical_json(content)).hexdigest()
@@ -138,6 +132,54 @@ def _check_manifest(
             f"evidence_digest is {manifest.get('evidence_digest')}, the files hash to {digest}",
         )
     return manifest
+
+
+def _listed(
+    files: PackFiles, manifest: dict[str, Any], report: PackReport
+) -> dict[str, dict[str, Any]]:
+    """The manifest's ``files``: format files only, each once, sorted, each present with its
+    SHA-256 and size. ``checkpoint`` alone is compared by content (``_check_checkpoint``): a
+    witness may add cosignature lines to the note, which changes its bytes, not what it says."""
+    listed: dict[str, dict[str, Any]] = {}
+    entries = manifest.get("files")
+    if not isinstance(entries, list):
+        report.add(pf.MANIFEST, "files is not a list")
+        return listed
+    paths = []
+    for i, f in enumerate(entries):
+        if not isinstance(f, dict) or not isinstance(f.get("path"), str):
+            report.add(pf.MANIFEST, f"files[{i}] is not a {{path, sha256, size}} object")
+            continue
+        name = f["path"]
+        paths.append(name)
+        if name not in pf.LISTED:
+            report.add(
+                pf.MANIFEST,
+                f"files[{i}] lists {name!r}, which is not a file of the format "
+                f"({', '.join(sorted(pf.LISTED))})",
+            )
+            continue
+        if name in listed:
+            report.add(pf.MANIFEST, f"files[{i}] lists {name!r} a second time")
+            continue
+        listed[name] = f
+    if paths != sorted(paths):
+        report.add(pf.MANIFEST, "files is not sorted by path")
+    for name in pf.REQUIRED:
+        if name not in listed:
+            report.add(pf.MANIFEST, f"does not list the required file {name}")
+    for name, f in listed.items():
+        if not files.has(name):
+            report.add(name, "listed in the manifest but missing from the pack")
+            continue
+        digest, size = files.sha256(name)
+        if name == pf.CHECKPOINT and (digest, size) != (f.get("sha256"), f.get("size")):
+            report.cosigned = True  # its signed body is compared in _check_checkpoint
+        elif digest != f.get("sha256"):
+            report.add(name, f"SHA-256 is {digest}, the manifest says {f.get('sha256')}")
+        elif size != f.get("size"):
+            report.add(name, f"size is {size} bytes, the manifest says {f.get('size')}")
+    return listed
 
 
 def _check_checkpoint(
@@ -150,6 +192,12 @@ def _check_checkpoint(
     except NoteError as exc:
         report.add(pf.CHECKPOINT, str(exc))
         return None
+    if report.cosigned and cp.extensions:
+        report.add(
+            pf.CHECKPOINT,
+            "differs from the note the manifest lists, and its signed text is not just "
+            "origin, size and root",
+        )
     want = manifest.get("checkpoint") or {}
     if cp.size != want.get("tree_size") or cp.root.hex() != want.get("root_hash"):
         report.add(
@@ -161,19 +209,23 @@ def _check_checkpoint(
     return cp.size, cp.root
 
 
-def _load_findings(
-    files: PackFiles, manifest: dict[str, Any], report: PackReport
-) -> dict[int, list[tuple[str, str]]]:
+def _load_findings(files: PackFiles, manifest: dict[str, Any], report: PackReport) -> Cited:
     """index -> [(finding id, cited leaf hash)] of every result's evidence."""
-    cited: dict[int, list[tuple[str, str]]] = {}
+    found = Cited()
+    cited = found.refs
     if not files.has(pf.FINDINGS_JSON):
-        return cited
+        return found
     try:
-        doc = json.loads(files.read(pf.FINDINGS_JSON))
+        raw = files.read(pf.FINDINGS_JSON)
+        doc = json.loads(raw)
         results = doc["results"]
+        if not isinstance(results, list):
+            raise TypeError("results is not a list")
     except (ValueError, KeyError, TypeError) as exc:
         report.add(pf.FINDINGS_JSON, f"not an assessment document ({exc})")
-        return cited
+        return found
+    if not _canonical(raw, doc):
+        report.add(pf.FINDINGS_JSON, "is not canonical JSON (RFC 8785)")
     ids = []
     for i, r in enumerate(results):
         rid = r.get("id") if isinstance(r, dict) else None
@@ -196,12 +248,18 @@ def _load_findings(
     if files.has(pf.FINDINGS_CSV):
         text = files.read(pf.FINDINGS_CSV).decode("utf-8", "replace")
         rows = list(csv.reader(io.StringIO(text)))
+        if not rows or tuple(rows[0]) != pf.FINDINGS_CSV_COLUMNS:
+            report.add(
+                pf.FINDINGS_CSV,
+                f"header is {rows[0] if rows else []}, expected {list(pf.FINDINGS_CSV_COLUMNS)}",
+                1,
+            )
         csv_ids = [row[0] for row in rows[1:] if row]
         if csv_ids != ids:
             report.add(
                 pf.FINDINGS_CSV, f"lists results {csv_ids[:5]}..., findings.json {ids[:5]}..."
             )
-    return cited
+    return found
 
 
 def _check_tenant_results(doc: Any, tenant: Any, report: PackReport) -> None:
@@ -233,170 +291,6 @@ def _check_tenant_results(doc: Any, tenant: Any, report: PackReport) -> None:
         )
 
 
-def _check_entries(
-    files: PackFiles,
-    manifest: dict[str, Any],
-    size: int,
-    root: bytes,
-    cited: dict[int, list[tuple[str, str]]],
-    report: PackReport,
-) -> None:
-    for name in (pf.EVIDENCE, pf.PROOFS):
-        if not files.has(name):
-            report.add(name, "missing: no entry can be proven without it")
-            return
-    tenant = manifest.get("tenant")
-    period = manifest.get("period") or {}
-    try:
-        start = parse_utc_time(period.get("from"))[1]
-        end = parse_utc_time(period.get("to"))[1]
-    except InputError as exc:
-        report.add(pf.MANIFEST, f"period: {exc}")
-        return
-    present: dict[int, str] = {}
-    ev_lines = lines(files, pf.EVIDENCE)
-    pr_lines = lines(files, pf.PROOFS)
-    last = -1
-    for (number, raw), proof_line in _zip_longest(ev_lines, pr_lines, report):
-        rec = _json_line(report, pf.EVIDENCE, number, raw) if raw is not None else None
-        prf = _json_line(report, pf.PROOFS, proof_line[0], proof_line[1]) if proof_line else None
-        if rec is None:
-            continue
-        index, leaf_hex = rec.get("index"), rec.get("leaf_hash")
-        if (
-            not isinstance(index, int)
-            or not isinstance(leaf_hex, str)
-            or not pf.HASH_HEX.fullmatch(leaf_hex)
-        ):
-            report.add(pf.EVIDENCE, "needs an integer index and a 64-hex leaf_hash", number)
-            continue
-        if index <= last:
-            report.add(
-                pf.EVIDENCE,
-                f"index {index} does not follow {last} (entries must ascend)",
-                number,
-                index,
-            )
-        last = max(last, index)
-        if not 0 <= index < size:
-            report.add(
-                pf.EVIDENCE,
-                f"index {index} is outside the checkpoint's tree of size {size}",
-                number,
-                index,
-            )
-            continue
-        leaf = bytes.fromhex(leaf_hex)
-        if "entry" in rec:
-            body = pf.b64decode_strict(rec["entry"])
-            if body is None:
-                report.add(pf.EVIDENCE, "entry is not standard base64", number, index)
-                continue
-            actual = leaf_hash(body)
-            if actual != leaf:
-                report.add(
-                    pf.EVIDENCE,
-                    f"entry bytes hash to leaf {actual.hex()}, the line says {leaf_hex}",
-                    number,
-                    index,
-                )
-                continue
-            _check_scope(body, tenant, start, end, index in cited, number, index, report)
-        elif "redacted" in rec:
-            if tenant is None:
-                report.add(pf.EVIDENCE, "a site pack must not hold redacted entries", number, index)
-            report.redacted += 1
-        else:
-            report.add(pf.EVIDENCE, "has neither entry nor redacted", number, index)
-            continue
-        if prf is None:
-            report.add(pf.PROOFS, f"no proof line for entry {index}", number, index)
-            continue
-        if prf.get("index") != index:
-            report.add(
-                pf.PROOFS, f"proof is for entry {prf.get('index')}, expected {index}", number, index
-            )
-            continue
-        blob = pf.b64decode_strict(prf.get("proof"))
-        hashes = pf.split_hashes(blob) if blob is not None else None
-        if hashes is None:
-            report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number, index)
-            continue
-        try:
-            verify_inclusion(leaf, index, size, hashes, root)
-        except ProofError as exc:
-            report.add(pf.PROOFS, str(exc), number, index)
-            continue
-        if index in cited:  # kept only for the citation check: a pack may hold millions
-            present[index] = leaf_hex
-        report.entries += 1
-    if manifest.get("entries") != report.entries:
-        report.add(
-            pf.EVIDENCE,
-            f"{report.entries} entries proven, the manifest says {manifest.get('entries')}",
-        )
-    for index, refs in sorted(cited.items()):
-        for rid, cited_leaf in refs:
-            if index not in present:
-                report.add(
-                    pf.FINDINGS_JSON,
-                    f"finding {rid} cites entry {index}, which the pack does not hold (proven)",
-                    index=index,
-                )
-            elif present[index] != cited_leaf:
-                report.add(
-                    pf.FINDINGS_JSON,
-                    f"finding {rid} cites entry {index} with leaf {cited_leaf}, "
-                    f"the pack holds {present[index]}",
-                    index=index,
-                )
-
-
-def _zip_longest(
-    ev: Iterator[tuple[int, bytes]], pr: Iterator[tuple[int, bytes]], report: PackReport
-) -> Iterator[tuple[tuple[int, bytes | None], tuple[int, bytes] | None]]:
-    yield from ((item, next(pr, None)) for item in ev)
-    for number, _ in pr:
-        report.add(pf.PROOFS, "a proof line without an evidence line", number)
-
-
-def _check_scope(
-    body: bytes,
-    tenant: str | None,
-    start: int,
-    end: int,
-    is_cited: bool,
-    number: int,
-    index: int,
-    report: PackReport,
-) -> None:
-    try:
-        entry = orjson.loads(body)
-        seconds = parse_utc_time(entry.get("time"))[1]
-    except (ValueError, AttributeError, InputError) as exc:
-        report.add(pf.EVIDENCE, f"entry is not an event ({exc})", number, index)
-        return
-    if tenant is not None:
-        scope = entry.get("scope")
-        scope = (
-            scope if isinstance(scope, list) else ([entry["tenant"]] if entry.get("tenant") else [])
-        )
-        if scope != [tenant]:
-            report.add(
-                pf.EVIDENCE,
-                f"entry in full is scoped to {scope}, expected only [{tenant!r}]",
-                number,
-                index,
-            )
-    if not start <= seconds < end and not is_cited:
-        report.add(
-            pf.EVIDENCE,
-            f"entry time {entry.get('time')} is outside the pack's period",
-            number,
-            index,
-        )
-
-
 def _check_consistency(
     files: PackFiles,
     manifest: dict[str, Any],
@@ -408,7 +302,10 @@ def _check_consistency(
     if not files.has(pf.CONSISTENCY):
         return
     try:
-        doc = json.loads(files.read(pf.CONSISTENCY))
+        raw = files.read(pf.CONSISTENCY)
+        doc = json.loads(raw)
+        if not _canonical(raw, doc):
+            report.add(pf.CONSISTENCY, "is not canonical JSON (RFC 8785)")
         old = verify_checkpoint(
             doc["old_checkpoint"].encode("utf-8"), keys, origin=manifest.get("origin")
         )

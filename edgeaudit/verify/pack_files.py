@@ -6,7 +6,9 @@ Verify side: no signing code, no database, no PDF renderer.
 from __future__ import annotations
 
 import hashlib
+import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ class PackReport:
     tenant: str | None = None
     consistency_from: int | None = None
     truncated: bool = False
+    cosigned: bool = False  # the checkpoint note differs from the one listed (cosignatures)
 
     @property
     def ok(self) -> bool:
@@ -62,22 +65,71 @@ class PackReport:
         return out
 
 
+class PackFileError(Exception):
+    """A member of the pack could not be read (a damaged archive): a failed check, not usage."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+_S_IFLNK = 0o120000
+
+
 class PackFiles:
-    """A pack's files, from a directory or a zip archive."""
+    """A pack's files, from a directory or a zip archive, top level only.
+
+    Container rules (docs/pack-format.md, "Container"): every member is a regular file at the
+    top level with a unique name. Sub-folders, links, special files, duplicate zip member names
+    (a reader of the central directory and one of the local headers would disagree about
+    which of two members is meant) and encrypted members are recorded in :attr:`problems`
+    and never read."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
+        self.problems: list[tuple[str, str]] = []
+        names: list[str] = []
         if path.is_dir():
-            self._names = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+            for p in sorted(path.iterdir()):
+                if p.is_symlink():
+                    self.problems.append((p.name, "a link, not a file: a pack holds only files"))
+                elif p.is_dir():
+                    self.problems.append((p.name, "a sub-folder: a pack's files are top level"))
+                elif not p.is_file():
+                    self.problems.append((p.name, "not a regular file"))
+                else:
+                    names.append(p.name)
         elif path.is_file():
             try:
                 self._zip = zipfile.ZipFile(path)
             except (zipfile.BadZipFile, OSError) as exc:
                 raise InputError(f"{path}: not a pack directory or zip archive ({exc})") from None
-            self._names = sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
+            seen: dict[str, int] = {}
+            reported: set[str] = set()
+            for info in self._zip.infolist():
+                seen[info.filename] = seen.get(info.filename, 0) + 1
+            for info in self._zip.infolist():
+                name = info.filename
+                mode = info.external_attr >> 16
+                if seen[name] > 1:
+                    if name not in reported:
+                        reported.add(name)
+                        self.problems.append(
+                            (name, f"appears {seen[name]} times in the archive (none is read)")
+                        )
+                elif info.is_dir() or "/" in name or "\\" in name:
+                    self.problems.append((name, "in a sub-folder: a pack's files are top level"))
+                elif stat.S_IFMT(mode) == _S_IFLNK:
+                    self.problems.append((name, "a link, not a file: a pack holds only files"))
+                elif info.flag_bits & 0x1:
+                    self.problems.append((name, "encrypted: a pack's members are plain"))
+                else:
+                    names.append(name)
         else:
             raise InputError(f"{path}: no such pack (a directory or a .zip)")
+        self._names = sorted(names)
 
     def names(self) -> list[str]:
         return list(self._names)
@@ -87,19 +139,28 @@ class PackFiles:
 
     def open(self, name: str) -> IO[bytes]:
         if self._zip is not None:
-            return self._zip.open(name)
+            try:
+                return self._zip.open(name)
+            except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError) as exc:
+                raise PackFileError(name, f"cannot be read from the archive ({exc})") from None
         return (self.path / name).open("rb")
 
     def read(self, name: str) -> bytes:
-        with self.open(name) as fh:
-            return fh.read()
+        try:
+            with self.open(name) as fh:
+                return fh.read()
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise PackFileError(name, f"cannot be read from the archive ({exc})") from None
 
     def sha256(self, name: str) -> tuple[str, int]:
         h, size = hashlib.sha256(), 0
-        with self.open(name) as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-                size += len(chunk)
+        try:
+            with self.open(name) as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+                    size += len(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise PackFileError(name, f"cannot be read from the archive ({exc})") from None
         return h.hexdigest(), size
 
     def close(self) -> None:
@@ -108,5 +169,8 @@ class PackFiles:
 
 
 def lines(files: PackFiles, name: str) -> Iterator[tuple[int, bytes]]:
-    with files.open(name) as fh:
-        yield from enumerate(fh, 1)
+    try:
+        with files.open(name) as fh:
+            yield from enumerate(fh, 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise PackFileError(name, f"cannot be read from the archive ({exc})") from None

@@ -27,6 +27,10 @@ REPORT: Final = "report.pdf"
 
 SIGNATURE_FILES: Final = frozenset({MANIFEST, MANIFEST_JWS})  # the only files not in the list
 REQUIRED: Final = (CHECKPOINT, EVIDENCE, PROOFS)
+ASSESSMENT_FILES: Final = (FINDINGS_JSON, FINDINGS_CSV, OSCAL)  # all three or none
+# every file the manifest may list: the format's files, nothing else
+LISTED: Final = frozenset({*REQUIRED, CONSISTENCY, *ASSESSMENT_FILES, REPORT})
+REDACTED_VIEW: Final = frozenset({"kind", "outcome", "scope", "time"})  # members it may have
 FINDINGS_CSV_COLUMNS: Final = (
     "id",
     "rule",

@@ -16,12 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from edgeaudit.canonical import canonical_json, leaf_hash
 from edgeaudit.note.signer import generate
-from edgeaudit.pack.manifest import list_files, manifest_bytes, sign_manifest
+from edgeaudit.pack.manifest import sign_manifest
 from edgeaudit.verify import pack_format as pf
-from edgeaudit.workspace import config as cfg
-from edgeaudit.workspace.manifest_key import manifest_signing_key
 from tests.pack.conftest import Site, verify
 from tests.pack.helpers import copy_pack
+from tests.pack.tampering import edit_line, failed, lines, resign
 
 
 @pytest.fixture
@@ -32,39 +31,6 @@ def pack(site_pack: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def tpack(tenant_pack: Path, tmp_path: Path) -> Path:
     return copy_pack(tenant_pack, tmp_path / "tpack")
-
-
-def lines(path: Path) -> list[bytes]:
-    return path.read_bytes().splitlines(keepends=True)
-
-
-def edit_line(path: Path, number: int, change) -> None:  # type: ignore[no-untyped-def]
-    ls = lines(path)
-    rec = json.loads(ls[number - 1])
-    change(rec)
-    ls[number - 1] = canonical_json(rec) + b"\n"
-    path.write_bytes(b"".join(ls))
-
-
-def resign(site: Site, pack: Path, **header_changes: object) -> None:
-    """The insider: recompute every file hash and re-sign the manifest with the real key."""
-    manifest = json.loads((pack / pf.MANIFEST).read_text())
-    names = [f["path"] for f in manifest["files"]]
-    header = {
-        k: v for k, v in manifest.items() if k not in ("files", "evidence_digest", "manifest_key")
-    }
-    header.update(header_changes)
-    with manifest_signing_key(cfg.load(site.ws)) as (private, public):
-        payload = manifest_bytes(header, list_files(pack, names), public)
-        (pack / pf.MANIFEST).write_bytes(payload)
-        (pack / pf.MANIFEST_JWS).write_bytes(sign_manifest(payload, private, public))
-
-
-def failed(site: Site, pack: Path) -> str:
-    code, out, err = verify(site, pack)
-    assert code == 1, out + err
-    assert out.startswith("FAILED"), out
-    return out
 
 
 def cited_line(pack: Path) -> tuple[int, int]:

@@ -1,0 +1,281 @@
+"""``evidence.jsonl`` and ``proofs.jsonl`` of an audit pack: every line canonical, every entry
+proven, the tenant rules held (docs/pack-format.md, "evidence.jsonl" and "Tenant rules").
+
+Verify side: no signing code, no database, no PDF renderer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from edgeaudit.canonical import canonical_json, leaf_hash
+from edgeaudit.errors import CanonicalError, InputError, ProofError
+from edgeaudit.events import parse_utc_time
+from edgeaudit.merkle.verify import verify_inclusion
+from edgeaudit.verify import pack_format as pf
+from edgeaudit.verify.pack_files import PackFiles, PackReport, lines
+
+NEUTRAL_LABEL: Final = re.compile(r"tenant-[1-9][0-9]*")
+_FULL_KEYS: Final = frozenset({"entry", "index", "leaf_hash"})
+_REDACTED_KEYS: Final = frozenset({"index", "leaf_hash", "redacted"})
+
+
+@dataclass
+class Cited:
+    """What the results cite: index -> [(result id, leaf hash)], and the indexes cited by a
+    result the pack's tenant may see (all of them in a site pack)."""
+
+    refs: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    present: dict[int, str] = field(default_factory=dict)  # cited index -> proven leaf hash
+    bodies: dict[int, bytes] = field(default_factory=dict)  # cited index -> entry bytes (full)
+
+
+def _json_line(report: PackReport, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(raw)
+    except ValueError as exc:
+        report.add(name, f"not a JSON object ({exc})", number)
+        return None
+    if not isinstance(value, dict):
+        report.add(name, "not a JSON object", number)
+        return None
+    return value
+
+
+def _canonical_line(value: dict[str, Any]) -> bytes | None:
+    try:
+        return canonical_json(value) + b"\n"
+    except CanonicalError:
+        return None
+
+
+def check_entries(
+    files: PackFiles,
+    manifest: dict[str, Any],
+    size: int,
+    root: bytes,
+    cited: Cited,
+    report: PackReport,
+) -> None:
+    for name in (pf.EVIDENCE, pf.PROOFS):
+        if not files.has(name):
+            report.add(name, "missing: no entry can be proven without it")
+            return
+    tenant = manifest.get("tenant")
+    period = manifest.get("period") or {}
+    try:
+        start = parse_utc_time(period.get("from"))[1]
+        end = parse_utc_time(period.get("to"))[1]
+    except InputError as exc:
+        report.add(pf.MANIFEST, f"period: {exc}")
+        return
+    last = -1
+    for (number, raw), proof_line in _zip_longest(
+        lines(files, pf.EVIDENCE), lines(files, pf.PROOFS), report
+    ):
+        rec = _json_line(report, pf.EVIDENCE, number, raw) if raw is not None else None
+        prf = _json_line(report, pf.PROOFS, proof_line[0], proof_line[1]) if proof_line else None
+        if rec is None:
+            continue
+        index, leaf_hex = rec.get("index"), rec.get("leaf_hash")
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or not isinstance(leaf_hex, str)
+            or not pf.HASH_HEX.fullmatch(leaf_hex)
+        ):
+            report.add(pf.EVIDENCE, "needs an integer index and a 64-hex leaf_hash", number)
+            continue
+        if index <= last:
+            report.add(
+                pf.EVIDENCE,
+                f"index {index} does not follow {last} (entries must ascend)",
+                number,
+                index,
+            )
+        last = max(last, index)
+        if not 0 <= index < size:
+            report.add(
+                pf.EVIDENCE,
+                f"index {index} is outside the checkpoint's tree of size {size}",
+                number,
+                index,
+            )
+            continue
+        leaf = bytes.fromhex(leaf_hex)
+        body: bytes | None = None
+        if "entry" in rec:
+            body = pf.b64decode_strict(rec["entry"])
+            if body is None:
+                report.add(pf.EVIDENCE, "entry is not standard base64", number, index)
+                continue
+            if set(rec) != _FULL_KEYS or pf.evidence_line(index, leaf, body) != raw:
+                report.add(
+                    pf.EVIDENCE,
+                    "line is not the canonical (RFC 8785) {entry, index, leaf_hash} object",
+                    number,
+                    index,
+                )
+                continue
+            actual = leaf_hash(body)
+            if actual != leaf:
+                report.add(
+                    pf.EVIDENCE,
+                    f"entry bytes hash to leaf {actual.hex()}, the line says {leaf_hex}",
+                    number,
+                    index,
+                )
+                continue
+            if not _check_full(
+                body, tenant, start, end, index in cited.refs, number, index, report
+            ):
+                continue
+        elif "redacted" in rec:
+            if set(rec) != _REDACTED_KEYS or _canonical_line(rec) != raw:
+                report.add(
+                    pf.EVIDENCE,
+                    "line is not the canonical (RFC 8785) {index, leaf_hash, redacted} object",
+                    number,
+                    index,
+                )
+                continue
+            if tenant is None:
+                report.add(pf.EVIDENCE, "a site pack must not hold redacted entries", number, index)
+            report.redacted += 1
+        else:
+            report.add(pf.EVIDENCE, "has neither entry nor redacted", number, index)
+            continue
+        if not _check_proof(prf, proof_line, index, leaf, size, root, number, report):
+            continue
+        if index in cited.refs:  # kept only for the citation check: a pack may hold millions
+            cited.present[index] = leaf_hex
+            if body is not None:
+                cited.bodies[index] = body
+        report.entries += 1
+    if manifest.get("entries") != report.entries:
+        report.add(
+            pf.EVIDENCE,
+            f"{report.entries} entries proven, the manifest says {manifest.get('entries')}",
+        )
+    if manifest.get("redacted") != report.redacted:
+        report.add(
+            pf.EVIDENCE,
+            f"{report.redacted} redacted entries, the manifest says {manifest.get('redacted')}",
+        )
+    _check_citations(cited, report)
+
+
+def _check_proof(
+    prf: dict[str, Any] | None,
+    proof_line: tuple[int, bytes] | None,
+    index: int,
+    leaf: bytes,
+    size: int,
+    root: bytes,
+    number: int,
+    report: PackReport,
+) -> bool:
+    if prf is None or proof_line is None:
+        report.add(pf.PROOFS, f"no proof line for entry {index}", number, index)
+        return False
+    if prf.get("index") != index:
+        report.add(
+            pf.PROOFS, f"proof is for entry {prf.get('index')}, expected {index}", number, index
+        )
+        return False
+    blob = pf.b64decode_strict(prf.get("proof"))
+    hashes = pf.split_hashes(blob) if blob is not None else None
+    if blob is None or hashes is None:
+        report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number, index)
+        return False
+    if set(prf) != {"index", "proof"} or pf.proof_line(index, blob) != proof_line[1]:
+        report.add(
+            pf.PROOFS, "line is not the canonical (RFC 8785) {index, proof} object", number, index
+        )
+        return False
+    try:
+        verify_inclusion(leaf, index, size, hashes, root)
+    except ProofError as exc:
+        report.add(pf.PROOFS, str(exc), number, index)
+        return False
+    return True
+
+
+def _check_citations(cited: Cited, report: PackReport) -> None:
+    for index, refs in sorted(cited.refs.items()):
+        for rid, cited_leaf in refs:
+            if index not in cited.present:
+                report.add(
+                    pf.FINDINGS_JSON,
+                    f"finding {rid} cites entry {index}, which the pack does not hold (proven)",
+                    index=index,
+                )
+            elif cited.present[index] != cited_leaf:
+                report.add(
+                    pf.FINDINGS_JSON,
+                    f"finding {rid} cites entry {index} with leaf {cited_leaf}, "
+                    f"the pack holds {cited.present[index]}",
+                    index=index,
+                )
+
+
+def _zip_longest(
+    ev: Iterator[tuple[int, bytes]], pr: Iterator[tuple[int, bytes]], report: PackReport
+) -> Iterator[tuple[tuple[int, bytes | None], tuple[int, bytes] | None]]:
+    yield from ((item, next(pr, None)) for item in ev)
+    for number, _ in pr:
+        report.add(pf.PROOFS, "a proof line without an evidence line", number)
+
+
+def _check_full(
+    body: bytes,
+    tenant: str | None,
+    start: int,
+    end: int,
+    is_cited: bool,
+    number: int,
+    index: int,
+    report: PackReport,
+) -> bool:
+    """A full entry: canonical JSON of an event, the tenant's alone in a tenant pack, in the
+    period unless a result cites it."""
+    try:
+        entry = orjson.loads(body)
+        canonical = canonical_json(entry)
+        seconds = parse_utc_time(entry.get("time"))[1]
+    except (ValueError, AttributeError, InputError, CanonicalError) as exc:
+        report.add(pf.EVIDENCE, f"entry is not an event ({exc})", number, index)
+        return False
+    if canonical != body:
+        report.add(
+            pf.EVIDENCE,
+            "entry bytes are not canonical JSON (RFC 8785): the log stores only canonical entries",
+            number,
+            index,
+        )
+        return False
+    if tenant is not None:
+        scope = entry.get("scope")
+        scope = (
+            scope if isinstance(scope, list) else ([entry["tenant"]] if entry.get("tenant") else [])
+        )
+        if scope != [tenant]:
+            report.add(
+                pf.EVIDENCE,
+                f"entry in full is scoped to {scope}, expected only [{tenant!r}]",
+                number,
+                index,
+            )
+    if not start <= seconds < end and not is_cited:
+        report.add(
+            pf.EVIDENCE,
+            f"entry time {entry.get('time')} is outside the pack's period",
+            number,
+            index,
+        )
+    return True
