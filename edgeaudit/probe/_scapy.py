@@ -92,13 +92,17 @@ class UdpAnswer:
     ttl: int
     sport: int
     dport: int
+    payload: bytes
 
 
 def decode_udp(packet: bytes) -> UdpAnswer | None:
     ip = IP(packet)
     if UDP not in ip:
         return None
-    return UdpAnswer(ip.src, int(ip.ttl), int(ip[UDP].sport), int(ip[UDP].dport))
+    u = ip[UDP]
+    start = (packet[0] & 0x0F) * 4 + 8  # the datagram's own bytes, not scapy's re-encoding
+    end = (packet[0] & 0x0F) * 4 + int(u.len) if u.len else len(packet)
+    return UdpAnswer(ip.src, int(ip.ttl), int(u.sport), int(u.dport), packet[start:end])
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from edgeaudit.errors import EdgeauditError
-from edgeaudit.probe import wire
+from edgeaudit.probe import payloads, wire
 from edgeaudit.probe.model import Probe, ScopeError
 
 log = logging.getLogger("edgeaudit.probe")
@@ -32,10 +32,6 @@ ETH_P_ARP: Final = 0x0806
 MIN_WAIT: Final = 0.05  # seconds: never wait less than this for late answers
 SO_RCVBUFFORCE: Final = 33  # Linux; root may exceed net.core.rmem_max
 Key = tuple[str, str, int | None]  # (address, protocol, port)
-UDP_PAYLOADS: Final = {
-    53: bytes.fromhex("edae0100000100000000000000000200 01".replace(" ", "")),  # DNS NS .
-    123: b"\x1b" + bytes(47),  # NTP client request
-}
 
 
 class ProbeError(EdgeauditError):
@@ -50,6 +46,7 @@ class Answer:
     icmp_type: int | None = None
     icmp_code: int | None = None
     mac: str | None = None
+    detail: str | None = None  # UDP: what answered (payloads.describe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +54,7 @@ class Params:
     rate: int = 10_000  # packets per second
     tries: int = 3  # up to twice as many when a retry shows that packets are being lost
     timeout: float = 1.0  # at most this many seconds of waiting for answers after each round
+    community: bytes = b"public"  # SNMP v1/v2c requests (never recorded)
 
 
 @dataclass
@@ -103,6 +101,9 @@ class Engine:
         self._src: dict[str, str] = {}
         self._probes: set[Key] = set()
         self._sent_at: dict[Key, float] = {}
+        self._payloads: dict[Key, tuple[str, ...]] = {}
+        self._udp_ports: dict[tuple[str, int], int] = {}  # (target, our sport) -> its port
+        self._community = b"public"
         self._max_rtt: float | None = None
         self._c = Collected()
         self._scapy: Any = None
@@ -157,6 +158,13 @@ class Engine:
         self._c = c = Collected(started=now_utc())
         self._socket("icmp", self._raw(socket.IPPROTO_ICMP))  # errors answer every protocol
         self._probes = {(p.address, p.protocol, p.port) for p in probes}
+        self._payloads = {(p.address, p.protocol, p.port): p.payloads for p in probes}
+        self._udp_ports = {
+            (p.address, self.cookie.sport("udp", p.address, p.port)): p.port
+            for p in probes
+            if p.protocol == "udp" and p.port is not None
+        }
+        self._community = params.community
         self._src, self._sent_at, self._max_rtt = {}, {}, None  # an engine may run again
         for p in probes:
             self._source(p.address)
@@ -201,7 +209,6 @@ class Engine:
         c = self._c
         c.sent[key] = c.sent.get(key, 0) + 1
         self._sent_at[key] = time.monotonic()
-        c.packets += 1
         try:
             if p.protocol == "tcp":
                 assert p.port is not None
@@ -212,10 +219,14 @@ class Engine:
             elif p.protocol == "udp":
                 assert p.port is not None
                 sport = self.cookie.sport("udp", p.address, p.port)
-                payload = UDP_PAYLOADS.get(p.port, b"")
                 s = self._socket("udp", self._raw(socket.IPPROTO_UDP))
-                data = self._scapy.udp_probe(src, p.address, sport, p.port, payload)
-                s.sendto(data, (p.address, 0))
+                ident = self.cookie.seq(src, sport, p.address, p.port)
+                ctx = payloads.Ctx(src, p.address, sport, p.port, ident, self._community)
+                for body in [payloads.PAYLOADS[n].build(ctx) for n in p.payloads] or [b""]:
+                    data = self._scapy.udp_probe(src, p.address, sport, p.port, body)
+                    s.sendto(data, (p.address, 0))
+                    c.packets += 1
+                return
             elif p.protocol == "icmp":
                 s = self._socket("icmp", self._raw(socket.IPPROTO_ICMP))
                 ident = self.cookie.ident(p.address)
@@ -225,6 +236,7 @@ class Engine:
                 s = self._socket(f"arp:{iface}", lambda: self._arp_socket(iface))
                 mac = wire.mac_address(iface)
                 s.send(self._scapy.arp_request(mac, src, p.address))
+            c.packets += 1
         except BlockingIOError:
             self._drain(0.01)  # the send buffer is full: let answers in, the retry resends
         except OSError as exc:
@@ -293,8 +305,19 @@ class Engine:
             if not wire.SPORT_BASE <= dport < wire.SPORT_BASE + wire.SPORT_SPAN:
                 return  # not to one of our source ports: other traffic of this host
             u = self._scapy.decode_udp(data)
-            if u is not None and u.dport == self.cookie.sport("udp", u.src, u.sport):
-                self._add((u.src, "udp", u.sport), Answer("udp", u.src, u.ttl))
+            if u is None:
+                return
+            # matched by our keyed source port; the answer may come from another port (TFTP
+            # answers from a new one, RFC 1350 4)
+            if u.dport == self.cookie.sport("udp", u.src, u.sport):
+                port = u.sport
+            elif (u.src, u.dport) in self._udp_ports:
+                port = self._udp_ports[(u.src, u.dport)]
+            else:
+                return
+            key = (u.src, "udp", port)
+            said = payloads.describe(self._payloads.get(key, ()), u.payload)
+            self._add(key, Answer("udp", u.src, u.ttl, detail=said))
         elif name == "icmp":
             self._take_icmp(data)
         elif self._scapy is not None:

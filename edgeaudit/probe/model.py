@@ -23,6 +23,7 @@ class Probe:
     asset: str | None
     owner: str | None
     expected: str  # allow / deny
+    payloads: tuple[str, ...] = ()  # UDP: the service requests sent per try (payloads.py)
 
     @property
     def control(self) -> bool:

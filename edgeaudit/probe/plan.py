@@ -14,6 +14,8 @@
         timeout: 1.0                  # seconds to wait for answers after each round
         icmp: true                    # ICMP echo to every target (default true)
         arp: false                    # ARP who-has for every target on the vantage link
+        udp_payloads: {1161: [snmp-v2c-get], 623: []}   # per port: which requests to send
+        snmp_community: public        # SNMP v1/v2c community (default public; never recorded)
 
 A plan probes every address of every asset in its target segments, on the ports the matrix
 allows from the vantage segment, the management ports and the plan's extra ports. The scope
@@ -32,6 +34,7 @@ from edgeaudit.collect.inventory import Inventory
 from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import IsolationMatrix, parse_ports
 from edgeaudit.probe.model import Probe, ScopeError
+from edgeaudit.probe.payloads import PAYLOADS, for_port
 from edgeaudit.yamlfile import Node, load_yaml
 
 DEFAULT_RATE: Final = 10_000
@@ -55,6 +58,8 @@ class Plan:
     icmp: bool
     arp: bool
     line: int
+    udp_payloads: tuple[tuple[int, tuple[str, ...]], ...] = ()  # per-port override
+    community: str = "public"
 
     def params(self) -> dict[str, object]:
         return {
@@ -65,6 +70,11 @@ class Plan:
             "extra_udp": list(self.extra_udp),
             "icmp": self.icmp,
             "arp": self.arp,
+            **(
+                {"udp_payloads": {str(p): list(n) for p, n in self.udp_payloads}}
+                if self.udp_payloads
+                else {}
+            ),
         }
 
 
@@ -111,6 +121,8 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
             "timeout",
             "icmp",
             "arp",
+            "udp_payloads",
+            "snmp_community",
         },
         {"name", "vantage"},
     )
@@ -158,6 +170,8 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
         raise f["tries"].fail(f"tries must be at most 10, not {tries}")
     timeout = _float(f["timeout"], "timeout") if "timeout" in f else DEFAULT_TIMEOUT
     matrix.pairs([vantage, *targets])  # every segment is known to the matrix as well
+    udp_payloads = _udp_payloads(f["udp_payloads"]) if "udp_payloads" in f else ()
+    community = f["snmp_community"].text("snmp_community") if "snmp_community" in f else "public"
     return Plan(
         name=name,
         vantage=vantage,
@@ -172,7 +186,25 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
         icmp=f["icmp"].boolean("icmp") if "icmp" in f else True,
         arp=f["arp"].boolean("arp") if "arp" in f else False,
         line=int(n.node.start_mark.line) + 1,
+        udp_payloads=udp_payloads,
+        community=community,
     )
+
+
+def _udp_payloads(n: Node) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """``{port: [payload, ...]}``: the requests sent to a UDP port (``[]``: an empty
+    datagram), instead of the ones the port would pick."""
+    out: dict[int, tuple[str, ...]] = {}
+    for k, v in n.pairs("udp payload"):
+        port = k.integer("udp_payloads port", minimum=1)
+        if port > 65535:
+            raise k.fail(f"udp_payloads port must be at most 65535, not {port}")
+        names = v.texts("payload name")
+        for name in names:
+            if name not in PAYLOADS:
+                raise v.fail(f"unknown udp payload {name!r} (known: {', '.join(PAYLOADS)})")
+        out[port] = names
+    return tuple(sorted(out.items()))
 
 
 def segment_of(address: str, inventory: Inventory) -> str | None:
@@ -227,6 +259,7 @@ def expand(plan: Plan, inventory: Inventory, matrix: IsolationMatrix) -> tuple[P
             )
     probes: list[Probe] = []
     mgmt = matrix.management_ports
+    override = dict(plan.udp_payloads)
     for address, (seg, host, owner) in targets.items():
         rule = matrix.rule(plan.vantage, seg)
         tcp = set(mgmt.tcp) | set(plan.extra_tcp) | set(rule.tcp if rule else ())
@@ -239,8 +272,9 @@ def expand(plan: Plan, inventory: Inventory, matrix: IsolationMatrix) -> tuple[P
         ]
         for protocol, port in wanted:
             ok = matrix.allows(plan.vantage, seg, protocol, port)
+            sends = for_port(port, override) if protocol == "udp" and port else ()
             probes.append(
-                Probe(address, protocol, port, seg, host, owner, "allow" if ok else "deny")
+                Probe(address, protocol, port, seg, host, owner, "allow" if ok else "deny", sends)
             )
     if not probes:
         raise InputError(

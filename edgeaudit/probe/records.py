@@ -112,6 +112,8 @@ def run_events(
             "reasons": list(r.reasons),
             "tries": r.tries,
         }
+        if p.payloads:
+            attrs["payloads"] = list(p.payloads)
         native = f"{info.run}:{p.address}:{p.protocol}:{p.port if p.port is not None else '-'}"
         events.append(
             Event(

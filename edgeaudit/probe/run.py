@@ -77,6 +77,7 @@ class RunReport:
                     "violation": r.violation,
                     "reasons": list(r.reasons),
                     "tries": r.tries,
+                    **({"payloads": list(r.probe.payloads)} if r.probe.payloads else {}),
                 }
                 for r in self.results
             ],
@@ -116,7 +117,9 @@ def run_plan(policies: Policies, name: str, trigger: str = "manual") -> RunRepor
     probes = expand(plan, inv, matrix)
     check_vantage(plan, inv, probes[0].address)
     engine = Engine([s.cidr for s in inv.segments])
-    params = Params(rate=plan.rate, tries=plan.tries, timeout=plan.timeout)
+    params = Params(
+        rate=plan.rate, tries=plan.tries, timeout=plan.timeout, community=plan.community.encode()
+    )
     collected = engine.run(probes, params)
     order = sorted(probes, key=lambda p: (p.segment, p.address, p.protocol, p.port or 0))
     results, controls_ok = decide(order, collected.answers, collected.sent, collected.routed)

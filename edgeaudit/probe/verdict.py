@@ -103,7 +103,8 @@ def _one(
     if p.protocol == "icmp" and "echo" in kinds:
         return "reachable", [f"echo-reply ttl={first['echo'].ttl}"]
     if p.protocol == "udp" and "udp" in kinds:
-        return "reachable", [f"udp reply ttl={first['udp'].ttl}"]
+        a = first["udp"]
+        return "reachable", [f"udp reply ttl={a.ttl}" + (f": {a.detail}" if a.detail else "")]
     if p.protocol == "arp" and "arp" in kinds:
         return "reachable", [f"arp reply from {first['arp'].mac}"]
     if p.protocol == "tcp" and "rst" in kinds:

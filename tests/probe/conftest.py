@@ -31,7 +31,9 @@ def build(topo: Topology) -> None:
     topo.host("b", "b", "198.18.2.20/24")
     topo.host("c", "c", "198.18.3.30/24")
     topo.nft(BASE_RULES)
-    topo.listen("b", tcp=[22, 8443], udp=[])
+    # b: a BMC answering only an RMCP presence ping on 623, an SNMP agent answering only a
+    # valid get on 161, and an NTP-like echo on 123 (dropped from v, allowed from c)
+    topo.listen("b", tcp=[22, 8443], udp=["623:bmc", "161:snmp", "123"])
     topo.listen("c", tcp=[22], udp=[53])
 
 

@@ -115,7 +115,7 @@ class Topology:
     def nft(self, ruleset: str) -> None:
         run("ip", "netns", "exec", self.router, "nft", "-f", "-", input=ruleset)
 
-    def listen(self, host: str, tcp: list[int], udp: list[int]) -> None:
+    def listen(self, host: str, tcp: list[int], udp: list[int | str]) -> None:
         proc = subprocess.Popen(
             [
                 "ip",

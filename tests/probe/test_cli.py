@@ -28,7 +28,7 @@ def run_cli(ws: Workspace, *argv: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "--plan", "nope"], "no plan 'nope' (plans: from-b, l2, main)"),
+        (["run", "--plan", "nope"], "no plan 'nope' (plans: from-b, from-c, l2, main)"),
         (["run"], "usage: edgeaudit probe run --plan NAME"),
         (["run", "--plan", "main", "--trigger", "cron"], "expected manual, schedule or change:REF"),
         (["schedule", "--plan", "l2"], "no plan to schedule"),

@@ -43,7 +43,7 @@ def results(main_run: tuple[int, dict[str, Any], str]) -> dict[Any, dict[str, An
 def test_a_reachable_denied_path_fails_the_run(main_run: tuple[int, dict[str, Any], str]) -> None:
     code, report, _ = main_run
     assert code == 1
-    assert report["violations"] == 2
+    assert report["violations"] == 3  # tcp 8443, udp 161 (SNMP agent), udp 623 (IPMI)
     assert report["controls_ok"] is True
     assert report["trigger"] == "change:CHG-42"
     assert report["matrix_version"] == "lab-1"
@@ -87,12 +87,46 @@ def test_leaked_tcp_port_is_a_violation(results: dict[Any, dict[str, Any]]) -> N
 
 
 def test_udp(results: dict[Any, dict[str, Any]]) -> None:
-    assert results[(C, "udp", 53)]["verdict"] == "reachable"  # the service answered
-    leaked = results[(B, "udp", 623)]  # let through; the host says the port is closed
-    assert leaked["verdict"] == "reachable"
-    assert leaked["reasons"] == [f"icmp 3/3 from {B} (port closed on the host)"]
-    silent = results[(B, "udp", 161)]
-    assert silent["verdict"] == "inconclusive"  # open|filtered: silence proves nothing
+    c53 = results[(C, "udp", 53)]
+    assert c53["verdict"] == "reachable"  # the service answered (here: an echo)
+    assert c53["payloads"] == ["dns"]
+    silent = results[(B, "udp", 5060)]  # dropped by the router, no reference vantage
+    assert silent["verdict"] == "inconclusive"  # open|filtered: silence alone proves nothing
+    assert silent["reasons"][0] == "no answer after 3 tries (udp open|filtered)"
+
+
+def test_a_bmc_reachable_on_ipmi_is_a_violation(results: dict[Any, dict[str, Any]]) -> None:
+    """The BMC-like listener ignores empty datagrams; only an RMCP presence ping finds it."""
+    r = results[(B, "udp", 623)]
+    assert (r["verdict"], r["violation"], r["payloads"]) == ("reachable", True, ["rmcp-ping"])
+    assert r["reasons"] == [
+        "udp reply ttl=63: RMCP presence pong: a management controller answered (IPMI supported)"
+    ]
+
+
+def test_an_snmp_agent_reachable_is_a_violation(results: dict[Any, dict[str, Any]]) -> None:
+    """The SNMP-like listener answers only a valid get of sysDescr with community public."""
+    r = results[(B, "udp", 161)]
+    assert (r["verdict"], r["violation"]) == ("reachable", True)
+    assert r["reasons"][0].startswith("udp reply ttl=63: SNMPv")
+    assert r["reasons"][0].endswith("agent answered sysDescr: Linux lab-bmc 5.10 armv7l")
+
+
+def test_empty_datagrams_miss_them_and_a_wrong_community_too(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The per-plan override: an empty datagram to 623 and a wrong community on 161 go
+    unanswered, so both leaks stay open|filtered (what the engine reported before payloads)."""
+    plans = tmp_path / "probes.yaml"
+    plans.write_text(
+        "plans:\n  - {name: bare, vantage: seg-v, targets: [seg-b], icmp: false, timeout: 0.2,\n"
+        "     udp_payloads: {623: [], 161: [snmp-v2c-get]}, snmp_community: not-public}\n"
+    )
+    done = workspace.probe("v", "run", "--plan", "bare", "--json", plans=plans)
+    got = by_target(json.loads(done.stdout))
+    assert got[(B, "udp", 623)]["verdict"] == "inconclusive"
+    assert got[(B, "udp", 161)]["verdict"] == "inconclusive"
+    assert "not-public" not in done.stdout  # the community is never recorded
 
 
 def test_icmp_echo(results: dict[Any, dict[str, Any]]) -> None:
@@ -107,7 +141,7 @@ def test_records_in_the_store(workspace: Workspace, main_run: Any) -> None:
     assert run["time"] == run["attrs"]["started"] == report["started"]
     assert run["attrs"]["engine"] == "edgeaudit-probe/1"
     assert run["attrs"]["trigger"] == "change:CHG-42"
-    assert run["attrs"]["violations"] == 2
+    assert run["attrs"]["violations"] == 3
     assert run["scope"] == ["tenant-a", "tenant-b"]  # seg-c is shared: never in a scope
     assert run["source"] == "probe"
     results = [r for r in workspace.records("probe.result") if r["attrs"]["run"] == report["run"]]
@@ -118,7 +152,7 @@ def test_records_in_the_store(workspace: Workspace, main_run: Any) -> None:
     assert leak["scope"] == ["tenant-a", "tenant-b"]
     to_c = next(r for r in results if r["attrs"]["address"] == C and r["attrs"]["port"] == 22)
     assert (to_c["outcome"], to_c["scope"]) == ("success", ["tenant-a"])
-    udp = next(r for r in results if r["attrs"]["address"] == B and r["attrs"]["port"] == 161)
+    udp = next(r for r in results if r["attrs"]["address"] == B and r["attrs"]["port"] == 5060)
     assert udp["outcome"] == "unknown"
 
 
@@ -210,7 +244,7 @@ def test_on_violation_hook_gets_the_json(workspace: Workspace, tmp_path: Path) -
     done = workspace.probe("v", "run", "--plan", "main", "--on-violation", hook)
     assert done.returncode == 1
     data = json.loads(out.read_text())
-    assert data["violations"] == 2
+    assert data["violations"] == 3
     assert "VIOLATION: 198.18.2.20 (b-app, seg-b) tcp/8443: reachable" in done.stdout
 
 

@@ -128,6 +128,11 @@ def test_asset_address_outside_its_segment_is_refused(tmp_path: Path) -> None:
         ("  - {name: p, vantage: seg-ai, addresses: [not-an-ip]}\n", "is not an IP address"),
         ("  - {name: p, vantage: seg-ai, colour: red}\n", "unknown field 'colour'"),
         (
+            "  - {name: p, vantage: seg-ai, udp_payloads: {623: [ipmi-magic]}}\n",
+            ":2: unknown udp payload 'ipmi-magic' (known: snmp-v1-get, ",
+        ),
+        ("  - {name: p, vantage: seg-ai, udp_payloads: {70000: []}}\n", "at most 65535"),
+        (
             "  - {name: p, vantage: seg-ai}\n  - {name: p, vantage: seg-media}\n",
             ":3: plan 'p' is defined twice",
         ),
@@ -154,3 +159,21 @@ def test_plan_without_targets_to_probe(tmp_path: Path, inventory: Inventory) -> 
     plan = load_plans(_plans(tmp_path, "  - {name: p, vantage: a}\n"), inv, m)["p"]
     with pytest.raises(InputError, match="nothing to probe"):
         expand(plan, inv, m)
+
+
+def test_udp_payloads_by_port_and_by_plan(tmp_path: Path, inventory: Inventory) -> None:
+    m = load_isolation(POLICIES / "isolation.yaml", inventory)
+    body = (
+        "  - {name: p, vantage: seg-ai, targets: [seg-mgmt], extra_ports: {udp: [10161, 9]},\n"
+        "     udp_payloads: {10161: [snmp-v2c-get, snmp-v3-discovery], 623: []}}\n"
+    )
+    plan = load_plans(_plans(tmp_path, body), inventory, m)["p"]
+    sends = {(p.port): p.payloads for p in expand(plan, inventory, m) if p.protocol == "udp"}
+    assert sends[10161] == ("snmp-v2c-get", "snmp-v3-discovery")
+    assert sends[623] == ()  # overridden: an empty datagram
+    assert sends[9] == ()  # no request known for the port
+    assert set(sends[161]) == {"snmp-v1-get", "snmp-v2c-get", "snmp-v3-discovery"}
+    assert plan.params()["udp_payloads"] == {
+        "623": [],
+        "10161": ["snmp-v2c-get", "snmp-v3-discovery"],
+    }
