@@ -14,7 +14,13 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Final, NamedTuple
 
-from edgeaudit.canonical import canonical_json, canonical_json_fast, fingerprint_key, leaf_hash
+from edgeaudit.canonical import (
+    canonical_json,
+    canonical_json_fast,
+    canonical_json_plain,
+    fingerprint_key,
+    leaf_hash,
+)
 from edgeaudit.errors import CanonicalError, InputError
 
 MAX_ENTRY_BYTES: Final = 1 << 20
@@ -25,6 +31,7 @@ _RFC3339: Final = re.compile(
 _KIND: Final = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)*")
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]*")
 _EPOCH_DATE: Final = date(1970, 1, 1)
+_MAX_PLAIN_DEPTH: Final = 64
 
 
 class PreparedEntry(NamedTuple):
@@ -184,12 +191,63 @@ def _finish(
     if len(body) > MAX_ENTRY_BYTES:
         raise InputError(f"event is {len(body)} bytes; the limit is {MAX_ENTRY_BYTES}")
     leaf = leaf_hash(body)
+    # positional: keyword construction of a named tuple costs twice as much on the hot path
     return PreparedEntry(
-        body=body,
-        leaf_hash=leaf,
-        fp_key=fingerprint_key(seconds, fingerprint, leaf),
-        time=text,
-        kind=kind,
-        tenant=tenant,
-        source=source,
+        body, leaf, fingerprint_key(seconds, fingerprint, leaf), text, kind, tenant, source
     )
+
+
+def prepare_plain(event: object) -> PreparedEntry | None:
+    """:func:`prepare` for a value ``orjson.loads`` made, or None where that value may not be
+    what the strict parse of the same text makes, or :func:`prepare` refuses it.
+
+    ``orjson`` silently turns an integer beyond 64 bits into a float (the strict parse keeps it
+    an integer, which canonicalization then refuses), so a value holding any float is None; so is
+    anything but exact dict/list/str/int/bool/None nested at most 64 deep. What is left is the
+    value the strict parse makes of the same text, as long as no object repeats a member name:
+    ``edgeaudit.collect.jsonl`` checks that. None is never an answer about the event: the
+    caller takes the strict path (:func:`prepare` on the standard library's parse), which
+    accepts or refuses with the usual message. Otherwise the entry is exactly :func:`prepare`'s.
+    """
+    if type(event) is not dict or not _plain(event, 0):
+        return None
+    # prepare's checks, with the caches consulted inline (the hot path of a large append)
+    written = event.get("time")
+    found = _valid_times.get(written) if type(written) is str else None
+    kind = event.get("kind")
+    tenant = event.get("tenant")
+    source = event.get("source")
+    try:
+        text, seconds = found or parse_utc_time(written)
+        if type(kind) is not str or (kind not in _seen_kinds and not _valid_kind(kind)):
+            return None
+        if tenant is not None and (type(tenant) is not str or tenant not in _seen_names):
+            _optional_name(event, "tenant")
+        if source is not None and (type(source) is not str or source not in _seen_names):
+            _optional_name(event, "source")
+        if text != written:
+            event = {**event, "time": text}
+        # _plain checked the types: canonical_json_plain is canonical_json without a re-walk
+        body = canonical_json_plain(event)
+    except InputError:  # CanonicalError included
+        return None
+    if len(body) > MAX_ENTRY_BYTES:
+        return None
+    leaf = leaf_hash(body)
+    return PreparedEntry(
+        body, leaf, fingerprint_key(seconds, None, leaf), text, kind, tenant, source
+    )  # positional: see _finish
+
+
+def _plain(value: dict[str, object] | list[object], depth: int) -> bool:
+    """True when ``value`` holds only dict/list/str/int/bool/None, at most 64 levels deep."""
+    if depth >= _MAX_PLAIN_DEPTH:
+        return False
+    for v in value.values() if type(value) is dict else value:
+        t = type(v)
+        if t is str or t is int or t is bool or v is None:
+            continue
+        if (t is dict or t is list) and _plain(v, depth + 1):  # type: ignore[arg-type]
+            continue
+        return False
+    return True

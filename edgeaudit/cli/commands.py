@@ -92,31 +92,67 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_append(args: argparse.Namespace) -> int:
-    from edgeaudit.collect.jsonl import read_events
+    """Validate every line first (nothing is written if one is bad), then append in batches.
+
+    The validated entries wait in a spool (``edgeaudit.collect.jsonl``: up to 16 MB in memory,
+    then an unnamed temporary file in the workspace), so memory does not grow with the input;
+    a large input is validated by two processes. Each batch of ``jsonl.BATCH_SIZE`` (20 000) is
+    one transaction: a call of at most that many events is stored completely or not at all, as
+    before. If the store fails (or the user interrupts) after some batches were committed, the
+    message says how many: running the same command again appends only the rest.
+    """
+    import sys
+
+    from edgeaudit.collect.jsonl import spool_events
+    from edgeaudit.errors import EdgeauditError
 
     config = _workspace(args)
-    entries, errors = read_events(args.files)
-    if errors:
-        shown = "\n".join(f"  {e}" for e in errors[:MAX_ERRORS_SHOWN])
-        more = len(errors) - MAX_ERRORS_SHOWN
-        raise InputError(
-            f"{len(errors)} bad line(s); nothing was appended:\n{shown}"
-            + (f"\n  ... and {more} more" if more > 0 else "")
-        )
-    store, log = _open(config)
-    with store:
-        result = log.append(entries)
+    with spool_events(args.files, spool_dir=config.root) as spool:
+        errors = spool.errors
+        if errors:
+            shown = "\n".join(f"  {e}" for e in errors[:MAX_ERRORS_SHOWN])
+            more = len(errors) - MAX_ERRORS_SHOWN
+            raise InputError(
+                f"{len(errors)} bad line(s); nothing was appended:\n{shown}"
+                + (f"\n  ... and {more} more" if more > 0 else "")
+            )
+        store, log = _open(config)
+        appended = duplicates = 0
+        first_index: int | None = None
+        tree_size = 0
+        with store:
+            for batch in spool.batches():
+                try:
+                    result = log.append(batch)
+                except (EdgeauditError, KeyboardInterrupt) as exc:
+                    if appended or duplicates:
+                        done = (
+                            f"{appended} event(s) of the first {appended + duplicates} of "
+                            f"{spool.count} were appended (and {duplicates} found already "
+                            "stored) before this; appending the same input again adds only "
+                            "the rest"
+                        )
+                        if isinstance(exc, KeyboardInterrupt) or len(exc.args) != 1:
+                            print(f"edgeaudit: {done}", file=sys.stderr)
+                        else:
+                            exc.args = (f"{exc.args[0]}\n{done}",)
+                    raise
+                appended += result.appended
+                duplicates += result.duplicates
+                if first_index is None:
+                    first_index = result.first_index
+                tree_size = result.tree_size
     data = {
-        "appended": result.appended,
-        "duplicates": result.duplicates,
-        "first_index": result.first_index,
-        "tree_size": result.tree_size,
+        "appended": appended,
+        "duplicates": duplicates,
+        "first_index": first_index,
+        "tree_size": tree_size,
     }
     _emit(
         args,
         data,
-        f"appended {result.appended} event(s), skipped {result.duplicates} already stored; "
-        f"the log now has {result.tree_size} entries",
+        f"appended {appended} event(s), skipped {duplicates} already stored; "
+        f"the log now has {tree_size} entries",
     )
     return 0
 
@@ -335,18 +371,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from edgeaudit.cli.collect import run_collect
+    from edgeaudit.cli.collect import run_collect, summary_text
 
     config = _workspace(args)
     store, log = _open(config)
     with store:
         summary = run_collect(args, config, log)
-    data = summary.to_dict()
-    _emit(
-        args,
-        data,
-        "  ".join(f"{k} {v}" for k, v in data.items()),
-    )
+    _emit(args, summary.to_dict(), summary_text(summary))
     return 0
 
 

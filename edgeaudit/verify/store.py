@@ -3,24 +3,37 @@
 Recomputes every leaf hash from the exact stored bytes, the hash chain, the tree (and so every
 signed checkpoint's root), checks each checkpoint's signature, every stored tile proofs are
 served from, the head row, and optionally that the log still extends a checkpoint the verifier
-saw earlier (which catches a rollback of the whole database). Every contradiction becomes a
-:class:`Problem` naming the entry index or checkpoint size, with expected and found values.
+saw earlier (which catches a rollback of the whole database). A large SQLite log is verified by
+two processes when a CPU is free (:mod:`edgeaudit.verify.split`), with the same report. Every
+contradiction becomes a :class:`Problem` naming the entry index or checkpoint size, with
+expected and found values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from edgeaudit.errors import NoteError
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.store import EvidenceLog, StoredCheckpoint
+from edgeaudit.verify import split, stream
 from edgeaudit.verify.report import Problem, VerifyReport
 from edgeaudit.verify.stream import StoredTiles, Target, stream_entries
 
 
 def _hex(b: bytes) -> str:
     return b.hex()
+
+
+def _sqlite_file(log: EvidenceLog) -> str | None:
+    """The log's SQLite file, or None (PostgreSQL, or an engine this cannot see)."""
+    engine = getattr(log, "_engine", None)
+    url = getattr(engine, "url", None)
+    if url is None or url.get_backend_name() != "sqlite":
+        return None
+    return str(url.database) if url.database else None
 
 
 def _check_notes(
@@ -54,13 +67,48 @@ def verify_log(
     log: EvidenceLog,
     verifiers: Sequence[Verifier],
     trusted: bytes | None = None,
+    *,
+    alongside: Callable[[], object] | None = None,
 ) -> VerifyReport:
     """Verify ``log`` against the trusted ``verifiers`` (the log's public key).
 
     ``trusted`` is a signed checkpoint note obtained earlier, independently of this store.
     Raises :class:`NoteError` only if ``trusted`` itself does not verify; everything found in
     the store is reported in the returned :class:`VerifyReport`.
+
+    ``alongside`` (e.g. ``Store.check_pages``, SQLite's ``quick_check``) runs in a thread while
+    the entries are verified: the database engine does that work with the GIL released, so it
+    takes the time of a CPU that would otherwise wait. What it raises is raised here, in
+    preference to anything the verification raised (a damaged page explains the rest).
     """
+    if alongside is None:
+        return _verify_log(log, verifiers, trusted)
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            alongside()
+        except BaseException as exc:  # handed to the caller below
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="edgeaudit verify alongside", daemon=True)
+    thread.start()
+    try:
+        report = _verify_log(log, verifiers, trusted)
+    except BaseException:
+        thread.join()
+        if failed:
+            raise failed[0] from None
+        raise
+    thread.join()
+    if failed:
+        raise failed[0]
+    return report
+
+
+def _verify_log(
+    log: EvidenceLog, verifiers: Sequence[Verifier], trusted: bytes | None
+) -> VerifyReport:
     problems: list[Problem] = []
     trusted_cp: Checkpoint | None = None
     if trusted is not None:
@@ -77,9 +125,28 @@ def verify_log(
                     "trusted.not_extended",
                 )
             )
-        upper = {(lv, k): blob for lv, k, blob in reader.tiles(min_level=1)}
-        tiles = StoredTiles(reader.tiles(level=0), upper)
-        result = stream_entries(reader.iter_entries(), tiles, targets, problems)
+        # On a large SQLite store, a second process verifies half of the entries meanwhile.
+        helper = split.start(
+            _sqlite_file(log),
+            log.log_id,
+            head_size,
+            [t.size for t in targets],
+            stream.CHUNK_LEVELS,
+        )
+        try:
+            upper = {(lv, k): blob for lv, k, blob in reader.tiles(min_level=1)}
+            tiles = StoredTiles(reader.tiles(level=0), upper)
+            result = stream_entries(
+                reader.iter_entries(),
+                tiles,
+                targets,
+                problems,
+                handoff=helper,
+                rows_from=reader.iter_entries,
+            )
+        finally:
+            if helper is not None:
+                helper.close()
     size, chain, root = result.size, result.chain, result.root()
     for t in targets:
         if t.size > size:

@@ -4,19 +4,37 @@ Per entry: recompute the leaf hash from the exact stored bytes and the chain has
 leaf onto the tree's frontier. Every interior node of the tree is computed exactly once by the
 frontier's merges; those nodes are collected per tile and compared with the stored tiles, so
 every hash a proof could be served from is checked without extra hashing.
+
+A helper process (:mod:`edgeaudit.verify.split`) may verify aligned chunks of
+``1 << (TILE_HEIGHT * CHUNK_LEVELS)`` entries meanwhile: :func:`chunk_levels` and
+:func:`chunk_tiles` are its whole-chunk versions of the same checks (a level of the tree at a
+time; no faster than this loop in one process, measured, which is why this loop stays the one
+path here), and :func:`_adopt` joins a clean answer into the walk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import takewhile
+from typing import Protocol
 
-from edgeaudit.canonical import GENESIS_CHAIN, entry_hashes, node_hash
+from edgeaudit.canonical import (
+    GENESIS_CHAIN,
+    HASH_SIZE,
+    chain_hash,
+    entry_hashes,
+    leaf_hash,
+    node_hash,
+)
 from edgeaudit.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey
 from edgeaudit.merkle.tree import CompactRange
 from edgeaudit.verify.report import Problem
 
 _MASK = TILE_WIDTH - 1
+CHUNK_LEVELS = 3
+"""Tile levels inside one chunk handed to a helper process: 3 = 4096 entries, whose level-0 to
+level-2 tiles are complete within the chunk (and never change once written)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,24 +86,134 @@ class StoredTiles:
             return None
 
 
+class Handoff(Protocol):
+    """A range ``[lo, hi)`` of whole chunks verified elsewhere (:mod:`edgeaudit.verify.split`)."""
+
+    lo: int
+    hi: int
+
+    def answer(self) -> HandoffAnswer | None: ...
+
+
+class HandoffAnswer(Protocol):
+    @property
+    def roots(self) -> list[bytes]:
+        """Each chunk's root, in order."""
+
+    @property
+    def inner(self) -> dict[int, list[bytes]]:
+        """For each signed size inside a chunk, the frontier nodes past the chunk's start."""
+
+    @property
+    def chain(self) -> bytes:
+        """The stored chain hash of entry ``hi - 1``."""
+
+
 def stream_entries(
-    rows: Iterator[tuple[int, bytes, bytes, bytes]],
+    rows: Iterable[tuple[int, bytes, bytes, bytes]],
     stored_tiles: StoredTiles,
     targets: Sequence[Target],
     problems: list[Problem],
+    *,
+    handoff: Handoff | None = None,
+    rows_from: Callable[[int], Iterable[tuple[int, bytes, bytes, bytes]]] | None = None,
 ) -> StreamResult:
-    by_size: dict[int, list[Target]] = {}
-    for t in targets:
-        by_size.setdefault(t.size, []).append(t)
-    sizes = [*sorted(by_size), -1]
-    next_size, next_pos = sizes[0], 1
+    """Verify ``rows`` (index, entry bytes, stored leaf hash, stored chain hash) in index order.
+
+    With ``handoff`` (and ``rows_from(start)``, the rows from index ``start`` on), only the rows
+    below ``handoff.lo`` are verified here while another process verifies the whole chunks
+    ``[lo, hi)`` (:mod:`edgeaudit.verify.split`). If its answer says that range is clean and the
+    rows here ended exactly at ``lo``, its chunk roots join the frontier (:func:`_adopt`: the
+    signed roots inside the range and the tiles above its chunks are checked here, in the order
+    the row loop checks them) and the walk goes on from ``hi``; otherwise the walk goes on from
+    ``lo`` here. Either way the problems are those of one pass, in the same order.
+    """
+    st = _State(stored_tiles, targets, problems)
+    if handoff is None or rows_from is None:
+        _rows(st, rows)
+    else:
+        lo = handoff.lo
+        _rows(st, takewhile(lambda row: row[0] < lo, rows))
+        answer = handoff.answer()
+        if answer is not None and st.n == st.expected == lo and _adopt(st, answer, handoff.hi):
+            _rows(st, rows_from(handoff.hi))
+        else:
+            _rows(st, rows_from(lo))
+    _partial_tiles(st.n, st.bufs, stored_tiles, problems)
+    return StreamResult(st.n, st.prev, st.stack)
+
+
+def _adopt(st: _State, answer: HandoffAnswer, hi: int) -> bool:
+    """Join the chunks of ``[st.n, hi)`` verified elsewhere (False, changing nothing, if the
+    answer does not fit)."""
+    height = TILE_HEIGHT * CHUNK_LEVELS
+    chunk = 1 << height
+    lo = st.n
+    if lo % chunk or hi % chunk or len(answer.roots) != (hi - lo) // chunk:
+        return False
+    if any(len(h) != HASH_SIZE for h in [*answer.roots, answer.chain]):
+        return False
+    sizes = [s for s in st.sizes if lo < s < hi and s % chunk]
+    if any(s not in answer.inner for s in sizes):
+        return False
+    for start, root in zip(range(lo, hi, chunk), answer.roots, strict=True):
+        while start < st.next_size < start + chunk:
+            size = st.next_size
+            frontier = [*st.stack, *answer.inner[size]]
+            _check_roots(CompactRange.from_nodes(size, frontier).root(), st.by_size[size],
+                         st.problems)  # fmt: skip
+            st.next_size, st.next_pos = st.sizes[st.next_pos], st.next_pos + 1
+        _join(st, root, height, answer.chain)
+    return True
+
+
+class _State:
+    """Where the walk over the log stands: the next position and index, the chain so far, the
+    frontier, the nodes of the tiles not yet complete (one row of bytes per tree level), and
+    the signed roots still to check."""
+
+    __slots__ = (
+        "bufs",
+        "by_size",
+        "expected",
+        "n",
+        "next_pos",
+        "next_size",
+        "prev",
+        "problems",
+        "sizes",
+        "stack",
+        "stored",
+    )  # fmt: skip
+
+    def __init__(
+        self, stored: StoredTiles, targets: Sequence[Target], problems: list[Problem]
+    ) -> None:
+        self.by_size: dict[int, list[Target]] = {}
+        for t in targets:
+            self.by_size.setdefault(t.size, []).append(t)
+        self.sizes = [*sorted(self.by_size), -1]
+        self.next_size, self.next_pos = self.sizes[0], 1
+        self.stored = stored
+        self.problems = problems
+        self.stack: list[bytes] = []
+        self.bufs = [bytearray() for _ in range(66)]  # nodes per tree level, current tiles
+        self.expected, self.n, self.prev = 0, 0, GENESIS_CHAIN
+
+    def reached(self, root: bytes) -> None:
+        """The tree has ``next_size`` leaves: check the signed roots of that size."""
+        _check_roots(root, self.by_size[self.n], self.problems)
+        self.next_size, self.next_pos = self.sizes[self.next_pos], self.next_pos + 1
+
+
+def _rows(st: _State, rows: Iterable[tuple[int, bytes, bytes, bytes]]) -> None:
+    """One row at a time: every check, every problem."""
     hashes_of, node_of = entry_hashes, node_hash
-    stack: list[bytes] = []
+    stack, bufs, stored, problems = st.stack, st.bufs, st.stored, st.problems
     pop, push = stack.pop, stack.append
-    bufs = [bytearray() for _ in range(66)]  # nodes per tree level, for the current tile
     bottom = bufs[0]
     mask = _MASK
-    expected, n, prev = 0, 0, GENESIS_CHAIN
+    expected, n, prev, next_size = st.expected, st.n, st.prev, st.next_size
     for idx, body, stored_leaf, stored_chain in rows:
         if idx != expected:
             if idx < expected:
@@ -109,12 +237,86 @@ def stream_entries(
         expected += 1
         n += 1
         if not n & mask:
-            _full_tiles(n, bufs, stored_tiles, problems)
+            _full_tiles(n, bufs, stored, problems)
         if n == next_size:
-            _check_roots(StreamResult(n, prev, stack).root(), by_size[n], problems)
-            next_size, next_pos = sizes[next_pos], next_pos + 1
-    _partial_tiles(n, bufs, stored_tiles, problems)
-    return StreamResult(n, prev, stack)
+            st.n = n
+            st.reached(StreamResult(n, prev, stack).root())
+            next_size = st.next_size
+    st.expected, st.n, st.prev = expected, n, prev
+
+
+def chunk_levels(
+    rows: Sequence[tuple[int, bytes, bytes, bytes]], start: int, previous: bytes
+) -> list[list[bytes]] | None:
+    """Every node of an aligned chunk's subtree, a level at a time (``levels[h]`` holds
+    ``len(rows) >> h`` hashes, leaves first, the chunk's root last), when the rows are entries
+    ``start ..`` in order and every stored leaf and chain hash is what their bytes give
+    (``previous``: the stored chain hash before ``start``); else None."""
+    size = len(rows)
+    idxs, bodies, stored_leaves, stored_chains = zip(*rows, strict=True)
+    if idxs != tuple(range(start, start + size)):
+        return None
+    leaves = list(map(leaf_hash, bodies))
+    if tuple(leaves) != stored_leaves:
+        return None
+    if tuple(map(chain_hash, (previous, *stored_chains[:-1]), leaves)) != stored_chains:
+        return None
+    levels = [leaves]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append(list(map(node_hash, below[0::2], below[1::2])))
+    return levels
+
+
+def chunk_tiles(levels: list[list[bytes]], start: int) -> Iterator[tuple[int, int, int, bytes]]:
+    """The tiles complete within a chunk as ``(leaves from the chunk's start, tile level, tile
+    index, recomputed blob)``, in the order the row loop compares them."""
+    height = len(levels) - 1
+    joined = [b"".join(nodes) for nodes in levels[:height]]
+    for at in range(TILE_WIDTH, len(levels[0]) + 1, TILE_WIDTH):
+        t, m = 0, at
+        while t < height // TILE_HEIGHT and not m & _MASK:
+            k = (m >> TILE_HEIGHT) - 1
+            rows = joined[TILE_HEIGHT * t : TILE_HEIGHT * (t + 1)]
+            blob = b"".join(
+                row[k * (TILE_WIDTH >> r) * HASH_SIZE : (k + 1) * (TILE_WIDTH >> r) * HASH_SIZE]
+                for r, row in enumerate(rows)
+            )
+            yield at, t, (start >> (TILE_HEIGHT * (t + 1))) + k, blob
+            t += 1
+            m >>= TILE_HEIGHT
+
+
+def _join(st: _State, root: bytes, height: int, last_chain: bytes) -> None:
+    """The chunk of ``1 << height`` entries from ``st.n`` is verified and its tiles compared:
+    its root joins the frontier as one node of level ``height``, then the tiles above it that
+    it completes are compared and the signed roots of its end size checked."""
+    bufs, stack = st.bufs, st.stack
+    h, bits, level = root, st.n >> height, height
+    bufs[level] += h
+    while bits & 1:
+        h = node_hash(stack.pop(), h)
+        bits >>= 1
+        level += 1
+        bufs[level] += h
+    stack.append(h)
+    end = st.n + (1 << height)
+    st.n = st.expected = end
+    st.prev = last_chain
+    _full_tiles(end, bufs, st.stored, st.problems, first=height // TILE_HEIGHT)
+    if end == st.next_size:
+        st.reached(StreamResult(end, st.prev, stack).root())
+
+
+def prefix_nodes(levels: list[list[bytes]], offset: int) -> list[bytes]:
+    """The perfect subtrees of a chunk's first ``offset`` leaves, largest first (what the
+    frontier holds beyond the chunk's start when the tree has grown ``offset`` into it)."""
+    nodes, done = [], 0
+    for h in range(len(levels) - 1, -1, -1):
+        if offset >> h & 1:
+            nodes.append(levels[h][done >> h])
+            done += 1 << h
+    return nodes
 
 
 def _unexpected(idx: int, expected: int) -> Problem:
@@ -175,9 +377,10 @@ def _tile_blob(bufs: list[bytearray], t: int) -> bytes:
 
 
 def _full_tiles(
-    n: int, bufs: list[bytearray], stored: StoredTiles, problems: list[Problem]
+    n: int, bufs: list[bytearray], stored: StoredTiles, problems: list[Problem], first: int = 0
 ) -> None:
-    t, m = 0, n
+    """Compare the tiles that ``n`` leaves complete, from tile level ``first`` up."""
+    t, m = first, n >> (TILE_HEIGHT * first)
     while m and not m & _MASK:
         _compare(t, (m >> TILE_HEIGHT) - 1, _tile_blob(bufs, t), stored, problems)
         t += 1

@@ -1,0 +1,143 @@
+"""``edgeaudit verify`` as a whole process against reading and hashing the store, same run.
+
+* floor: a Python process that reads every entry's bytes from the SQLite store in index order
+  (``sqlite3``, one query) and SHA-256-hashes each: the least any verifier must do;
+* verify: ``edgeaudit verify`` of the workspace (imports, store checks, every leaf, chain and
+  tree hash, every stored tile, every checkpoint signature), as the CLI runs it (a second
+  process verifies half of a large SQLite log when there are two CPUs);
+* verify, one process: the same with ``EDGEAUDIT_VERIFY_WORKERS=1``;
+* verify, pages alongside: what ``cmd_verify`` does, with its page check (SQLite
+  ``quick_check``, ~1 s at 1 M entries) run beside the verification instead of before it
+  (``verify_log(..., alongside=store.check_pages)``): a proposal, not what the CLI does;
+* verify, no page check: the same without the page check (what ``verify_log`` itself costs);
+* imports: ``python -c "import edgeaudit.cli.commands, edgeaudit.verify.store"``;
+* optionally ``edgeaudit verify`` of a baseline tree (``git archive COMMIT | tar -x -C DIR``).
+
+The workspace is copied once into ``--dir`` (SQLite creates its ``-wal``/``-shm`` files next
+to the store even to read it; the source is left alone). Rounds alternate the contenders; the
+figures are medians; the ratio is floor seconds / verify seconds (higher is better). Peak RSS
+is GNU time's ``%M`` (the largest process of the tree).
+
+    python bench/bench_verify_cli.py --ws /tmp/bench-ev1m/ws --rounds 3
+    python bench/bench_verify_cli.py --ws /tmp/bench-ev1m/ws --rounds 3 --baseline /tmp/base
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+EDGEAUDIT = [sys.executable, "-P", "-c", "import sys; from edgeaudit.cli.main import main; "
+             "sys.exit(main(sys.argv[1:]))"]  # fmt: skip
+TIME = "/usr/bin/time"
+
+FLOOR = """\
+import hashlib, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+log_id = con.execute("SELECT min(id) FROM logs").fetchone()[0]
+sha = hashlib.sha256
+n = 0
+for (body,) in con.execute(
+    "SELECT body FROM entries WHERE log_id = ? ORDER BY idx", (log_id,)
+):
+    sha(body).digest()
+    n += 1
+print(n)
+"""
+
+IMPORTS = "import edgeaudit.cli.commands, edgeaudit.verify.store"
+
+# What ``cmd_verify`` does, but with the page check (``Store.check_pages``, SQLite's
+# quick_check) run beside the verification (``verify_log(alongside=...)``) instead of before
+# it ("alongside"), or not at all ("none").
+ALONGSIDE = """\
+import sys
+from edgeaudit.cli import commands
+from edgeaudit.note.verifier import Verifier
+from edgeaudit.verify import verify_log
+from edgeaudit.workspace import config as cfg
+config = cfg.load(cfg.find_root(sys.argv[1]))
+store, log = commands._open(config)
+with store:
+    keys = [Verifier.parse(config.verifier_key)]
+    pages = {"alongside": store.check_pages, "none": None}[sys.argv[2]]
+    report = verify_log(log, keys, alongside=pages)
+print(f"OK: {report.entries_checked}" if report.ok else f"FAILED: {report.problems}")
+"""
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS in MiB, stdout) of one process."""
+    rss_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-verify-rss-{os.getpid()}"
+    wrapper = [TIME, "-f", "%M", "-o", str(rss_file)] if Path(TIME).exists() else []
+    began = time.perf_counter()
+    done = subprocess.run([*wrapper, *argv], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    rss = int(rss_file.read_text().split()[-1]) >> 10 if wrapper else -1
+    return seconds, rss, done.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--ws", default="/tmp/bench-ev1m/ws", help="a workspace with a SQLite store")
+    ap.add_argument("--dir", default="/tmp/bench-verify-cli")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--baseline", help="another source tree (e.g. from git archive) to compare")
+    args = ap.parse_args()
+    base = Path(args.dir)
+    ws = base / "ws"
+    if not (ws / "edgeaudit.toml").exists():
+        base.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(args.ws, ws)
+    store = ws / "evidence" / "store.db"
+    floor_py = base / "floor.py"
+    floor_py.write_text(FLOOR)
+    this = {**os.environ, "PYTHONPATH": str(ROOT)}
+    contenders: list[tuple[str, list[str], dict[str, str]]] = [
+        ("floor", [sys.executable, str(floor_py), str(store)], dict(os.environ)),
+        ("verify", [*EDGEAUDIT, "--workspace", str(ws), "verify"], this),
+        ("verify 1 process", [*EDGEAUDIT, "--workspace", str(ws), "verify"],
+         {**this, "EDGEAUDIT_VERIFY_WORKERS": "1"}),
+        ("verify, pages alongside", [sys.executable, "-P", "-c", ALONGSIDE, str(ws), "alongside"],
+         this),
+        ("verify, no page check", [sys.executable, "-P", "-c", ALONGSIDE, str(ws), "none"], this),
+        ("imports", [sys.executable, "-P", "-c", IMPORTS], this),
+    ]  # fmt: skip
+    if args.baseline:
+        env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
+        contenders.append(("baseline", [*EDGEAUDIT, "--workspace", str(ws), "verify"], env))
+    print(f"machine: {machine()}, {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.1f}")
+    results: dict[str, list[tuple[float, int]]] = {}
+    for r in range(args.rounds):
+        line = []
+        for label, argv, env in contenders:
+            s, rss, out = timed(argv, env)
+            if label.startswith(("verify", "baseline")) and not out.startswith("OK: "):
+                sys.exit(f"{label}: {out}")
+            if label == "floor" and r == 0:
+                print(f"{out.strip()} entries: {store}")
+            results.setdefault(label, []).append((s, rss))
+            line.append(f"{label} {s:.2f} s {rss} MiB")
+        print(f"  round {r + 1} (load {os.getloadavg()[0]:.1f}): " + " | ".join(line), flush=True)
+    med = {k: statistics.median(s for s, _ in v) for k, v in results.items()}
+    peak = {k: max(m for _, m in v) for k, v in results.items()}
+    print("  median: " + " | ".join(f"{k} {med[k]:.2f} s ({peak[k]} MiB)" for k in med))
+    ratios = [f"{k} {med['floor'] / med[k]:.2f}" for k in med if k not in ("floor", "imports")]
+    print("  ratio floor seconds / seconds: " + ", ".join(ratios))
+
+
+if __name__ == "__main__":
+    main()
