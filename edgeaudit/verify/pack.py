@@ -266,9 +266,14 @@ def _check_tenant_results(doc: Any, tenant: Any, report: PackReport) -> None:
     """A tenant pack holds only what its tenant may see (docs/pack-format.md, "What a tenant
     sees"): results whose scope is the tenant, and site-wide results (no tenant in scope) of
     the rules the assessment lists in ``site_wide_rules``."""
-    if not isinstance(tenant, str):
-        return
     header = doc.get("assessment") if isinstance(doc, dict) else None
+    if not isinstance(tenant, str):
+        if isinstance(header, dict) and header.get("tenant") is not None:
+            report.add(
+                pf.FINDINGS_JSON,
+                f"the assessment is for tenant {header.get('tenant')!r}, the pack for the site",
+            )
+        return
     listed = header.get("site_wide_rules") if isinstance(header, dict) else None
     site_wide = {str(x) for x in listed} if isinstance(listed, list) else set()
     if isinstance(header, dict) and header.get("tenant") != tenant:

@@ -20,7 +20,9 @@ from edgeaudit.merkle.verify import verify_inclusion
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.pack_files import PackFiles, PackReport, lines
 
-NEUTRAL_LABEL: Final = re.compile(r"tenant-[1-9][0-9]*")
+# how another tenant appears in a redacted view's scope: its 1-based position in the inventory,
+# or "other-tenant" for a tenant the inventory does not list
+NEUTRAL_LABEL: Final = re.compile(r"tenant-[1-9][0-9]*|other-tenant")
 _FULL_KEYS: Final = frozenset({"entry", "index", "leaf_hash"})
 _REDACTED_KEYS: Final = frozenset({"index", "leaf_hash", "redacted"})
 
@@ -146,6 +148,10 @@ def check_entries(
                 continue
             if tenant is None:
                 report.add(pf.EVIDENCE, "a site pack must not hold redacted entries", number, index)
+            else:
+                _check_redacted(
+                    rec["redacted"], tenant, start, end, index in cited.refs, number, index, report
+                )
             report.redacted += 1
         else:
             report.add(pf.EVIDENCE, "has neither entry nor redacted", number, index)
@@ -279,3 +285,68 @@ def _check_full(
             index,
         )
     return True
+
+
+def _check_redacted(
+    view: Any,
+    tenant: str,
+    start: int,
+    end: int,
+    is_cited: bool,
+    number: int,
+    index: int,
+    report: PackReport,
+) -> None:
+    """A redacted entry of a tenant pack (docs/pack-format.md, "Tenant rules"): the view has
+    only ``kind``, ``time``, ``outcome`` and ``scope``; its scope names the tenant and other
+    tenants only by neutral labels; it concerns the tenant (in scope) or one of the tenant's
+    results cites it; it is in the period unless cited."""
+    if not isinstance(view, dict) or not set(view) <= pf.REDACTED_VIEW:
+        extra = sorted(set(view) - pf.REDACTED_VIEW) if isinstance(view, dict) else view
+        report.add(
+            pf.EVIDENCE,
+            f"redacted view may hold only {sorted(pf.REDACTED_VIEW)}, found {extra!r:.80}",
+            number,
+            index,
+        )
+        return
+    missing = sorted({"kind", "scope", "time"} - set(view))
+    if missing:
+        report.add(pf.EVIDENCE, f"redacted view lacks {missing}", number, index)
+        return
+    scope = view.get("scope")
+    if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
+        report.add(pf.EVIDENCE, "redacted view's scope is not a list of names", number, index)
+        return
+    named = [s for s in scope if s != tenant and not NEUTRAL_LABEL.fullmatch(s)]
+    if named:
+        report.add(
+            pf.EVIDENCE,
+            f"redacted view names {named!r:.80} in its scope: another tenant appears only as "
+            "a neutral label (tenant-N)",
+            number,
+            index,
+        )
+    if tenant not in scope and not is_cited:
+        report.add(
+            pf.EVIDENCE,
+            f"redacted entry is not {tenant}'s (scope {scope!r:.80}) and none of its results "
+            "cites it",
+            number,
+            index,
+        )
+    for member in ("kind", "outcome"):
+        if member in view and not isinstance(view[member], str):
+            report.add(pf.EVIDENCE, f"redacted view's {member} is not a string", number, index)
+    try:
+        seconds = parse_utc_time(view.get("time"))[1]
+    except InputError as exc:
+        report.add(pf.EVIDENCE, f"redacted view's time: {exc}", number, index)
+        return
+    if not start <= seconds < end and not is_cited:
+        report.add(
+            pf.EVIDENCE,
+            f"redacted entry time {view.get('time')} is outside the pack's period",
+            number,
+            index,
+        )
