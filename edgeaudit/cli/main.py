@@ -256,6 +256,17 @@ def _parser() -> argparse.ArgumentParser:
         "--cache-seconds", type=float, default=60.0, help="reuse an assessment this long"
     )
     c.add_argument("--max-pending", type=int, default=3, help="waiting exports per scope")
+    c.add_argument("--public-url", metavar="URL", help="the service's address (default: listen)")
+    c.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="honour X-Forwarded-For from this address or network (repeatable)",
+    )
+    c.add_argument("--session-idle", type=float, default=1800.0, help="page session idle, s")
+    c.add_argument("--session-max", type=float, default=43200.0, help="page session lifetime, s")
+    c.add_argument("--no-access-log", action="store_true", help="no JSON access log on stderr")
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(

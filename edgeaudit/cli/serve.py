@@ -138,7 +138,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         verify_every=args.verify_every,
         cache_seconds=args.cache_seconds,
         max_pending=args.max_pending,
+        public_url=args.public_url,
+        trusted_proxies=tuple(args.trusted_proxy),
+        session_idle=args.session_idle,
+        session_max=args.session_max,
+        access_log=not args.no_access_log,
     )
+    _check(settings)
     _port_free(args.host, args.port)
     service = make_service(config, settings)
     # the dashboard's default period is assessed in the background right away
@@ -151,21 +157,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.with_scheduler:
         scheduler = _start_scheduler(args, config)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"edgeaudit: serving on http://{host}:{args.port}/", file=sys.stderr, flush=True)
+    print(
+        f"edgeaudit: serving on http://{host}:{args.port}/ as {settings.base_url}/",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         uvicorn.run(
             asgi(service),
             host=args.host,
             port=args.port,
             log_level="debug" if args.verbose else "warning",
-            access_log=args.verbose,
+            access_log=False,  # the service writes its own (JSON, no query strings)
             server_header=False,
+            proxy_headers=False,  # X-Forwarded-For: only from --trusted-proxy, by the service
         )
     finally:
         service.close()
         if scheduler is not None:
             scheduler.terminate()
     return 0
+
+
+def _check(settings: Any) -> None:
+    """Bad --public-url, --trusted-proxy or session times: exit 2 before listening."""
+    from edgeaudit.serve.edge import PublicUrl, parse_proxies
+
+    PublicUrl.parse(settings.base_url)
+    parse_proxies(settings.trusted_proxies)
+    if not 0 < settings.session_idle <= settings.session_max:
+        raise InputError("--session-idle must be more than 0 and at most --session-max")
 
 
 def _port_free(host: str, port: int) -> None:

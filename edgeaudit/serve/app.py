@@ -9,20 +9,18 @@ The only module of edgeaudit that imports the web framework. Every failure, what
 from __future__ import annotations
 
 import logging
-import time
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import Depends, FastAPI, Form, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
-    HTMLResponse,
     JSONResponse,
     PlainTextResponse,
-    RedirectResponse,
     Response,
 )
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,11 +28,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edgeaudit import __version__
 from edgeaudit.errors import ConfigError, EdgeauditError
 from edgeaudit.policy.statuses import findings as findings_of
-from edgeaudit.serve import authz
-from edgeaudit.serve.service import Busy, Conflict, NotFound, Service, parse_period
-from edgeaudit.serve.tokens import Principal, TokenError
+from edgeaudit.serve import authz, params
+from edgeaudit.serve.edge import (
+    CLIENT,
+    DENIED,
+    LOGGED,
+    PRINCIPAL_ID,
+    Edge,
+    PublicUrl,
+    parse_proxies,
+)
+from edgeaudit.serve.service import (
+    Busy,
+    Conflict,
+    EngineFailure,
+    NotFound,
+    Service,
+    UnknownExport,
+    error_id,
+    parse_period,
+)
+from edgeaudit.serve.tokens import INVALID, Principal, TokenError
 
 log = logging.getLogger("edgeaudit.serve")
+ROLE = "edgeaudit.role"
 API = "/api/v1"
 OPENAPI_URL = f"{API}/openapi.json"
 _CODES = {
@@ -47,6 +64,7 @@ _CODES = {
     413: "too_large",
     422: "invalid_request",
     429: "rate_limited",
+    421: "misdirected",
     503: "unavailable",
     500: "internal_error",
 }
@@ -123,11 +141,18 @@ def _json(data: dict[str, Any]) -> Response:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return str(request.scope.get(CLIENT) or (request.client.host if request.client else "?"))
 
 
-def principal(request: Request) -> Principal:
-    """The bearer token's principal (401 without a valid one, 429 over the rate)."""
+_bearer = HTTPBearer(auto_error=False, description="an API token (edgeaudit token issue)")
+
+
+def principal(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The bearer token's principal (401 without a valid one, 429 over the rate). Clients are
+    told only "invalid token"; the reason goes to the server log."""
     service: Service = request.app.state.service
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -136,7 +161,14 @@ def principal(request: Request) -> Principal:
     try:
         who = service.verifier.verify(token.strip())
     except TokenError as exc:
-        raise ApiError(401, str(exc), {"WWW-Authenticate": "Bearer"}) from None
+        if exc.jti:
+            request.scope[PRINCIPAL_ID] = exc.jti
+        log.warning(
+            "token refused: %s (token id %s, client %s)", exc.reason, exc.jti, _client(request)
+        )
+        raise ApiError(401, INVALID, {"WWW-Authenticate": "Bearer"}) from None
+    request.scope[PRINCIPAL_ID] = who.jti
+    request.scope[ROLE] = who.role
     wait = service.limiter.allow(who.jti)
     if wait is not None:
         raise ApiError(429, "too many requests", {"Retry-After": str(max(1, round(wait)))})
@@ -184,8 +216,17 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         return error_response(403, str(exc))
 
     @app.exception_handler(NotFound)
-    async def _nf(_r: Request, exc: NotFound) -> JSONResponse:
+    async def _nf(request: Request, exc: NotFound) -> JSONResponse:
+        if isinstance(exc, UnknownExport):
+            request.scope[DENIED] = "unknown_export"
         return error_response(404, str(exc))
+
+    @app.exception_handler(EngineFailure)
+    async def _engine(request: Request, exc: EngineFailure) -> JSONResponse:
+        message = f"the assessment of this period failed (error id {exc.error_id})"
+        if request.scope.get(ROLE) == "officer":
+            message += f": {exc.detail}"
+        return error_response(503, message)
 
     @app.exception_handler(Conflict)
     async def _conflict(_r: Request, exc: Conflict) -> JSONResponse:
@@ -205,9 +246,11 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         return error_response(400, str(exc))
 
     @app.exception_handler(Exception)
-    async def _bug(_r: Request, exc: Exception) -> JSONResponse:
-        log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=exc)
-        return error_response(500, "internal error")
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        eid = error_id()
+        log.error("internal error, error id %s", eid, exc_info=exc)
+        request.scope[LOGGED] = True  # the edge layer must not log it a second time
+        return error_response(500, f"internal error (error id {eid})")
 
     # -- public ---------------------------------------------------------------------------
 
@@ -262,15 +305,16 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
             tenant=body.tenant,
             client=_client(request),
         )
-        return job.to_dict()
+        return job.shown_to(who.role == "officer")
 
     @app.get(f"{API}/exports", tags=["exports"])
     def list_exports(who: Who) -> dict[str, Any]:
-        return {"exports": [j.to_dict() for j in service.exports(who)]}
+        detail = who.role == "officer"
+        return {"exports": [j.shown_to(detail) for j in service.exports(who)]}
 
     @app.get(f"{API}/exports/{{job_id}}", tags=["exports"])
     def export_status(job_id: JobId, who: Who) -> dict[str, Any]:
-        return service.job(who, job_id).to_dict()
+        return service.job(who, params.job_id(job_id)).shown_to(who.role == "officer")
 
     @app.get(
         f"{API}/exports/{{job_id}}/download",
@@ -279,7 +323,7 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         responses={200: {"content": {"application/zip": {}}}},
     )
     def download(job_id: JobId, who: Who, request: Request) -> FileResponse:
-        job, path = service.download(who, job_id, _client(request))
+        job, path = service.download(who, params.job_id(job_id), _client(request))
         name = f"edgeaudit-{job.tenant or 'site'}-{job.period_label.replace(' ', '')}.zip"
         return FileResponse(path, media_type="application/zip", filename=name.replace(":", ""))
 
@@ -334,302 +378,21 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         return {"runs": service.probe_runs(who, period=p, client=_client(request))}
 
     if pages:
-        _add_pages(app, service)
+        from edgeaudit.serve.page_routes import add_pages
+
+        add_pages(app, service)
     return app
 
 
 def asgi(service: Service, *, pages: bool = True) -> ASGIApp:
-    """The app wrapped in the body limit: what uvicorn serves."""
-    return BodyLimit(create_app(service, pages=pages), service.settings.max_body)
-
-
-# -- pages ----------------------------------------------------------------------------------
-
-
-class PageError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _add_pages(app: FastAPI, service: Service) -> None:
-    import secrets
-
-    from edgeaudit.pack.period import Period
-    from edgeaudit.serve import pages as pg
-    from edgeaudit.serve.ratelimit import RateLimiter
-
-    sessions = pg.Sessions()
-    sign_ins = RateLimiter(rate=1.0, burst=10)  # sign-in attempts per client address
-    secure = service.settings.secure_cookies
-
-    def html(name: str, code: int = 200, **ctx: Any) -> HTMLResponse:
-        r = HTMLResponse(pg.render(name, **ctx), status_code=code)
-        r.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'unsafe-inline'"
-        r.headers["X-Frame-Options"] = "DENY"
-        r.headers["Cache-Control"] = "no-store"
-        return r
-
-    @app.exception_handler(PageError)
-    async def _page_error(_r: Request, exc: PageError) -> HTMLResponse:
-        return html(
-            "error.html.j2",
-            exc.status,
-            title="error",
-            status=exc.status,
-            message=exc.message,
-            who=None,
-        )
-
-    def session_of(request: Request) -> tuple[Principal, pg.Session]:
-        s = sessions.get(request.cookies.get(pg.SESSION_COOKIE))
-        if s is None:
-            raise _Redirect("/login")
-        try:
-            who = service.verifier.verify(s.token)
-        except TokenError:
-            sessions.drop(s.id)
-            raise _Redirect("/login") from None
-        if service.limiter.allow(who.jti) is not None:
-            raise PageError(429, "too many requests")
-        return who, s
-
-    @app.exception_handler(_Redirect)
-    async def _redirect(_r: Request, exc: _Redirect) -> RedirectResponse:
-        return RedirectResponse(exc.to, status_code=303)
-
-    def period_of(text: str | None) -> Period:
-        try:
-            return Period.quarter(text or pg.last_quarter())
-        except EdgeauditError as exc:
-            raise PageError(400, str(exc)) from None
-
-    def base(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
-
-    def ctx(request: Request, who: Principal, s: pg.Session, title: str) -> dict[str, Any]:
-        keys = service.keys()
-        return {
-            "who": who,
-            "csrf": s.csrf,
-            "title": title,
-            "base": base(request),
-            "verifier_key": keys["verifier_key"],
-            "manifest_kid": keys["manifest_kid"],
-        }
-
-    def guard(who: Principal, action: str, tenant: str | None = None) -> str | None:
-        try:
-            return authz.scope_for(who, action, tenant)
-        except authz.Forbidden as exc:
-            raise PageError(403, str(exc)) from None
-
-    def assess(
-        request: Request, who: Principal, action: str, period: Period, tenant: str | None
-    ) -> dict[str, Any]:
-        try:
-            return service.assess(
-                who, action, period=period, tenant=tenant, framework=None, client=_client(request)
-            )
-        except authz.Forbidden as exc:
-            raise PageError(403, str(exc)) from None
-
-    @app.get("/", include_in_schema=False)
-    def home(request: Request) -> Response:
-        who, _ = session_of(request)
-        if who.role == "tenant":
-            return RedirectResponse(f"/tenant/{who.tenant}", status_code=303)
-        return RedirectResponse("/dashboard", status_code=303)
-
-    @app.get("/login", include_in_schema=False)
-    def login_page() -> HTMLResponse:
-        token = secrets.token_urlsafe(32)
-        r = html("login.html.j2", title="sign in", login_csrf=token, who=None, error=None)
-        r.set_cookie(
-            pg.LOGIN_COOKIE,
-            token,
-            max_age=600,
-            httponly=True,
-            samesite="strict",
-            secure=secure,
-            path="/login",
-        )
-        return r
-
-    @app.post("/login", include_in_schema=False)
-    def login(
-        request: Request,
-        token: Annotated[str, Form(max_length=4096)],
-        csrf: Annotated[str, Form(max_length=200)],
-    ) -> Response:
-        if not pg.csrf_ok(request.cookies.get(pg.LOGIN_COOKIE), csrf):
-            raise PageError(403, "the sign-in form expired or was not sent from this site")
-        if sign_ins.allow(_client(request)) is not None:
-            raise PageError(429, "too many sign-in attempts")
-        try:
-            who = service.verifier.verify(token.strip())
-        except TokenError as exc:
-            fresh = secrets.token_urlsafe(32)
-            r = html(
-                "login.html.j2",
-                401,
-                title="sign in",
-                login_csrf=fresh,
-                who=None,
-                error=f"sign-in refused: {exc}",
-            )
-            r.set_cookie(
-                pg.LOGIN_COOKIE,
-                fresh,
-                max_age=600,
-                httponly=True,
-                samesite="strict",
-                secure=secure,
-                path="/login",
-            )
-            return r
-        s = sessions.create(token.strip(), who)
-        to = f"/tenant/{who.tenant}" if who.role == "tenant" else "/dashboard"
-        r2 = RedirectResponse(to, status_code=303)
-        r2.set_cookie(
-            pg.SESSION_COOKIE,
-            s.id,
-            max_age=int(s.expires - time.time()),
-            httponly=True,
-            samesite="strict",
-            secure=secure,
-            path="/",
-        )
-        r2.delete_cookie(pg.LOGIN_COOKIE, path="/login")
-        return r2
-
-    @app.post("/logout", include_in_schema=False)
-    def logout(request: Request, csrf: Annotated[str, Form(max_length=200)]) -> Response:
-        s = sessions.get(request.cookies.get(pg.SESSION_COOKIE))
-        if s is None or not pg.csrf_ok(s.csrf, csrf):
-            raise PageError(403, "missing or wrong CSRF token")
-        sessions.drop(s.id)
-        r = RedirectResponse("/login", status_code=303)
-        r.delete_cookie(pg.SESSION_COOKIE, path="/")
-        return r
-
-    @app.get("/dashboard", include_in_schema=False)
-    def dashboard_page(request: Request, period: str | None = None) -> HTMLResponse:
-        who, s = session_of(request)
-        guard(who, authz.DASHBOARD)
-        p = period_of(period)
-        doc = assess(
-            request, who, authz.ASSESSMENTS if who.role != "security" else authz.FINDINGS, p, None
-        )
-        return html(
-            "dashboard.html.j2",
-            **ctx(request, who, s, "dashboard"),
-            period=p,
-            order=pg.CONTROL_ORDER,
-            **pg.dashboard(service, doc, p),
-        )
-
-    @app.get("/findings", include_in_schema=False)
-    def findings_page(request: Request, period: str | None = None) -> HTMLResponse:
-        who, s = session_of(request)
-        guard(who, authz.DASHBOARD)
-        p = period_of(period)
-        doc = assess(request, who, authz.FINDINGS, p, None)
-        return html(
-            "findings.html.j2",
-            **ctx(request, who, s, "findings"),
-            period=p,
-            counts=doc["assessment"]["counts"],
-            failing=findings_of(doc["results"]),
-        )
-
-    @app.get("/probe-runs", include_in_schema=False)
-    def probes_page(request: Request, period: str | None = None) -> HTMLResponse:
-        who, s = session_of(request)
-        guard(who, authz.PROBE_RUNS)
-        p = period_of(period)
-        runs = service.probe_runs(who, period=p, client=_client(request))
-        return html("probes.html.j2", **ctx(request, who, s, "probe runs"), period=p, runs=runs)
-
-    @app.get("/exports", include_in_schema=False)
-    def exports_page(request: Request) -> HTMLResponse:
-        who, s = session_of(request)
-        guard(who, authz.DASHBOARD)
-        guard(who, authz.EXPORT_READ)
-        return html(
-            "exports.html.j2",
-            **ctx(request, who, s, "exports"),
-            period=period_of(None),
-            exports=service.exports(who),
-        )
-
-    @app.get("/tenant/{tenant}", include_in_schema=False)
-    def tenant_page(request: Request, tenant: str, period: str | None = None) -> HTMLResponse:
-        who, s = session_of(request)
-        scope = guard(who, authz.FINDINGS, tenant)
-        if scope not in service.tenants():
-            raise PageError(404, "no such tenant")
-        p = period_of(period)
-        doc = assess(request, who, authz.FINDINGS, p, scope)
-        exports = (
-            [j for j in service.exports(who) if j.tenant == scope]
-            if (who.role in authz.ALLOWED[authz.EXPORT_READ])
-            else []
-        )
-        return html(
-            "tenant.html.j2",
-            **ctx(request, who, s, str(scope)),
-            tenant=scope,
-            period=p,
-            exports=exports,
-            failing=findings_of(doc["results"]),
-        )
-
-    @app.post("/exports", include_in_schema=False)
-    def export_form(
-        request: Request,
-        csrf: Annotated[str, Form(max_length=200)],
-        period: Annotated[str, Form(max_length=16)],
-        framework: Annotated[str, Form(max_length=32)] = "",
-        tenant: Annotated[str, Form(max_length=64)] = "",
-    ) -> Response:
-        who, s = session_of(request)
-        if not pg.csrf_ok(s.csrf, csrf):
-            raise PageError(403, "missing or wrong CSRF token")
-        try:
-            job = service.request_export(
-                who,
-                period=Period.quarter(period),
-                framework=framework or None,
-                tenant=tenant or None,
-                client=_client(request),
-            )
-        except authz.Forbidden as exc:
-            raise PageError(403, str(exc)) from None
-        except Busy as exc:
-            raise PageError(429, str(exc)) from None
-        except EdgeauditError as exc:
-            raise PageError(400, str(exc)) from None
-        to = f"/tenant/{job.tenant}" if who.role == "tenant" else "/exports"
-        return RedirectResponse(to, status_code=303)
-
-    @app.get("/exports/{job_id}/download", include_in_schema=False)
-    def export_download(request: Request, job_id: str) -> Response:
-        who, _ = session_of(request)
-        try:
-            job, path = service.download(who, job_id, _client(request))
-        except authz.Forbidden as exc:
-            raise PageError(403, str(exc)) from None
-        except NotFound as exc:
-            raise PageError(404, str(exc)) from None
-        except Conflict as exc:
-            raise PageError(409, str(exc)) from None
-        name = f"edgeaudit-{job.tenant or 'site'}-{job.period_label.replace(' ', '')}.zip"
-        return FileResponse(path, media_type="application/zip", filename=name.replace(":", ""))
-
-
-class _Redirect(Exception):
-    def __init__(self, to: str) -> None:
-        super().__init__(to)
-        self.to = to
+    """The app in the body limit, in the edge layer (Host, headers, access log, refusals):
+    what uvicorn serves."""
+    s = service.settings
+    return Edge(
+        BodyLimit(create_app(service, pages=pages), s.max_body),
+        public_url=PublicUrl.parse(s.base_url),
+        proxies=parse_proxies(s.trusted_proxies),
+        hsts=s.secure_cookies,
+        denials=service.denials,
+        access_log=s.access_log,
+    )

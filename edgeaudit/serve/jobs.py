@@ -49,9 +49,18 @@ class ExportJob:
     findings: int | None = None
     size: int | None = None
     sha256: str | None = None
+    error_id: str | None = None
+    error_detail: str | None = None  # the failure's cause: officers and the server log only
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def shown_to(self, detail: bool) -> dict[str, Any]:
+        """The job as an API answer: without the failure's detail unless ``detail``."""
+        out = asdict(self)
+        if not detail:
+            del out["error_detail"]
+        return out
 
 
 Builder = Callable[[ExportJob, Path, Callable[[str, float], None]], dict[str, Any]]
@@ -162,14 +171,25 @@ class Jobs:
                 sha256=digest.hexdigest(),
                 **facts,
             )
-        except EdgeauditError as exc:
-            self._fail(job_id, out, str(exc))
         except Exception as exc:  # a failed build is a visible job state, not a dead worker
-            log.exception("export %s failed", job_id)
-            self._fail(job_id, out, f"internal error: {type(exc).__name__}")
+            # the cause may name other tenants' keys or principals: callers get an error id
+            eid = uuid.uuid4().hex[:12]
+            if isinstance(exc, EdgeauditError):
+                log.error("export %s failed, error id %s: %s", job_id, eid, exc)
+                detail = str(exc)
+            else:
+                log.error("export %s failed, error id %s", job_id, eid, exc_info=exc)
+                detail = f"internal error: {type(exc).__name__}: {exc}"
+            self._fail(job_id, out, eid, detail[:2000])
 
-    def _fail(self, job_id: str, out: Path, message: str) -> None:
+    def _fail(self, job_id: str, out: Path, eid: str, detail: str) -> None:
         out.unlink(missing_ok=True)
         self._update(
-            job_id, status=FAILED, stage="failed", error=message, finished_at=int(time.time())
+            job_id,
+            status=FAILED,
+            stage="failed",
+            error=f"the export could not be built (error id {eid})",
+            error_id=eid,
+            error_detail=detail,
+            finished_at=int(time.time()),
         )

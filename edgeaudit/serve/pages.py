@@ -1,20 +1,13 @@
-"""Server-rendered pages (Jinja2): sessions, CSRF tokens and the data each page shows.
+"""Server-rendered pages (Jinja2): the templates and the data each page shows.
 
-Framework-free: the routes live in :mod:`edgeaudit.serve.app`. Signing in exchanges an API token
-for a session (a random id in an HttpOnly, SameSite=Strict cookie; Secure when configured).
-The server keeps the token and re-verifies it on every page, so expiry, revocation and a tenant
-removed from the inventory end the session too. Every form carries a CSRF token bound to the
-session (sign-in: to a short-lived pre-session cookie) and is refused without it.
+Framework-free: the routes live in :mod:`edgeaudit.serve.page_routes`, sessions and CSRF
+tokens in :mod:`edgeaudit.serve.sessions`.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
-import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,12 +19,8 @@ from edgeaudit.pack import charts
 from edgeaudit.pack.period import Period
 from edgeaudit.policy.statuses import CONTROL_STATUSES, findings
 from edgeaudit.serve.service import Service
-from edgeaudit.serve.tokens import Principal
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
-SESSION_COOKIE: Final = "edgeaudit_session"
-LOGIN_COOKIE: Final = "edgeaudit_login"
-SESSION_SECONDS: Final = 8 * 3600
 CONTROL_ORDER: Final = CONTROL_STATUSES  # the policy engine's one lattice
 
 _env = Environment(
@@ -44,47 +33,6 @@ _env = Environment(
 
 def render(name: str, **ctx: Any) -> str:
     return _env.get_template(name).render(**ctx)
-
-
-@dataclass(frozen=True)
-class Session:
-    id: str
-    token: str
-    csrf: str
-    expires: float
-
-
-class Sessions:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_id: dict[str, Session] = {}
-
-    def create(self, token: str, principal: Principal) -> Session:
-        expires = min(float(principal.expires), time.time() + SESSION_SECONDS)
-        s = Session(secrets.token_urlsafe(32), token, secrets.token_urlsafe(32), expires)
-        with self._lock:
-            now = time.time()
-            self._by_id = {k: v for k, v in self._by_id.items() if v.expires > now}
-            self._by_id[s.id] = s
-        return s
-
-    def get(self, session_id: str | None) -> Session | None:
-        if not session_id:
-            return None
-        with self._lock:
-            s = self._by_id.get(session_id)
-            if s is not None and s.expires <= time.time():
-                del self._by_id[session_id]
-                return None
-            return s
-
-    def drop(self, session_id: str | None) -> None:
-        with self._lock:
-            self._by_id.pop(session_id or "", None)
-
-
-def csrf_ok(expected: str | None, given: str | None) -> bool:
-    return bool(expected and given) and hmac.compare_digest(str(expected), str(given))
 
 
 def last_quarter(now: float | None = None) -> str:

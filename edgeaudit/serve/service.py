@@ -27,6 +27,7 @@ from edgeaudit.events import prepare
 from edgeaudit.pack.period import Period
 from edgeaudit.policy.files import Policies, load_policies
 from edgeaudit.serve import authz
+from edgeaudit.serve.denied import Denials
 from edgeaudit.serve.jobs import DONE, QUEUED, RUNNING, ExportJob, Jobs
 from edgeaudit.serve.ratelimit import RateLimiter
 from edgeaudit.serve.revocation import Ledger
@@ -49,8 +50,26 @@ class Conflict(Exception):
     """HTTP 409."""
 
 
+class UnknownExport(NotFound):
+    """HTTP 404 for an export id the caller may not see (unknown or another tenant's)."""
+
+
 class Busy(Exception):
     """HTTP 429: too many exports waiting for this scope."""
+
+
+class EngineFailure(Exception):
+    """The policy engine failed on a period's evidence (not the caller's input): the caller is
+    told the error id; the detail is in the server log (and shown to officers)."""
+
+    def __init__(self, error_id: str, detail: str) -> None:
+        super().__init__(detail)
+        self.error_id = error_id
+        self.detail = detail
+
+
+def error_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 @dataclass(frozen=True)
@@ -71,18 +90,27 @@ class Settings:
     alert_command: str | None = None
     alert_interval: float = 30.0
     verify_every: float = 0.0  # seconds between store verifications by the alert watcher
+    public_url: str | None = None  # the service's address (default http://HOST:PORT)
+    trusted_proxies: tuple[str, ...] = ()  # X-Forwarded-For is honoured only from these
+    session_idle: float = 30 * 60.0  # a page session ends after this long unused
+    session_max: float = 12 * 3600.0  # ... and this long after sign-in, whatever the token
+    denied_keys: int = 100  # distinct keys of access.denied entries per minute
+    access_log: bool = True  # one JSON line per request on stderr
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
 
 def parse_period(
     period: str | None, date_from: str | None = None, date_to: str | None = None
 ) -> Period:
-    if period and (date_from or date_to):
-        raise InputError("give either period or from/to, not both")
-    if period:
-        return Period.quarter(period)
-    if date_from and date_to:
-        return Period.between(date_from, date_to)
-    raise InputError("give the period: period=2026Q3, or both from and to")
+    from edgeaudit.serve import params
+
+    return params.period(period, date_from, date_to)
 
 
 def _now_text() -> str:
@@ -161,6 +189,8 @@ class Service:
         self.store = Store.open(config.db_url)
         self.log: EvidenceLog = self.store.log(config.origin)
         self.limiter = RateLimiter(settings.rate, settings.burst)
+        self.denials = Denials(self.log.append, max_keys=settings.denied_keys)
+        self._failed: dict[tuple[Any, ...], tuple[float, EngineFailure]] = {}
         self._cp_lock = threading.Lock()
         self._checkpoints: list[StoredCheckpoint] = []
         self._cp_checked = -1e9
@@ -203,6 +233,7 @@ class Service:
         if self.watcher is not None:
             self.watcher.stop()
         self.jobs.close()
+        self.denials.close()
         self.store.close()
 
     # -- access records ---------------------------------------------------------------------
@@ -355,7 +386,7 @@ class Service:
         authz.require(who, authz.EXPORT_READ)
         job = self.jobs.get(job_id)
         if job is None or not authz.may_see_job(who, job.tenant):
-            raise NotFound(f"no export {job_id}")
+            raise UnknownExport(f"no export {job_id[:64]}")
         return job
 
     def exports(self, who: Principal) -> list[ExportJob]:
@@ -462,9 +493,12 @@ class Service:
             return None
 
         def work() -> None:
-            self._site_assessment(period, None)
-            if also is not None:
-                also()
+            try:
+                self._site_assessment(period, None)
+                if also is not None:
+                    also()
+            except EngineFailure:
+                pass  # logged with its error id; pages of that period answer with it
 
         thread = threading.Thread(
             target=work,
@@ -483,17 +517,37 @@ class Service:
         from edgeaudit.policy.engine import evaluate
 
         policies = self.policies.get()
-        doc: dict[str, Any] = self.cached(
-            ("assessment", scope, period.start, period.end, framework),
-            lambda: evaluate(
-                policies,
-                self.log,
-                start=period.start_text,
-                end=period.end_text,
-                tenant=scope,
-                frameworks=[framework] if framework else None,
-            ).to_dict(),
-        )
+        key = ("assessment", scope, period.start, period.end, framework)
+        with self._cache_lock:
+            failed = self._failed.get(key)
+        if failed is not None and time.monotonic() - failed[0] < min(
+            60.0, self.settings.cache_seconds
+        ):
+            raise failed[1]
+        try:
+            doc: dict[str, Any] = self.cached(
+                key,
+                lambda: evaluate(
+                    policies,
+                    self.log,
+                    start=period.start_text,
+                    end=period.end_text,
+                    tenant=scope,
+                    frameworks=[framework] if framework else None,
+                ).to_dict(),
+            )
+        except Exception as exc:  # the engine on this period's evidence: not the caller's input
+            failure = EngineFailure(error_id(), f"{type(exc).__name__}: {exc}"[:2000])
+            log.error(
+                "assessment of %s (%s) failed, error id %s",
+                period.label,
+                scope or "site",
+                failure.error_id,
+                exc_info=exc,
+            )
+            with self._cache_lock:
+                self._failed[key] = (time.monotonic(), failure)
+            raise failure from None
         return doc
 
     # -- officer / tenant reads -------------------------------------------------------------

@@ -5,12 +5,16 @@ A token carries ``iss`` (the log origin), ``aud`` (``edgeaudit-serve``), ``exp``
 tenant role, null otherwise); its header names the workspace token key's ``kid``. Verification
 rejects, before any signature check, every header that is not exactly ``alg: ES256`` with our
 ``kid`` and no embedded or remote key (``jwk``, ``jku``, ``x5u``, ``x5c``); then python-jose
-checks the signature with ``algorithms=["ES256"]`` and every registered claim is required.
-A revoked ``jti`` and a tenant no longer in the inventory are refused too.
+checks the signature with ``algorithms=["ES256"]``, and every registered claim is required
+and checked here by type first: ``exp``/``nbf``/``iat`` numbers (never strings), ``exp`` in the
+future, ``nbf`` not, ``iat`` not in the future beyond :data:`LEEWAY`. A revoked ``jti`` and a
+tenant no longer in the inventory are refused too. Whatever the reason, a client is told only
+"invalid token"; the reason goes to the server log.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -36,7 +40,20 @@ _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class TokenError(Exception):
-    """The token is not acceptable; the message says why (safe to show the caller)."""
+    """The token is not acceptable. Clients are told only :data:`INVALID`; ``reason`` (for the
+    server log) says why, and ``jti`` is the token's id once its signature verified (else
+    None: an unverified id is the caller's word and is never used as a key)."""
+
+    def __init__(self, reason: str, jti: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.jti = jti
+
+
+INVALID: Final = "invalid token"
+LEEWAY: Final = 30  # seconds an ``iat`` may lie in the future (clock skew)
+_NUMERIC: Final = ("exp", "nbf", "iat")
+_STRINGS: Final = ("iss", "sub", "jti")
 
 
 @dataclass(frozen=True)
@@ -156,7 +173,7 @@ class TokenVerifier:
         self._revoked = revoked
         self._tenants = tenants
 
-    def verify(self, token: str) -> Principal:
+    def verify(self, token: str, now: float | None = None) -> Principal:
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenError("token too long")
         try:
@@ -164,32 +181,61 @@ class TokenVerifier:
         except JOSEError:
             raise TokenError("malformed token") from None
         if header.get("alg") not in ALGORITHMS:
-            raise TokenError(f"algorithm {header.get('alg')!r} is not allowed")
+            raise TokenError(f"algorithm {str(header.get('alg'))[:20]!r} is not allowed")
         if _FORBIDDEN_HEADERS & header.keys():
             raise TokenError("tokens may not carry or point to their own keys")
         if header.get("kid") != self.kid:
             raise TokenError("unknown key id")
+        # the signature only: every claim is checked below, by type first
         options = {
-            "require_aud": True,
-            "require_iat": True,
-            "require_exp": True,
-            "require_nbf": True,
-            "require_iss": True,
-            "require_sub": True,
-            "require_jti": True,
-            "leeway": 0,
+            "verify_signature": True,
+            "verify_aud": False,
+            "verify_iat": False,
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iss": False,
+            "verify_sub": False,
+            "verify_jti": False,
+            "verify_at_hash": False,
         }
         try:
             claims = self._decode(token, options)
         except JOSEError as exc:
-            raise TokenError(f"token rejected: {exc}") from None
-        except (TypeError, ValueError, OverflowError):  # python-jose on claims of a wrong type
-            raise TokenError("token rejected: a claim has the wrong type") from None
-        role, tenant, jti = claims.get("role"), claims.get("tenant"), claims["jti"]
+            raise TokenError(f"signature or encoding rejected: {exc}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise TokenError("signature or encoding rejected") from None
+        if not isinstance(claims, dict):
+            raise TokenError("claims are not an object")
+        jti = claims.get("jti")
+        verified_id = jti if isinstance(jti, str) and 0 < len(jti) <= 64 else None
+        try:
+            return self._claims(claims, verified_id, time.time() if now is None else now)
+        except TokenError as exc:
+            raise TokenError(exc.reason, verified_id) from None
+
+    def _claims(self, claims: dict[str, Any], jti: str | None, now: float) -> Principal:
+        for name in _NUMERIC:
+            value: Any = claims.get(name)
+            if not (type(value) in (int, float) and math.isfinite(value) and 0 <= value < 2**53):
+                raise TokenError(f"claim {name!r} missing or not a number")
+        for name in _STRINGS:
+            if not isinstance(claims.get(name), str) or not claims[name]:
+                raise TokenError(f"claim {name!r} missing or not a string")
+        if jti is None:
+            raise TokenError("claim 'jti' is not a token id")
+        if claims.get("aud") != AUDIENCE:
+            raise TokenError("wrong audience")
+        if claims["iss"] != self.issuer:
+            raise TokenError("wrong issuer")
+        if claims["exp"] <= now:
+            raise TokenError("token expired")
+        if claims["nbf"] > now:
+            raise TokenError("token not yet valid")
+        if claims["iat"] > now + LEEWAY:
+            raise TokenError("token issued in the future")
+        role, tenant = claims.get("role"), claims.get("tenant")
         if role not in ROLES:
             raise TokenError("token has no valid role")
-        if not isinstance(jti, str) or not jti:
-            raise TokenError("token has no id")
         if role == "tenant":
             if not isinstance(tenant, str) or tenant not in self._tenants():
                 raise TokenError("the token's tenant is not in the inventory")
@@ -197,7 +243,7 @@ class TokenVerifier:
             raise TokenError("only tenant tokens carry a tenant")
         if self._revoked(jti):
             raise TokenError("token revoked")
-        return Principal(jti, str(claims["sub"]), role, tenant, int(claims["exp"]))
+        return Principal(jti, str(claims["sub"]), str(role), tenant, int(claims["exp"]))
 
     def _decode(self, token: str, options: dict[str, Any]) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(

@@ -65,7 +65,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 
 def settings(site: Site, **kw: object) -> Settings:
-    base: dict[str, object] = {"policies": site.ws / "policies", "pdf": False, "rate": 0.0}
+    base: dict[str, object] = {
+        "policies": site.ws / "policies",
+        "pdf": False,
+        "rate": 0.0,
+        "public_url": "http://testserver",
+    }
     base.update(kw)
     return Settings(**base)  # type: ignore[arg-type]
 

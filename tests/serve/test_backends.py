@@ -37,7 +37,10 @@ def test_export_and_access_records(
     assert run("--workspace", str(ws), "checkpoint")[0] == 0
     shutil.copytree(POLICIES, ws / "policies")
     config = cfg.load(ws)
-    svc = make_service(config, Settings(policies=ws / "policies", pdf=False, rate=0))
+    svc = make_service(
+        config,
+        Settings(policies=ws / "policies", pdf=False, rate=0, public_url="http://testserver"),
+    )
     try:
         key = load_token_key(config)
         token = issue(

@@ -20,10 +20,10 @@ import pytest
 import uvicorn
 
 from edgeaudit.serve.app import asgi
-from edgeaudit.serve.service import Service
+from edgeaudit.serve.setup import make_service
 from tests.conftest import IN_CI
 from tests.pack.helpers import run
-from tests.serve.conftest import Site
+from tests.serve.conftest import Site, settings
 
 CHROMIUM = os.environ.get("EDGEAUDIT_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -53,11 +53,22 @@ def _need_browser() -> Any:
 
 
 @pytest.fixture(scope="module")
-def server(service: Service) -> Iterator[str]:
+def server(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(asgi(service), host="127.0.0.1", port=port, log_level="warning")
+    # a service answering at this server's address (its --public-url)
+    service = make_service(
+        site.config,
+        settings(
+            site,
+            public_url=f"http://127.0.0.1:{port}",
+            exports=tmp_path_factory.mktemp("browser-exports"),
+        ),
+    )
+    config = uvicorn.Config(
+        asgi(service), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -68,6 +79,7 @@ def server(service: Service) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+    service.close()
 
 
 @pytest.fixture(scope="module")

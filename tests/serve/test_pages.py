@@ -23,7 +23,7 @@ def _csrf(html: str) -> str:
 
 
 def signed_in(service: Service, token: str) -> TestClient:
-    c = TestClient(asgi(service), raise_server_exceptions=False, base_url="http://127.0.0.1")
+    c = TestClient(asgi(service), raise_server_exceptions=False, base_url="http://testserver")
     page = c.get("/login")
     assert page.status_code == 200
     r = c.post("/login", data={"token": token, "csrf": _csrf(page.text)}, follow_redirects=False)
@@ -32,7 +32,7 @@ def signed_in(service: Service, token: str) -> TestClient:
 
 
 def test_sign_in_sets_a_strict_httponly_session_cookie(site: Site, service: Service) -> None:
-    c = TestClient(asgi(service), raise_server_exceptions=False, base_url="http://127.0.0.1")
+    c = TestClient(asgi(service), raise_server_exceptions=False, base_url="http://testserver")
     page = c.get("/login")
     r = c.post(
         "/login",
@@ -40,7 +40,7 @@ def test_sign_in_sets_a_strict_httponly_session_cookie(site: Site, service: Serv
         follow_redirects=False,
     )
     assert r.status_code == 303
-    assert r.headers["location"] == "/dashboard"
+    assert r.headers["location"] == "http://testserver/dashboard"  # from --public-url
     cookie = next(
         v for k, v in r.headers.multi_items() if k == "set-cookie" and "edgeaudit_session" in v
     )
@@ -50,7 +50,7 @@ def test_sign_in_sets_a_strict_httponly_session_cookie(site: Site, service: Serv
 
 
 def test_sign_in_needs_the_form_csrf_and_a_valid_token(site: Site, service: Service) -> None:
-    c = TestClient(asgi(service), raise_server_exceptions=False, base_url="http://127.0.0.1")
+    c = TestClient(asgi(service), raise_server_exceptions=False, base_url="http://testserver")
     c.get("/login")
     r = c.post("/login", data={"token": site.token("officer"), "csrf": "forged"})
     assert r.status_code == 403
@@ -140,11 +140,11 @@ def test_page_matrix(
 
 
 def test_pages_without_a_session_go_to_sign_in(service: Service) -> None:
-    c = TestClient(asgi(service), raise_server_exceptions=False, base_url="http://127.0.0.1")
+    c = TestClient(asgi(service), raise_server_exceptions=False, base_url="http://testserver")
     for path in ("/", "/dashboard", "/findings", "/probe-runs", "/exports", "/tenant/fintech-a"):
         r = c.get(path, follow_redirects=False)
         assert r.status_code == 303, path
-        assert r.headers["location"] == "/login"
+        assert r.headers["location"] == "http://testserver/login"
 
 
 def test_dashboard_shows_frameworks_findings_and_checkpoint(site: Site, service: Service) -> None:
@@ -180,7 +180,7 @@ def test_revoked_token_ends_the_session(site: Site, service: Service) -> None:
     assert run("--workspace", str(site.ws), "token", "revoke", issued["id"])[0] == 0
     r = c.get(f"/dashboard?period={Q}", follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"] == "/login"
+    assert r.headers["location"] == "http://testserver/login"
 
 
 def test_tenant_requests_an_export_from_its_page(site: Site, service: Service) -> None:
