@@ -71,10 +71,10 @@ def _text(report: dict[str, Any]) -> str:
 def _run_and_record(
     policies: Any, plan: str, trigger: str, log_: Any, on_violation: str | None
 ) -> dict[str, Any]:
-    from edgeaudit.probe.records import append_events
+    from edgeaudit.probe.records import append_events, recorded_references
     from edgeaudit.probe.run import run_plan
 
-    report = run_plan(policies, plan, trigger)
+    report = run_plan(policies, plan, trigger, lambda a, b: recorded_references(log_, a, b))
     appended = append_events(log_, report.events)
     data = {**report.to_dict(), "appended": appended.appended}
     if report.violations and on_violation:

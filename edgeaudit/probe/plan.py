@@ -16,6 +16,7 @@
         arp: false                    # ARP who-has for every target on the vantage link
         udp_payloads: {1161: [snmp-v2c-get], 623: []}   # per port: which requests to send
         snmp_community: public        # SNMP v1/v2c community (default public; never recorded)
+        reference_window: 1h          # UDP silence is blocked given a reference this close
 
 A plan probes every address of every asset in its target segments, on the ports the matrix
 allows from the vantage segment, the management ports and the plan's extra ports. The scope
@@ -60,6 +61,7 @@ class Plan:
     line: int
     udp_payloads: tuple[tuple[int, tuple[str, ...]], ...] = ()  # per-port override
     community: str = "public"
+    reference_window: int = 3600  # seconds
 
     def params(self) -> dict[str, object]:
         return {
@@ -70,6 +72,7 @@ class Plan:
             "extra_udp": list(self.extra_udp),
             "icmp": self.icmp,
             "arp": self.arp,
+            "reference_window": self.reference_window,
             **(
                 {"udp_payloads": {str(p): list(n) for p, n in self.udp_payloads}}
                 if self.udp_payloads
@@ -123,6 +126,7 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
             "arp",
             "udp_payloads",
             "snmp_community",
+            "reference_window",
         },
         {"name", "vantage"},
     )
@@ -172,6 +176,11 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
     matrix.pairs([vantage, *targets])  # every segment is known to the matrix as well
     udp_payloads = _udp_payloads(f["udp_payloads"]) if "udp_payloads" in f else ()
     community = f["snmp_community"].text("snmp_community") if "snmp_community" in f else "public"
+    window = 3600
+    if "reference_window" in f:
+        window = f["reference_window"].duration("reference_window")
+        if not 0 < window <= 86400:
+            raise f["reference_window"].fail("reference_window must be more than 0 and at most 1d")
     return Plan(
         name=name,
         vantage=vantage,
@@ -188,6 +197,7 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
         line=int(n.node.start_mark.line) + 1,
         udp_payloads=udp_payloads,
         community=community,
+        reference_window=window,
     )
 
 

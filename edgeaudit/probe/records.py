@@ -11,11 +11,13 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from edgeaudit.collect.inventory import Inventory
 from edgeaudit.collect.model import Event, Provenance, Target
 from edgeaudit.events import prepare
+from edgeaudit.probe.reference import Seen, seen_from
 from edgeaudit.probe.verdict import VERDICTS, Result
 from edgeaudit.store import AppendResult, EvidenceLog
 
@@ -98,7 +100,7 @@ def run_events(
     ]
     for r in results:
         p = r.probe
-        attrs = {
+        attrs: dict[str, Any] = {
             "run": info.run,
             "plan": info.plan,
             "vantage": info.vantage,
@@ -114,6 +116,8 @@ def run_events(
         }
         if p.payloads:
             attrs["payloads"] = list(p.payloads)
+        if r.reference is not None:
+            attrs["reference"] = r.reference.to_dict()
         native = f"{info.run}:{p.address}:{p.protocol}:{p.port if p.port is not None else '-'}"
         events.append(
             Event(
@@ -153,3 +157,17 @@ def missed_event(plan: str, vantage: str, due: str, detected: str, inventory: In
 
 def append_events(log: EvidenceLog, events: Sequence[Event]) -> AppendResult:
     return log.append([prepare(e.to_record(), fingerprint=e.fingerprint()) for e in events])
+
+
+def recorded_references(log: EvidenceLog, start: float, end: float) -> list[Seen]:
+    """Reachable, allowed UDP results of runs that started in [start, end], from the store."""
+    since = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = datetime.fromtimestamp(end + 1, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = []
+    with log.reader() as r:
+        size = r.head()[0]
+        for index, body, _ in r.select(["probe.result"], since, until, size):
+            seen = seen_from(json.loads(body), index)
+            if seen is not None and start <= seen.t <= end:
+                out.append(seen)
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from edgeaudit.policy.isolation import IsolationMatrix, load_isolation
 from edgeaudit.probe.engine import ENGINE, Engine, Params, ProbeError
 from edgeaudit.probe.plan import Plan, expand, load_plans
 from edgeaudit.probe.records import RunInfo, run_events, summary
-from edgeaudit.probe.verdict import Result, decide
+from edgeaudit.probe.reference import Seen, parse_time
+from edgeaudit.probe.verdict import Result, decide, with_references
 from edgeaudit.probe.wire import source_address
 
 _TRIGGER = re.compile(r"manual|schedule|change:[A-Za-z0-9._:/@#-]{1,120}")
@@ -77,6 +79,7 @@ class RunReport:
                     "violation": r.violation,
                     "reasons": list(r.reasons),
                     "tries": r.tries,
+                    **({"reference": r.reference.to_dict()} if r.reference else {}),
                     **({"payloads": list(r.probe.payloads)} if r.probe.payloads else {}),
                 }
                 for r in self.results
@@ -109,8 +112,15 @@ def check_vantage(plan: Plan, inventory: Inventory, towards: str) -> None:
         )
 
 
-def run_plan(policies: Policies, name: str, trigger: str = "manual") -> RunReport:
-    """Probe one plan from here (the process must be inside the plan's vantage network)."""
+def run_plan(
+    policies: Policies,
+    name: str,
+    trigger: str = "manual",
+    references: Callable[[float, float], Iterable[Seen]] | None = None,
+) -> RunReport:
+    """Probe one plan from here (the process must be inside the plan's vantage network).
+    ``references(start, end)`` gives the recorded reachable UDP results of runs starting in
+    [start, end] (``reference.py``): silent UDP probes with one are blocked."""
     plan = policies.plan(name)
     check_trigger(trigger)
     inv, matrix = policies.inventory, policies.matrix
@@ -123,6 +133,9 @@ def run_plan(policies: Policies, name: str, trigger: str = "manual") -> RunRepor
     collected = engine.run(probes, params)
     order = sorted(probes, key=lambda p: (p.segment, p.address, p.protocol, p.port or 0))
     results, controls_ok = decide(order, collected.answers, collected.sent, collected.routed)
+    t0, window = parse_time(collected.started), float(plan.reference_window)
+    seen = references(t0 - window, t0 + window) if references is not None else ()
+    results = with_references(results, controls_ok, plan.vantage, t0, seen, window)
     rtt = collected.rtt_max
     info = RunInfo(
         run=str(uuid.uuid4()),

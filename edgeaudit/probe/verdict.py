@@ -15,12 +15,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from edgeaudit.probe.engine import Answer, Key
 from edgeaudit.probe.model import Probe
+from edgeaudit.probe.reference import SILENCE, Reference, Seen, find, is_silent_udp, no_reference
 from edgeaudit.probe.wire import hops
 
 VERDICTS: Final = ("reachable", "blocked", "blocked-by-forged-rst", "inconclusive")
@@ -33,6 +34,7 @@ class Result:
     verdict: str
     reasons: tuple[str, ...]
     tries: int
+    reference: Reference | None = None  # UDP silence judged blocked: whose answer shows it
 
     @property
     def violation(self) -> bool:
@@ -132,7 +134,7 @@ def _one(
             return "reachable", [f"{code} (port closed on the host)"]
         return "blocked", [code]
     if p.protocol == "udp":
-        return "inconclusive", [f"no answer after {tries} tries (udp open|filtered)"]
+        return "inconclusive", [f"no answer after {tries} tries {SILENCE}"]
     return "blocked", [f"no answer after {tries} tries"]
 
 
@@ -163,3 +165,42 @@ def decide(
             for r in results
         ]
     return tuple(results), controls_ok
+
+
+def with_references(
+    results: Sequence[Result],
+    controls_ok: bool,
+    vantage: str,
+    started: float,
+    candidates: Iterable[Seen],
+    window: float,
+) -> tuple[Result, ...]:
+    """UDP silence with a reference (``reference.py``) becomes ``blocked``, citing it; without
+    one it stays ``inconclusive`` and says so. A run whose controls failed keeps its silence
+    inconclusive: this vantage may reach nothing at all."""
+    seen = list(candidates)
+    out = []
+    for r in results:
+        p = r.probe
+        if not is_silent_udp(p.protocol, r.verdict, r.reasons) or p.port is None:
+            out.append(r)
+            continue
+        ref = None
+        if controls_ok:
+            ref = find(
+                seen,
+                address=p.address,
+                port=p.port,
+                vantage=vantage,
+                payloads=p.payloads,
+                started=started,
+                window=window,
+            )
+        if ref is None:
+            why = no_reference(window) if controls_ok else "positive controls not all reachable"
+            out.append(Result(p, "inconclusive", (*r.reasons, why), r.tries))
+        else:
+            text = ref.text(p.protocol, p.port, p.address)
+            first = r.reasons[0].replace(f" {SILENCE}", "")
+            out.append(Result(p, "blocked", (first, text), r.tries, ref))
+    return tuple(out)

@@ -3,8 +3,9 @@ an nftables forward policy (tests/probe/data/topo). No mock of the network.
 
 Vantage v (seg-v, 198.18.1.10) may reach c (seg-c, 198.18.3.30) on tcp 22, 23, 1000-1199, udp
 53 and ICMP, and nothing of b (seg-b, 198.18.2.20). The router drops by default, rejects b:80
-with ICMP admin-prohibited, forges an RST for b:8080, and wrongly lets b:8443 and udp b:623
-through.
+with ICMP admin-prohibited, forges an RST for b:8080, and wrongly lets b:8443, b's BMC (udp
+623) and SNMP agent (udp 161) through. c may reach b's udp 123 and b may reach c's UDP ports:
+those runs (first) are the references that make v's silently dropped UDP probes blocked.
 """
 
 from __future__ import annotations
@@ -29,7 +30,20 @@ def by_target(report: dict[str, Any]) -> dict[tuple[str, str, int | None], dict[
 
 
 @pytest.fixture(scope="module")
-def main_run(workspace: Workspace) -> tuple[int, dict[str, Any], str]:
+def references(workspace: Workspace) -> dict[str, dict[str, Any]]:
+    """Runs from c and b, before v's: the services answer them (reachable, allowed)."""
+    out = {}
+    for host, plan in (("c", "from-c"), ("b", "from-b")):
+        done = workspace.probe(host, "run", "--plan", plan, "--json")
+        assert done.returncode == 0, done.stderr
+        out[plan] = json.loads(done.stdout)
+    return out
+
+
+@pytest.fixture(scope="module")
+def main_run(
+    workspace: Workspace, references: dict[str, dict[str, Any]]
+) -> tuple[int, dict[str, Any], str]:
     done = workspace.probe("v", "run", "--plan", "main", "--json", "--trigger", "change:CHG-42")
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout), done.stderr
@@ -90,9 +104,33 @@ def test_udp(results: dict[Any, dict[str, Any]]) -> None:
     c53 = results[(C, "udp", 53)]
     assert c53["verdict"] == "reachable"  # the service answered (here: an echo)
     assert c53["payloads"] == ["dns"]
-    silent = results[(B, "udp", 5060)]  # dropped by the router, no reference vantage
+    silent = results[(B, "udp", 5060)]  # dropped by the router; no vantage may reach it
     assert silent["verdict"] == "inconclusive"  # open|filtered: silence alone proves nothing
     assert silent["reasons"][0] == "no answer after 3 tries (udp open|filtered)"
+    assert silent["reasons"][1].startswith("no reference: no reachable result for this udp")
+    assert "reference" not in silent
+
+
+def test_udp_silence_with_a_reference_is_blocked(
+    results: dict[Any, dict[str, Any]], references: dict[str, dict[str, Any]]
+) -> None:
+    """b's udp 123 answered c's run (allowed); v's probes got nothing: the filter dropped them."""
+    from_c = references["from-c"]
+    assert by_target(from_c)[(B, "udp", 123)]["verdict"] == "reachable"
+    r = results[(B, "udp", 123)]
+    assert (r["verdict"], r["expected"]) == ("blocked", "deny")
+    assert r["reasons"][0] == "no answer after 3 tries"
+    assert r["reasons"][1].startswith(
+        f"blocked on the way: udp/123 at {B} answered run {from_c['run']} from seg-c started "
+        f"{from_c['started']} (entry "
+    )
+    assert r["reference"]["run"] == from_c["run"]
+    # c answers b's probes with port-unreachable (closed): also a reference for v's silence
+    from_b = references["from-b"]
+    for port in (123, 161, 623, 5060):
+        assert by_target(from_b)[(C, "udp", port)]["verdict"] == "reachable"
+        assert results[(C, "udp", port)]["verdict"] == "blocked", port
+        assert results[(C, "udp", port)]["reference"]["run"] == from_b["run"]
 
 
 def test_a_bmc_reachable_on_ipmi_is_a_violation(results: dict[Any, dict[str, Any]]) -> None:
@@ -235,7 +273,7 @@ def test_a_plan_runs_only_from_its_vantage_segment(workspace: Workspace) -> None
     assert done.returncode == 2
     assert "run it from inside the vantage network" in done.stderr
     ok = workspace.probe("b", "run", "--plan", "from-b", "--json")
-    assert ok.returncode == 0, ok.stderr  # nothing from b may reach c: all blocked, no leak
+    assert ok.returncode == 0, ok.stderr  # b reaches c only where it may: no leak
 
 
 def test_on_violation_hook_gets_the_json(workspace: Workspace, tmp_path: Path) -> None:
@@ -292,6 +330,9 @@ def test_the_policy_engine_judges_these_records(
         for r in assessment.results
         if r.rule.startswith("segmentation")
     }
-    assert got[("segmentation-denied-blocked", "seg-v->seg-b")] == "fail"  # 8443, udp 623
+    assert got[("segmentation-denied-blocked", "seg-v->seg-b")] == "fail"  # 8443, udp 161/623
+    # every denied path of v -> c is blocked, its UDP silence judged by b's run (a reference)
+    assert got[("segmentation-denied-blocked", "seg-v->seg-c")] == "pass"
+    assert got[("segmentation-denied-blocked", "seg-c->seg-b")] == "not-evaluated"  # udp 161
     assert got[("segmentation-allowed-reachable", "seg-v->seg-c")] == "pass"
     assert got[("segmentation-cadence", "seg-v->seg-b")] == "pass"

@@ -142,6 +142,12 @@ _CADENCE = Param(
     "controls passed",
     ("SEG",),
     cadence=_CADENCE,
+    reference_window=Param(
+        "duration",
+        3600,
+        "an unanswered UDP probe is blocked given a reachable result from a vantage allowed "
+        "to reach the port, in the period, from a run starting at most this long apart",
+    ),
 )
 def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     pairs = _probed(ctx)
@@ -183,12 +189,13 @@ def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]
                 f"'blocked' verdicts are inconclusive",
                 cite([run]),
             )
-        elif any(e.get("attrs", "verdict") == "inconclusive" for e in denied):
-            n = sum(1 for e in denied if e.get("attrs", "verdict") == "inconclusive")
+        elif (udp := _udp_silence(ctx, denied, float(params["reference_window"])))[0]:
             yield Outcome(
                 scope,
                 NOT_EVALUATED,
-                f"{plural(n, 'denied path')} from {src} to {dst} inconclusive (e.g. UDP)",
+                f"{plural(len(udp[0]), 'denied path')} from {src} to {dst} inconclusive (UDP "
+                "open|filtered: no answer, and no reachable reference from another vantage "
+                "in the period)",
                 cite([run]),
             )
         else:
@@ -196,9 +203,38 @@ def denied_blocked(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]
                 scope,
                 PASS,
                 f"{plural(len(denied), 'denied path')} from {src} to {dst} blocked on run "
-                f"{run.get('attrs', 'run')} with passing positive controls",
-                cite([run]),
+                f"{run.get('attrs', 'run')} with passing positive controls"
+                + (
+                    f" (UDP silence judged by {plural(len(udp[1]), 'reference')})" if udp[1] else ""
+                ),
+                cite([run, *udp[1]]),
             )
+
+
+def _udp_silence(ctx: Context, denied: list[Ev], window: float) -> tuple[list[Ev], list[Ev]]:
+    """(inconclusive results, references cited) of a run's denied results: UDP silence is
+    settled only by a reference in the period (``edgeaudit.probe.reference``)."""
+    from edgeaudit.probe.reference import seen_from, settle
+
+    evs = ctx.memo(
+        "segmentation.udp_reachable",
+        lambda: {
+            e.index: e
+            for e in ctx.events("probe.result", lookback=True)
+            if e.get("attrs", "protocol") == "udp" and e.get("attrs", "verdict") == "reachable"
+        },
+    )
+    seen = [s for e in evs.values() if (s := seen_from(e.rec, e.index)) is not None]
+    unsettled, settled, refs = settle(
+        [(e.rec, e.index) for e in denied], seen, (ctx.start, ctx.end), window
+    )
+    unsure = [
+        e
+        for e in denied
+        if e.index in unsettled
+        or (e.get("attrs", "verdict") == "inconclusive" and e.index not in settled)
+    ]
+    return unsure, [evs[i] for i in refs]
 
 
 @check(
