@@ -14,6 +14,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from edgeaudit import __version__
 from edgeaudit.errors import EdgeauditError
@@ -27,8 +28,18 @@ def parser() -> argparse.ArgumentParser:
     return _parser()
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Keeps its last usage error, so ``--json`` can put it on stdout too."""
+
+    last_error: str | None = None
+
+    def error(self, message: str) -> NoReturn:
+        _ArgumentParser.last_error = f"{self.prog}: {message}"
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _ArgumentParser(
         prog="edgeaudit",
         description="Tamper-evident audit evidence for multi-tenant micro edge data centers.",
         epilog=(
@@ -103,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--trusted-checkpoint",
         metavar="FILE",
-        help="a signed checkpoint seen earlier: the store must still extend it",
+        help="a signed checkpoint seen earlier: the store (or PACK) must extend it",
     )
     c.add_argument(
         "--key",
@@ -121,19 +132,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="inventory YAML (default: policies/inventory.yaml in the workspace, if present)",
     )
-    c.add_argument("--timezone", help="IANA zone for sources without one (default: the site's)")
-    c.add_argument("--year", type=int, help="year for RFC 3164 syslog (default: this year)")
+    c.add_argument(
+        "--timezone", help="IANA zone for sources without one (default: the inventory's site)"
+    )
+    c.add_argument("--year", type=int, help="(syslog) year of RFC 3164 times (default: this year)")
     c.add_argument(
         "--option", action="append", default=[], metavar="K=V", help="parser option (repeatable)"
     )
     c.add_argument(
         "--card-key-env",
-        default="EDGEAUDIT_CARD_HASH_KEY",
         metavar="VAR",
-        help="environment variable holding the key for hashing card numbers",
+        help="(badge-csv) environment variable holding the key for hashing card numbers "
+        "(default EDGEAUDIT_CARD_HASH_KEY)",
     )
     c.add_argument("--follow", action="store_true", help="keep reading growing files")
-    c.add_argument("--poll", type=float, default=1.0, help="seconds between polls (--follow)")
+    c.add_argument("--poll", type=float, help="--follow: seconds between polls (default 1)")
     c.add_argument(
         "--settle",
         type=float,
@@ -141,14 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         "buffers (default: 5 polls, at least 1)",
     )
     c.add_argument("--batch-size", type=int, default=5000, help=argparse.SUPPRESS)
-    c.add_argument(  # nmap: the segment the scan ran from
-        "--vantage",
-        dest="option",
-        action="append",
-        type=lambda seg: f"vantage={seg}",
-        metavar="SEGMENT",
-        help="(nmap) the segment the scan ran from",
-    )
+    c.add_argument("--vantage", metavar="SEGMENT", help="(nmap) the segment the scan ran from")
 
     c = cmd("probe", "segmentation probes: run a plan from this vantage point, or schedule plans")
     c.add_argument("action", choices=["run", "schedule"])
@@ -283,6 +289,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _ArgumentParser.last_error = None
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help / --version exit 0
@@ -290,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if code and "--json" in (sys.argv[1:] if argv is None else list(argv)):
             import json
 
-            message = "usage error (the reason is on stderr)"
+            message = f"usage error: {_ArgumentParser.last_error or 'see stderr'}"
             print(json.dumps({"error": {"exit_code": code, "message": message}}))
         return code
     if getattr(args, "json_first", False):

@@ -148,12 +148,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from edgeaudit.verify.pack import verify_pack
     from edgeaudit.verify.pack_key import ManifestKey
 
-    if getattr(args, "trusted_checkpoint", None):
-        # an option a command does not use is an error, never silently ignored
-        raise InputError(
-            "--trusted-checkpoint is not supported with a pack yet: verify the pack, then "
-            "compare its checkpoint with the one you kept (docs/pack-format.md, consistency)"
-        )
     config = None
     if not args.key or not args.manifest_key:
         from edgeaudit.workspace import config as cfg
@@ -176,7 +170,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from edgeaudit.workspace.manifest_key import MANIFEST_PUBLIC_PATH
 
         mkey = ManifestKey.load(str(config.root / MANIFEST_PUBLIC_PATH))  # type: ignore[union-attr]
-    report = verify_pack(args.pack, keys, mkey)
+    kept = None
+    if getattr(args, "trusted_checkpoint", None):
+        from edgeaudit.errors import NoteError
+        from edgeaudit.note.verifier import verify_checkpoint
+
+        path = args.trusted_checkpoint
+        try:
+            kept = verify_checkpoint(_read(path, "the kept checkpoint"), keys)
+        except NoteError as exc:
+            raise InputError(
+                f"{path}: the kept checkpoint does not verify with the log key: {exc}"
+            ) from None
+    report = verify_pack(args.pack, keys, mkey, kept)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     elif report.ok:
@@ -186,6 +192,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if report.consistency_from is not None
             else ""
         )
+        if report.kept_from is not None:
+            consistency += (
+                f"; extends your kept checkpoint of size {report.kept_from} (keep this pack's "
+                "checkpoint file for the next one)"
+            )
         print(
             f"OK: {scope} pack {args.pack}: manifest signature and every file hash verified; "
             f"checkpoint of size {report.tree_size} signed; {report.entries} entries proven "

@@ -25,11 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from edgeaudit.canonical import canonical_json
 from edgeaudit.collect.inventory import Inventory
-from edgeaudit.errors import InputError, NoteError, TamperError
-from edgeaudit.merkle.verify import verify_consistency
-from edgeaudit.note.checkpoint import Checkpoint
-from edgeaudit.note.verifier import Verifier, verify_checkpoint
+from edgeaudit.errors import InputError, TamperError
+from edgeaudit.note.verifier import Verifier
 from edgeaudit.pack import findings as fnd
+from edgeaudit.pack.consistency import from_earlier, from_previous, previous_checkpoint
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
 from edgeaudit.pack.manifest import content_manifest, list_files, manifest_bytes, sign_manifest
 from edgeaudit.pack.period import Period
@@ -121,33 +120,6 @@ def _prepare_out(out: Path) -> tuple[Path, bool]:
     return out, False
 
 
-def _previous(previous: bytes, verifier: Verifier, origin: str) -> Checkpoint:
-    try:
-        return verify_checkpoint(previous, [verifier], origin=origin)
-    except NoteError as exc:
-        raise InputError(f"the previous pack's checkpoint does not verify: {exc}") from None
-
-
-def _consistency(
-    reader: Any, previous: bytes, verifier: Verifier, origin: str, size: int, root: bytes
-) -> dict[str, Any] | None:
-    old = _previous(previous, verifier, origin)
-    if old.size > size:
-        raise TamperError(
-            f"the previous pack's checkpoint has size {old.size}, larger than this one ({size})"
-        )
-    if old.size == 0:
-        return None
-    proof = reader.consistency_proof(old.size, size) if old.size < size else []
-    verify_consistency(old.size, size, old.root, root, proof)
-    return {
-        "new_size": size,
-        "old_checkpoint": previous.decode("utf-8"),
-        "old_size": old.size,
-        "proof": [pf.b64(h) for h in proof],
-    }
-
-
 def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) -> PackResult:
     if request.tenant is not None:
         if request.inventory is None:
@@ -169,7 +141,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
 
     verifier = Verifier.parse(config.verifier_key)
     if request.previous:  # refuse a bad previous checkpoint before signing anything
-        _previous(request.previous, verifier, log.origin)
+        previous_checkpoint(request.previous, verifier, log.origin)
     cp = sign_checkpoint(config, log)
     work, zipped = _prepare_out(request.out)
     try:
@@ -188,17 +160,21 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                 source=(config.db_url, log.origin),
             )
             consistency = (
-                _consistency(
+                from_previous(
                     reader, request.previous, verifier, log.origin, cp.tree_size, cp.root_hash
                 )
                 if request.previous
                 else None
             )
+            earlier = from_earlier(reader, verifier, log.origin, cp.tree_size, cp.root_hash)
         names = [pf.CHECKPOINT, pf.EVIDENCE, pf.PROOFS]
         (work / pf.CHECKPOINT).write_bytes(cp.note.encode("utf-8"))
         if consistency is not None:
             (work / pf.CONSISTENCY).write_bytes(canonical_json(consistency))
             names.append(pf.CONSISTENCY)
+        if earlier:
+            (work / pf.CONSISTENCY_LOG).write_bytes(earlier)
+            names.append(pf.CONSISTENCY_LOG)
         if doc is not None:
             for ev_ref in doc["results"]:
                 for e in ev_ref.get("evidence", []):

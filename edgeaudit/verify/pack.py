@@ -20,10 +20,11 @@ from jose import jws
 from jose.exceptions import JOSEError
 
 from edgeaudit.canonical import canonical_json
-from edgeaudit.errors import CanonicalError, NoteError, ProofError
-from edgeaudit.merkle.verify import verify_consistency
+from edgeaudit.errors import CanonicalError, NoteError
+from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.verify import pack_format as pf
+from edgeaudit.verify.pack_consistency import check_consistency, check_kept
 from edgeaudit.verify.pack_entries import Cited, check_entries
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, PackProblem, PackReport
 from edgeaudit.verify.pack_key import ManifestKey
@@ -32,8 +33,13 @@ __all__ = ["PackFiles", "PackProblem", "PackReport", "verify_pack"]
 
 
 def verify_pack(
-    path: str | Path, log_keys: Sequence[Verifier], manifest_key: ManifestKey
+    path: str | Path,
+    log_keys: Sequence[Verifier],
+    manifest_key: ManifestKey,
+    kept: Checkpoint | None = None,
 ) -> PackReport:
+    """Every check of docs/pack-format.md; ``kept``: the auditor's kept checkpoint (verified
+    with ``log_keys`` by the caller), which the pack must extend by a proof from exactly it."""
     files = PackFiles(Path(path))
     report = PackReport(str(path))
     for name, problem in files.problems:
@@ -48,7 +54,11 @@ def verify_pack(
         if checkpoint is not None:
             size, root = checkpoint
             check_entries(files, manifest, size, root, cited, report)
-            _check_consistency(files, manifest, log_keys, size, root, report)
+            proven = check_consistency(files, manifest, log_keys, size, root, report)
+            if kept is not None:
+                check_kept(kept, manifest, size, root, proven, report)
+        elif kept is not None:
+            report.add("--trusted-checkpoint", "not compared: the pack's checkpoint is unproven")
     except PackFileError as exc:
         report.add(exc.name, exc.message)
     finally:
@@ -294,43 +304,3 @@ def _check_tenant_results(doc: Any, tenant: Any, report: PackReport) -> None:
             f"results[{i}] ({r.get('id')}) is not {tenant}'s to see (scope tenant "
             f"{owner!r}, rule {r.get('rule')!r} not site-wide)",
         )
-
-
-def _check_consistency(
-    files: PackFiles,
-    manifest: dict[str, Any],
-    keys: Sequence[Verifier],
-    size: int,
-    root: bytes,
-    report: PackReport,
-) -> None:
-    if not files.has(pf.CONSISTENCY):
-        return
-    try:
-        raw = files.read(pf.CONSISTENCY)
-        doc = json.loads(raw)
-        if not _canonical(raw, doc):
-            report.add(pf.CONSISTENCY, "is not canonical JSON (RFC 8785)")
-        old = verify_checkpoint(
-            doc["old_checkpoint"].encode("utf-8"), keys, origin=manifest.get("origin")
-        )
-        hashes = [pf.b64decode_strict(h) for h in doc["proof"]]
-        if (
-            any(h is None for h in hashes)
-            or doc.get("new_size") != size
-            or doc.get("old_size") != old.size
-        ):
-            report.add(
-                pf.CONSISTENCY,
-                f"malformed: sizes {doc.get('old_size')} -> {doc.get('new_size')}, "
-                f"expected {old.size} -> {size}",
-            )
-            return
-        verify_consistency(old.size, size, old.root, root, [h for h in hashes if h is not None])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        report.add(pf.CONSISTENCY, f"malformed ({exc})")
-        return
-    except (NoteError, ProofError) as exc:
-        report.add(pf.CONSISTENCY, str(exc))
-        return
-    report.consistency_from = old.size

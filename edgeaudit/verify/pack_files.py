@@ -42,7 +42,9 @@ class PackReport:
     tree_size: int | None = None
     root_hash: str | None = None
     tenant: str | None = None
-    consistency_from: int | None = None
+    consistency_from: int | None = None  # the previous pack's checkpoint (consistency.json)
+    proven_from: int = 0  # earlier checkpoints proven in consistency.jsonl
+    kept_from: int | None = None  # the auditor's kept checkpoint, proven extended
     truncated: bool = False
     cosigned: bool = False  # the checkpoint note differs from the one listed (cosignatures)
 

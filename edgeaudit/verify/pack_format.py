@@ -20,6 +20,7 @@ CHECKPOINT: Final = "checkpoint"
 EVIDENCE: Final = "evidence.jsonl"
 PROOFS: Final = "proofs.jsonl"
 CONSISTENCY: Final = "consistency.json"
+CONSISTENCY_LOG: Final = "consistency.jsonl"  # from every earlier checkpoint the log signed
 FINDINGS_JSON: Final = "findings.json"
 FINDINGS_CSV: Final = "findings.csv"
 OSCAL: Final = "oscal-assessment-results.json"
@@ -29,7 +30,7 @@ SIGNATURE_FILES: Final = frozenset({MANIFEST, MANIFEST_JWS})  # the only files n
 REQUIRED: Final = (CHECKPOINT, EVIDENCE, PROOFS)
 ASSESSMENT_FILES: Final = (FINDINGS_JSON, FINDINGS_CSV, OSCAL)  # all three or none
 # every file the manifest may list: the format's files, nothing else
-LISTED: Final = frozenset({*REQUIRED, CONSISTENCY, *ASSESSMENT_FILES, REPORT})
+LISTED: Final = frozenset({*REQUIRED, CONSISTENCY, CONSISTENCY_LOG, *ASSESSMENT_FILES, REPORT})
 REDACTED_VIEW: Final = frozenset({"kind", "outcome", "scope", "time"})  # members it may have
 FINDINGS_CSV_COLUMNS: Final = (
     "id",

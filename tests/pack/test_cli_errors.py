@@ -80,13 +80,3 @@ def test_previous_checkpoint_must_verify(site: Site, site_pack: Path, tmp_path: 
     assert code == 2
     assert "the previous pack's checkpoint does not verify" in err
     assert not (tmp_path / "p").exists()
-
-
-def test_trusted_checkpoint_with_a_pack_is_refused_not_ignored(tmp_path: Path) -> None:
-    from tests.pack.helpers import run
-
-    note = tmp_path / "kept.note"
-    note.write_text("x\n")
-    code, _, err = run("verify", str(tmp_path), "--trusted-checkpoint", str(note))
-    assert code == 2
-    assert "--trusted-checkpoint is not supported with a pack" in err
