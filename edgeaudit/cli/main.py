@@ -164,6 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--inventory", metavar="FILE", help="default: policies/inventory.yaml")
     c.add_argument("--isolation", metavar="FILE", help="default: policies/isolation.yaml")
     c.add_argument("--plans", metavar="FILE", help="default: policies/probes.yaml")
+    c.add_argument(
+        "--strict", action="store_true", help="run: exit 3 when a result is inconclusive"
+    )
     c.add_argument("--systemd", metavar="DIR", help="schedule: write service + timer units")
     c.add_argument("--netns", metavar="NS", help="--systemd: run the probes in this namespace")
     c.add_argument("--max-runs", type=int, help=argparse.SUPPRESS)

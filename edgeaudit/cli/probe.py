@@ -65,6 +65,11 @@ def _text(report: dict[str, Any]) -> str:
                 f"{r['protocol']}{port}: {r['verdict']} ({'; '.join(r['reasons'])})"
             )
     lines.append(f"  {report['violations']} violation(s); appended {report['appended']} record(s)")
+    unsure = report["counts"].get("inconclusive", 0)
+    if unsure:
+        lines.append(
+            f"  {unsure} inconclusive result(s) (e.g. UDP open|filtered; --strict: exit 3)"
+        )
     return "\n".join(lines)
 
 
@@ -91,7 +96,20 @@ def run_probe(args: argparse.Namespace, config: WorkspaceConfig, log_: Any) -> i
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
         print(_text(data))
-    return 1 if data["violations"] else 0
+    return exit_code(data, strict=bool(getattr(args, "strict", False)))
+
+
+def exit_code(report: dict[str, Any], strict: bool = False) -> int:
+    """1: a denied path is reachable (whatever the controls); else 3: a positive control
+    failed, or the run had none, so its silence proves nothing; else 3 with ``strict`` when a
+    result is inconclusive (UDP open|filtered); else 0."""
+    if report["violations"]:
+        return 1
+    if not report["controls_ok"]:
+        return 3
+    if strict and report["counts"].get("inconclusive"):
+        return 3
+    return 0
 
 
 def write_systemd(args: argparse.Namespace, config: WorkspaceConfig) -> int:

@@ -206,7 +206,8 @@ def systemd_units(
             "Wants=network-online.target\nAfter=network-online.target\n\n"
             "[Service]\nType=oneshot\n"
             f"ExecStart={shlex.join(cmd)}\n"
-            "# exit 1 = a denied path is reachable: the unit fails and shows up in monitoring\n"
+            "# exit 1 = a denied path is reachable, 3 = a positive control failed: the unit\n"
+            "# fails and shows up in monitoring\n"
         )
         out[f"{unit}.timer"] = (
             "[Unit]\n"

@@ -8,9 +8,10 @@
 * ``blocked-by-forged-rst``: an RST whose hop count differs from the real host's (its SYN/ACK
   or echo reply in this run, else other hosts of its segment), or, with no reference, an RST
   that has crossed no router although the target lies behind one: a firewall answered for it.
-* ``inconclusive``: UDP without any answer (open or filtered: cannot tell), and every
-  ``blocked`` of a run whose positive controls (probes the matrix allows) were not all
-  reachable, or that had none.
+* ``inconclusive``: UDP without any answer (open or filtered: cannot tell) unless a reference
+  shows the service answers another vantage (``reference.py``), and every ``blocked`` by
+  silence of a run whose positive controls (probes the matrix allows) were not all reachable,
+  or that had none. A filter's answer (ICMP unreachable, forged RST) stays ``blocked*``.
 """
 
 from __future__ import annotations
@@ -155,16 +156,25 @@ def decide(
     controls = [r for r in results if r.probe.control]
     controls_ok = bool(controls) and all(r.verdict == "reachable" for r in controls)
     if not controls_ok:
+        # Only silence loses its meaning when the controls fail (this vantage may reach
+        # nothing). An ICMP unreachable from a filter and a forged RST are both the filter's
+        # answers to this very packet: they stay blocked, as the failed controls themselves do.
         why = "positive control failed" if controls else "no positive control in this run"
-        results = [
-            r
-            if r.verdict != "blocked"
-            else Result(r.probe, "blocked", (*r.reasons, why), r.tries)
-            if r.probe.control  # the failed control itself stays blocked (a failure)
-            else Result(r.probe, "inconclusive", (*r.reasons, why), r.tries)
-            for r in results
-        ]
+        results = [_uncontrolled(r, answers, why) for r in results]
     return tuple(results), controls_ok
+
+
+def _uncontrolled(r: Result, answers: Mapping[Key, Sequence[Answer]], why: str) -> Result:
+    """A result of a run whose controls failed (or that had none)."""
+    if r.verdict == "blocked-by-forged-rst":
+        return Result(r.probe, r.verdict, (*r.reasons, f"{why}; a filter answered"), r.tries)
+    if r.verdict != "blocked":
+        return r
+    if r.probe.control:  # a failed control stays blocked (a failure of an allowed path)
+        return Result(r.probe, "blocked", (*r.reasons, why), r.tries)
+    if answers.get((r.probe.address, r.probe.protocol, r.probe.port)):
+        return Result(r.probe, "blocked", (*r.reasons, f"{why}; a filter answered"), r.tries)
+    return Result(r.probe, "inconclusive", (*r.reasons, why), r.tries)
 
 
 def with_references(

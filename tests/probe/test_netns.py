@@ -232,7 +232,37 @@ def test_broken_positive_control_makes_blocked_inconclusive(workspace: Workspace
     control = got[(C, "tcp", 22)]
     assert (control["verdict"], control["control"]) == ("blocked", True)
     assert got[(B, "tcp", 8443)]["verdict"] == "reachable"  # positive evidence stays
-    assert done.returncode == 1
+    # the filter's own answers stand, admin-prohibited and forged RST alike
+    assert got[(B, "tcp", 80)]["verdict"] == "blocked"
+    assert got[(B, "tcp", 8080)]["verdict"] == "blocked-by-forged-rst"
+    assert done.returncode == 1  # a denied path reachable: 1, whatever the controls
+
+
+def test_exit_3_when_a_control_fails_without_a_violation(workspace: Workspace) -> None:
+    assert workspace.topo is not None
+    workspace.topo.nft(
+        BASE_RULES.replace(
+            "ct state established,related accept",
+            'iifname "brb" tcp dport 22 drop\n    ct state established,related accept',
+        )
+    )
+    try:
+        done = workspace.probe("b", "run", "--plan", "from-b")
+    finally:
+        workspace.topo.nft(BASE_RULES)
+    assert done.returncode == 3, done.stderr
+    assert "controls FAILED" in done.stdout
+    assert "allowed path not reachable: 198.18.3.30 (c-svc, seg-c) tcp/22: blocked" in done.stdout
+
+
+def test_udp_open_filtered_changes_the_exit_code_only_with_strict(workspace: Workspace) -> None:
+    """From c, b's udp 161 and 623 are dropped and nothing may reach them: inconclusive."""
+    done = workspace.probe("c", "run", "--plan", "from-c")
+    assert done.returncode == 0, done.stderr
+    assert "inconclusive result(s) (e.g. UDP open|filtered; --strict: exit 3)" in done.stdout
+    strict = workspace.probe("c", "run", "--plan", "from-c", "--strict", "--json")
+    assert strict.returncode == 3
+    assert json.loads(strict.stdout)["counts"]["inconclusive"] == 2
 
 
 def test_five_percent_loss_changes_no_verdict(

@@ -3,6 +3,8 @@ answers from real packets; these pin the corner cases)."""
 
 from __future__ import annotations
 
+import pytest
+
 from edgeaudit.probe.engine import Answer
 from edgeaudit.probe.model import Probe
 from edgeaudit.probe.verdict import decide
@@ -103,3 +105,42 @@ def test_failed_or_missing_control() -> None:
     results, ok = decide(probes[1:], leak, sent, {})
     assert not ok
     assert results[0].reasons[-1] == "no positive control in this run"
+
+
+def test_filter_answers_stand_when_controls_fail() -> None:
+    """An ICMP admin-prohibited from the filter and a forged RST are both the filter's answer
+    to this very packet: both stay blocked when the controls fail; only silence does not."""
+    probes = [CONTROL, probe(T, "tcp", 80), probe(T, "tcp", 8080), probe(T, "tcp", 22)]
+    sent = {(p.address, p.protocol, p.port): 3 for p in probes}
+    answers = {
+        (T, "tcp", 80): [Answer("icmp", "198.18.1.1", 64, 3, 13)],
+        (T, "tcp", 8080): [Answer("rst", T, 64)],
+    }
+    results, ok = decide(probes, answers, sent, {T: True})
+    assert not ok
+    _, prohibited, forged, silent = results
+    assert (prohibited.verdict, prohibited.outcome) == ("blocked", "success")
+    assert prohibited.reasons[-1] == "positive control failed; a filter answered"
+    assert forged.verdict == "blocked-by-forged-rst"
+    assert forged.reasons[-1] == "positive control failed; a filter answered"
+    assert (silent.verdict, silent.reasons[-1]) == ("inconclusive", "positive control failed")
+
+
+@pytest.mark.parametrize(
+    ("violations", "controls_ok", "inconclusive", "strict", "code"),
+    [
+        (1, False, 3, False, 1),  # a reachable denied path, whatever the controls
+        (0, False, 0, False, 3),  # a failed (or missing) control
+        (0, True, 2, False, 0),  # UDP open|filtered alone does not change the code
+        (0, True, 2, True, 3),  # ... unless --strict
+        (0, True, 0, True, 0),
+    ],
+)
+def test_exit_codes(
+    violations: int, controls_ok: bool, inconclusive: int, strict: bool, code: int
+) -> None:
+    from edgeaudit.cli.probe import exit_code
+
+    counts = {"inconclusive": inconclusive} if inconclusive else {}
+    report = {"violations": violations, "controls_ok": controls_ok, "counts": counts}
+    assert exit_code(report, strict=strict) == code
