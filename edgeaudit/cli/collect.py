@@ -23,17 +23,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from edgeaudit.collect.interface import ParseContext, Parser
+from edgeaudit.collect.interface import ParseContext, Parser, declared_options, declared_uses
 from edgeaudit.collect.inventory import Inventory, load_inventory
-from edgeaudit.collect.registry import parser_class
+from edgeaudit.collect.registry import kinds, parser_class
 from edgeaudit.collect.runner import CollectSummary, collect_file
 from edgeaudit.errors import ConfigError, EdgeauditError, InputError
 from edgeaudit.store import EvidenceLog
 from edgeaudit.workspace.config import WorkspaceConfig
 
 LOCK_DIR = Path("locks") / "collect"
+CARD_KEY_ENV: Final = "EDGEAUDIT_CARD_HASH_KEY"  # default of --card-key-env
 
 
 class SourceBusyError(EdgeauditError):
@@ -145,13 +147,83 @@ def _reporting(
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise InputError(f"--option {pair!r}: expected KEY=VALUE")
+        if key in out and out[key] != value:
+            raise InputError(f"--option {key} is given twice ({out[key]!r} and {value!r})")
         out[key] = value
     return out
+
+
+# the collect flags that set a parse-context field, and that field
+_CONTEXT_FLAGS: Final = (
+    ("--timezone", "timezone"),
+    ("--year", "year"),
+    ("--card-key-env", "hmac_key"),
+)
+
+
+def _users(test: Callable[[type[Parser]], bool]) -> str:
+    """The source kinds whose parser passes ``test``, for messages (broken plugins left out)."""
+    found = []
+    for kind in kinds():
+        try:
+            if test(parser_class(kind)):
+                found.append(kind)
+        except EdgeauditError:
+            continue
+    return ", ".join(found) or "no installed collector"
+
+
+def _using(field: str) -> Callable[[type[Parser]], bool]:
+    return lambda c: field in declared_uses(c)
+
+
+def check_usage(cls: type[Parser], args: argparse.Namespace) -> dict[str, str]:
+    """The ``--option`` values for ``cls``; an :class:`InputError` (exit 2, before anything is
+    read) for every option the collector would ignore: an ``--option`` key it does not know,
+    and a flag it does not use (``--vantage``, ``--timezone``, ``--year``, ``--card-key-env``;
+    ``--poll`` and ``--settle`` without ``--follow``; ``--follow`` on a whole-file format)."""
+    kind = cls.name
+    options = _options(args.option)
+    if args.vantage is not None:
+        if options.get("vantage", args.vantage) != args.vantage:
+            raise InputError("--vantage and --option vantage= name different segments")
+        options["vantage"] = args.vantage
+    known = declared_options(cls)
+    problems = []
+    flagged = args.vantage is not None and "vantage" not in known
+    if flagged:
+        problems.append(
+            f"--vantage is not used by {kind} collectors (it is for: "
+            f"{_users(lambda c: 'vantage' in declared_options(c))})"
+        )
+    unknown = sorted(k for k in options if k not in known and not (flagged and k == "vantage"))
+    if unknown:
+        problems.append(
+            f"unknown --option {', '.join(unknown)} (known: {', '.join(known)})"
+            if known
+            else f"unknown --option {', '.join(unknown)} ({kind} takes no --option)"
+        )
+    uses = declared_uses(cls)
+    for flag, field in _CONTEXT_FLAGS:
+        if getattr(args, flag[2:].replace("-", "_")) is not None and field not in uses:
+            users = _users(_using(field))
+            problems.append(f"{flag} is not used by {kind} collectors (it is for: {users})")
+    if not args.follow:
+        for flag in ("--poll", "--settle"):
+            if getattr(args, flag[2:]) is not None:
+                problems.append(f"{flag} is only used with --follow")
+    elif cls.framing == "file":
+        problems.append(
+            f"--follow reads growing line-oriented logs; {kind} reads each file as one document"
+        )
+    if problems:
+        raise InputError(f"collect {kind}: " + "; ".join(problems) + "; nothing was collected")
+    return options
 
 
 def run_collect(
@@ -164,8 +236,8 @@ def run_collect(
         zone = ZoneInfo(zone_name) if zone_name else None
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(f"unknown time zone {zone_name!r}") from None
-    card_key = os.environ.get(args.card_key_env)
-    options = _options(args.option)
+    options = check_usage(cls, args)
+    card_key = os.environ.get(args.card_key_env or CARD_KEY_ENV)
     stop = threading.Event()
     if args.follow:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -214,7 +286,7 @@ def _collect_all(
                 part,
                 batch_size=args.batch_size,
                 follow=args.follow,
-                poll=args.poll,
+                poll=args.poll if args.poll is not None else 1.0,
                 settle=getattr(args, "settle", None),
                 stop=stop,
                 progress=_progress if sys.stderr.isatty() and not args.follow else None,
@@ -236,6 +308,12 @@ def _collect_all(
             failures[0][1]
         )
     for part in parts:
-        for name, value in part.to_dict().items():
-            setattr(summary, name, getattr(summary, name) + value)
+        summary.add(part)
     return summary
+
+
+def summary_text(summary: CollectSummary) -> str:
+    """The collect summary for people: every count on one line, then each skip reason."""
+    counts = "  ".join(f"{k} {v}" for k, v in summary.to_dict().items() if not isinstance(v, dict))
+    reasons = sorted(summary.skip_reasons.items(), key=lambda rc: (-rc[1], rc[0]))
+    return "\n".join([counts, *(f"  skipped {n:>7}  {reason}" for reason, n in reasons)])

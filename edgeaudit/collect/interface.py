@@ -22,14 +22,21 @@ Rules every parser follows:
   ``prime(records, ctx)``: when the runner resumes a file, it first passes the last
   ``context_lines`` (default 1) complete lines before the resume offset, for state only;
 * in follow mode the parser is not ended at each poll: it stays suspended at the end of the
-  file until more arrives, and is ended (flushing what it holds) after a quiet spell.
+  file until more arrives, and is ended (flushing what it holds) after a quiet spell;
+* a parser declares what it reads besides the input, so `edgeaudit collect` refuses (exit 2)
+  what it would otherwise ignore: ``options`` maps each ``--option KEY`` it reads to a short
+  description (none declared: it takes no ``--option``), and ``uses`` names the context fields
+  it reads among ``timezone``, ``year`` and ``hmac_key`` (``--timezone``, ``--year``,
+  ``--card-key-env``; none declared: it reads none of them);
+* an event or quarantined record from which the parser removed something secret (a card
+  number, a PIN) says so with ``redacted=True``: the collect summary counts those rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Final, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from edgeaudit.collect.inventory import Inventory
@@ -62,6 +69,9 @@ class Skipped:
 
 
 Output = Event | Quarantined | Resume | Skipped
+
+CONTEXT_FIELDS: Final = frozenset({"timezone", "year", "hmac_key"})
+"""The :class:`ParseContext` fields a parser declares in ``uses`` when it reads them."""
 
 
 @dataclass(frozen=True)
@@ -140,3 +150,14 @@ class Parser(Protocol):
 
 def is_parser(obj: object) -> bool:
     return all(hasattr(obj, a) for a in ("name", "version", "framing", "stateful", "parse"))
+
+
+def declared_options(cls: object) -> Mapping[str, str]:
+    """The ``--option`` keys a parser reads, with what each does (none when undeclared)."""
+    found = getattr(cls, "options", None)
+    return found if isinstance(found, Mapping) else {}
+
+
+def declared_uses(cls: object) -> frozenset[str]:
+    """The context fields (of :data:`CONTEXT_FIELDS`) a parser reads (none when undeclared)."""
+    return frozenset(getattr(cls, "uses", ())) & CONTEXT_FIELDS

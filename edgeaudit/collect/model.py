@@ -223,6 +223,9 @@ class Event:
     key: KeyRef | None = None
     scope: tuple[str, ...] = ()  # tenants that may see this event; () = operator only
     attrs: tuple[tuple[str, Any], ...] = ()  # extra fields, JSON values, sorted by name
+    # the parser removed a secret from the source record (a card number outside its column):
+    # counted in the collect summary, not stored (attrs say which fields when it matters)
+    redacted: bool = field(default=False, compare=False, repr=False)
     # epoch seconds of ``time``, from the one validation of it (here): the store needs them
     seconds: int = field(init=False, repr=False, compare=False)
 
@@ -296,6 +299,7 @@ class Quarantined:
     location: str
     reason: str
     raw: bytes
+    redacted: bool = False  # ``raw`` (or the reason) had a secret replaced, e.g. a card number
 
     @property
     def raw_sha256(self) -> str:

@@ -80,9 +80,7 @@ def run_pipelined(
                     path = point[2]
                     progress(path.name, read_to, max(runner._size(path), read_to))
             elif tag == _DONE:
-                summary.read += message[1]
-                summary.events += message[2]
-                summary.skipped += message[3]
+                summary.add(message[1])  # what the worker counted: read, events, skips, ...
                 return
             else:
                 raise message[1]
@@ -123,7 +121,7 @@ def _work(
             log_, parser_factory, parser, feeder.lines(), feeder, ctx, counts, batch_size, point,
             None, sink=send,
         )  # fmt: skip
-        writer.send((_DONE, counts.read, counts.events, counts.skipped))
+        writer.send((_DONE, counts))
     except (BrokenPipeError, ConnectionResetError):
         pass  # the collecting process stopped reading (its own error): nothing to report
     except BaseException as exc:  # every failure goes back to the collecting process

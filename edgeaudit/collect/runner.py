@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edgeaudit.collect import reading
 from edgeaudit.collect.interface import (
@@ -50,6 +51,10 @@ MAX_FILE = 512 << 20  # whole-file formats (e.g. CloudTrail) larger than this ar
 WARN_DAMAGE = 10  # damaged regions of one file reported on stderr (all are quarantined)
 
 
+MAX_SKIP_REASONS = 50  # distinct skip reasons a summary names; the rest are counted together
+OTHER_REASONS = "(other reasons)"
+
+
 @dataclass(slots=True)
 class CollectSummary:
     files: int = 0
@@ -59,8 +64,25 @@ class CollectSummary:
     duplicates: int = 0
     quarantined: int = 0  # newly quarantined (repeats of already stored records not counted)
     skipped: int = 0  # well-formed records a parser deliberately did not turn into events
+    redacted: int = 0  # events and quarantined records a secret was removed from
+    skip_reasons: dict[str, int] = field(default_factory=dict)  # reason -> skipped records
 
-    def to_dict(self) -> dict[str, int]:
+    def skip(self, reason: str, count: int = 1) -> None:
+        self.skipped += count
+        reasons = self.skip_reasons
+        if reason not in reasons and len(reasons) >= MAX_SKIP_REASONS:
+            reason = OTHER_REASONS
+        reasons[reason] = reasons.get(reason, 0) + count
+
+    def add(self, other: CollectSummary) -> None:
+        """Count ``other`` (e.g. one file's summary) into this one."""
+        for name in ("files", "read", "events", "appended", "duplicates", "quarantined"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.redacted += other.redacted
+        for reason, count in other.skip_reasons.items():
+            self.skip(reason, count)
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,
             "read": self.read,
@@ -69,6 +91,8 @@ class CollectSummary:
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
             "skipped": self.skipped,
+            "redacted": self.redacted,
+            "skip_reasons": dict(sorted(self.skip_reasons.items(), key=lambda rc: (-rc[1], rc[0]))),
         }
 
 
@@ -528,8 +552,10 @@ class _Run:
             # never behind where this run started (re-fed header lines report earlier offsets)
             self.resume_at = max(out.offset, self.feeder.start)
         elif isinstance(out, Skipped):
-            self.summary.skipped += 1
+            self.summary.skip(out.reason)
         elif isinstance(out, Quarantined):
+            if out.redacted:
+                self.summary.redacted += 1
             batch.quarantine.append(
                 QuarantineRecord(
                     out.source_kind,
@@ -542,6 +568,8 @@ class _Run:
             )
         else:
             self.summary.events += 1
+            if out.redacted:
+                self.summary.redacted += 1
             try:
                 batch.entries.append(out.prepared())
             except InputError as exc:

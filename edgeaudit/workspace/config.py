@@ -106,6 +106,7 @@ def load(root: Path) -> WorkspaceConfig:
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    _refuse_unknown(raw, path)
     site = _get(raw, path, "site", "name")
     log = raw.get("log", {})
     origin = check_origin(_get(raw, path, "log", "origin"))
@@ -124,6 +125,38 @@ def load(root: Path) -> WorkspaceConfig:
         passphrase_env=passphrase_env,
         db_url=resolve_db_url(db, root),
     )
+
+
+# every table and key edgeaudit.toml may hold: anything else is a mistake (a typo would
+# otherwise be ignored and the default used in its place)
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "site": ("name",),
+    "log": ("origin", "verifier_key", "private_key", "passphrase_env"),
+    "store": ("url",),
+}
+
+
+def _refuse_unknown(raw: dict[str, Any], path: Path) -> None:
+    problems = []
+    for table, value in raw.items():
+        known = KNOWN_KEYS.get(table)
+        if known is None:
+            kind = "table" if isinstance(value, dict) else "key"
+            problems.append(
+                f"unknown {kind} {table!r} (known tables: "
+                + ", ".join(f"[{t}]" for t in KNOWN_KEYS)
+                + ")"
+            )
+        elif not isinstance(value, dict):
+            problems.append(f"{table!r} must be a table ([{table}]), not a value")
+        else:
+            problems.extend(
+                f"unknown key {key!r} in [{table}] (known: {', '.join(known)})"
+                for key in value
+                if key not in known
+            )
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
 
 
 def _get(raw: dict[str, Any], path: Path, table: str, key: str) -> str:

@@ -247,6 +247,8 @@ def test_collect_goes_on_after_a_damaged_gzip_and_exits_0(
         "duplicates": 0,
         "quarantined": 1,
         "skipped": 0,
+        "redacted": 0,
+        "skip_reasons": {},
     }
     assert (
         f"edgeaudit: WARNING: auth.log.1.gz@{cut}: damaged gzip: decompression failed at byte "

@@ -51,6 +51,10 @@ SUDO: Final = re.compile(
 # older "+ pts/0 ravi:root" / "- pts/0 ravi:root".
 SU_TO: Final = re.compile(r"(FAILED SU )?\(to (\S+)\) (\S+) on (\S+)", re.ASCII)
 SU_OLD: Final = re.compile(r"([+-]) (\S+) (\S+):(\S+)", re.ASCII)
+# BSD su: "BAD SU ravi to root on /dev/pts/0", "ravi to root on /dev/pts/0"; and the form of
+# the RFC 3164 / RFC 5424 examples: "'su root' failed for lonvick on /dev/pts/8".
+SU_BSD: Final = re.compile(r"(BAD SU )?(\S+) to (\S+) on (\S+)", re.ASCII)
+SU_QUOTED: Final = re.compile(r"'su (\S+)' failed for (\S+) on (\S+)", re.ASCII)
 CONTINUED: Final = re.compile(r" *(?:\S+ : )?\(command continued\) ?(.*)", re.DOTALL)
 _ESCAPE: Final = re.compile(r"#(0[0-3][0-7]|177)", re.ASCII)
 
@@ -184,6 +188,8 @@ def pam(msg: str, ctx: ParseContext, session: str | None) -> Finding | None:
         if o is None:
             return None
         user, uid, by, by_uid = o.groups()
+        if by == "LOGIN":  # login(1) on a terminal names itself: the user logged on
+            by = ""
         attrs.update(uid=number(uid), by_uid=number(by_uid))
         actor = ctx.actor("unix", by or user, original_user=by or None, session=session)
         return ("session.start", "success", actor, user, attrs)
@@ -231,9 +237,10 @@ def sudo_fields(m: re.Match[str]) -> tuple[str, str | None, str, dict[str, Any]]
 
 
 def su(msg: str, ctx: ParseContext, session: str | None) -> Finding | None:
-    """A su(1) line: ``(to root) ravi on pts/0`` -> priv.switch by ravi to root (original
-    user ravi); ``FAILED SU (to root) ravi on pts/0`` (and the old ``- pts/0 ravi:root``) ->
-    priv.denied."""
+    """A su(1) line: ``(to root) ravi on pts/0`` (BSD: ``ravi to root on /dev/pts/0``) ->
+    priv.switch by ravi to root (original user ravi); ``FAILED SU (to root) ravi on pts/0``
+    (the old ``- pts/0 ravi:root``, BSD ``BAD SU ravi to root on ...``, and ``'su root' failed
+    for ravi on ...``) -> priv.denied."""
     m = SU_TO.fullmatch(msg)
     if m is not None:
         failed, to, user, tty = m.groups()
@@ -241,6 +248,12 @@ def su(msg: str, ctx: ParseContext, session: str | None) -> Finding | None:
     elif (o := SU_OLD.fullmatch(msg)) is not None:
         sign, tty, user, to = o.groups()
         ok = sign == "+"
+    elif (b := SU_BSD.fullmatch(msg)) is not None:
+        bad, user, to, tty = b.groups()
+        ok = bad is None
+    elif (q := SU_QUOTED.fullmatch(msg)) is not None:
+        to, user, tty = q.groups()
+        ok = False
     else:
         return None
     actor = ctx.actor("unix", user, original_user=user, session=session)

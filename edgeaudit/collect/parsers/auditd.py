@@ -98,6 +98,10 @@ class AuditdParser:
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "lines"
     stateful: ClassVar[bool] = True
+    options: ClassVar[dict[str, str]] = {
+        "auditd_keys": "audit rule keys (-k) whose syscall records are events, comma separated",
+        "host": "the host that wrote records without node= (default: the source)",
+    }
 
     def __init__(self) -> None:
         self._host: str | None = None  # the host of records without node= (see default_host)

@@ -52,8 +52,9 @@ hash, so a quarantined line can be matched with the events of that card), or by
 ``<card redacted>`` without a key: in the door, holder, company and reason of an event (their
 names listed in ``attrs.redacted``), and in a quarantined line and its reason. A quarantined
 line also has its card column and any other card or PIN column (badge id, credential, PIN,
-facility code, ...) replaced; its log id is kept. ``redacted_rows`` counts the events and
-quarantined lines from which anything was removed besides the hashed card column of an event.
+facility code, ...) replaced; its log id is kept. Those events and quarantined lines, from
+which anything was removed besides the hashed card column of an event, say ``redacted=True``
+(the collect summary's ``redacted`` count; ``redacted_rows`` counts them per parser).
 
 Skipped: blank lines and header lines. Quarantined: everything when no card hashing key is
 configured; a line that is not valid text in the configured encoding or not valid CSV (e.g. an
@@ -263,6 +264,13 @@ class BadgeCsvParser:
     framing: ClassVar[Literal["lines", "file"]] = "lines"
     stateful: ClassVar[bool] = True
     header_lines: ClassVar[int] = 1  # the runner re-feeds the header when resuming
+    uses: ClassVar[frozenset[str]] = frozenset({"timezone", "hmac_key"})
+    options: ClassVar[dict[str, str]] = {
+        **{f"col.{c}": f"the header name of the {c} column" for c in (*COLUMNS, *EXTRA)},
+        "time_format": "strptime format of the time column (default ISO 8601)",
+        "encoding": "the export's text encoding (default utf-8)",
+        "header": "the CSV header line, when the input has none (e.g. resuming)",
+    }
 
     def __init__(self) -> None:
         self.redacted_rows = 0  # events and quarantined lines that had something removed
@@ -395,10 +403,11 @@ class BadgeCsvParser:
         self, record: RawRecord, ctx: ParseContext, reason: str, fields: list[str] | None
     ) -> Quarantined:
         raw = self._redact(record.data, fields, ctx.hmac_key)
-        if raw != record.data:
+        redacted = raw != record.data
+        if redacted:
             self.redacted_rows += 1
         reason = self._scrub(reason, ctx.hmac_key)
-        return Quarantined(self.name, ctx.source, record.location, reason, raw)
+        return Quarantined(self.name, ctx.source, record.location, reason, raw, redacted)
 
     def _redact(self, data: bytes, fields: list[str] | None, key: bytes | None) -> bytes:
         """The line for the quarantine: the values of its card and PIN columns replaced (by
@@ -536,6 +545,7 @@ class BadgeCsvParser:
             outcome=outcome,
             scope=(tenant,) if tenant and tenant != "shared" else (),  # = ctx.scope(actor=actor)
             attrs=tuple(sorted(attrs_out.items())),
+            redacted=bool(redacted),
         )
 
     def _hash(self, card: str, key: bytes) -> str:

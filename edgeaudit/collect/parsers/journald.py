@@ -14,9 +14,10 @@ record; the last seqnum per seqnum id is the only state. When the runner resumes
 primes the parser with the record before the resume offset (:meth:`JournaldParser.prime`), so
 a gap that spans a restart is detected too.
 
-Skipped (well-formed, not auth): blank lines; records of other programs; sshd/sudo messages
-that are not one of the forms above (including sudo "(command continued)" lines and pam_unix
-authentication failures, which the program's own line already reports).
+Skipped (well-formed, not auth; counted with the reason): blank lines; records of other
+programs; sshd/sudo messages that are not one of the forms above (including sudo "(command
+continued)" lines and pam_unix authentication failures, which the program's own line already
+reports).
 
 Quarantined, with the reason: lines that are not a JSON object; values of a type journald never
 writes (numbers, objects, booleans); a ``__SEQNUM`` that is not a decimal number; a trusted field
@@ -35,7 +36,7 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 
-from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume
+from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume, Skipped
 from edgeaudit.collect.model import Event, Provenance, Quarantined, raw_sha256
 from edgeaudit.collect.parsers._journald_messages import parse_message
 
@@ -47,6 +48,8 @@ _FAMILY: dict[str, str] = {
 }
 _SSH_UNITS = frozenset({"ssh.service", "sshd.service"})
 _MAX_US = 253402300799_999999  # 9999-12-31T23:59:59.999999Z
+SKIP_BLANK = "blank line"
+SKIP_PROGRAM = "program not audited (only sshd and sudo records are, by their trusted fields)"
 
 
 class _Bad(Exception):
@@ -165,6 +168,7 @@ class JournaldParser:
         for record in records:
             data = record.data
             if not data.strip():
+                yield Skipped(record.location, SKIP_BLANK)
                 yield Resume(record.offset)
                 continue
             gap: tuple[str, int, int] | None = None
@@ -193,13 +197,13 @@ class JournaldParser:
             except _Bad as exc:
                 yield Quarantined(self.name, ctx.source, record.location, str(exc), data)
             else:
-                if event is not None:
-                    yield event
+                yield Skipped(record.location, event) if isinstance(event, str) else event
             yield Resume(record.offset)
 
     def _auth(
         self, record: RawRecord, rec: dict[str, Any], ctx: ParseContext, ts_text: str | None
-    ) -> Event | None:
+    ) -> Event | str:
+        """The auth event of a record, or why it carries none (the skip reason)."""
         comm, exe, unit = (
             _trusted_one(rec, "_COMM"),
             _trusted_one(rec, "_EXE"),
@@ -214,13 +218,13 @@ class JournaldParser:
                     shown += f", _EXE={exe}"
                 raise _Bad(f"forged identifier: SYSLOG_IDENTIFIER={claim} but {shown}")
         if family is None:
-            return None
+            return SKIP_PROGRAM
         msg = _one(rec, "MESSAGE")
         if msg is None:
             raise _Bad("MESSAGE is missing or null (oversized) in a record of " + family)
         parsed = parse_message(family, msg)
         if parsed is None:
-            return None
+            return f"{family} message that carries no event"
         when = _utc(ts_text)
         host = _one(rec, "_HOSTNAME") or ctx.source
         actor = ctx.actor(

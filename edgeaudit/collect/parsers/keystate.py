@@ -42,6 +42,11 @@ class VaultKeyStateParser:
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "file"
     stateful: ClassVar[bool] = False
+    options: ClassVar[dict[str, str]] = {
+        "observed_at": "when the key state was read (RFC 3339; default: its latest version's "
+        "creation)",
+        "mount": "the transit mount of the key (default transit)",
+    }
 
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
         for record in records:
@@ -157,6 +162,9 @@ class KmsRotationParser:
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "file"
     stateful: ClassVar[bool] = False
+    options: ClassVar[dict[str, str]] = {
+        "observed_at": "when the rotation state was read (RFC 3339; default: the last rotation)",
+    }
 
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
         for record in records:

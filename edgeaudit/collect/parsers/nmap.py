@@ -96,6 +96,12 @@ class NmapXmlParser:
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "file"
     stateful: ClassVar[bool] = False
+    options: ClassVar[dict[str, str]] = {
+        "vantage": "the segment the scan ran from (also --vantage SEGMENT)",
+        "isolation": "the isolation matrix file (default policies/isolation.yaml)",
+        "plan": "the probe plan name recorded with the run (default nmap-import)",
+        "trigger": "what started the scan: manual (default), schedule or change:REF",
+    }
 
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
         for record in records:

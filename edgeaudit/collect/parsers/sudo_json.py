@@ -13,9 +13,10 @@ wrapped as ``{"sudo": {...}}`` and prefixed with ``@cee:``, as sudo writes JSON 
   ``<seconds>.<nanoseconds>``; nanoseconds are kept when not zero), a dict with only ``iso8601``,
   or a string: sudo's compact ``YYYYMMDDHHMMSSZ`` or RFC 3339.
 
-Skipped: blank lines. Quarantined: anything that is not a JSON object, objects without exactly
-one event key, events without a usable time, without ``submituser`` (accept/reject/alert) or
-``command`` (accept/reject), and fields of the wrong type.
+Skipped (counted with the reason): blank lines. Quarantined: anything that is not a JSON
+object, objects without exactly one event key, events without a usable time, without
+``submituser`` (accept/reject/alert) or ``command`` (accept/reject), and fields of the wrong
+type.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, ClassVar, Final, Literal
 
 import orjson
 
-from edgeaudit.collect.interface import Output, ParseContext, RawRecord
+from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Skipped
 from edgeaudit.collect.model import Event, Provenance, Quarantined, raw_sha256
 from edgeaudit.collect.parsers._syslog_formats import rfc3339_utc
 
@@ -69,6 +70,7 @@ class SudoJsonParser:
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
         for rec in records:
             if not rec.data or rec.data.isspace():
+                yield Skipped(rec.location, "blank line")
                 continue
             try:
                 yield _event(rec, ctx)

@@ -19,8 +19,10 @@ Events (target = the line's host with the account acted on, scope from target an
   ``authentication failure`` -> auth.logon_failed.
 * su: ``(to root) ravi on pts/0`` and ``pam_unix(su:session): session opened for user root by
   ravi(uid=1000)`` -> priv.switch by ravi (actor and original_user) to account root (one event
-  when both lines of one switch are present: same host, pid and account); ``FAILED SU (to
-  root) ...`` -> priv.denied. Other pam_unix(su) lines are handled as for any program.
+  when both lines of one switch are present: same host, pid and account; BSD ``ravi to root
+  on /dev/pts/0`` too); ``FAILED SU (to root) ...``, BSD ``BAD SU ravi to root on ...`` and
+  ``'su root' failed for ravi on ...`` -> priv.denied. Other pam_unix(su) lines are handled as
+  for any program.
 * sudo: ``user : TTY=... ; [CHROOT=... ;] PWD=... ; [CWD=... ;] USER=... ; [...] COMMAND=...``
   (attrs ``chroot``, ``cwd`` when present) -> priv.switch, or
   priv.denied when a reason (``user NOT in sudoers``, ``command not allowed``, ``3 incorrect
@@ -31,9 +33,11 @@ Events (target = the line's host with the account acted on, scope from target an
   the first line's location; its raw hash covers all joined lines. When the first line of a
   command was ambiguous (a ``PWD`` containing `` ; USER=``) the first match is used.
 
-Skipped (no output): blank lines, lines of other programs (cron, systemd, kernel, ...) or with no
-program tag, and sshd/sudo/pam_unix forms that carry no event (``Partial``/``Postponed``
-results, ``Received disconnect``, ``Server listening``, other pam_unix messages, ...).
+Skipped (counted with the reason, no event): blank lines, lines of other programs (cron,
+systemd, kernel, ...) or with no program tag, sshd/sudo/su/login forms that carry no event
+(``Partial``/``Postponed`` results, ``Received disconnect``, ``Server listening``, other
+pam_unix messages, ...), and the second line of an su switch whose first line made the event.
+``(command continued)`` lines are part of their sudo event (attrs ``continued_lines``).
 
 Quarantined: lines that are not syslog at all, RFC 3164 lines when no timezone is configured,
 impossible times (``Feb 30``, ``25:00:00``, offsets beyond 23:59), RFC 5424 records without a
@@ -47,7 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Literal
 
-from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume
+from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume, Skipped
 from edgeaudit.collect.model import Actor, Event, Provenance, Quarantined, Target, raw_sha256
 from edgeaudit.collect.parsers._syslog_formats import (
     MONTHS,
@@ -72,6 +76,13 @@ from edgeaudit.collect.parsers._syslog_messages import (
 )
 
 NO_ZONE: Final = "RFC 3164 time without zone: configure a timezone"
+SKIP_BLANK: Final = "blank line"
+SKIP_NO_TAG: Final = "line without a program tag"
+SKIP_PROGRAM: Final = "program not audited (only sshd, sudo, su and login lines are)"
+SKIP_SSHD: Final = "sshd message that carries no event"
+SKIP_SUDO: Final = "sudo message that carries no event"
+SKIP_SU: Final = "su message that carries no event"
+SKIP_SU_SECOND: Final = "second line of an su switch already recorded (same host, pid, account)"
 MAX_GAP: Final = 16  # lines after which a sudo line's continuation can no longer follow
 
 
@@ -98,6 +109,7 @@ class SyslogAuthParser:
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "lines"
     stateful: ClassVar[bool] = True
+    uses: ClassVar[frozenset[str]] = frozenset({"timezone", "year"})  # RFC 3164 times
 
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
         return _Run(ctx).run(records)
@@ -140,6 +152,7 @@ class _Run:
     def _record(self, rec: RawRecord, index: int) -> None:
         data = rec.data
         if not data or data.isspace():
+            self.out.append(Skipped(rec.location, SKIP_BLANK))
             return
         header = split_header(data.decode("utf-8", "backslashreplace"))
         if isinstance(header, str):
@@ -152,17 +165,23 @@ class _Run:
                 self._quarantine(rec, NO_ZONE)
                 return
             year = self._year(MONTHS[time_text[:3]])
+        found: Finding | str | None
         if program in SSHD_PROGRAMS:
-            found = sshd(msg, self.ctx, pid)
+            found = sshd(msg, self.ctx, pid) or SKIP_SSHD
         elif program == "sudo":
             found = self._sudo(rec, msg, time_text, year, host, pid, index)
         elif program == "su":
             found = self._su(msg, host, pid)
-        elif program in PAM_PROGRAMS and msg.startswith("pam_unix("):
-            found = pam(msg, self.ctx, None)
+        elif program in PAM_PROGRAMS:
+            found = (pam(msg, self.ctx, None) if msg.startswith("pam_unix(") else None) or (
+                f"{program} message that carries no event"
+            )
         else:
+            found = SKIP_PROGRAM if program else SKIP_NO_TAG
+        if found is None:  # buffered, joined or quarantined by the program's handler
             return
-        if found is None:
+        if isinstance(found, str):
+            self.out.append(Skipped(rec.location, found))
             return
         time = self._time(time_text, year)
         if time is None:
@@ -196,8 +215,9 @@ class _Run:
         host: str | None,
         pid: str | None,
         index: int,
-    ) -> Finding | None:
-        """Join continuation lines; buffer command lines; return a pam_unix finding."""
+    ) -> Finding | str | None:
+        """Join continuation lines; buffer command lines; return a pam_unix finding, or why
+        the line carries no event (None: buffered, joined or quarantined here)."""
         key = (host, pid)
         waiting = self.pending.pop(key, None)
         if "(command continued)" in msg and (c := CONTINUED.fullmatch(msg)) is not None:
@@ -213,10 +233,10 @@ class _Run:
         if waiting is not None:
             self._flush(waiting)
         if msg.startswith("pam_unix("):
-            return pam(msg, self.ctx, None)
+            return pam(msg, self.ctx, None) or SKIP_SUDO
         m = SUDO.fullmatch(msg)
         if m is None:
-            return None
+            return SKIP_SUDO
         time = self._time(time_text, year)
         if time is None:
             self._quarantine(rec, f"invalid time {time_text!r}")
@@ -228,7 +248,7 @@ class _Run:
         )  # fmt: skip
         return None
 
-    def _su(self, msg: str, host: str | None, pid: str | None) -> Finding | None:
+    def _su(self, msg: str, host: str | None, pid: str | None) -> Finding | str:
         """su writes one switch as up to two lines (Debian: ``(to root) ravi on pts/0`` and
         ``pam_unix(su:session): session opened ...``; RHEL only the second): the first of
         them for a (host, pid, target account) is the priv.switch event, a second is not."""
@@ -237,12 +257,14 @@ class _Run:
             found = su_session(found) if found is not None else None
         else:
             found = su(msg, self.ctx, None)
-        if found is None or found[0] != "priv.switch":
+        if found is None:
+            return SKIP_SU
+        if found[0] != "priv.switch":
             return found
         key = (host, pid, found[3])
         if key in self.su_seen:
             del self.su_seen[key]
-            return None
+            return SKIP_SU_SECOND
         if len(self.su_seen) >= 1024:
             del self.su_seen[next(iter(self.su_seen))]
         self.su_seen[key] = None

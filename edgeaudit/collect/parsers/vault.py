@@ -97,6 +97,10 @@ class VaultAuditParser:
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "lines"
     stateful: ClassVar[bool] = True
+    options: ClassVar[dict[str, str]] = {
+        "transit_mounts": "transit mounts of entries without mount_type, comma separated "
+        "(default transit)",
+    }
 
     def __init__(self) -> None:
         # request.id -> (record, entry, classification) of requests awaiting their response

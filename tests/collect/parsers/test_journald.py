@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeaudit.collect.interface import ParseContext, RawRecord
+from edgeaudit.collect.interface import ParseContext, RawRecord, Resume, Skipped
 from edgeaudit.collect.model import Event, Quarantined, raw_sha256
 from edgeaudit.collect.parsers.journald import JournaldParser
 from tests.collect.parsers.harness import inventory, mutated, run
@@ -265,16 +265,17 @@ def _check(data: bytes) -> None:
     out = list(JournaldParser().parse(records, CTX))
     per_loc: dict[str, list[object]] = {}
     for o in out:
-        if isinstance(o, Event | Quarantined):
+        if isinstance(o, Event | Quarantined | Skipped):
             loc = o.provenance.location if isinstance(o, Event) else o.location
             per_loc.setdefault(loc, []).append(o)
+    assert sorted(per_loc) == sorted(r.location for r in records)  # nothing vanishes
     for loc, outs in per_loc.items():
-        kinds = [o.kind if isinstance(o, Event) else "Q" for o in outs]
-        # each record: at most one auth event or one quarantine, maybe after one gap event
+        kinds = [o.kind if isinstance(o, Event) else type(o).__name__ for o in outs]
+        # each record: one auth event, quarantine or skip, maybe after one gap event
         rest = [k for k in kinds if k != "audit.pipeline"]
-        assert len(rest) <= 1, (loc, kinds)
+        assert len(rest) == 1, (loc, kinds)
         assert kinds.count("audit.pipeline") <= 1, (loc, kinds)
-    assert sum(1 for o in out if not isinstance(o, Event | Quarantined)) == len(records)
+    assert sum(1 for o in out if isinstance(o, Resume)) == len(records)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
