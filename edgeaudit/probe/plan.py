@@ -81,22 +81,72 @@ class Plan:
         }
 
 
-def load_plans(path: str | Path, inventory: Inventory, matrix: IsolationMatrix) -> dict[str, Plan]:
-    """Load and validate every plan, keyed by name."""
+@dataclass(frozen=True)
+class PlanSet:
+    """The plans of ``probes.yaml`` that loaded, the errors of those that did not (keyed by
+    plan name, or ``#N`` when even the name is unreadable) and load-time warnings."""
+
+    plans: dict[str, Plan]
+    errors: dict[str, InputError]
+    warnings: tuple[str, ...]
+
+
+def load_plan_set(path: str | Path, inventory: Inventory, matrix: IsolationMatrix) -> PlanSet:
+    """Load every plan; a bad plan is reported and skipped, the others still load (an unreadable
+    file or a file without a ``plans`` list is still one error for all)."""
     root = load_yaml(path, "probe plans")
     top = root.mapping({"plans"}, {"plans"})
     segments = [s.id for s in inventory.segments]
     plans: dict[str, Plan] = {}
-    for n in top["plans"].items():
-        plan = _plan(n, segments, matrix)
-        if plan.name in plans:
-            raise n.fail(f"plan {plan.name!r} is defined twice")
+    errors: dict[str, InputError] = {}
+    warnings: list[str] = []
+    for i, n in enumerate(top["plans"].items()):
+        name = _name_of(n) or f"#{i + 1}"
+        try:
+            plan = _plan(n, segments, matrix)
+            if plan.name in plans or plan.name in errors:
+                plans.pop(plan.name, None)
+                raise n.fail(f"plan {plan.name!r} is defined twice")
+            guard(plan.addresses, inventory, plan.targets)
+        except InputError as exc:
+            errors.setdefault(name, exc)
+            continue
         plans[plan.name] = plan
-    if not plans:
+        if not _has_control(plan, matrix):
+            warnings.append(
+                f"{root.file}:{plan.line}: plan {plan.name!r}: the matrix allows no TCP or ICMP "
+                f"path from {plan.vantage} to its targets, so the plan has no positive control "
+                "and its 'blocked' verdicts will be inconclusive (exit 3)"
+            )
+    if not plans and not errors:
         raise top["plans"].fail("no plans defined")
-    for plan in plans.values():
-        guard(plan.addresses, inventory, plan.targets)
-    return plans
+    return PlanSet(plans, errors, tuple(warnings))
+
+
+def load_plans(path: str | Path, inventory: Inventory, matrix: IsolationMatrix) -> dict[str, Plan]:
+    """Load and validate every plan, keyed by name; the first bad plan is an error."""
+    loaded = load_plan_set(path, inventory, matrix)
+    if loaded.errors:
+        raise next(iter(loaded.errors.values()))
+    return loaded.plans
+
+
+def _name_of(n: Node) -> str | None:
+    value = getattr(n.node, "value", None)
+    if isinstance(value, list):
+        for k, v in value:
+            if getattr(k, "value", None) == "name" and isinstance(getattr(v, "value", None), str):
+                return str(v.value)
+    return None
+
+
+def _has_control(plan: Plan, matrix: IsolationMatrix) -> bool:
+    """Whether the matrix allows a TCP or ICMP path of the plan (a positive control)."""
+    for target in plan.targets:
+        rule = matrix.rule(plan.vantage, target)
+        if rule is not None and (rule.tcp or (rule.icmp and plan.icmp)):
+            return True
+    return False
 
 
 def _float(n: Node, what: str) -> float:
@@ -245,6 +295,46 @@ def guard(addresses: Iterable[str], inventory: Inventory, segments: Iterable[str
                 f"scope guard: {address} lies in segment {seg!r}, which is not a target of "
                 f"this plan ({', '.join(sorted(wanted))}); refusing to probe it"
             )
+        net = next(s.cidr for s in inventory.segments if s.id == seg)
+        if not_a_host(address, net):
+            raise ScopeError(
+                f"scope guard: {address} is the {not_a_host(address, net)} address of segment "
+                f"{seg!r} ({net}), not a host; refusing to probe it"
+            )
+
+
+def not_a_host(address: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
+    """'network' or 'broadcast' when ``address`` is one of ``net``'s (IPv6: the subnet-router
+    anycast address, RFC 4291 2.6.1), else None. /31, /32, /127 and /128 have none."""
+    ip = ipaddress.ip_address(address)
+    if net.prefixlen >= (31 if net.version == 4 else 127):
+        return None
+    if ip == net.network_address:
+        return "network"
+    if net.version == 4 and ip == net.broadcast_address:
+        return "broadcast"
+    return None
+
+
+def check_assets(inventory: Inventory, path: str | Path) -> None:
+    """Every asset address lies in its segment's network and is a host address there."""
+    nets = {s.id: s.cidr for s in inventory.segments}
+    for asset in inventory.assets:
+        net = nets.get(asset.segment or "")
+        if net is None:
+            continue
+        for a in asset.addresses:
+            ip = ipaddress.ip_address(a)
+            if ip.version != net.version or ip not in net:
+                raise InputError(
+                    f"{path}: asset {asset.hostname!r}: address {a} lies outside its segment "
+                    f"{asset.segment!r} ({net})"
+                )
+            if (what := not_a_host(a, net)) is not None:
+                raise InputError(
+                    f"{path}: asset {asset.hostname!r}: address {a} is the {what} address of "
+                    f"its segment {asset.segment!r} ({net}), not a host"
+                )
 
 
 def expand(plan: Plan, inventory: Inventory, matrix: IsolationMatrix) -> tuple[Probe, ...]:

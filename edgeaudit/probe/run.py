@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,13 @@ from edgeaudit.collect.model import Event
 from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import IsolationMatrix, load_isolation
 from edgeaudit.probe.engine import ENGINE, Engine, Params, ProbeError
-from edgeaudit.probe.plan import Plan, expand, load_plans
+from edgeaudit.probe.plan import Plan, check_assets, expand, load_plan_set
 from edgeaudit.probe.records import RunInfo, run_events, summary
 from edgeaudit.probe.reference import Seen, parse_time
 from edgeaudit.probe.verdict import Result, decide, with_references
 from edgeaudit.probe.wire import source_address
 
+log = logging.getLogger("edgeaudit.probe")
 _TRIGGER = re.compile(r"manual|schedule|change:[A-Za-z0-9._:/@#-]{1,120}")
 
 
@@ -28,18 +30,30 @@ _TRIGGER = re.compile(r"manual|schedule|change:[A-Za-z0-9._:/@#-]{1,120}")
 class Policies:
     inventory: Inventory
     matrix: IsolationMatrix
-    plans: dict[str, Plan]
+    plans: dict[str, Plan]  # the plans that loaded
+    errors: Mapping[str, InputError] = field(default_factory=dict)  # those that did not
 
     def plan(self, name: str) -> Plan:
+        if name in self.errors:
+            raise self.errors[name]
         if name not in self.plans:
-            raise InputError(f"no plan {name!r} (plans: {', '.join(sorted(self.plans))})")
+            known = sorted({*self.plans, *self.errors})
+            raise InputError(f"no plan {name!r} (plans: {', '.join(known)})")
         return self.plans[name]
 
 
 def load_policies(inventory: Path, isolation: Path, plans: Path) -> Policies:
+    """The inventory (every asset address a host address of its segment), the matrix, and the
+    plans: a bad plan is logged and skipped (running it by name is its error, exit 2)."""
     inv = load_inventory(inventory)
+    check_assets(inv, inventory)
     matrix = load_isolation(isolation, inv)
-    return Policies(inv, matrix, load_plans(plans, inv, matrix))
+    loaded = load_plan_set(plans, inv, matrix)
+    for warning in loaded.warnings:
+        log.warning("%s", warning)
+    for name, exc in loaded.errors.items():
+        log.error("plan %s skipped: %s", name, exc)
+    return Policies(inv, matrix, loaded.plans, loaded.errors)
 
 
 @dataclass(frozen=True)
