@@ -48,7 +48,7 @@ from edgeaudit.serve.service import (
     error_id,
     parse_period,
 )
-from edgeaudit.serve.tokens import INVALID, Principal, TokenError
+from edgeaudit.serve.tokens import INVALID, ROLES, Principal, TokenError
 
 log = logging.getLogger("edgeaudit.serve")
 ROLE = "edgeaudit.role"
@@ -136,6 +136,51 @@ class ExportRequest(BaseModel):
     tenant: str | None = Field(None, description="officers: a tenant pack", max_length=64)
 
 
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every failure's body."""
+
+    error: ErrorDetail
+
+
+_MEANING = {
+    400: "a parameter is out of range or malformed",
+    401: "no valid bearer token (the answer is always 'invalid token')",
+    403: "the token's role or tenant may not do this",
+    404: "not found (an export of another tenant is not found either)",
+    409: "the export is not done",
+    413: "the request body is too large",
+    422: "a parameter has the wrong type or is missing",
+    429: "over the token's rate, or too many exports waiting",
+    503: "the period's assessment failed (an error id), or the service is misconfigured",
+}
+
+
+def _doc(errors: tuple[int, ...], roles: str | None = None) -> dict[str, Any]:
+    """OpenAPI extras of a route: its error answers and (``x-roles``) who may call it. Every
+    route may also answer 421 (a foreign Host) and 500 (a bug, with an error id)."""
+    out: dict[str, Any] = {
+        "responses": {code: {"model": ErrorBody, "description": _MEANING[code]} for code in errors}
+    }
+    if roles is None:
+        allowed = ["anyone"]
+    elif roles == ANY_ROLE:
+        allowed = sorted(ROLES)
+    else:
+        allowed = sorted(authz.ALLOWED[roles])
+    out["openapi_extra"] = {"x-roles": allowed}
+    return out
+
+
+_AUTH = (401, 429)
+ANY_ROLE = "any-role"
+
+
 def _json(data: dict[str, Any]) -> Response:
     return Response(orjson.dumps(data), media_type="application/json")
 
@@ -144,7 +189,9 @@ def _client(request: Request) -> str:
     return str(request.scope.get(CLIENT) or (request.client.host if request.client else "?"))
 
 
-_bearer = HTTPBearer(auto_error=False, description="an API token (edgeaudit token issue)")
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="an API token (edgeaudit token issue)"
+)
 
 
 def principal(
@@ -257,22 +304,29 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
     # The public endpoints are small reads (a cached checkpoint list, a few tiles): they run
     # on the event loop, not the thread pool, and answer with orjson-encoded bytes.
 
-    @app.get(f"{API}/checkpoint", tags=["public"], response_model=None)
+    @app.get(f"{API}/checkpoint", tags=["public"], response_model=None, **_doc((404,)))
     async def checkpoint() -> Response:
         """The latest signed checkpoint (C2SP note) and the log's verifier key."""
         return _json(service.checkpoint())
 
-    @app.get(f"{API}/checkpoint.txt", tags=["public"], response_class=PlainTextResponse)
+    @app.get(
+        f"{API}/checkpoint.txt",
+        tags=["public"],
+        response_class=PlainTextResponse,
+        **_doc((404,)),
+    )
     async def checkpoint_note() -> str:
         """The latest signed checkpoint note as text."""
         return str(service.checkpoint()["note"])
 
-    @app.get(f"{API}/keys", tags=["public"])
+    @app.get(f"{API}/keys", tags=["public"], **_doc(()))
     def keys() -> dict[str, Any]:
         """The log's verifier key and the pack manifest's public key (to verify packs)."""
         return service.keys()
 
-    @app.get(f"{API}/proof/consistency", tags=["public"], response_model=None)
+    @app.get(
+        f"{API}/proof/consistency", tags=["public"], response_model=None, **_doc((400, 404, 422))
+    )
     async def consistency(
         old: Annotated[int, Query(ge=1, le=2**53)],
         new: Annotated[int | None, Query(ge=1, le=2**53)] = None,
@@ -280,7 +334,12 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         """Consistency proof between two signed tree sizes (new: default the latest)."""
         return _json(service.consistency(old, new))
 
-    @app.get(f"{API}/proof/inclusion/{{index}}", tags=["public"], response_model=None)
+    @app.get(
+        f"{API}/proof/inclusion/{{index}}",
+        tags=["public"],
+        response_model=None,
+        **_doc((404, 422)),
+    )
     async def inclusion(
         index: Annotated[int, Path(ge=0, le=2**53)],
         tree_size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
@@ -290,11 +349,16 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
 
     # -- authenticated ----------------------------------------------------------------------
 
-    @app.get(f"{API}/whoami", tags=["tokens"])
+    @app.get(f"{API}/whoami", tags=["tokens"], **_doc(_AUTH, ANY_ROLE))
     def whoami(who: Who) -> dict[str, Any]:
         return {"subject": who.subject, "role": who.role, "tenant": who.tenant, "id": who.jti}
 
-    @app.post(f"{API}/exports", tags=["exports"], status_code=202)
+    @app.post(
+        f"{API}/exports",
+        tags=["exports"],
+        status_code=202,
+        **_doc((400, *_AUTH, 403, 413, 422, 503), authz.EXPORT_REQUEST),
+    )
     def request_export(body: ExportRequest, who: Who, request: Request) -> dict[str, Any]:
         """Ask for a pack of a period (tenants: their own); poll the job, then download it."""
         period = parse_period(body.period, body.from_, body.to)
@@ -307,27 +371,36 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         )
         return job.shown_to(who.role == "officer")
 
-    @app.get(f"{API}/exports", tags=["exports"])
+    @app.get(f"{API}/exports", tags=["exports"], **_doc((*_AUTH, 403), authz.EXPORT_READ))
     def list_exports(who: Who) -> dict[str, Any]:
         detail = who.role == "officer"
         return {"exports": [j.shown_to(detail) for j in service.exports(who)]}
 
-    @app.get(f"{API}/exports/{{job_id}}", tags=["exports"])
+    @app.get(
+        f"{API}/exports/{{job_id}}",
+        tags=["exports"],
+        **_doc((*_AUTH, 403, 404, 422), authz.EXPORT_READ),
+    )
     def export_status(job_id: JobId, who: Who) -> dict[str, Any]:
         return service.job(who, params.job_id(job_id)).shown_to(who.role == "officer")
+
+    download_doc = _doc((*_AUTH, 403, 404, 409, 422), authz.EXPORT_READ)
+    download_doc["responses"][200] = {"content": {"application/zip": {}}}
 
     @app.get(
         f"{API}/exports/{{job_id}}/download",
         tags=["exports"],
         response_class=FileResponse,
-        responses={200: {"content": {"application/zip": {}}}},
+        **download_doc,
     )
     def download(job_id: JobId, who: Who, request: Request) -> FileResponse:
         job, path = service.download(who, params.job_id(job_id), _client(request))
         name = f"edgeaudit-{job.tenant or 'site'}-{job.period_label.replace(' ', '')}.zip"
         return FileResponse(path, media_type="application/zip", filename=name.replace(":", ""))
 
-    @app.get(f"{API}/findings", tags=["findings"])
+    @app.get(
+        f"{API}/findings", tags=["findings"], **_doc((400, *_AUTH, 403, 422, 503), authz.FINDINGS)
+    )
     def findings(
         who: Who,
         request: Request,
@@ -349,7 +422,11 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         )
         return {"assessment": doc["assessment"], "findings": findings_of(doc["results"])}
 
-    @app.get(f"{API}/assessments", tags=["findings"])
+    @app.get(
+        f"{API}/assessments",
+        tags=["findings"],
+        **_doc((400, *_AUTH, 403, 422, 503), authz.ASSESSMENTS),
+    )
     def assessments(
         who: Who,
         request: Request,
@@ -369,7 +446,9 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
             client=_client(request),
         )
 
-    @app.get(f"{API}/probe-runs", tags=["probes"])
+    @app.get(
+        f"{API}/probe-runs", tags=["probes"], **_doc((400, *_AUTH, 403, 422), authz.PROBE_RUNS)
+    )
     def probe_runs(
         who: Who, request: Request, period: PeriodQ = None, from_: FromQ = None, to: ToQ = None
     ) -> dict[str, Any]:
