@@ -276,6 +276,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--session-idle", type=float, default=1800.0, help="page session idle, s")
     c.add_argument("--session-max", type=float, default=43200.0, help="page session lifetime, s")
     c.add_argument("--no-access-log", action="store_true", help="no JSON access log on stderr")
+    c.add_argument("--export-ttl", default="7d", help="delete finished exports after (7d)")
+    c.add_argument("--export-quota", type=int, default=20, help="exports per scope per day")
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(

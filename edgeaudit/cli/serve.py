@@ -143,6 +143,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         session_idle=args.session_idle,
         session_max=args.session_max,
         access_log=not args.no_access_log,
+        export_ttl=float(_ttl("--export-ttl", args.export_ttl)),
+        export_quota=args.export_quota,
     )
     _check(settings)
     _port_free(args.host, args.port)
@@ -179,6 +181,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ttl(option: str, text: str) -> int:
+    from edgeaudit.serve.tokens import parse_ttl
+
+    try:
+        return parse_ttl(text)
+    except InputError as exc:
+        raise InputError(str(exc).replace("--ttl", option)) from None
+
+
 def _check(settings: Any) -> None:
     """Bad --public-url, --trusted-proxy or session times: exit 2 before listening."""
     from edgeaudit.serve.edge import PublicUrl, parse_proxies
@@ -187,6 +198,8 @@ def _check(settings: Any) -> None:
     parse_proxies(settings.trusted_proxies)
     if not 0 < settings.session_idle <= settings.session_max:
         raise InputError("--session-idle must be more than 0 and at most --session-max")
+    if settings.export_quota < 1:
+        raise InputError("--export-quota must be at least 1")
 
 
 def _port_free(host: str, port: int) -> None:

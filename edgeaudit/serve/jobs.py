@@ -67,8 +67,9 @@ Builder = Callable[[ExportJob, Path, Callable[[str, float], None]], dict[str, An
 
 
 class Jobs:
-    def __init__(self, directory: Path, builder: Builder) -> None:
+    def __init__(self, directory: Path, builder: Builder, ttl: float = 7 * 86400.0) -> None:
         self.dir = directory
+        self.ttl = ttl  # seconds a finished export is kept (its record and its pack)
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._builder = builder
         self._lock = threading.Lock()
@@ -140,12 +141,36 @@ class Jobs:
 
     # -- the worker -----------------------------------------------------------------------
 
+    def expire(self, now: float | None = None) -> list[str]:
+        """Delete exports finished (done or failed) more than ``ttl`` seconds ago: their
+        record and their pack. Returns the ids deleted."""
+        t = time.time() if now is None else now
+        with self._lock:
+            old = [
+                j
+                for j in self._jobs.values()
+                if j.status in (DONE, FAILED) and (j.finished_at or j.requested_at) + self.ttl < t
+            ]
+            for j in old:
+                self.pack_path(j).unlink(missing_ok=True)
+                (self.dir / f"{j.id}.json").unlink(missing_ok=True)
+                del self._jobs[j.id]
+        for j in old:
+            log.info("export %s expired and was deleted", j.id)
+        return [j.id for j in old]
+
     def _work(self) -> None:
+        self.expire()
         while True:
-            job_id = self._queue.get()
+            try:
+                job_id = self._queue.get(timeout=min(600.0, max(1.0, self.ttl / 10)))
+            except queue.Empty:
+                self.expire()
+                continue
             if job_id is None:
                 return
             self._run(job_id)
+            self.expire()
 
     def _run(self, job_id: str) -> None:
         job = self._update(job_id, status=RUNNING, stage="starting", progress=0.05)

@@ -96,6 +96,8 @@ class Settings:
     session_max: float = 12 * 3600.0  # ... and this long after sign-in, whatever the token
     denied_keys: int = 100  # distinct keys of access.denied entries per minute
     access_log: bool = True  # one JSON line per request on stderr
+    export_ttl: float = 7 * 86400.0  # finished exports are deleted after this long
+    export_quota: int = 20  # exports a scope (a tenant, or the site) may ask for per day
 
     @property
     def base_url(self) -> str:
@@ -195,7 +197,11 @@ class Service:
         self._checkpoints: list[StoredCheckpoint] = []
         self._cp_checked = -1e9
         self._manifest: ManifestKey | None = None
-        self.jobs = Jobs(settings.exports or config.root / EXPORTS_DIR, self._build_export)
+        self.jobs = Jobs(
+            settings.exports or config.root / EXPORTS_DIR,
+            self._build_export,
+            ttl=settings.export_ttl,
+        )
         self._cache_lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._computing: dict[tuple[Any, ...], threading.Event] = {}
@@ -363,6 +369,10 @@ class Service:
         )
         if pending >= self.settings.max_pending:
             raise Busy(f"{pending} exports of this scope are still waiting; try again later")
+        day = time.time() - 86400
+        today = sum(1 for j in self.jobs.all() if j.tenant == scope and j.requested_at > day)
+        if today >= self.settings.export_quota:
+            raise Busy(f"this scope asked for {today} exports in the last 24 hours (the quota)")
         job = ExportJob(
             id=self.jobs.new_id(),
             tenant=scope,
