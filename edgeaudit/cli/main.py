@@ -182,8 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--findings",
         metavar="FILE",
-        help="assessment document (JSON) to include (default: the recorded assessment of the "
-        "period if still current, else a fresh evaluate of --policies, recorded)",
+        help="a recorded assessment of the period (edgeaudit evaluate --json, recorded) to "
+        "include (default: the recorded assessment of the period if still current, else a "
+        "fresh evaluate of --policies, recorded)",
     )
     c.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
     c.add_argument("--inventory", metavar="FILE", help="inventory YAML (tenant packs need it)")
@@ -278,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-access-log", action="store_true", help="no JSON access log on stderr")
     c.add_argument("--export-ttl", default="7d", help="delete finished exports after (7d)")
     c.add_argument("--export-quota", type=int, default=20, help="exports per scope per day")
+    c.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(

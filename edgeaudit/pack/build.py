@@ -32,6 +32,7 @@ from edgeaudit.pack.consistency import from_earlier, from_previous, previous_che
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
 from edgeaudit.pack.manifest import content_manifest, list_files, manifest_bytes, sign_manifest
 from edgeaudit.pack.period import Period
+from edgeaudit.pack.records import Records, bind
 from edgeaudit.pack.scope import TenantView
 from edgeaudit.store import EvidenceLog
 from edgeaudit.verify import pack_format as pf
@@ -131,13 +132,15 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
     else:
         view = TenantView.site()
     doc: dict[str, Any] | None = None
+    records = Records({}, frozenset())
     if request.findings is not None:
-        doc = fnd.for_view(
-            _filter_frameworks(fnd.validate(request.findings), request.frameworks),
-            view,
-            request.supports_only,
-        )
+        site_doc = _filter_frameworks(fnd.validate(request.findings), request.frameworks)
+        with log.reader() as reader:  # bound to its recorded results before anything is signed
+            site_doc, records = bind(site_doc, reader, reader.head()[0], request.period)
+        doc = fnd.for_view(site_doc, view, request.supports_only)
     cited = fnd.cited(doc) if doc is not None else {}
+    for r in doc["results"] if doc is not None else []:  # the records of the results kept
+        cited[r["record"]["index"]] = r["record"]["leaf_hash"]
 
     verifier = Verifier.parse(config.verifier_key)
     if request.previous:  # refuse a bad previous checkpoint before signing anything
@@ -158,6 +161,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                 work / pf.EVIDENCE,
                 work / pf.PROOFS,
                 source=(config.db_url, log.origin),
+                site_wide_records=records.site_wide & cited.keys(),
             )
             consistency = (
                 from_previous(

@@ -183,6 +183,7 @@ def _scan(
     view: TenantView,
     cited: Collection[int],
     out: _Sink,
+    site_wide_records: Collection[int] = frozenset(),
 ) -> tuple[bytearray, array[int], Stats]:
     """Entries ``first .. stop-1``: re-hash each, choose, write the chosen lines to ``out``.
     Returns the leaf hashes (32 bytes each), the chosen indices and the report figures."""
@@ -220,7 +221,11 @@ def _scan(
             stats.times[index] = entry.get("time")
         kind = entry.get("kind")
         kinds[kind if isinstance(kind, str) else "?"] += 1
-        if site or view.full(scope, body.decode("utf-8")):
+        if (
+            site
+            or view.full(scope, body.decode("utf-8"))
+            or _full_record(view, index, scope, body, site_wide_records)
+        ):
             pending.append(evidence_line(index, leaf, body))
             stats.full += 1
             _source_seen(stats, entry, seconds)
@@ -247,6 +252,14 @@ def _scan(
     return leaves, chosen, stats
 
 
+def _full_record(
+    view: TenantView, index: int, scope: list[str], body: bytes, records: Collection[int]
+) -> bool:
+    """The recorded result of a site-wide rule (store integrity, RACI structure) the tenant
+    sees: in full when it names no other tenant, so its status is bound by its bytes."""
+    return index in records and scope == [] and not view.names_other_tenant(body.decode())
+
+
 def _scan_part(
     db_url: str,
     origin: str,
@@ -256,6 +269,7 @@ def _scan_part(
     view: TenantView,
     cited: frozenset[int],
     part: str,
+    site_wide_records: frozenset[int] = frozenset(),
 ) -> tuple[bytes, bytes, Stats]:
     """The second process's half: its own connection, entries ``first .. stop-1``."""
     from edgeaudit.store import Store
@@ -266,7 +280,7 @@ def _scan_part(
         Path(part).open("wb") as out,
     ):
         leaves, chosen, stats = _scan(
-            reader.iter_entries(first), first, stop, period, view, cited, out
+            reader.iter_entries(first), first, stop, period, view, cited, out, site_wide_records
         )
     return bytes(leaves), chosen.tobytes(), stats
 
@@ -310,6 +324,7 @@ def write_evidence(
     proofs_path: Path,
     *,
     source: tuple[str, str] | None = None,
+    site_wide_records: Collection[int] = frozenset(),
 ) -> EvidenceResult:
     """``source`` (database URL, log origin) lets a second process read the second half of a
     large log; entries below the checkpoint's size never change, so both see the same bytes."""
@@ -325,10 +340,19 @@ def write_evidence(
             with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
                 later = frozenset(i for i in cited if i >= mid)
                 job = pool.submit(
-                    _scan_part, source[0], source[1], mid, size, period, view, later, str(part)
+                    _scan_part,
+                    source[0],
+                    source[1],
+                    mid,
+                    size,
+                    period,
+                    view,
+                    later,
+                    str(part),
+                    frozenset(i for i in site_wide_records if i >= mid),
                 )
                 leaves, chosen, stats = _scan(
-                    reader.iter_entries(0), 0, mid, period, view, cited, out
+                    reader.iter_entries(0), 0, mid, period, view, cited, out, site_wide_records
                 )
                 leaves2, chosen2, stats2 = job.result()
             with part.open("rb") as fh:
@@ -339,7 +363,9 @@ def write_evidence(
             chosen.frombytes(chosen2)
             stats = _merge(stats, stats2)
         else:
-            leaves, chosen, stats = _scan(reader.iter_entries(0), 0, size, period, view, cited, out)
+            leaves, chosen, stats = _scan(
+                reader.iter_entries(0), 0, size, period, view, cited, out, site_wide_records
+            )
     out_digest = out.digest()
     tree.extend_bytes(leaves)
     del leaves

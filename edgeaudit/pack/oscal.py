@@ -16,19 +16,15 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from edgeaudit.pack.period import Period
+from edgeaudit.verify.pack_format import OSCAL_NS, control_token
 
-NS: Final = "https://edgeaudit.dev/ns/oscal"
+__all__ = ["NS", "OSCAL_VERSION", "assessment_results", "control_token"]
+
+NS: Final = OSCAL_NS
 OSCAL_VERSION: Final = "1.1.2"
 _ROOT: Final = uuid.UUID("6b0d3f7e-64a4-5c1f-9a53-3d2f3e0e4f11")
-_TOKEN_BAD: Final = re.compile(r"[^A-Za-z0-9._-]")
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
-
-
-def control_token(control: str) -> str:
-    """``iso27001-2022:a.8.2`` -> ``iso27001-2022-a.8.2`` (an OSCAL token)."""
-    token = _TOKEN_BAD.sub("-", control.replace(":", "-"))
-    return token if token[:1].isalpha() else f"c-{token}"
 
 
 def _uuid(*parts: str) -> str:

@@ -8,9 +8,7 @@ was expected and found; all problems are collected (up to a limit) rather than t
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +23,9 @@ from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.pack_consistency import check_consistency, check_kept
-from edgeaudit.verify.pack_entries import Cited, check_entries
+from edgeaudit.verify.pack_entries import check_entries
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, PackProblem, PackReport
+from edgeaudit.verify.pack_findings import check_binding, check_csv, check_oscal, load_findings
 from edgeaudit.verify.pack_key import ManifestKey
 
 __all__ = ["PackFiles", "PackProblem", "PackReport", "verify_pack"]
@@ -50,15 +49,18 @@ def verify_pack(
             return report
         report.tenant = manifest.get("tenant")
         checkpoint = _check_checkpoint(files, manifest, log_keys, report)
-        cited = _load_findings(files, manifest, report)
+        doc, cited = load_findings(files, manifest, report)
         if checkpoint is not None:
             size, root = checkpoint
             check_entries(files, manifest, size, root, cited, report)
+            check_binding(doc, cited, manifest, report)
             proven = check_consistency(files, manifest, log_keys, size, root, report)
             if kept is not None:
                 check_kept(kept, manifest, size, root, proven, report)
         elif kept is not None:
             report.add("--trusted-checkpoint", "not compared: the pack's checkpoint is unproven")
+        check_csv(files, doc, report)
+        check_oscal(files, doc, report)
     except PackFileError as exc:
         report.add(exc.name, exc.message)
     finally:
@@ -217,90 +219,3 @@ def _check_checkpoint(
         )
     report.tree_size, report.root_hash = cp.size, cp.root.hex()
     return cp.size, cp.root
-
-
-def _load_findings(files: PackFiles, manifest: dict[str, Any], report: PackReport) -> Cited:
-    """index -> [(finding id, cited leaf hash)] of every result's evidence."""
-    found = Cited()
-    cited = found.refs
-    if not files.has(pf.FINDINGS_JSON):
-        return found
-    try:
-        raw = files.read(pf.FINDINGS_JSON)
-        doc = json.loads(raw)
-        results = doc["results"]
-        if not isinstance(results, list):
-            raise TypeError("results is not a list")
-    except (ValueError, KeyError, TypeError) as exc:
-        report.add(pf.FINDINGS_JSON, f"not an assessment document ({exc})")
-        return found
-    if not _canonical(raw, doc):
-        report.add(pf.FINDINGS_JSON, "is not canonical JSON (RFC 8785)")
-    ids = []
-    for i, r in enumerate(results):
-        rid = r.get("id") if isinstance(r, dict) else None
-        ids.append(rid)
-        for j, ev in enumerate(r.get("evidence", []) if isinstance(r, dict) else []):
-            idx, leaf = (
-                (ev.get("index"), ev.get("leaf_hash")) if isinstance(ev, dict) else (None, None)
-            )
-            if not isinstance(idx, int) or not isinstance(leaf, str):
-                report.add(pf.FINDINGS_JSON, f"results[{i}] ({rid}) evidence[{j}] is malformed")
-                continue
-            cited.setdefault(idx, []).append((str(rid), leaf))
-    report.findings = len(results)
-    _check_tenant_results(doc, manifest.get("tenant"), report)
-    if manifest.get("findings") is not None and manifest["findings"] != len(results):
-        report.add(
-            pf.FINDINGS_JSON,
-            f"holds {len(results)} results, the manifest says {manifest['findings']}",
-        )
-    if files.has(pf.FINDINGS_CSV):
-        text = files.read(pf.FINDINGS_CSV).decode("utf-8", "replace")
-        rows = list(csv.reader(io.StringIO(text)))
-        if not rows or tuple(rows[0]) != pf.FINDINGS_CSV_COLUMNS:
-            report.add(
-                pf.FINDINGS_CSV,
-                f"header is {rows[0] if rows else []}, expected {list(pf.FINDINGS_CSV_COLUMNS)}",
-                1,
-            )
-        csv_ids = [row[0] for row in rows[1:] if row]
-        if csv_ids != ids:
-            report.add(
-                pf.FINDINGS_CSV, f"lists results {csv_ids[:5]}..., findings.json {ids[:5]}..."
-            )
-    return found
-
-
-def _check_tenant_results(doc: Any, tenant: Any, report: PackReport) -> None:
-    """A tenant pack holds only what its tenant may see (docs/pack-format.md, "What a tenant
-    sees"): results whose scope is the tenant, and site-wide results (no tenant in scope) of
-    the rules the assessment lists in ``site_wide_rules``."""
-    header = doc.get("assessment") if isinstance(doc, dict) else None
-    if not isinstance(tenant, str):
-        if isinstance(header, dict) and header.get("tenant") is not None:
-            report.add(
-                pf.FINDINGS_JSON,
-                f"the assessment is for tenant {header.get('tenant')!r}, the pack for the site",
-            )
-        return
-    listed = header.get("site_wide_rules") if isinstance(header, dict) else None
-    site_wide = {str(x) for x in listed} if isinstance(listed, list) else set()
-    if isinstance(header, dict) and header.get("tenant") != tenant:
-        report.add(
-            pf.FINDINGS_JSON,
-            f"the assessment is for {header.get('tenant')!r}, the pack for tenant {tenant!r}",
-        )
-    results = doc.get("results", []) if isinstance(doc, dict) else []
-    for i, r in enumerate(results if isinstance(results, list) else []):
-        if not isinstance(r, dict):
-            continue
-        scope = r.get("scope")
-        owner = scope.get("tenant") if isinstance(scope, dict) else None
-        if owner == tenant or (owner is None and str(r.get("rule")) in site_wide):
-            continue
-        report.add(
-            pf.FINDINGS_JSON,
-            f"results[{i}] ({r.get('id')}) is not {tenant}'s to see (scope tenant "
-            f"{owner!r}, rule {r.get('rule')!r} not site-wide)",
-        )

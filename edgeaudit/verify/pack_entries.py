@@ -34,7 +34,10 @@ class Cited:
 
     refs: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     present: dict[int, str] = field(default_factory=dict)  # cited index -> proven leaf hash
-    bodies: dict[int, bytes] = field(default_factory=dict)  # cited index -> entry bytes (full)
+    records: dict[int, str] = field(default_factory=dict)  # record index -> result id
+    site_wide_records: set[int] = field(default_factory=set)  # ... of site-wide results
+    bodies: dict[int, bytes] = field(default_factory=dict)  # record index -> entry bytes
+    views: dict[int, Any] = field(default_factory=dict)  # record index -> redacted view
 
 
 def _json_line(report: PackReport, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
@@ -134,7 +137,15 @@ def check_entries(
                 )
                 continue
             if not _check_full(
-                body, tenant, start, end, index in cited.refs, number, index, report
+                body,
+                tenant,
+                start,
+                end,
+                index in cited.refs,
+                index in cited.site_wide_records,
+                number,
+                index,
+                report,
             ):
                 continue
         elif "redacted" in rec:
@@ -160,8 +171,11 @@ def check_entries(
             continue
         if index in cited.refs:  # kept only for the citation check: a pack may hold millions
             cited.present[index] = leaf_hex
-            if body is not None:
-                cited.bodies[index] = body
+            if index in cited.records:
+                if body is not None:
+                    cited.bodies[index] = body
+                else:
+                    cited.views[index] = rec.get("redacted")
         report.entries += 1
     if manifest.get("entries") != report.entries:
         report.add(
@@ -244,12 +258,13 @@ def _check_full(
     start: int,
     end: int,
     is_cited: bool,
+    site_wide_record: bool,
     number: int,
     index: int,
     report: PackReport,
 ) -> bool:
-    """A full entry: canonical JSON of an event, the tenant's alone in a tenant pack, in the
-    period unless a result cites it."""
+    """A full entry: canonical JSON of an event, the tenant's alone in a tenant pack (or the
+    recorded result of a site-wide rule it sees), in the period unless a result cites it."""
     try:
         entry = orjson.loads(body)
         canonical = canonical_json(entry)
@@ -270,7 +285,7 @@ def _check_full(
         scope = (
             scope if isinstance(scope, list) else ([entry["tenant"]] if entry.get("tenant") else [])
         )
-        if scope != [tenant]:
+        if scope != [tenant] and not (site_wide_record and scope == []):
             report.add(
                 pf.EVIDENCE,
                 f"entry in full is scoped to {scope}, expected only [{tenant!r}]",

@@ -39,6 +39,8 @@ class PackReport:
     entries: int = 0
     redacted: int = 0
     findings: int = 0
+    bound: int = 0  # results equal to their proven policy.result entry
+    bound_by_outcome: int = 0  # results whose record is redacted: kind and outcome checked
     tree_size: int | None = None
     root_hash: str | None = None
     tenant: str | None = None

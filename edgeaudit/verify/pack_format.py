@@ -48,6 +48,36 @@ FINDINGS_CSV_COLUMNS: Final = (
     "reason",
 )
 HASH_HEX: Final = re.compile(r"[0-9a-f]{64}")
+
+# Findings bound to the log: each result of findings.json names its ``policy.result`` entry
+# (``record``), and these members of the result must equal that entry's ``result`` ...
+RESULT_BOUND: Final = ("id", "rule", "status", "scope", "controls", "evidence")
+# ... and these members of findings.json's ``assessment``, the entry's ``assessment`` header
+ASSESSMENT_BOUND: Final = (
+    "id",
+    "from",
+    "to",
+    "tree_size",
+    "engine",
+    "rules_version",
+    "policy_digest",
+    "policy_files",
+    "site_wide_rules",
+    "checkpoint",
+)
+RECORD_KIND: Final = "policy.result"
+# a policy.result entry's outcome by the result's status (what a redacted view still shows)
+RECORD_OUTCOME: Final = {"pass": "success", "fail": "failure"}
+OSCAL_NS: Final = "https://edgeaudit.dev/ns/oscal"
+_TOKEN_BAD: Final = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def control_token(control: str) -> str:
+    """``iso27001-2022:a.8.2`` -> ``iso27001-2022-a.8.2`` (an OSCAL token)."""
+    token = _TOKEN_BAD.sub("-", control.replace(":", "-"))
+    return token if token[:1].isalpha() else f"c-{token}"
+
+
 HASH_SIZE: Final = 32
 
 

@@ -12,7 +12,7 @@ import pytest
 from edgeaudit.demo import generate_campus
 from edgeaudit.store import Store
 from edgeaudit.workspace import config as cfg
-from tests.pack.helpers import QUARTER, assessment, run
+from tests.pack.helpers import QUARTER, assessment, record_assessment, run
 
 EVENTS = 2000
 SAMPLE = Path(__file__).resolve().parents[2] / "evidence" / "sample-events.jsonl"
@@ -50,6 +50,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
             with log.reader() as reader:
                 rows = [(i, bytes(b)) for i, b, _, _ in reader.iter_entries(0)]
         doc = assessment(rows, len(rows))
+        with Store.open(config.db_url) as store:  # recorded, as the engine records its own
+            record_assessment(store.log(config.origin), doc)
         findings = root / "findings.json"
         findings.write_text(json.dumps(doc))
         vkey = root / "log.vkey"

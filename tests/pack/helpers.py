@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeaudit.cli.main import main
+from edgeaudit.events import prepare
+from edgeaudit.store import EvidenceLog
 
 QUARTER = "2026Q3"
 
@@ -155,3 +157,26 @@ def assessment(log_entries: list[tuple[int, bytes]], tree_size: int) -> dict[str
         "results": results,
         "controls": control_docs,
     }
+
+
+def record_assessment(log: EvidenceLog, doc: dict[str, Any]) -> None:
+    """Append ``doc``'s results as ``policy.result`` entries, in the shape the policy engine
+    records them (``edgeaudit.policy.record``): a pack's findings must be recorded results."""
+    header = {k: v for k, v in doc["assessment"].items() if k not in ("evaluated_at", "counts")}
+    records = []
+    for r in doc["results"]:
+        tenant = r["scope"].get("tenant")
+        rec: dict[str, Any] = {
+            "time": doc["assessment"]["evaluated_at"],
+            "kind": "policy.result",
+            "class_uid": 2003,
+            "source": "edgeaudit-policy",
+            "outcome": {"pass": "success", "fail": "failure"}.get(r["status"], "unknown"),
+            "scope": [tenant] if tenant else [],
+            "assessment": header,
+            "result": r,
+        }
+        if tenant:
+            rec["tenant"] = tenant
+        records.append(prepare(rec, fingerprint=f"test:{header['id']}:{r['id']}"))
+    log.append(records)

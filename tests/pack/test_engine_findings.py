@@ -16,27 +16,68 @@ POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 
 @pytest.fixture(scope="module")
-def evaluated(site: Site, tenant_pack: Path) -> Path:
+def engine_ws(site: Site, tenant_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the site's workspace, where the engine's assessment gets recorded."""
+    import shutil
+
+    ws = tmp_path_factory.mktemp("engine") / "ws"
+    shutil.copytree(site.ws, ws)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def evaluated(engine_ws: Path) -> Path:
+    """``evaluate --json`` of a recorded assessment: what ``pack build --findings`` takes."""
     code, out, err = run(
-        *site.args(),
-        "evaluate",
-        "--quarter",
-        QUARTER,
-        "--policies",
-        str(POLICIES),
-        "--no-record",
-        "--json",
-    )
+        "--workspace", str(engine_ws), "evaluate", "--quarter", QUARTER,
+        "--policies", str(POLICIES), "--json",
+    )  # fmt: skip
     assert code in (0, 1), err
-    path = site.packs.parent / "evaluated.json"
+    path = engine_ws.parent / "evaluated.json"
     path.write_text(out)
     return path
 
 
-def test_tenant_pack_from_the_engine(site: Site, evaluated: Path, tmp_path: Path) -> None:
+def test_findings_of_an_unrecorded_assessment_are_refused(engine_ws: Path, tmp_path: Path) -> None:
+    code, out, err = run(
+        "--workspace", str(engine_ws), "evaluate", "--quarter", QUARTER,
+        "--policies", str(POLICIES), "--json", "--no-record",
+    )  # fmt: skip
+    assert code in (0, 1), err
+    unrecorded = tmp_path / "unrecorded.json"
+    unrecorded.write_text(out)
+    code, _, err = run(
+        "--workspace", str(engine_ws), "pack", "build", "--quarter", QUARTER,
+        "--findings", str(unrecorded), "--no-pdf", "--out", str(tmp_path / "p"),
+    )  # fmt: skip
+    assert code == 2
+    assert "is not recorded in the log" in err
+    assert not (tmp_path / "p").exists()
+
+
+def test_findings_differing_from_the_recorded_results_are_refused(
+    engine_ws: Path, evaluated: Path, tmp_path: Path
+) -> None:
+    doc = json.loads(evaluated.read_text())
+    failing = next(r for r in doc["results"] if r["status"] == "fail")
+    failing["status"] = "pass"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    code, _, err = run(
+        "--workspace", str(engine_ws), "pack", "build", "--quarter", QUARTER,
+        "--findings", str(edited), "--no-pdf", "--out", str(tmp_path / "p"),
+    )  # fmt: skip
+    assert code == 2
+    assert f"({failing['id']}) differs from the result recorded in log entry" in err
+
+
+def test_tenant_pack_from_the_engine(
+    site: Site, engine_ws: Path, evaluated: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "ai-c"
     code, _, err = run(
-        *site.args(),
+        "--workspace",
+        str(engine_ws),
         "pack",
         "build",
         "--quarter",
@@ -70,10 +111,13 @@ def test_tenant_pack_from_the_engine(site: Site, evaluated: Path, tmp_path: Path
             assert not _inside(t, nets), (name, other)
 
 
-def test_site_pack_from_the_engine(site: Site, evaluated: Path, tmp_path: Path) -> None:
+def test_site_pack_from_the_engine(
+    site: Site, engine_ws: Path, evaluated: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "site.zip"
     code, _, err = run(
-        *site.args(),
+        "--workspace",
+        str(engine_ws),
         "pack",
         "build",
         "--quarter",
