@@ -2,7 +2,8 @@
 answers by their keyed cookie, and retry what stayed silent, up to ``tries`` probes each (up
 to twice that once a retry has been answered: the path loses packets).
 
-It collects answers only; :mod:`edgeaudit.probe.verdict` decides what they mean. IPv4 only.
+It collects answers only; :mod:`edgeaudit.probe.verdict` decides what they mean. IPv4 here,
+IPv6 in :mod:`edgeaudit.probe.engine6`.
 The engine runs where it is started (the vantage namespace or host) and needs raw sockets
 (root or CAP_NET_RAW).
 """
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from edgeaudit.errors import EdgeauditError
-from edgeaudit.probe import payloads, wire
+from edgeaudit.probe import engine6, payloads, wire, wire6
 from edgeaudit.probe.model import Probe, ScopeError
 
 log = logging.getLogger("edgeaudit.probe")
@@ -112,9 +113,7 @@ class Engine:
     def _check_scope(self, probes: Sequence[Probe]) -> None:
         for p in probes:
             ip = ipaddress.ip_address(p.address)
-            if ip.version != 4:
-                raise ProbeError(f"{p.address}: only IPv4 targets can be probed so far")
-            if not any(ip in net for net in self.scope):
+            if not any(ip.version == net.version and ip in net for net in self.scope):
                 raise ScopeError(
                     f"scope guard: {p.address} is outside every segment of the inventory; "
                     "refusing to probe it"
@@ -144,7 +143,7 @@ class Engine:
         if dst not in self._src:
             try:
                 self._src[dst] = wire.source_address(dst)
-                r = wire.route(dst)
+                r = wire6.route6(dst) if ":" in dst else wire.route(dst)
             except OSError as exc:
                 raise ProbeError(f"{dst}: no route from this vantage point ({exc})") from None
             self._c.routed[dst] = r.gateway is not None
@@ -156,7 +155,11 @@ class Engine:
         if any(p.protocol != "tcp" for p in probes):
             self._load_scapy()
         self._c = c = Collected(started=now_utc())
-        self._socket("icmp", self._raw(socket.IPPROTO_ICMP))  # errors answer every protocol
+        # ICMP errors answer every protocol: listen from the start, per address family
+        if any(":" not in p.address for p in probes):
+            self._socket("icmp", self._raw(socket.IPPROTO_ICMP))
+        if any(":" in p.address for p in probes):
+            engine6.icmp_socket(self)
         self._probes = {(p.address, p.protocol, p.port) for p in probes}
         self._payloads = {(p.address, p.protocol, p.port): p.payloads for p in probes}
         self._udp_ports = {
@@ -210,7 +213,9 @@ class Engine:
         c.sent[key] = c.sent.get(key, 0) + 1
         self._sent_at[key] = time.monotonic()
         try:
-            if p.protocol == "tcp":
+            if ":" in p.address:
+                engine6.send(self, p, src, round_)
+            elif p.protocol == "tcp":
                 assert p.port is not None
                 sport = self.cookie.sport("tcp", p.address, p.port)
                 seq = self.cookie.seq(src, sport, p.address, p.port)
@@ -261,6 +266,9 @@ class Engine:
                 continue
             while True:
                 try:
+                    if name.endswith("6"):
+                        engine6.receive(self, name, s)
+                        continue
                     data = s.recv(65535)
                 except (BlockingIOError, InterruptedError):
                     break

@@ -109,7 +109,8 @@ def _one(
         a = first["udp"]
         return "reachable", [f"udp reply ttl={a.ttl}" + (f": {a.detail}" if a.detail else "")]
     if p.protocol == "arp" and "arp" in kinds:
-        return "reachable", [f"arp reply from {first['arp'].mac}"]
+        what = "neighbour advertisement" if ":" in p.address else "arp reply"
+        return "reachable", [f"{what} from {first['arp'].mac}"]
     if p.protocol == "tcp" and "rst" in kinds:
         rsts = [a for a in got if a.kind == "rst"]
         genuine = [
@@ -125,11 +126,12 @@ def _one(
     errors = [a for a in got if a.kind == "icmp"]
     if errors:
         e = errors[0]
-        code = f"icmp {e.icmp_type}/{e.icmp_code} from {e.reporter}"
+        v6 = ":" in p.address
+        code = f"{'icmpv6' if v6 else 'icmp'} {e.icmp_type}/{e.icmp_code} from {e.reporter}"
+        port_unreachable = (1, 4) if v6 else (3, 3)  # RFC 4443 3.1 / RFC 792
         if (
             p.protocol == "udp"
-            and e.icmp_type == 3
-            and e.icmp_code == 3
+            and (e.icmp_type, e.icmp_code) == port_unreachable
             and e.reporter == p.address
         ):
             return "reachable", [f"{code} (port closed on the host)"]

@@ -120,7 +120,8 @@ def route(dst: str, table: Path = Path("/proc/net/route")) -> Route:
 
 def source_address(dst: str) -> str:
     """The address the kernel would send from towards ``dst`` (no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    family = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.connect((dst, 9))
         return str(s.getsockname()[0])
 

@@ -55,16 +55,18 @@ def main() -> None:
     args = p.parse_args()
     sel = selectors.DefaultSelector()
     for port in filter(None, args.tcp.split(",")):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)  # IPv4 and IPv6 alike
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", int(port)))
+        s.bind(("::", int(port)))
         s.listen(512)
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, "tcp")
     for spec in filter(None, args.udp.split(",")):
         port, _, kind = spec.partition(":")
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("0.0.0.0", int(port)))
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", int(port)))
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, kind or "echo")
     print("ready", flush=True)

@@ -3,8 +3,8 @@ in a router namespace that forwards between segments under an nftables policy.
 
 Every name starts with a per-topology prefix; :meth:`Topology.destroy` kills the processes it
 started and deletes exactly the namespaces it created (veths and bridges go with them).
-Addresses come from 198.18.0.0/15 (RFC 2544 benchmarking) and exist only inside these
-namespaces.
+Addresses come from 198.18.0.0/15 (RFC 2544 benchmarking) and 2001:db8::/32 (RFC 3849
+documentation) and exist only inside these namespaces.
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ class Topology:
         run("ip", "netns", "add", name)
         self.namespaces.append(name)
         run("ip", "-n", name, "link", "set", "lo", "up")
+        # no duplicate address detection: IPv6 addresses usable at once (nothing else is here)
+        for conf in ("all", "default"):
+            run("ip", "netns", "exec", name, "sysctl", "-qw", f"net.ipv6.conf.{conf}.accept_dad=0")
 
     def create_router(self) -> None:
         self._add_ns(self.router)
@@ -74,7 +77,12 @@ class Topology:
         # a fixed MAC: a bridge otherwise takes its lowest port's, so plugging a veth in or out
         # would change the router's MAC under the hosts' ARP caches (a few seconds of loss)
         mac = f"02:ea:00:00:00:{len(self.segments) + 1:02x}"
-        run("ip", "-n", self.router, "link", "add", br, "address", mac, "type", "bridge")
+        # no multicast snooping: neighbour solicitations flood like ARP broadcasts (a switch
+        # without an MLD querier does the same)
+        run(
+            "ip", "-n", self.router, "link", "add", br, "address", mac, "type", "bridge",
+            "mcast_snooping", "0",
+        )  # fmt: skip
         run("ip", "-n", self.router, "addr", "add", router_cidr, "dev", br)
         run("ip", "-n", self.router, "link", "set", br, "up")
         self.segments[name] = router_cidr.split("/")[0]
@@ -108,6 +116,17 @@ class Topology:
         if cidr:
             run("ip", "-n", ns, "addr", "add", cidr, "dev", ifname)
         run("ip", "-n", ns, "link", "set", ifname, "up")
+
+    def add6(self, segment: str, router_cidr: str, hosts: dict[str, str]) -> None:
+        """Dual stack: an IPv6 prefix on ``segment``'s bridge, an address and a default route
+        on each of its ``hosts`` (host -> address/prefix)."""
+        run("ip", "netns", "exec", self.router, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        run("ip", "-n", self.router, "addr", "add", router_cidr, "dev", f"br{segment}", "nodad")
+        gateway = router_cidr.split("/")[0]
+        for host, cidr in hosts.items():
+            ns = self.ns(host)
+            run("ip", "-n", ns, "addr", "add", cidr, "dev", "eth0", "nodad")
+            run("ip", "-n", ns, "-6", "route", "add", "default", "via", gateway)
 
     def unplug(self, host: str, ifname: str) -> None:
         run("ip", "-n", self.ns(host), "link", "del", ifname)
