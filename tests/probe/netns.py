@@ -77,12 +77,7 @@ class Topology:
         # a fixed MAC: a bridge otherwise takes its lowest port's, so plugging a veth in or out
         # would change the router's MAC under the hosts' ARP caches (a few seconds of loss)
         mac = f"02:ea:00:00:00:{len(self.segments) + 1:02x}"
-        # no multicast snooping: neighbour solicitations flood like ARP broadcasts (a switch
-        # without an MLD querier does the same)
-        run(
-            "ip", "-n", self.router, "link", "add", br, "address", mac, "type", "bridge",
-            "mcast_snooping", "0",
-        )  # fmt: skip
+        run("ip", "-n", self.router, "link", "add", br, "address", mac, "type", "bridge")
         run("ip", "-n", self.router, "addr", "add", router_cidr, "dev", br)
         run("ip", "-n", self.router, "link", "set", br, "up")
         self.segments[name] = router_cidr.split("/")[0]

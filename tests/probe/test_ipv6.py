@@ -129,10 +129,23 @@ def test_udp_over_ipv6(
     assert closed["verdict"] == "inconclusive"
 
 
-def test_neighbour_solicitation_instead_of_arp(results6: dict[Any, dict[str, Any]]) -> None:
-    """``arp: true`` on IPv6 targets sends neighbour solicitations; b is not on v's link."""
+def test_neighbour_solicitation_instead_of_arp(
+    ws6: Workspace6, results6: dict[Any, dict[str, Any]]
+) -> None:
+    """``arp: true`` on IPv6 targets sends neighbour solicitations: b is not on v's link, until
+    a second interface of b is plugged into it (an L2 leak)."""
     nd = results6[(B, "arp", None)]
     assert (nd["verdict"], nd["tries"]) == ("blocked", 3)
+    assert ws6.topo is not None
+    ws6.topo.plug("b", "v", "leak6", f"{B}/128")
+    try:
+        done = ws6.probe("v", "run", "--plan", "main6", "--json")
+    finally:
+        ws6.topo.unplug("b", "leak6")
+    leaked = by_target(json.loads(done.stdout))[(B, "arp", None)]
+    assert leaked["verdict"] == "reachable"
+    assert leaked["reasons"][0].startswith("neighbour advertisement from ")
+    assert done.returncode == 1
 
 
 def test_neighbour_advertisement_decoded() -> None:
