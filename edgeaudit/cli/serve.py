@@ -145,9 +145,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
         export_ttl=float(_ttl("--export-ttl", args.export_ttl)),
         export_quota=args.export_quota,
+        workers=args.workers,
     )
     _check(settings)
     _port_free(args.host, args.port)
+    if args.workers > 1:
+        return _serve_workers(args, config, settings)
     service = make_service(config, settings)
     # the dashboard's default period is assessed in the background right away
     from edgeaudit.pack.period import Period
@@ -181,6 +184,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_workers(args: argparse.Namespace, config: cfg.WorkspaceConfig, settings: Any) -> int:
+    """``--workers N``: uvicorn runs N processes on one socket, each with its own service."""
+    import os
+
+    import uvicorn
+
+    from edgeaudit.serve.setup import make_service
+    from edgeaudit.serve.worker import ENV, encode
+
+    make_service(config, settings).close()  # a broken workspace fails here, once (exit 2)
+    os.environ[ENV] = encode(config.root, settings)
+    scheduler = _start_scheduler(args, config) if args.with_scheduler else None
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"edgeaudit: serving on http://{host}:{args.port}/ as {settings.base_url}/"
+        f" with {args.workers} workers",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        uvicorn.run(
+            "edgeaudit.serve.worker:app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="debug" if args.verbose else "warning",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+    return 0
+
+
 def _ttl(option: str, text: str) -> int:
     from edgeaudit.serve.tokens import parse_ttl
 
@@ -200,6 +240,8 @@ def _check(settings: Any) -> None:
         raise InputError("--session-idle must be more than 0 and at most --session-max")
     if settings.export_quota < 1:
         raise InputError("--export-quota must be at least 1")
+    if not 1 <= settings.workers <= 64:
+        raise InputError("--workers must be 1..64")
 
 
 def _port_free(host: str, port: int) -> None:

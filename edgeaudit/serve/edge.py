@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -133,6 +134,7 @@ class Edge:
         self.denials = denials
         self.access_log = access_log
         self._write = write
+        self._pid = os.getpid()  # which worker answered (serve --workers N)
         self._headers: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
@@ -206,6 +208,7 @@ class Edge:
                 "ms": round(seconds * 1000, 2),
                 "token": token_id,
                 "client": scope[CLIENT],
+                "pid": self._pid,
             }
             if reason is not None:
                 line["refused"] = reason

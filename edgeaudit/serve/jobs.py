@@ -2,8 +2,11 @@
 
 Each job is ``exports/<id>.json`` in the workspace (rewritten atomically at every stage) and,
 when done, ``exports/<id>.zip``, so the export log survives a restart. One worker builds one
-pack at a time: a pack signs a checkpoint, and packs are CPU-bound anyway. A job found
-``queued`` or ``running`` at start-up (the server stopped meanwhile) is marked failed.
+pack at a time: a pack signs a checkpoint, and packs are CPU-bound anyway. Several server
+processes (``serve --workers N``) share the directory: each builds the jobs it accepted
+(``worker``: its process id) and reads the others' records from disk, so any worker answers
+for any job. A job found ``queued`` or ``running`` at start-up whose worker process is gone
+(the server stopped meanwhile) is marked failed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import queue
 import re
 import threading
@@ -51,6 +55,7 @@ class ExportJob:
     sha256: str | None = None
     error_id: str | None = None
     error_detail: str | None = None  # the failure's cause: officers and the server log only
+    worker: int | None = None  # the process id of the server process that builds it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +66,20 @@ class ExportJob:
         if not detail:
             del out["error_detail"]
         return out
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether another live process of this host has that id (never this process: its jobs
+    from before a restart are not running)."""
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 Builder = Callable[[ExportJob, Path, Callable[[str, float], None]], dict[str, Any]]
@@ -75,20 +94,45 @@ class Jobs:
         self._lock = threading.Lock()
         self._jobs: dict[str, ExportJob] = {}
         self._queue: queue.Queue[str | None] = queue.Queue()
-        for path in sorted(self.dir.glob("*.json")):
-            try:
-                job = ExportJob(**json.loads(path.read_text(encoding="utf-8")))
-            except (ValueError, TypeError) as exc:
-                log.warning("skipping unreadable export record %s: %s", path, exc)
-                continue
-            if job.status in (QUEUED, RUNNING):
-                job = replace(job, status=FAILED, error="the server stopped before it finished")
-                self._save(job)
-            self._jobs[job.id] = job
+        self._stamps: dict[str, tuple[int, int]] = {}
+        with self._lock:
+            self._refresh()
+            for job in list(self._jobs.values()):
+                if job.status in (QUEUED, RUNNING) and not _alive(job.worker):
+                    job = replace(job, status=FAILED, error="the server stopped before it finished")
+                    self._save(job)
         self._thread = threading.Thread(target=self._work, name="export-worker", daemon=True)
         self._thread.start()
 
     # -- records --------------------------------------------------------------------------
+
+    def _read(self, path: Path) -> ExportJob | None:
+        try:
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            if self._stamps.get(path.stem) == stamp and path.stem in self._jobs:
+                return self._jobs[path.stem]
+            job = ExportJob(**json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            self._jobs.pop(path.stem, None)  # expired by another worker
+            self._stamps.pop(path.stem, None)
+            return None
+        except (ValueError, TypeError) as exc:
+            log.warning("skipping unreadable export record %s: %s", path, exc)
+            return None
+        self._stamps[path.stem] = stamp
+        self._jobs[job.id] = job
+        return job
+
+    def _refresh(self) -> None:
+        """Re-read the records other workers wrote or changed (one stat per record)."""
+        seen = set()
+        for path in self.dir.glob("*.json"):
+            if _ID.fullmatch(path.stem) and self._read(path) is not None:
+                seen.add(path.stem)
+        for gone in set(self._jobs) - seen:
+            self._jobs.pop(gone, None)
+            self._stamps.pop(gone, None)
 
     def _save(self, job: ExportJob) -> None:
         path = self.dir / f"{job.id}.json"
@@ -96,6 +140,8 @@ class Jobs:
         tmp.write_text(json.dumps(job.to_dict(), sort_keys=True), encoding="utf-8")
         tmp.replace(path)
         self._jobs[job.id] = job
+        st = path.stat()
+        self._stamps[job.id] = (st.st_mtime_ns, st.st_size)
 
     def _update(self, job_id: str, **changes: Any) -> ExportJob:
         with self._lock:
@@ -104,6 +150,7 @@ class Jobs:
             return job
 
     def submit(self, job: ExportJob) -> ExportJob:
+        job = replace(job, worker=os.getpid())
         with self._lock:
             self._save(job)
         self._queue.put(job.id)
@@ -116,10 +163,11 @@ class Jobs:
         if not _ID.fullmatch(job_id):
             return None
         with self._lock:
-            return self._jobs.get(job_id)
+            return self._read(self.dir / f"{job_id}.json")
 
     def all(self) -> list[ExportJob]:
         with self._lock:
+            self._refresh()
             return sorted(self._jobs.values(), key=lambda j: (-j.requested_at, j.id))
 
     def pack_path(self, job: ExportJob) -> Path:
@@ -146,6 +194,7 @@ class Jobs:
         record and their pack. Returns the ids deleted."""
         t = time.time() if now is None else now
         with self._lock:
+            self._refresh()
             old = [
                 j
                 for j in self._jobs.values()

@@ -24,7 +24,7 @@ from edgeaudit.serve import pages as pg
 from edgeaudit.serve.edge import CLIENT, DENIED, PRINCIPAL_ID
 from edgeaudit.serve.ratelimit import RateLimiter
 from edgeaudit.serve.service import Busy, Conflict, EngineFailure, NotFound, Service
-from edgeaudit.serve.sessions import Cookies, Session, Sessions, csrf_ok
+from edgeaudit.serve.sessions import Cookies, Session, csrf_ok
 from edgeaudit.serve.tokens import INVALID, Principal, TokenError
 
 log = logging.getLogger("edgeaudit.serve")
@@ -52,7 +52,7 @@ def _client(request: Request) -> str:
 
 def add_pages(app: FastAPI, service: Service) -> None:
     s_ = service.settings
-    sessions = Sessions(idle=s_.session_idle, lifetime=s_.session_max)
+    sessions = service.sessions
     sign_ins = RateLimiter(rate=1.0, burst=10)  # sign-in attempts per client address
     secure = s_.secure_cookies
     cookies = Cookies.for_(secure)
@@ -92,7 +92,7 @@ def add_pages(app: FastAPI, service: Service) -> None:
         if s is None:
             raise _Redirect("/login")
         try:
-            who = service.verifier.verify(s.token)
+            who = service.verifier.recheck(s.who)
         except TokenError as exc:
             sessions.drop(s.id)
             if exc.jti:
@@ -187,7 +187,7 @@ def add_pages(app: FastAPI, service: Service) -> None:
             log.warning("sign-in refused: %s (token id %s)", exc.reason, exc.jti)
             return login_form(401, f"sign-in refused: {INVALID}")
         request.scope[PRINCIPAL_ID] = who.jti
-        s = sessions.create(token.strip(), who)
+        s = sessions.create(who)
         r2 = go(f"/tenant/{who.tenant}" if who.role == "tenant" else "/dashboard")
         r2.set_cookie(
             cookies.session,

@@ -31,6 +31,7 @@ from edgeaudit.serve.denied import Denials
 from edgeaudit.serve.jobs import DONE, QUEUED, RUNNING, ExportJob, Jobs
 from edgeaudit.serve.ratelimit import RateLimiter
 from edgeaudit.serve.revocation import Ledger
+from edgeaudit.serve.state import STATE_DB, SharedRateLimiter, SharedSessions, StateDb
 from edgeaudit.serve.tokens import Principal, TokenVerifier
 from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
 from edgeaudit.verify.pack_key import ManifestKey
@@ -98,6 +99,7 @@ class Settings:
     access_log: bool = True  # one JSON line per request on stderr
     export_ttl: float = 7 * 86400.0  # finished exports are deleted after this long
     export_quota: int = 20  # exports a scope (a tenant, or the site) may ask for per day
+    workers: int = 1  # processes serving (more than one: rate limits shared through state.db)
 
     @property
     def base_url(self) -> str:
@@ -190,7 +192,15 @@ class Service:
         self.verifier = verifier_factory(self.ledger, self.tenants)
         self.store = Store.open(config.db_url)
         self.log: EvidenceLog = self.store.log(config.origin)
-        self.limiter = RateLimiter(settings.rate, settings.burst)
+        self.state = StateDb(config.root / STATE_DB)
+        self.sessions = SharedSessions(
+            self.state, idle=settings.session_idle, lifetime=settings.session_max
+        )
+        self.limiter: RateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(self.state, settings.rate, settings.burst)
+            if settings.workers > 1
+            else RateLimiter(settings.rate, settings.burst)
+        )
         self.denials = Denials(self.log.append, max_keys=settings.denied_keys)
         self._failed: dict[tuple[Any, ...], tuple[float, EngineFailure]] = {}
         self._cp_lock = threading.Lock()
@@ -214,6 +224,8 @@ class Service:
         notifier = Notifier(s.alert_webhook, s.alert_command)
         if not notifier.configured:
             return None
+        if s.workers > 1 and not self._elected():
+            return None  # another worker of this server watches
         verify = None
         if s.verify_every > 0:
             from edgeaudit.note.verifier import Verifier
@@ -234,6 +246,22 @@ class Service:
         )
         watcher.start()
         return watcher
+
+    def _elected(self) -> bool:
+        """One worker of several runs the alert watcher: the one holding its lock file."""
+        import fcntl
+        import os
+
+        path = self.config.root / "serve" / "watcher.lock"
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._watcher_lock = fd  # held (open) while this process lives
+        return True
 
     def close(self) -> None:
         if self.watcher is not None:

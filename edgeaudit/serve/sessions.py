@@ -1,8 +1,10 @@
-"""Page sessions: a random id in a cookie, the token kept on the server.
+"""Page sessions: a random id in a cookie; the server keeps who signed in.
 
 A session ends at the first of: ``idle`` seconds without a request (default 30 min), ``max``
-seconds after sign-in (default 12 h), the token's own expiry, or sign-out; the token is
-re-verified on every page, so revocation and a tenant removed from the inventory end it too.
+seconds after sign-in (default 12 h), the token's own expiry, or sign-out; the token's id is
+re-checked on every page (:meth:`TokenVerifier.recheck`), so revocation and a tenant removed
+from the inventory end it too. This class keeps sessions in memory (tests, one process);
+:class:`edgeaudit.serve.state.SharedSessions` keeps them in the workspace's state database.
 With ``--secure-cookies`` the cookies carry the ``__Host-`` prefix (Secure, Path=/, no Domain:
 no sub-domain or plain-http page can set or shadow them).
 """
@@ -40,7 +42,7 @@ class Cookies:
 @dataclass(frozen=True)
 class Session:
     id: str
-    token: str
+    who: Principal  # who signed in (the token itself is not kept)
     csrf: str
     created: float
     expires: float  # absolute: min(created + max, the token's exp)
@@ -60,10 +62,11 @@ class Sessions:
         self._lock = threading.Lock()
         self._by_id: dict[str, Session] = {}
 
-    def create(self, token: str, principal: Principal) -> Session:
+    def create(self, principal: Principal) -> Session:
         now = self._clock()
         expires = min(float(principal.expires), now + self.lifetime)
-        s = Session(secrets.token_urlsafe(32), token, secrets.token_urlsafe(32), now, expires, now)
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        s = Session(sid, principal, csrf, now, expires, now)
         with self._lock:
             self._by_id = {k: v for k, v in self._by_id.items() if self._alive(v, now)}
             self._by_id[s.id] = s

@@ -245,6 +245,18 @@ class TokenVerifier:
             raise TokenError("token revoked")
         return Principal(jti, str(claims["sub"]), str(role), tenant, int(claims["exp"]))
 
+    def recheck(self, who: Principal, now: float | None = None) -> Principal:
+        """A principal verified earlier (a page session): still unexpired, unrevoked, and its
+        tenant still in the inventory."""
+        t = time.time() if now is None else now
+        if who.expires <= t:
+            raise TokenError("token expired", who.jti)
+        if who.role == "tenant" and who.tenant not in self._tenants():
+            raise TokenError("the token's tenant is not in the inventory", who.jti)
+        if self._revoked(who.jti):
+            raise TokenError("token revoked", who.jti)
+        return who
+
     def _decode(self, token: str, options: dict[str, Any]) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(
             token,

@@ -21,14 +21,14 @@ WHO = Principal("a" * 32, "officer:site", "officer", None, expires=10**9)
 def test_idle_timeout_and_absolute_lifetime() -> None:
     now = [1000.0]
     sessions = Sessions(idle=1800, lifetime=12 * 3600, clock=lambda: now[0])
-    s = sessions.create("tok", WHO)
+    s = sessions.create(WHO)
     for _ in range(24):  # a request every 29 minutes keeps it alive ...
         now[0] += 29 * 60
         assert sessions.get(s.id) is not None
     now[0] += 29 * 60  # ... until 12 h after sign-in, whatever the activity
     assert now[0] - 1000 > 12 * 3600
     assert sessions.get(s.id) is None
-    idle = sessions.create("tok", WHO)
+    idle = sessions.create(WHO)
     now[0] += 1800  # 30 min without a request
     assert sessions.get(idle.id) is None
 
@@ -36,7 +36,7 @@ def test_idle_timeout_and_absolute_lifetime() -> None:
 def test_the_token_expiry_caps_the_session() -> None:
     now = [1000.0]
     sessions = Sessions(clock=lambda: now[0])
-    s = sessions.create("tok", Principal("b" * 32, "t", "tenant", "fintech-a", expires=1600))
+    s = sessions.create(Principal("b" * 32, "t", "tenant", "fintech-a", expires=1600))
     assert s.expires == 1600
     now[0] = 1599
     assert sessions.get(s.id) is not None
@@ -69,3 +69,28 @@ def test_an_idle_page_session_signs_out(site: Site, tmp_path: Path) -> None:
             assert r.headers["location"] == "http://testserver/login"
     finally:
         svc.close()
+
+
+def test_shared_sessions_follow_the_same_rules(tmp_path: Path) -> None:
+    from edgeaudit.serve.state import SharedSessions, StateDb
+
+    now = [1000.0]
+    db = StateDb(tmp_path / "state.db")
+    sessions = SharedSessions(db, idle=1800, lifetime=12 * 3600, clock=lambda: now[0])
+    s = sessions.create(WHO)
+    other = SharedSessions(StateDb(tmp_path / "state.db"), clock=lambda: now[0])  # a worker
+    now[0] += 1700
+    got = other.get(s.id)
+    assert got is not None
+    assert got.who == WHO
+    assert got.csrf == s.csrf
+    now[0] += 1700  # the other worker's request restarted the idle clock
+    assert sessions.get(s.id) is not None
+    now[0] += 1801
+    assert sessions.get(s.id) is None
+    s2 = sessions.create(WHO)
+    sessions.drop(s2.id)
+    assert other.get(s2.id) is None
+    assert (tmp_path / "state.db").stat().st_mode & 0o077 == 0
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*"))
+    assert s.id.encode() not in raw  # only the id's hash is stored

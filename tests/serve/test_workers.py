@@ -1,0 +1,156 @@
+"""`edgeaudit serve --workers 2`: two processes behind one port share page sessions, the
+rate limit and the export jobs (the kernel spreads connections over both)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.serve.conftest import Site
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    log: Path
+
+    def request(
+        self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
+    ) -> http.client.HTTPResponse:
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)  # a new connection
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r
+
+    def lines(self) -> list[dict[str, object]]:
+        out = []
+        for line in self.log.read_text().splitlines():
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
+
+@pytest.fixture(scope="module")
+def server(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("workers") / "stderr.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edgeaudit.cli.main",
+                "--workspace",
+                str(site.ws),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--rate",
+                "0.01",
+                "--burst",
+                "20",
+                "--no-pdf",
+                "--cache-seconds",
+                "0",
+            ],
+            stderr=err,
+            stdout=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        srv = Server(port, log)
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if srv.request("GET", "/api/v1/keys").status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        time.sleep(1.0)  # both workers up
+        yield srv
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _pids(lines: list[dict[str, object]], route: str, status: int) -> set[object]:
+    return {x["pid"] for x in lines if x["route"] == route and x["status"] == status}
+
+
+def test_two_workers_share_a_session(site: Site, server: Server) -> None:
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    c.request("GET", "/login")
+    first = c.getresponse()
+    html = first.read().decode()
+    login_cookie = (first.getheader("set-cookie") or "").split(";")[0]
+    c.close()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert csrf
+    token = site.token("security")
+    r = server.request(
+        "POST",
+        "/login",
+        body=f"token={token}&csrf={csrf.group(1)}",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": login_cookie},
+    )
+    assert r.status == 303
+    session = next(
+        v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie" and "session" in v
+    )
+    codes = [
+        server.request("GET", "/probe-runs", headers={"Cookie": session}).status for _ in range(16)
+    ]
+    assert codes == [200] * 16
+    assert len(_pids(server.lines(), "/probe-runs", 200)) == 2  # both workers knew the session
+
+
+def test_two_workers_share_a_rate_limit_and_export_jobs(site: Site, server: Server) -> None:
+    token = site.token("tenant", "fintech-a")
+    auth = {"Authorization": f"Bearer {token}"}
+    codes = [server.request("GET", "/api/v1/whoami", headers=auth).status for _ in range(26)]
+    assert codes[:20] == [200] * 20  # the burst, counted once across both workers
+    assert codes[20:] == [429] * 6
+    lines = server.lines()
+    assert len(_pids(lines, "/api/v1/whoami", 200) | _pids(lines, "/api/v1/whoami", 429)) == 2
+    officer = {
+        "Authorization": f"Bearer {site.token('officer')}",
+        "Content-Type": "application/json",
+    }
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    c.request("POST", "/api/v1/exports", body='{"period": "2026Q2"}', headers=officer)
+    r = c.getresponse()
+    job = json.loads(r.read())["id"]
+    c.close()
+    assert r.status == 202
+    codes = [
+        server.request("GET", f"/api/v1/exports/{job}", headers=officer).status for _ in range(8)
+    ]
+    assert codes == [200] * 8  # whichever worker answers knows the job
+    assert len(_pids(server.lines(), "/api/v1/exports/{job_id}", 200)) == 2
