@@ -9,6 +9,8 @@
   (``EDGEAUDIT_APPEND_WORKERS=1``: no forked validation worker);
 * optionally the same for a baseline tree (``git archive COMMIT | tar -x -C DIR``).
 
+The CPU seconds (GNU time's ``%U + %S``, the forked worker's included) are printed too: on a
+machine shared with other work they move less with the load than wall time does.
 Every run starts from a fresh copy of an empty workspace made once per tree (not timed). Rounds
 alternate floor / this tree / baseline; the figures are medians. Peak RSS is GNU time's ``%M``
 of each process tree's largest process (``/usr/bin/time`` forks from a 2 MB image, so the
@@ -69,17 +71,18 @@ con.close()
 """
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in MiB, stdout) of one process."""
-    rss_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-append-rss-{os.getpid()}"
-    wrapper = [TIME, "-f", "%M", "-o", str(rss_file)] if Path(TIME).exists() else []
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
+    """(wall seconds, CPU seconds (user + system, children included), peak RSS in MiB, stdout)
+    of one process."""
+    stats = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-append-rss-{os.getpid()}"
     began = time.perf_counter()
-    done = subprocess.run([*wrapper, *argv], env=env, capture_output=True, text=True)
+    done = subprocess.run([TIME, "-f", "%U %S %M", "-o", str(stats), *argv], env=env,
+                          capture_output=True, text=True)  # fmt: skip
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    rss = int(rss_file.read_text().split()[-1]) >> 10 if wrapper else -1
-    return seconds, rss, done.stdout
+    user, system, rss = stats.read_text().split()[-3:]
+    return seconds, float(user) + float(system), int(rss) >> 10, done.stdout
 
 
 def write_events(path: Path, n: int) -> None:
@@ -135,24 +138,28 @@ def main() -> None:
         write_events(path, n)
         print(f"{n} events, {path.stat().st_size / 1e6:.0f} MB: {path}")
         results: dict[str, list[tuple[float, int]]] = {}
+        cpu: dict[str, list[float]] = {}
         for r in range(args.rounds):
             line = [f"round {r + 1}:"]
             if not args.no_floor:
                 ws = fresh(base, templates["this"])
-                s, rss, _ = timed([sys.executable, str(floor_py), str(path),
+                s, c, rss, _ = timed([sys.executable, str(floor_py), str(path),
                                    str(ws / "evidence" / "store.db")])  # fmt: skip
                 results.setdefault("floor", []).append((s, rss))
-                line.append(f"floor {s:.2f} s {rss} MiB")
+                cpu.setdefault("floor", []).append(c)
+                line.append(f"floor {s:.2f} s (CPU {c:.2f} s) {rss} MiB")
             for label, tree, extra in trees:
                 ws = fresh(base, templates[label])
                 env = {**os.environ, "PYTHONPATH": str(tree), **extra}
                 argv = [*EDGEAUDIT, "--workspace", str(ws), "append", "--json", str(path)]
-                s, rss, out = timed(argv, env)
+                s, c, rss, out = timed(argv, env)
                 got = orjson.loads(out)["appended"]
                 if got != n:
                     sys.exit(f"{label}: appended {got} of {n}")
                 results.setdefault(label, []).append((s, rss))
-                line.append(f"{label} {s:.2f} s {rss} MiB")
+                cpu.setdefault(label, []).append(c)
+                line.append(f"{label} {s:.2f} s (CPU {c:.2f} s) {rss} MiB")
+            line.append(f"load {os.getloadavg()[0]:.1f}")
             print("  " + " | ".join(line), flush=True)
         med = {k: statistics.median(s for s, _ in v) for k, v in results.items()}
         peak = {k: max(m for _, m in v) for k, v in results.items()}
@@ -162,6 +169,9 @@ def main() -> None:
         if "floor" in med:
             ratios = [f"{k} {med['floor'] / med[k]:.2f} x floor" for k in med if k != "floor"]
             print("  throughput ratio (floor seconds / append seconds): " + ", ".join(ratios))
+            cmed = {k: statistics.median(v) for k, v in cpu.items()}
+            ratios = [f"{k} {cmed['floor'] / cmed[k]:.2f}" for k in cmed if k != "floor"]
+            print("  CPU ratio (floor CPU seconds / append CPU seconds): " + ", ".join(ratios))
 
 
 if __name__ == "__main__":

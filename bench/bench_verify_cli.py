@@ -16,7 +16,8 @@
 The workspace is copied once into ``--dir`` (SQLite creates its ``-wal``/``-shm`` files next
 to the store even to read it; the source is left alone). Rounds alternate the contenders; the
 figures are medians; the ratio is floor seconds / verify seconds (higher is better). Peak RSS
-is GNU time's ``%M`` (the largest process of the tree).
+is GNU time's ``%M`` (the largest process of the tree); CPU seconds are its ``%U + %S`` (the
+helper's included), which move less with the machine's load than wall time does.
 
     python bench/bench_verify_cli.py --ws /tmp/bench-ev1m/ws --rounds 3
     python bench/bench_verify_cli.py --ws /tmp/bench-ev1m/ws --rounds 3 --baseline /tmp/base
@@ -77,17 +78,18 @@ print(f"OK: {report.entries_checked}" if report.ok else f"FAILED: {report.proble
 """
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in MiB, stdout) of one process."""
-    rss_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-verify-rss-{os.getpid()}"
-    wrapper = [TIME, "-f", "%M", "-o", str(rss_file)] if Path(TIME).exists() else []
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
+    """(wall seconds, CPU seconds (user + system, children included), peak RSS in MiB, stdout)
+    of one process."""
+    stats = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-verify-rss-{os.getpid()}"
     began = time.perf_counter()
-    done = subprocess.run([*wrapper, *argv], env=env, capture_output=True, text=True)
+    done = subprocess.run([TIME, "-f", "%U %S %M", "-o", str(stats), *argv], env=env,
+                          capture_output=True, text=True)  # fmt: skip
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    rss = int(rss_file.read_text().split()[-1]) >> 10 if wrapper else -1
-    return seconds, rss, done.stdout
+    user, system, rss = stats.read_text().split()[-3:]
+    return seconds, float(user) + float(system), int(rss) >> 10, done.stdout
 
 
 def main() -> None:
@@ -121,22 +123,28 @@ def main() -> None:
         contenders.append(("baseline", [*EDGEAUDIT, "--workspace", str(ws), "verify"], env))
     print(f"machine: {machine()}, {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.1f}")
     results: dict[str, list[tuple[float, int]]] = {}
+    cpu: dict[str, list[float]] = {}
     for r in range(args.rounds):
         line = []
         for label, argv, env in contenders:
-            s, rss, out = timed(argv, env)
+            s, c, rss, out = timed(argv, env)
             if label.startswith(("verify", "baseline")) and not out.startswith("OK: "):
                 sys.exit(f"{label}: {out}")
             if label == "floor" and r == 0:
                 print(f"{out.strip()} entries: {store}")
             results.setdefault(label, []).append((s, rss))
-            line.append(f"{label} {s:.2f} s {rss} MiB")
+            cpu.setdefault(label, []).append(c)
+            line.append(f"{label} {s:.2f} s (CPU {c:.2f} s) {rss} MiB")
         print(f"  round {r + 1} (load {os.getloadavg()[0]:.1f}): " + " | ".join(line), flush=True)
     med = {k: statistics.median(s for s, _ in v) for k, v in results.items()}
     peak = {k: max(m for _, m in v) for k, v in results.items()}
     print("  median: " + " | ".join(f"{k} {med[k]:.2f} s ({peak[k]} MiB)" for k in med))
     ratios = [f"{k} {med['floor'] / med[k]:.2f}" for k in med if k not in ("floor", "imports")]
     print("  ratio floor seconds / seconds: " + ", ".join(ratios))
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    ratios = [f"{k} {cmed['floor'] / cmed[k]:.2f}" for k in cmed if k not in ("floor", "imports")]
+    print("  CPU: " + " | ".join(f"{k} {v:.2f} s" for k, v in cmed.items()))
+    print("  ratio floor CPU seconds / CPU seconds: " + ", ".join(ratios))
 
 
 if __name__ == "__main__":

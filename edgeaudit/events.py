@@ -209,6 +209,17 @@ def prepare_plain(event: object) -> PreparedEntry | None:
     caller takes the strict path (:func:`prepare` on the standard library's parse), which
     accepts or refuses with the usual message. Otherwise the entry is exactly :func:`prepare`'s.
     """
+    row = prepare_plain_row(event)
+    return None if row is None else PreparedEntry._make(row)
+
+
+EntryRow = tuple[bytes, bytes, bytes, str, str, str | None, str | None]
+"""The fields of a :class:`PreparedEntry` as a plain tuple (what a spool marshals)."""
+
+
+def prepare_plain_row(event: object) -> EntryRow | None:
+    """:func:`prepare_plain` as a plain tuple: the hot path of a large append builds no named
+    tuple per event (``PreparedEntry._make`` makes one later, a batch at a time)."""
     if type(event) is not dict or not _plain(event, 0):
         return None
     # prepare's checks, with the caches consulted inline (the hot path of a large append)
@@ -234,9 +245,7 @@ def prepare_plain(event: object) -> PreparedEntry | None:
     if len(body) > MAX_ENTRY_BYTES:
         return None
     leaf = leaf_hash(body)
-    return PreparedEntry(
-        body, leaf, fingerprint_key(seconds, None, leaf), text, kind, tenant, source
-    )  # positional: see _finish
+    return body, leaf, fingerprint_key(seconds, None, leaf), text, kind, tenant, source
 
 
 def _plain(value: dict[str, object] | list[object], depth: int) -> bool:

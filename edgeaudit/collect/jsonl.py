@@ -43,7 +43,7 @@ from typing import IO, Any, BinaryIO, Final
 import orjson
 
 from edgeaudit.errors import InputError
-from edgeaudit.events import MAX_ENTRY_BYTES, PreparedEntry, prepare, prepare_plain
+from edgeaudit.events import MAX_ENTRY_BYTES, EntryRow, PreparedEntry, prepare, prepare_plain_row
 
 MAX_LINE_BYTES: Final = 2 * MAX_ENTRY_BYTES
 BATCH_SIZE = 20_000
@@ -95,7 +95,15 @@ def parse_line(raw: bytes) -> Any:
 
 
 def _fast(raw: bytes) -> PreparedEntry | None:
-    """The entry of ``raw`` from orjson's parse, or None: then the strict path decides.
+    """The entry of ``raw`` from orjson's parse, or None: then the strict path decides
+    (:func:`_fast_row`, as a named tuple)."""
+    row = _fast_row(raw)
+    return None if row is None else PreparedEntry._make(row)
+
+
+def _fast_row(raw: bytes) -> EntryRow | None:
+    """The entry of ``raw`` (a plain tuple) from orjson's parse, or None: then the strict path
+    decides.
 
     orjson and the strict parse make the same value of the same text, except that orjson
     refuses some texts the strict parse accepts (they go the strict way), turns integers beyond
@@ -119,14 +127,14 @@ def _fast(raw: bytes) -> PreparedEntry | None:
         value = _loads(raw)
     except _JSONDecodeError:
         return None
-    entry = prepare_plain(value)
-    if entry is None or b"\\u003" in raw:
+    row = prepare_plain_row(value)
+    if row is None or b"\\u003" in raw:
         return None
-    colons = entry.body.count(b":")
-    written = value["time"]  # prepare_plain accepted it: a str
-    if entry.time != written:
-        colons += written.count(":") - entry.time.count(":")
-    return entry if raw.count(b":") == colons else None
+    colons = row[0].count(b":")  # the body
+    written, text = value["time"], row[3]  # prepare_plain_row accepted it: a str
+    if text != written:
+        colons += written.count(":") - text.count(":")
+    return row if raw.count(b":") == colons else None
 
 
 def _strict(name: str, number: int, raw: bytes) -> PreparedEntry | LineError | None:
@@ -153,19 +161,26 @@ def _strict(name: str, number: int, raw: bytes) -> PreparedEntry | LineError | N
 
 def _scan(name: str, lines: Iterable[bytes], spool: Spool) -> int:
     """Validate ``lines`` into ``spool``; return how many lines there were."""
-    add, errors, fast, limit = spool.add, spool.errors, _fast, MAX_LINE_BYTES
+    errors, fast, limit, record = spool.errors, _fast_row, MAX_LINE_BYTES, _RECORD
+    rows: list[EntryRow] = []
+    add = rows.append
     number = 0
     for number, raw in enumerate(lines, start=1):
-        entry = fast(raw) if len(raw) <= limit else None
-        if entry is None:
+        row = fast(raw) if len(raw) <= limit else None
+        if row is None:
             found = _strict(name, number, raw)
             if found is None:
                 continue
             if isinstance(found, LineError):
                 errors.append(found)
                 continue
-            entry = found
-        add(entry)
+            add(tuple(found))  # type: ignore[arg-type]  # a named tuple's fields
+        else:
+            add(row)
+        if len(rows) >= record:
+            spool.extend(rows)
+            rows.clear()
+    spool.extend(rows)
     return number
 
 
@@ -318,13 +333,16 @@ class Spool:
         self._more: list[IO[bytes]] = []  # a worker's spool files, read after ours
 
     def add(self, entry: PreparedEntry) -> None:
+        self.extend([tuple(entry)])  # type: ignore[list-item]
+
+    def extend(self, rows: list[EntryRow]) -> None:
+        """Keep ``rows`` (entries as plain tuples, in input order)."""
         if self.errors:  # nothing will be written: validate on, keep nothing
             self._drop()
             return
-        rows = self._rows
-        rows.append(tuple(entry))
-        self.count += 1
-        if len(rows) >= _RECORD:
+        self._rows += rows
+        self.count += len(rows)
+        if len(self._rows) >= _RECORD:
             self._flush()
 
     def _flush(self) -> None:
