@@ -66,6 +66,22 @@ def test_serve_refuses_a_bad_port(site: Site) -> None:
     assert "--port" in err
 
 
+def test_serve_refuses_bad_edge_options(site: Site) -> None:
+    from tests.pack.helpers import run
+
+    for args, named in (
+        (["--public-url", "ftp://audit.example"], "--public-url"),
+        (["--public-url", "https://audit.example/path"], "--public-url"),
+        (["--trusted-proxy", "proxy.example"], "--trusted-proxy"),
+        (["--session-idle", "0"], "--session-idle"),
+        (["--export-ttl", "forever"], "--export-ttl"),
+        (["--workers", "0"], "--workers"),
+    ):
+        code, _, err = run("--workspace", str(site.ws), "serve", "--port", "1", *args)
+        assert code == 2, (args, err)
+        assert named in err, (args, err)
+
+
 def test_with_scheduler_needs_plans_and_runs_the_scheduler_beside_the_server(
     site: Site, tmp_path: object
 ) -> None:
