@@ -179,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tenant", help="a tenant pack: only entries scoped to this tenant")
     c.add_argument("--framework", action="append", metavar="F", help="limit findings (repeatable)")
     c.add_argument("--out", metavar="DIR|FILE.zip", help="where to write the pack (key: PEM file)")
+    c.add_argument("--jwk", action="store_true", help="key: print the public key as a JWK")
     c.add_argument(
         "--findings",
         metavar="FILE",

@@ -38,6 +38,12 @@ def cmd_pack(args: argparse.Namespace) -> int:
         from edgeaudit.workspace.manifest_key import public_manifest_key
 
         key = public_manifest_key(config)
+        if getattr(args, "jwk", False):  # the public JWK, as the pack format names the key
+            text = json.dumps(key.jwk(), sort_keys=True) + "\n"
+            if args.out:
+                Path(args.out).write_text(text, encoding="ascii")
+            _emit(args, {"kid": key.kid, "jwk": key.jwk()}, text.rstrip("\n"))
+            return 0
         if args.out:
             Path(args.out).write_text(key.public_pem, encoding="ascii")
         _emit(

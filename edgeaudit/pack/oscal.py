@@ -1,11 +1,11 @@
-"""OSCAL 1.1 assessment results from the assessment document (FORMATS.md §3).
+"""OSCAL 1.2.3 assessment results from the assessment document (docs/pack-format.md).
 
 UUIDs are version 5, derived from the assessment id and the result ids, so the same assessment
 gives the same document. Control ids become OSCAL tokens ``<framework>-<control>`` (for example
 ``iso27001-2022-a.8.2``, ``pci-dss-4.0.1-11.4.5``). Statuses other than pass/fail travel as
 ``props`` in edgeaudit's namespace; a result is ``satisfied`` only when it passed (a waiver is a
 ``risk`` with status ``deviation-approved``). Probe-backed controls are ``supported``, never
-satisfied (FORMATS.md §4): their findings carry ``not-satisfied`` plus the prop.
+satisfied: their findings carry ``not-satisfied`` plus the prop.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from edgeaudit.verify.pack_format import OSCAL_NS, control_token
 __all__ = ["NS", "OSCAL_VERSION", "assessment_results", "control_token"]
 
 NS: Final = OSCAL_NS
-OSCAL_VERSION: Final = "1.1.2"
+OSCAL_VERSION: Final = "1.2.3"  # the NIST schema version the tests validate against
 _ROOT: Final = uuid.UUID("6b0d3f7e-64a4-5c1f-9a53-3d2f3e0e4f11")
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")

@@ -54,6 +54,13 @@ class ManifestKey:
         ).decode("ascii")
         return cls(thumbprint(key), pem)
 
+    def jwk(self) -> dict[str, str]:
+        """The public JWK (RFC 7517): ``crv``, ``kty``, ``x``, ``y``, and ``kid``."""
+        key = serialization.load_pem_public_key(self.public_pem.encode("ascii"))
+        if not isinstance(key, ec.EllipticCurvePublicKey):  # pragma: no cover - built from one
+            raise InputError("the manifest key is not an ECDSA key")
+        return {**jwk_of(key), "kid": self.kid}
+
     @classmethod
     def parse(cls, text: str, where: str = "manifest key") -> ManifestKey:
         """A PEM public key or a public JWK (JSON) text."""
