@@ -163,6 +163,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2, help="server processes (both servers)")
     ap.add_argument("--dashboard-only", action="store_true", help="skip the load runs")
+    ap.add_argument("--no-dashboard", action="store_true", help="only the load runs")
     ap.add_argument(
         "--ws",
         help="dashboard-only: an existing workspace (e.g. a collected 1 M demo campus with "
@@ -270,7 +271,8 @@ def main() -> None:
             f"mixed p99 {results['mixed']['p99_ms']} ms (target <= 50); "
             f"{logged} access-log lines written"
         )
-        dashboard(port, ws)
+        if not a.no_dashboard:
+            dashboard(port, ws)
     finally:
         server.terminate()
         server.wait()

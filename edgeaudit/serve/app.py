@@ -467,8 +467,10 @@ def asgi(service: Service, *, pages: bool = True) -> ASGIApp:
     """The app in the body limit, in the edge layer (Host, headers, access log, refusals):
     what uvicorn serves."""
     s = service.settings
+    from edgeaudit.serve.fastpath import FastPublic
+
     return Edge(
-        BodyLimit(create_app(service, pages=pages), s.max_body),
+        FastPublic(BodyLimit(create_app(service, pages=pages), s.max_body), service.public),
         public_url=PublicUrl.parse(s.base_url),
         proxies=parse_proxies(s.trusted_proxies),
         hsts=s.secure_cookies,

@@ -22,55 +22,30 @@ from typing import Any
 
 import orjson
 
-from edgeaudit.errors import ConfigError, EdgeauditError, InputError
+from edgeaudit.errors import InputError
 from edgeaudit.events import prepare
 from edgeaudit.pack.period import Period
-from edgeaudit.policy.files import Policies, load_policies
 from edgeaudit.serve import authz
+from edgeaudit.serve.caches import Cache, PolicyCache, TenantCache
 from edgeaudit.serve.denied import Denials
 from edgeaudit.serve.jobs import DONE, QUEUED, RUNNING, ExportJob, Jobs
+from edgeaudit.serve.public import PublicLog
 from edgeaudit.serve.ratelimit import RateLimiter
 from edgeaudit.serve.revocation import Ledger
+from edgeaudit.serve.service_errors import Busy as Busy  # re-exported: the HTTP layer's
+from edgeaudit.serve.service_errors import Conflict as Conflict
+from edgeaudit.serve.service_errors import EngineFailure as EngineFailure
+from edgeaudit.serve.service_errors import NotFound as NotFound
+from edgeaudit.serve.service_errors import UnknownExport as UnknownExport
+from edgeaudit.serve.service_errors import error_id as error_id
 from edgeaudit.serve.state import STATE_DB, SharedRateLimiter, SharedSessions, StateDb
 from edgeaudit.serve.tokens import Principal, TokenVerifier
-from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
-from edgeaudit.verify.pack_key import ManifestKey
+from edgeaudit.store import EvidenceLog, Store
 from edgeaudit.workspace.config import WorkspaceConfig
 
 EXPORTS_DIR = "exports"
-CHECKPOINT_TTL = 0.5  # seconds the public endpoints reuse the list of signed checkpoints
 
 log = logging.getLogger("edgeaudit.serve")
-
-
-class NotFound(Exception):
-    """HTTP 404."""
-
-
-class Conflict(Exception):
-    """HTTP 409."""
-
-
-class UnknownExport(NotFound):
-    """HTTP 404 for an export id the caller may not see (unknown or another tenant's)."""
-
-
-class Busy(Exception):
-    """HTTP 429: too many exports waiting for this scope."""
-
-
-class EngineFailure(Exception):
-    """The policy engine failed on a period's evidence (not the caller's input): the caller is
-    told the error id; the detail is in the server log (and shown to officers)."""
-
-    def __init__(self, error_id: str, detail: str) -> None:
-        super().__init__(detail)
-        self.error_id = error_id
-        self.detail = detail
-
-
-def error_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 @dataclass(frozen=True)
@@ -121,60 +96,6 @@ def _now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class PolicyCache:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._lock = threading.Lock()
-        self._stamp: tuple[tuple[str, int], ...] = ()
-        self._policies: Policies | None = None
-
-    def _files_stamp(self) -> tuple[tuple[str, int], ...]:
-        return tuple(
-            (p.name, p.stat().st_mtime_ns) for p in sorted(self.root.rglob("*")) if p.is_file()
-        )
-
-    def get(self) -> Policies:
-        stamp = self._files_stamp()
-        with self._lock:
-            if self._policies is None or stamp != self._stamp:
-                try:
-                    self._policies = load_policies(self.root)
-                except EdgeauditError as exc:  # the operator's files, not the caller's input
-                    raise ConfigError(str(exc)) from None
-                self._stamp = stamp
-            return self._policies
-
-
-class TenantCache:
-    """The inventory's tenant ids, re-read when ``inventory.yaml`` changes (token checks use
-    the inventory alone, so removing a tenant there revokes its tokens at once)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._tenants: frozenset[str] = frozenset()
-
-    def __call__(self) -> frozenset[str]:
-        from edgeaudit.collect.inventory import load_inventory
-
-        try:
-            st = self.path.stat()
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
-        with self._lock:
-            if stamp != self._stamp:
-                try:
-                    self._tenants = (
-                        load_inventory(self.path).tenant_ids if stamp is not None else frozenset()
-                    )
-                except EdgeauditError as exc:
-                    raise ConfigError(str(exc)) from None
-                self._stamp = stamp
-            return self._tenants
-
-
 class Service:
     def __init__(
         self,
@@ -202,19 +123,13 @@ class Service:
             else RateLimiter(settings.rate, settings.burst)
         )
         self.denials = Denials(self.log.append, max_keys=settings.denied_keys)
-        self._failed: dict[tuple[Any, ...], tuple[float, EngineFailure]] = {}
-        self._cp_lock = threading.Lock()
-        self._checkpoints: list[StoredCheckpoint] = []
-        self._cp_checked = -1e9
-        self._manifest: ManifestKey | None = None
+        self.public = PublicLog(config, self.log)
         self.jobs = Jobs(
             settings.exports or config.root / EXPORTS_DIR,
             self._build_export,
             ttl=settings.export_ttl,
         )
-        self._cache_lock = threading.Lock()
-        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._computing: dict[tuple[Any, ...], threading.Event] = {}
+        self.cache = Cache(settings.cache_seconds)
         self.watcher = self._watcher()
 
     def _watcher(self) -> Any:
@@ -286,93 +201,19 @@ class Service:
             event["tenant"] = tenant
         self.log.append([prepare(event, fingerprint=f"serve:{uuid.uuid4().hex}")])
 
-    # -- public log endpoints ---------------------------------------------------------------
-
-    def _signed(self) -> list[StoredCheckpoint]:
-        """The signed checkpoints, re-read at most every CHECKPOINT_TTL seconds (a checkpoint
-        signed meanwhile shows up within that time)."""
-        with self._cp_lock:
-            now = time.monotonic()
-            if now - self._cp_checked < CHECKPOINT_TTL:
-                return self._checkpoints
-            latest = self.log.latest_checkpoint()
-            if latest is None:
-                self._checkpoints = []
-            elif not self._checkpoints or self._checkpoints[-1].tree_size != latest.tree_size:
-                self._checkpoints = self.log.checkpoints()
-            self._cp_checked = now
-            return self._checkpoints
-
-    def _checkpoint(self, size: int | None) -> StoredCheckpoint:
-        signed = self._signed()
-        if not signed:
-            raise NotFound("no checkpoint has been signed yet")
-        if size is None:
-            return signed[-1]
-        for cp in signed:
-            if cp.tree_size == size:
-                return cp
-        raise NotFound(f"no checkpoint was signed at tree size {size}")
+    # -- public log endpoints (serve/public.py) ----------------------------------------------
 
     def checkpoint(self) -> dict[str, Any]:
-        cp = self._checkpoint(None)
-        return {
-            "origin": self.log.origin,
-            "tree_size": cp.tree_size,
-            "root_hash": cp.root_hash.hex(),
-            "signed_at": cp.signed_at,
-            "note": cp.note,
-            "verifier_key": self.config.verifier_key,
-        }
+        return self.public.checkpoint()
 
     def keys(self) -> dict[str, Any]:
-        """The public keys a pack is verified with (the manifest key created on first use)."""
-        if self._manifest is None:
-            from edgeaudit.workspace.manifest_key import public_manifest_key
-
-            self._manifest = public_manifest_key(self.config)
-        return {
-            "origin": self.log.origin,
-            "verifier_key": self.config.verifier_key,
-            "manifest_kid": self._manifest.kid,
-            "manifest_public_pem": self._manifest.public_pem,
-        }
+        return self.public.keys()
 
     def consistency(self, old: int, new: int | None) -> dict[str, Any]:
-        new_cp = self._checkpoint(new)
-        old_cp = self._checkpoint(old)
-        if not 0 < old_cp.tree_size <= new_cp.tree_size:
-            raise InputError(
-                f"need 0 < old <= new for a consistency proof, got {old}, {new_cp.tree_size}"
-            )
-        with self.log.reader() as reader:
-            proof = (
-                reader.consistency_proof(old_cp.tree_size, new_cp.tree_size)
-                if old_cp.tree_size < new_cp.tree_size
-                else []
-            )
-        return {
-            "old_size": old_cp.tree_size,
-            "new_size": new_cp.tree_size,
-            "proof": [h.hex() for h in proof],
-            "old_checkpoint": old_cp.note,
-            "new_checkpoint": new_cp.note,
-        }
+        return self.public.consistency(old, new)
 
     def inclusion(self, index: int, tree_size: int | None) -> dict[str, Any]:
-        cp = self._checkpoint(tree_size)
-        if not 0 <= index < cp.tree_size:
-            raise NotFound(f"index {index} is not covered by the checkpoint of size {cp.tree_size}")
-        with self.log.reader() as reader:
-            _, leaf = reader.entry(index)
-            proof = reader.inclusion_proof(index, cp.tree_size)
-        return {
-            "index": index,
-            "tree_size": cp.tree_size,
-            "leaf_hash": bytes(leaf).hex(),
-            "proof": [h.hex() for h in proof],
-            "checkpoint": cp.note,
-        }
+        return self.public.inclusion(index, tree_size)
 
     # -- exports ----------------------------------------------------------------------------
 
@@ -470,56 +311,8 @@ class Service:
         }
 
     def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """``compute()``, reused for ``cache_seconds`` (assessments, the dashboard's probe map).
-
-        Once a value exists, an expired one is still returned at once while a background thread
-        computes its successor (an assessment of a large store takes seconds: pages must not
-        wait for it). Concurrent misses of one key wait for a single computation. With
-        ``cache_seconds`` 0 every call computes afresh."""
-        if self.settings.cache_seconds <= 0:
-            return compute()
-        now = time.monotonic()
-        with self._cache_lock:
-            hit = self._cache.get(key)
-            running = self._computing.get(key)
-            if hit is not None and now - hit[0] >= self.settings.cache_seconds and not running:
-                self._computing[key] = threading.Event()
-                threading.Thread(
-                    target=self._refresh, args=(key, compute), name="edgeaudit-refresh", daemon=True
-                ).start()
-        if hit is not None:
-            return hit[1]
-        if running is not None:
-            running.wait()
-            with self._cache_lock:
-                hit = self._cache.get(key)
-            if hit is not None:
-                return hit[1]
-        return self._refresh(key, compute, claim=True)
-
-    def _refresh(
-        self, key: tuple[Any, ...], compute: Callable[[], Any], claim: bool = False
-    ) -> Any:
-        if claim:
-            with self._cache_lock:
-                self._computing.setdefault(key, threading.Event())
-        try:
-            value = compute()
-            now = time.monotonic()
-            with self._cache_lock:
-                self._cache = {k: v for k, v in self._cache.items() if now - v[0] < 3600}
-                self._cache[key] = (now, value)
-            return value
-        except Exception:
-            if not claim:  # a background refresh: keep serving the previous value
-                log.exception("refreshing %s failed", key[0])
-                return None
-            raise
-        finally:
-            with self._cache_lock:
-                done = self._computing.pop(key, None)
-            if done is not None:
-                done.set()
+        """``compute()`` through the service's :class:`Cache` (assessments, the probe map)."""
+        return self.cache.get(key, compute)
 
     def warm_up(
         self, period: Period, also: Callable[[], object] | None = None
@@ -556,12 +349,9 @@ class Service:
 
         policies = self.policies.get()
         key = ("assessment", scope, period.start, period.end, framework)
-        with self._cache_lock:
-            failed = self._failed.get(key)
-        if failed is not None and time.monotonic() - failed[0] < min(
-            60.0, self.settings.cache_seconds
-        ):
-            raise failed[1]
+        failed = self.cache.failure(key)
+        if failed is not None:
+            raise failed
         try:
             doc: dict[str, Any] = self.cached(
                 key,
@@ -583,8 +373,7 @@ class Service:
                 failure.error_id,
                 exc_info=exc,
             )
-            with self._cache_lock:
-                self._failed[key] = (time.monotonic(), failure)
+            self.cache.failed(key, failure)
             raise failure from None
         return doc
 

@@ -1,0 +1,113 @@
+"""The public log endpoints' data: the latest signed checkpoint, the verification keys and
+consistency / inclusion proofs. Hashes and signed notes only, never an entry's contents.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from edgeaudit.errors import InputError
+from edgeaudit.serve.service_errors import NotFound
+from edgeaudit.store import EvidenceLog, StoredCheckpoint
+from edgeaudit.verify.pack_key import ManifestKey
+from edgeaudit.workspace.config import WorkspaceConfig
+
+CHECKPOINT_TTL = 0.5  # seconds the public endpoints reuse the list of signed checkpoints
+
+
+class PublicLog:
+    def __init__(self, config: WorkspaceConfig, log: EvidenceLog) -> None:
+        self.config = config
+        self.log = log
+        self._cp_lock = threading.Lock()
+        self._checkpoints: list[StoredCheckpoint] = []
+        self._cp_checked = -1e9
+        self._manifest: ManifestKey | None = None
+
+    def _signed(self) -> list[StoredCheckpoint]:
+        """The signed checkpoints, re-read at most every CHECKPOINT_TTL seconds (a checkpoint
+        signed meanwhile shows up within that time)."""
+        with self._cp_lock:
+            now = time.monotonic()
+            if now - self._cp_checked < CHECKPOINT_TTL:
+                return self._checkpoints
+            latest = self.log.latest_checkpoint()
+            if latest is None:
+                self._checkpoints = []
+            elif not self._checkpoints or self._checkpoints[-1].tree_size != latest.tree_size:
+                self._checkpoints = self.log.checkpoints()
+            self._cp_checked = now
+            return self._checkpoints
+
+    def _checkpoint(self, size: int | None) -> StoredCheckpoint:
+        signed = self._signed()
+        if not signed:
+            raise NotFound("no checkpoint has been signed yet")
+        if size is None:
+            return signed[-1]
+        for cp in signed:
+            if cp.tree_size == size:
+                return cp
+        raise NotFound(f"no checkpoint was signed at tree size {size}")
+
+    def checkpoint(self) -> dict[str, Any]:
+        cp = self._checkpoint(None)
+        return {
+            "origin": self.log.origin,
+            "tree_size": cp.tree_size,
+            "root_hash": cp.root_hash.hex(),
+            "signed_at": cp.signed_at,
+            "note": cp.note,
+            "verifier_key": self.config.verifier_key,
+        }
+
+    def keys(self) -> dict[str, Any]:
+        """The public keys a pack is verified with (the manifest key created on first use)."""
+        if self._manifest is None:
+            from edgeaudit.workspace.manifest_key import public_manifest_key
+
+            self._manifest = public_manifest_key(self.config)
+        return {
+            "origin": self.log.origin,
+            "verifier_key": self.config.verifier_key,
+            "manifest_kid": self._manifest.kid,
+            "manifest_public_pem": self._manifest.public_pem,
+        }
+
+    def consistency(self, old: int, new: int | None) -> dict[str, Any]:
+        new_cp = self._checkpoint(new)
+        old_cp = self._checkpoint(old)
+        if not 0 < old_cp.tree_size <= new_cp.tree_size:
+            raise InputError(
+                f"need 0 < old <= new for a consistency proof, got {old}, {new_cp.tree_size}"
+            )
+        with self.log.reader() as reader:
+            proof = (
+                reader.consistency_proof(old_cp.tree_size, new_cp.tree_size)
+                if old_cp.tree_size < new_cp.tree_size
+                else []
+            )
+        return {
+            "old_size": old_cp.tree_size,
+            "new_size": new_cp.tree_size,
+            "proof": [h.hex() for h in proof],
+            "old_checkpoint": old_cp.note,
+            "new_checkpoint": new_cp.note,
+        }
+
+    def inclusion(self, index: int, tree_size: int | None) -> dict[str, Any]:
+        cp = self._checkpoint(tree_size)
+        if not 0 <= index < cp.tree_size:
+            raise NotFound(f"index {index} is not covered by the checkpoint of size {cp.tree_size}")
+        with self.log.reader() as reader:
+            _, leaf = reader.entry(index)
+            proof = reader.inclusion_proof(index, cp.tree_size)
+        return {
+            "index": index,
+            "tree_size": cp.tree_size,
+            "leaf_hash": bytes(leaf).hex(),
+            "proof": [h.hex() for h in proof],
+            "checkpoint": cp.note,
+        }
