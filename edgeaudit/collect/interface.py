@@ -18,6 +18,9 @@ Rules every parser follows:
   sets ``stateful = True`` and yields ``Resume(offset)`` whenever every record before
   ``offset`` has been fully emitted, and emits what it still buffers when the input ends.
   Restarting at a ``Resume`` offset then neither loses nor duplicates events;
+* a stateful parser of a source that rewrites the end of its file when it appends (sudo's
+  JSON log file ends with ``}``, which each append overwrites) sets ``tail_rewritten = True``:
+  at the end of the input the runner keeps its last ``Resume`` rather than the end of the file;
 * a parser whose checks span records (journald sequence numbers) may define
   ``prime(records, ctx)``: when the runner resumes a file, it first passes the last
   ``context_lines`` (default 1) complete lines before the resume offset, for state only;
@@ -29,7 +32,10 @@ Rules every parser follows:
   it reads among ``timezone``, ``year`` and ``hmac_key`` (``--timezone``, ``--year``,
   ``--card-key-env``; none declared: it reads none of them);
 * an event or quarantined record from which the parser removed something secret (a card
-  number, a PIN) says so with ``redacted=True``: the collect summary counts those rows.
+  number, a PIN) says so with ``redacted=True``: the collect summary counts those rows. A
+  parser whose input may hold such secrets also defines ``redact(raw, ctx) -> bytes``: the
+  runner passes it the raw bytes of damaged input it quarantines itself (a binary region, an
+  over-long line, a damaged gzip tail), so nothing the parser would remove is stored in clear.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -406,17 +405,12 @@ class _Follower:
         return False
 
 
-PIPELINE_MIN_BYTES = 8 << 20
-
-
 def worth_a_process(path: Path, start: int) -> bool:
-    """Parse in a second process when there is enough input to repay a fork and a CPU to spare
-    (on a machine already busy with other work, the second process only adds the cost of
-    sending batches between the two; the results are the same either way)."""
-    cpus = os.cpu_count() or 1
-    if cpus < 2 or _size(path) - start < PIPELINE_MIN_BYTES:
-        return False
-    return os.getloadavg()[0] <= cpus - 1
+    """Parse in a second process? The rule and its measurements live with the worker
+    (:func:`edgeaudit.collect.pipeline.worth_a_worker`); the results are the same either way."""
+    from edgeaudit.collect.pipeline import worth_a_worker  # it imports this module
+
+    return worth_a_worker(_size(path) - start)
 
 
 def _prefix(path: Path, n: int) -> bytes:
@@ -492,7 +486,7 @@ def _run(
     run = _Run(sink, parser, feeder, summary, batch_size, point, progress)
     before = feeder.read
     feeder.before_next = run.flush_if_full
-    feeder.on_damage = lambda d: run.batch.quarantine.append(_damage_record(parser, ctx, d))
+    feeder.on_damage = lambda d: run.damaged(d, ctx)
     follower = getattr(feeder.wait, "__self__", None)
     if isinstance(follower, _Follower):
         follower.at_end = run.flush_safe
@@ -513,8 +507,12 @@ def _run(
     feeder.before_next = feeder.on_damage = None
     if isinstance(follower, _Follower):
         follower.at_end = None
-    # The input is exhausted and the parser has flushed: everything read is emitted.
-    run.flush(feeder.offset)
+    # The input is exhausted and the parser has flushed: everything read is emitted. (Unless the
+    # source rewrites the end of its file when it appends: then only up to the last Resume.)
+    end = feeder.offset
+    if getattr(run.parser, "tail_rewritten", False):
+        end = run.resume_at if run.resume_at is not None else feeder.start
+    run.flush(end)
     summary.read += feeder.read - before
 
 
@@ -585,6 +583,14 @@ class _Run:
                     )
                 )
 
+    def damaged(self, d: reading.Damage, ctx: ParseContext) -> None:
+        """Quarantine damaged input the reader set aside (redacted by the parser that reads
+        this input, so no secret it would remove is stored in clear)."""
+        record, redacted = _damage_record(self.parser, ctx, d)
+        self.batch.quarantine.append(record)
+        if redacted:
+            self.summary.redacted += 1
+
     def flush_if_full(self) -> None:
         """Called by the feeder before it hands out the next record: the parser has emitted
         everything for the records before it, so their end offset is a safe resume point
@@ -623,10 +629,18 @@ class _Run:
             self.progress(path.name, self.feeder.offset, max(_size(path), self.feeder.offset))
 
 
-def _damage_record(parser: Parser, ctx: ParseContext, d: reading.Damage) -> QuarantineRecord:
-    return QuarantineRecord(
-        parser.name, ctx.source, d.location, d.reason, d.raw, hashlib.sha256(d.raw).hexdigest()
+def _damage_record(
+    parser: Parser, ctx: ParseContext, d: reading.Damage
+) -> tuple[QuarantineRecord, bool]:
+    """The quarantine record of damaged input, with what the parser redacts from raw bytes
+    (``redact``: e.g. card numbers in a badge export) replaced; and whether anything was."""
+    raw, redact = d.raw, getattr(parser, "redact", None)
+    if redact is not None:
+        raw = redact(raw, ctx)
+    record = QuarantineRecord(
+        parser.name, ctx.source, d.location, d.reason, raw, hashlib.sha256(raw).hexdigest()
     )
+    return record, raw != d.raw
 
 
 def _parser_error(

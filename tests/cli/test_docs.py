@@ -92,3 +92,13 @@ def test_readme_examples_parse() -> None:
     assert len(examples) >= 7
     commands = {_parser().parse_args(shlex.split(line)[1:]).command for line in examples}
     assert commands <= set(_documented())
+
+
+def test_the_readme_documents_every_count_of_the_collect_summary() -> None:
+    from edgeaudit.collect.runner import CollectSummary
+
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### What `collect` reports") :]
+    section = section[: section.index("\n### ")]
+    keys = re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE)
+    assert keys == list(CollectSummary().to_dict())

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeaudit.collect import reading
-from edgeaudit.collect.interface import ParseContext
+from edgeaudit.collect.interface import ParseContext, RawRecord, Skipped
+from edgeaudit.collect.model import Event, Quarantined
 from edgeaudit.collect.parsers.auditd import AuditdParser
 from edgeaudit.collect.parsers.journald import JournaldParser
 from edgeaudit.collect.parsers.sudo_json import SudoJsonParser
@@ -290,5 +291,47 @@ def test_fuzz_real_parsers_through_the_runner(
             again = CollectSummary()
             collect_file(log, parser, f, ctx, again)
             assert (again.appended, again.quarantined) == (0, 0)
+
+    check()
+
+
+# -- nothing vanishes around the damage -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["syslog", "journald", "sudo_json"])
+def test_fuzz_every_line_around_damage_is_an_event_a_quarantine_or_a_skip(kind: str) -> None:
+    """The lines the reader hands out between damaged regions each end as an event (or a sudo
+    continuation joined to one), a quarantine entry or a skip with a reason: none vanishes."""
+    parser_cls, ctx = PARSERS[kind]
+    seeds = _seeds(kind)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        st.lists(st.sampled_from(seeds), min_size=1, max_size=30),
+        st.lists(st.tuples(st.integers(0, 10**6), damage), max_size=3),
+    )
+    def check(lines: list[bytes], hits: list[tuple[int, bytes]]) -> None:
+        data = bytearray(b"".join(lines))
+        for at, junk in hits:
+            at %= len(data) + 1
+            data[at:at] = junk
+        records = [
+            RawRecord(item[0], f"f:{item[1]}", item[2])
+            for item in _items(bytes(data), 4096)
+            if not isinstance(item, reading.Damage)
+        ]
+        fates: dict[str, int] = {}
+        joined = 0
+        for out in parser_cls().parse(iter(records), ctx):
+            if isinstance(out, Event):
+                if out.kind != "audit.pipeline":  # a journal gap comes before its record's own
+                    fates[out.provenance.location] = fates.get(out.provenance.location, 0) + 1
+                joined += dict(out.attrs).get("continued_lines", 0)
+            elif isinstance(out, Quarantined | Skipped):
+                fates[out.location] = fates.get(out.location, 0) + 1
+        fed = [r.location for r in records]
+        assert set(fates) <= set(fed)
+        assert all(n == 1 for n in fates.values()), fates  # one fate per line
+        assert len(fates) + joined == len(fed)
 
     check()

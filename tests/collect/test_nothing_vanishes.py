@@ -7,8 +7,9 @@ The samples are written from the formats' own specifications, not from our fixtu
 examples of RFC 3164 section 5.4 and RFC 5424 section 6.5 beside auth lines as sshd, sudo, su
 and login write them; ``journalctl -o json`` records with the journal export format's trusted
 (``_``) and address (``__``) fields, a binary MESSAGE as an array of bytes and an oversized one
-as null; sudo's JSON event log as sudo writes it to syslog (``@cee:{"sudo":{...}}``) and one
-object per line."""
+as null; sudo's JSON event log as sudo writes it to syslog (``@cee:{"sudo":{...}}``), one
+object per line, and as sudo writes its own log file (one indented JSON object, each event a
+member, appended by overwriting the closing brace)."""
 
 from __future__ import annotations
 
@@ -324,3 +325,77 @@ def test_the_collect_summary_adds_up(log: EvidenceLog, tmp_path: Path, kind: str
     assert summary.skip_reasons == dict(Counter(w[3:] for _, w in sample if w.startswith("S: ")))
     assert summary.appended == summary.events
     assert summary.redacted == 0
+
+
+def _sudo_log_file(*events: dict[str, object], closed: bool = True) -> bytes:
+    """What sudo writes to its log file with log_format=json: ``{``, then each event as an
+    indented member (an append overwrites the final ``\\n}\\n`` with ``,`` and the member)."""
+    text = "{"
+    for n, event in enumerate(events):
+        member = json.dumps(event, indent=4)[1:-2]  # '\n    "accept": {...\n    }'
+        text += ("," if n else "") + member
+    return (text + ("\n}\n" if closed else "")).encode()
+
+
+SUDO_LOG_EVENTS = [
+    _sudo_event("accept", "b8c2d3e4-0001"),
+    _sudo_event("reject", "b8c2d3e4-0002", reason="user NOT in sudoers"),
+    {
+        "exit": {
+            "uuid": "b8c2d3e4-0001",
+            "exit_value": 1,
+            "exit_time": {"seconds": 1795000105, "nanoseconds": 0},
+        }
+    },
+    {"accept": {"uuid": "b8c2d3e4-0003", "submituser": "ravi", "command": "/bin/sh"}},  # no time
+]
+
+
+def test_sudo_s_own_log_file_every_line_accounted_for() -> None:
+    data = _sudo_log_file(*SUDO_LOG_EVENTS)
+    lines = data.split(b"\n")[:-1]
+    out = list(SudoJsonParser().parse(frame_lines(data, "sudo.log"), _ctx()))
+    events = [o for o in out if isinstance(o, Event)]
+    assert [e.kind for e in events] == ["priv.switch", "priv.denied", "session.end"]
+    assert [e.provenance.native_id for e in events] == [
+        "accept:b8c2d3e4-0001",
+        "reject:b8c2d3e4-0002",
+        "exit:b8c2d3e4-0001",
+    ]
+    starts = [i for i, line in enumerate(lines, 1) if line.endswith(b": {") and line[4:5] == b'"']
+    assert [e.provenance.location for e in events] == [f"sudo.log:{n}" for n in starts[:3]]
+    [q] = [o for o in out if isinstance(o, Quarantined)]
+    assert q.location == f"sudo.log:{starts[3]}"
+    assert q.reason == "accept event without submit_time or server_time"
+    skipped = [o for o in out if isinstance(o, Skipped)]
+    assert [s.location for s in skipped] == ["sudo.log:1", f"sudo.log:{len(lines)}"]  # { and }
+    # the members' lines and the two braces are every line of the file
+    assert starts[0] == 2
+    member_lines = [len(json.dumps(e, indent=4).splitlines()) - 2 for e in SUDO_LOG_EVENTS]
+    assert len(lines) == 2 + sum(member_lines)
+
+
+def test_sudo_s_own_log_file_collected_as_sudo_appends_to_it(
+    log: EvidenceLog, tmp_path: Path
+) -> None:
+    """sudo appends by rewriting the file's end: a later run still reads each member whole (the
+    last member of a run is read again and found already stored, a cut one again whole)."""
+    path = tmp_path / "sudo.log"
+    path.write_bytes(_sudo_log_file(*SUDO_LOG_EVENTS[:2]))
+    first = CollectSummary()
+    collect_file(log, SudoJsonParser, path, _ctx(), first)
+    assert (first.events, first.appended, first.quarantined, first.skipped) == (2, 2, 0, 2)
+    # sudo was writing the third member when the collector read the file
+    whole = _sudo_log_file(*SUDO_LOG_EVENTS[:3])
+    path.write_bytes(whole[: whole.index(b'"exit_value"')])
+    cut = CollectSummary()
+    collect_file(log, SudoJsonParser, path, _ctx(), cut)
+    assert (cut.appended, cut.duplicates, cut.quarantined) == (0, 1, 1)  # the cut member, seen
+    path.write_bytes(whole)
+    again = CollectSummary()
+    collect_file(log, SudoJsonParser, path, _ctx(), again)
+    # the exit, whole; the reject is not read again: the cut run saw its ',' (not the last)
+    assert (again.appended, again.duplicates, again.quarantined) == (1, 0, 0)
+    with log.reader() as r:
+        kinds = [json.loads(body)["kind"] for _, body, _, _ in r.iter_entries()]
+    assert kinds == ["priv.switch", "priv.denied", "session.end"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgeaudit.collect.interface import ParseContext
-from edgeaudit.collect.pipeline import CollectError
+from edgeaudit.collect.pipeline import MIN_BYTES, WORKERS_ENV, CollectError, worth_a_worker
 from edgeaudit.collect.runner import CollectSummary, collect_file
 from edgeaudit.errors import StoreError
 from edgeaudit.store import EvidenceLog, Store
@@ -172,3 +172,29 @@ def test_killed_pipelined_collector_resumes_exactly(
     resumed = _collect(log, f, True, batch_size=200)
     assert log.size == 30_000
     assert resumed.duplicates == 0
+
+
+def test_the_worker_rule_and_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker only with a large file and an idle CPU (measured, see the rule); the setting
+    turns it off, or on whatever the load and the CPUs."""
+    load = [0.5]
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load[0], 0.0, 0.0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert worth_a_worker(MIN_BYTES)
+    assert not worth_a_worker(MIN_BYTES - 1)  # a small file is parsed in-process
+    load[0] = 1.5
+    assert not worth_a_worker(1 << 30)  # no idle CPU: a wash in time, more CPU in all
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert worth_a_worker(1 << 30)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    load[0] = 0.0
+    assert not worth_a_worker(1 << 30)  # one CPU: the worker would only add its cost
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    load[0] = 50.0
+    assert worth_a_worker(MIN_BYTES)
+    assert not worth_a_worker(MIN_BYTES - 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    load[0] = 0.0
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    assert not worth_a_worker(1 << 30)

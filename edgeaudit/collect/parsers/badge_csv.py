@@ -409,6 +409,16 @@ class BadgeCsvParser:
         reason = self._scrub(reason, ctx.hmac_key)
         return Quarantined(self.name, ctx.source, record.location, reason, raw, redacted)
 
+    def redact(self, data: bytes, ctx: ParseContext) -> bytes:
+        """Raw bytes the runner quarantines itself (a binary region, an over-long line): their
+        card and PIN columns by position (best effort) and anything card-like replaced."""
+        if not hasattr(self, "_cols"):  # not parsing yet: no header, card-like runs only
+            return _CARD_LIKE_BYTES.sub(REDACTED.encode(), data)
+        return b"\n".join(
+            self._redact(line, line.decode("latin-1").split(","), ctx.hmac_key)
+            for line in data.split(b"\n")  # each as a head or a tail of a row: both ways
+        )
+
     def _redact(self, data: bytes, fields: list[str] | None, key: bytes | None) -> bytes:
         """The line for the quarantine: the values of its card and PIN columns replaced (by
         position in the header; best effort when the line does not match the header), and
@@ -421,12 +431,20 @@ class BadgeCsvParser:
         secrets: dict[str, str | None] = {}  # value -> its replacement (None: keyed hash)
         keep = None
         if fields is not None:
-            for i in self._pin_fields:
-                if i < len(fields) and fields[i].strip():
-                    secrets[fields[i].strip()] = PIN_REDACTED
-            for i in self._card_fields:
-                if i < len(fields) and fields[i].strip():
-                    secrets[fields[i].strip()] = None
+            if self._index is None:  # no recognised header: any field of 4+ digits may be one
+                for value in fields:
+                    if len(value.strip()) >= 4 and value.strip().isdigit():
+                        secrets[value.strip()] = None
+            # by position from the start and, for a line that is not as wide as the header
+            # (e.g. the tail of a row cut by a damaged region), from the end too
+            shifts = {0, len(fields) - self._width} if self._width else {0}
+            for shift in shifts:
+                for i in self._pin_fields:
+                    if 0 <= i + shift < len(fields) and fields[i + shift].strip():
+                        secrets[fields[i + shift].strip()] = PIN_REDACTED
+                for i in self._card_fields:
+                    if 0 <= i + shift < len(fields) and fields[i + shift].strip():
+                        secrets[fields[i + shift].strip()] = None
             log_at = self._index.get("log_id", -1) if self._index is not None else -1
             if len(fields) == self._width and log_at >= 0 and fields[log_at].strip().isdigit():
                 keep = fields[log_at].strip()

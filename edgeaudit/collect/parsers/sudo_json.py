@@ -1,7 +1,14 @@
-"""sudo >= 1.9 JSON event log (``log_format=json``): one JSON object per line.
+"""sudo >= 1.9 JSON event log (``log_format=json``), as sudo writes it to its log file or to
+syslog, or one JSON object per line.
 
-Each object holds one event under ``accept``, ``reject``, ``alert`` or ``exit`` (optionally
-wrapped as ``{"sudo": {...}}`` and prefixed with ``@cee:``, as sudo writes JSON to syslog).
+Each event is an object under ``accept``, ``reject``, ``alert`` or ``exit``. Sudo's log file is
+one JSON object with every event a member, written indented over many lines (``{``, then
+``"accept": {`` ... ``},`` per event, and ``}``): the lines of one member make one event (its
+location is its first line). Sudo appends by overwriting the file's last 3 bytes (``\n}\n``)
+with ``,`` and the next member, so a resume offset never falls after the last member (it is read
+again on the next run, the same event: nothing is added). To syslog, sudo writes
+``@cee:{"sudo":{"accept":{...}}}`` on one line (after the syslog header); a line may also hold
+``{"accept": {...}}`` or ``{"sudo": {...}}``.
 
 * ``accept`` -> priv.switch (success); ``reject`` and ``alert`` -> priv.denied (failure, attrs
   ``reason``); ``exit`` -> session.end (success; attrs ``exit_value``/``signal``) of the command
@@ -13,10 +20,11 @@ wrapped as ``{"sudo": {...}}`` and prefixed with ``@cee:``, as sudo writes JSON 
   ``<seconds>.<nanoseconds>``; nanoseconds are kept when not zero), a dict with only ``iso8601``,
   or a string: sudo's compact ``YYYYMMDDHHMMSSZ`` or RFC 3339.
 
-Skipped (counted with the reason): blank lines. Quarantined: anything that is not a JSON
-object, objects without exactly one event key, events without a usable time, without
-``submituser`` (accept/reject/alert) or ``command`` (accept/reject), and fields of the wrong
-type.
+Skipped (counted with the reason): blank lines, the log file's opening and closing braces.
+Quarantined: a log file member that does not close (within 10 000 lines or 4 MiB, or before the
+input ends), anything that is not a JSON object, objects without exactly one event key,
+events without a usable time, without ``submituser`` (accept/reject/alert) or ``command``
+(accept/reject), and fields of the wrong type.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from typing import Any, ClassVar, Final, Literal
 
 import orjson
 
-from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Skipped
+from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume, Skipped
 from edgeaudit.collect.model import Event, Provenance, Quarantined, raw_sha256
 from edgeaudit.collect.parsers._syslog_formats import rfc3339_utc
 
@@ -57,6 +65,14 @@ _STRINGS_ATTRS: Final = ("submitcwd", "cwd", "runcwd", "source", "rungroup", "ru
 _NUMBERS_ATTRS: Final = ("exit_value", "runuid", "rungid")
 
 
+# sudo's own log file (log_format=json with a logfile): one JSON object holding every event as
+# a member, written indented: '{', then '"accept": {' ... '},' and so on, and a closing '}'
+_ENTRY_START: Final = re.compile(rb'\s*"(?:accept|reject|alert|exit)"\s*:\s*\{\s*')
+MAX_ENTRY_LINES: Final = 10_000
+MAX_ENTRY_BYTES: Final = 4 << 20
+SKIP_BRACE: Final = "opening or closing brace of sudo's JSON log file"
+
+
 class _Bad(Exception):
     """A record that cannot become an event; the message is the quarantine reason."""
 
@@ -65,17 +81,78 @@ class SudoJsonParser:
     name: ClassVar[str] = "sudo-json"
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "lines"
-    stateful: ClassVar[bool] = False
+    stateful: ClassVar[bool] = True  # an event of sudo's own log file spans lines
+    tail_rewritten: ClassVar[bool] = True  # sudo appends by overwriting the file's last '}'
 
     def parse(self, records: Iterable[RawRecord], ctx: ParseContext) -> Iterator[Output]:
+        entry: list[RawRecord] = []  # the lines of a log file entry read so far
+        depth = size = 0
         for rec in records:
-            if not rec.data or rec.data.isspace():
+            data = rec.data
+            if entry:
+                entry.append(rec)
+                depth += _depth(data)
+                size += len(data)
+                if depth > 0 and len(entry) < MAX_ENTRY_LINES and size < MAX_ENTRY_BYTES:
+                    continue
+                yield self._entry(entry, ctx, depth)
+                last, entry, depth = data, [], 0
+                if not last.rstrip().endswith(b","):
+                    continue  # the last member so far: sudo appends by rewriting its end
+            elif not data or data.isspace():
                 yield Skipped(rec.location, "blank line")
+            elif _ENTRY_START.fullmatch(data):
+                entry, depth, size = [rec], _depth(data), len(data)
                 continue
-            try:
-                yield _event(rec, ctx)
-            except _Bad as exc:
-                yield Quarantined(self.name, ctx.source, rec.location, str(exc), rec.data)
+            elif data.strip() in (b"{", b"}"):
+                yield Skipped(rec.location, SKIP_BRACE)
+                if data.strip() == b"}":
+                    continue  # the end of the file: rewritten when sudo appends
+            else:
+                try:
+                    yield _event(rec, ctx)
+                except _Bad as exc:
+                    yield Quarantined(self.name, ctx.source, rec.location, str(exc), data)
+            yield Resume(rec.offset)
+        if entry:
+            # The input ended inside a member: quarantined (a crash may have cut it) but no
+            # Resume past it, so a member sudo was still writing is read again, whole, later.
+            yield self._entry(entry, ctx, depth)
+
+    def _entry(self, lines: list[RawRecord], ctx: ParseContext, depth: int) -> Output:
+        """One event of sudo's log file: ``"<key>": {`` and the lines up to its closing brace,
+        parsed as the object ``{"<key>": {...}}``."""
+        first = lines[0]
+        raw = b"\n".join(r.data for r in lines)
+        record = RawRecord(b"{" + raw.strip().removesuffix(b",") + b"}", first.location, 0)
+        try:
+            if depth > 0:
+                raise _Bad(
+                    f"log file entry not closed after {len(lines)} lines (input ended, or it "
+                    f"is longer than {MAX_ENTRY_LINES} lines or {MAX_ENTRY_BYTES} bytes)"
+                )
+            return _event(record, ctx)
+        except _Bad as exc:
+            return Quarantined(self.name, ctx.source, first.location, str(exc), raw)
+
+
+def _depth(line: bytes) -> int:
+    """How many more braces ``line`` opens than it closes, outside JSON strings."""
+    if b'"' not in line:
+        return line.count(b"{") - line.count(b"}")
+    depth, quoted, escaped = 0, False, False
+    for c in line:
+        if escaped:
+            escaped = False
+        elif c == 0x5C and quoted:  # backslash
+            escaped = True
+        elif c == 0x22:  # double quote
+            quoted = not quoted
+        elif not quoted and c == 0x7B:
+            depth += 1
+        elif not quoted and c == 0x7D:
+            depth -= 1
+    return depth
 
 
 def _event(rec: RawRecord, ctx: ParseContext) -> Event:

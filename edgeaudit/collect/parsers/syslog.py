@@ -104,6 +104,11 @@ class _Pending:
     deadline: int
 
 
+_TARGETS_KEPT = 4096
+"""(host, account) targets remembered: a log of many distinct accounts (failed logons for
+invented user names) would otherwise grow memory with its length."""
+
+
 class SyslogAuthParser:
     name: ClassVar[str] = "syslog"
     version: ClassVar[str] = "1"
@@ -298,6 +303,8 @@ class _Run:
     ) -> None:
         target = self.targets.get((host, account))
         if target is None:
+            if len(self.targets) >= _TARGETS_KEPT:  # e.g. a spray of invented user names
+                self.targets.clear()
             target = self.targets[(host, account)] = self.ctx.target(host, account)
         pid = attrs["pid"]
         if pid is not None:

@@ -9,19 +9,22 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeaudit.collect.interface import ParseContext
+from edgeaudit.collect.interface import ParseContext, Skipped
 from edgeaudit.collect.model import Event, Quarantined
-from edgeaudit.collect.parsers.sudo_json import SudoJsonParser
+from edgeaudit.collect.parsers.sudo_json import _ENTRY_START, SudoJsonParser
 from edgeaudit.events import prepare
-from tests.collect.parsers.harness import inventory, run
+from tests.collect.parsers.harness import frame_lines, inventory, run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sudo_json"
 CTX = ParseContext("sudo.json", inventory())
 
 
 def parse(name: str) -> tuple[list[Event], list[Quarantined]]:
-    events, quarantined, resumes = run(SudoJsonParser(), (DATA / name).read_bytes(), CTX, name)
-    assert resumes == []
+    data = (DATA / name).read_bytes()
+    events, quarantined, resumes = run(SudoJsonParser(), data, CTX, name)
+    # one object per line: a resume point after each line
+    ends = [i + 1 for i, c in enumerate(data) if c == 0x0A]
+    assert [r.offset for r in resumes] == ends + ([len(data)] if data[-1:] != b"\n" else [])
     return events, quarantined
 
 
@@ -38,7 +41,7 @@ def attrs(e: Event) -> dict[str, object]:
 
 def test_parser_shape() -> None:
     p = SudoJsonParser()
-    assert (p.name, p.version, p.framing, p.stateful) == ("sudo-json", "1", "lines", False)
+    assert (p.name, p.version, p.framing, p.stateful) == ("sudo-json", "1", "lines", True)
 
 
 def test_accept_is_a_privilege_switch() -> None:
@@ -173,9 +176,12 @@ SEEDS = [
 
 
 def check(data: bytes) -> None:
-    events, quarantined, _ = run(SudoJsonParser(), data, CTX)
-    records = [r for r in data.splitlines() if r.strip()]
-    assert len(events) + len(quarantined) == len(records)
+    out = list(SudoJsonParser().parse(frame_lines(data), CTX))
+    events = [o for o in out if isinstance(o, Event)]
+    fates = [o for o in out if isinstance(o, Event | Quarantined | Skipped)]
+    lines = data.splitlines()
+    if not any(_ENTRY_START.fullmatch(line) for line in lines):  # else lines join into one
+        assert len(fates) == len(lines)  # each line an event, a quarantine entry or a skip
     for e in events:
         prepare(e.to_record(), fingerprint=e.fingerprint())  # the store accepts it
 
