@@ -16,9 +16,9 @@ import orjson
 from edgeaudit.canonical import canonical_json, leaf_hash
 from edgeaudit.errors import CanonicalError, InputError, ProofError
 from edgeaudit.events import parse_utc_time
-from edgeaudit.merkle.verify import verify_inclusion
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.pack_files import PackFiles, PackReport, lines
+from edgeaudit.verify.pack_paths import InclusionPaths
 
 # how another tenant appears in a redacted view's scope: its 1-based position in the inventory,
 # or "other-tenant" for a tenant the inventory does not list
@@ -100,6 +100,7 @@ def check_entries(
         report.add(pf.MANIFEST, f"period: {exc}")
         return
     last = -1
+    paths = InclusionPaths(size, root)
     for (number, raw), proof_line in _zip_longest(
         lines(files, pf.EVIDENCE), lines(files, pf.PROOFS), report
     ):
@@ -187,7 +188,7 @@ def check_entries(
         else:
             report.add(pf.EVIDENCE, "has neither entry nor redacted", number, index)
             continue
-        if not _check_proof(prf, proof_line, index, leaf, size, root, number, report):
+        if not _check_proof(prf, proof_line, index, leaf, paths, number, report):
             continue
         if index in cited.refs:  # kept only for the citation check: a pack may hold millions
             cited.present[index] = leaf_hex
@@ -215,8 +216,7 @@ def _check_proof(
     proof_line: tuple[int, bytes] | None,
     index: int,
     leaf: bytes,
-    size: int,
-    root: bytes,
+    paths: InclusionPaths,
     number: int,
     report: PackReport,
 ) -> bool:
@@ -229,8 +229,7 @@ def _check_proof(
         )
         return False
     blob = pf.b64decode_strict(prf.get("proof"))
-    hashes = pf.split_hashes(blob) if blob is not None else None
-    if blob is None or hashes is None:
+    if blob is None or len(blob) % pf.HASH_SIZE:
         report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number, index)
         return False
     if set(prf) != {"index", "proof"} or pf.proof_line(index, blob) != proof_line[1]:
@@ -239,7 +238,7 @@ def _check_proof(
         )
         return False
     try:
-        verify_inclusion(leaf, index, size, hashes, root)
+        paths.verify(leaf, index, blob)
     except ProofError as exc:
         report.add(pf.PROOFS, str(exc), number, index)
         return False
