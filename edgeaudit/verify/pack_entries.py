@@ -136,7 +136,7 @@ def check_entries(
         leaf = bytes.fromhex(leaf_hex)
         body: bytes | None = None
         if "entry" in rec:
-            body = pf.b64decode_strict(rec["entry"])
+            body = pf.b64decode_loose(rec["entry"])  # canonical: the line check below
             if body is None:
                 report.add(pf.EVIDENCE, "entry is not standard base64", number, index)
                 continue
@@ -228,7 +228,7 @@ def _check_proof(
             pf.PROOFS, f"proof is for entry {prf.get('index')}, expected {index}", number, index
         )
         return False
-    blob = pf.b64decode_strict(prf.get("proof"))
+    blob = pf.b64decode_loose(prf.get("proof"))  # canonical: the line check below
     if blob is None or len(blob) % pf.HASH_SIZE:
         report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number, index)
         return False

@@ -96,6 +96,18 @@ def b64decode_strict(text: object) -> bytes | None:
     return raw if base64.b64encode(raw).decode("ascii") == text else None
 
 
+def b64decode_loose(text: object) -> bytes | None:
+    """Base64 without characters outside the alphabet or misplaced padding (None otherwise),
+    for a line whose canonical form the caller then compares byte for byte: that comparison
+    re-encodes the bytes, so a second encoding of them (non-zero padding bits) fails there."""
+    if not isinstance(text, str) or not text.isascii():
+        return None
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def split_hashes(blob: bytes) -> list[bytes] | None:
     """A proof's concatenated 32-byte hashes, or None when the length is not a multiple."""
     if len(blob) % HASH_SIZE:
