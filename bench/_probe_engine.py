@@ -13,7 +13,7 @@ import time
 
 t0 = time.perf_counter()
 from edgeaudit.probe.engine import Engine, Params  # noqa: E402
-from edgeaudit.probe.plan import Probe  # noqa: E402
+from edgeaudit.probe.model import Probe  # noqa: E402
 from edgeaudit.probe.verdict import decide  # noqa: E402
 
 OPEN = (22, 80, 443)  # bench_probe.py's listeners

@@ -11,28 +11,33 @@ The engine runs where it is started (the vantage namespace or host) and needs ra
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import random
 import select
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from edgeaudit.errors import EdgeauditError
-from edgeaudit.probe import engine6, payloads, wire, wire6
+from edgeaudit.probe import wire
 from edgeaudit.probe.model import Probe, ScopeError
 
-log = logging.getLogger("edgeaudit.probe")
 ENGINE: Final = "edgeaudit-probe/1"
 RCVBUF: Final = 16 << 20
 ETH_P_ARP: Final = 0x0806
 MIN_WAIT: Final = 0.05  # seconds: never wait less than this for late answers
 SO_RCVBUFFORCE: Final = 33  # Linux; root may exceed net.core.rmem_max
 Key = tuple[str, str, int | None]  # (address, protocol, port)
+
+
+def _engine6() -> Any:
+    from edgeaudit.probe import engine6  # IPv6 only: an IPv4 sweep starts lighter
+
+    return engine6
 
 
 class ProbeError(EdgeauditError):
@@ -106,6 +111,10 @@ class Engine:
         self._udp_ports: dict[tuple[str, int], int] = {}  # (target, our sport) -> its port
         self._community = b"public"
         self._max_rtt: float | None = None
+        self._srtt: float | None = None  # smoothed round trip (RFC 6298)
+        self._rttvar = 0.0
+        self._first_at: dict[Key, float] = {}
+        self._timeout = 1.0
         self._c = Collected()
         self._scapy: Any = None
 
@@ -143,7 +152,12 @@ class Engine:
         if dst not in self._src:
             try:
                 self._src[dst] = wire.source_address(dst)
-                r = wire6.route6(dst) if ":" in dst else wire.route(dst)
+                if ":" in dst:
+                    from edgeaudit.probe import wire6  # IPv6 modules only for IPv6 targets
+
+                    r: wire.Route | wire6.Route6 = wire6.route6(dst)
+                else:
+                    r = wire.route(dst)
             except OSError as exc:
                 raise ProbeError(f"{dst}: no route from this vantage point ({exc})") from None
             self._c.routed[dst] = r.gateway is not None
@@ -159,7 +173,7 @@ class Engine:
         if any(":" not in p.address for p in probes):
             self._socket("icmp", self._raw(socket.IPPROTO_ICMP))
         if any(":" in p.address for p in probes):
-            engine6.icmp_socket(self)
+            _engine6().icmp_socket(self)
         self._probes = {(p.address, p.protocol, p.port) for p in probes}
         self._payloads = {(p.address, p.protocol, p.port): p.payloads for p in probes}
         self._udp_ports = {
@@ -169,35 +183,14 @@ class Engine:
         }
         self._community = params.community
         self._src, self._sent_at, self._max_rtt = {}, {}, None  # an engine may run again
+        self._srtt, self._rttvar = None, 0.0
+        self._first_at, self._timeout = {}, params.timeout
         for p in probes:
             self._source(p.address)
-        pending = list(probes)
-        random.SystemRandom().shuffle(pending)
-        bucket = _Bucket(params.rate)
-        rounds, round_ = params.tries, 0
+        first = list(probes)
+        random.SystemRandom().shuffle(first)
         try:
-            while round_ < rounds:
-                for i, p in enumerate(pending):
-                    while (delay := bucket.wait()) > 0:
-                        self._drain(max(delay, 0.002))  # let tokens (and answers) pile up
-                    self._send(p, round_)
-                    if i % 32 == 31:
-                        self._drain(0)
-                deadline = time.monotonic() + self._wait(params.timeout)
-                while (left := deadline - time.monotonic()) > 0:
-                    self._drain(min(left, 0.05))
-                    if all((p.address, p.protocol, p.port) in c.answers for p in pending):
-                        break
-                still = [p for p in pending if (p.address, p.protocol, p.port) not in c.answers]
-                if round_ > 0 and len(still) < len(pending):
-                    # a retry got an answer the earlier probes did not: packets are being lost,
-                    # so silence is weaker evidence; allow up to twice the tries
-                    rounds = 2 * params.tries
-                    c.loss_seen = True
-                pending, round_ = still, round_ + 1
-                if not pending:
-                    break
-                random.SystemRandom().shuffle(pending)
+            self._overlapped(first, params)
         finally:
             for s in self._socks.values():
                 s.close()
@@ -206,15 +199,70 @@ class Engine:
         c.rtt_max = self._max_rtt
         return c
 
+    def _overlapped(self, first: list[Probe], params: Params) -> None:
+        """First tries in random order under the rate cap, each silent probe retried once the
+        retry wait after its last try has passed, overlapping with the first tries of others
+        as nmap does. Up to ``tries`` probes each, twice that once a retry has been answered
+        (the path loses packets). After its last try a probe is given the full wait (four
+        times the slowest round trip seen) before it counts as silent; late answers count
+        until the end."""
+        c = self._c
+        bucket = _Bucket(params.rate)
+        retry: deque[tuple[float, Probe]] = deque()  # (last sent, probe), oldest first
+        final: deque[tuple[float, Probe]] = deque()  # sent its last try: waiting only
+        sent_first = 0
+
+        def key(p: Probe) -> Key:
+            return (p.address, p.protocol, p.port)
+
+        while first or retry or final:
+            now = time.monotonic()
+            limit = 2 * params.tries if c.loss_seen else params.tries
+            for q in (retry, final):
+                while q and key(q[0][1]) in c.answers:
+                    q.popleft()  # answered: done
+            if not (first or retry or final):
+                break
+            if final and final[0][0] + self._wait(params.timeout) <= now:
+                final.popleft()  # silent after its last try and the full wait: done
+            elif retry and retry[0][0] + self._retry_wait(params.timeout) <= now:
+                if (delay := bucket.wait()) > 0:
+                    self._drain(max(delay, 0.002))
+                    continue
+                _, p = retry.popleft()
+                self._send(p, c.sent[key(p)])
+                (retry if c.sent[key(p)] < limit else final).append((time.monotonic(), p))
+            elif first:
+                if (delay := bucket.wait()) > 0:
+                    self._drain(max(delay, 0.002))  # let tokens (and answers) pile up
+                    continue
+                p = first.pop()
+                self._send(p, 0)
+                (retry if limit > 1 else final).append((time.monotonic(), p))
+                sent_first += 1
+                if sent_first % 32 == 0:
+                    self._drain(0)
+            else:
+                due = [q[0][0] + w for q, w in ((retry, self._retry_wait(params.timeout)),
+                       (final, self._wait(params.timeout))) if q]  # fmt: skip
+                self._drain(min(max(min(due) - now, 0.0), 0.05))
+            if c.loss_seen and final and not retry:
+                # more tries are allowed now: silent probes waiting in ``final`` go back
+                more = [(t, p) for t, p in final if c.sent[key(p)] < 2 * params.tries]
+                for item in more:
+                    final.remove(item)
+                retry.extend(sorted(more, key=lambda tp: tp[0]))
+
     def _send(self, p: Probe, round_: int) -> None:
         key = (p.address, p.protocol, p.port)
         src = self._src[p.address]
         c = self._c
         c.sent[key] = c.sent.get(key, 0) + 1
-        self._sent_at[key] = time.monotonic()
+        self._sent_at[key] = now = time.monotonic()
+        self._first_at.setdefault(key, now)
         try:
             if ":" in p.address:
-                engine6.send(self, p, src, round_)
+                _engine6().send(self, p, src, round_)
             elif p.protocol == "tcp":
                 assert p.port is not None
                 sport = self.cookie.sport("tcp", p.address, p.port)
@@ -226,6 +274,8 @@ class Engine:
                 sport = self.cookie.sport("udp", p.address, p.port)
                 s = self._socket("udp", self._raw(socket.IPPROTO_UDP))
                 ident = self.cookie.seq(src, sport, p.address, p.port)
+                from edgeaudit.probe import payloads  # UDP only: a TCP sweep starts lighter
+
                 ctx = payloads.Ctx(src, p.address, sport, p.port, ident, self._community)
                 for body in [payloads.PAYLOADS[n].build(ctx) for n in p.payloads] or [b""]:
                     data = self._scapy.udp_probe(src, p.address, sport, p.port, body)
@@ -267,12 +317,19 @@ class Engine:
             while True:
                 try:
                     if name.endswith("6"):
-                        engine6.receive(self, name, s)
+                        _engine6().receive(self, name, s)
                         continue
                     data = s.recv(65535)
                 except (BlockingIOError, InterruptedError):
                     break
                 self._take(name, data)
+
+    def _retry_wait(self, timeout: float) -> float:
+        """How long before a silent probe is tried again: the smoothed round trip plus four
+        deviations (RFC 6298, as nmap), at least MIN_WAIT, at most the final wait."""
+        if self._srtt is None:
+            return self._wait(timeout)
+        return min(self._wait(timeout), max(MIN_WAIT, self._srtt + 4 * self._rttvar))
 
     def _wait(self, timeout: float) -> float:
         """How long to wait after a round: the plan's timeout until something has answered,
@@ -287,13 +344,31 @@ class Engine:
             if key in self._sent_at:
                 rtt = time.monotonic() - self._sent_at[key]
                 self._max_rtt = rtt if self._max_rtt is None else max(self._max_rtt, rtt)
+                if self._srtt is None:
+                    self._srtt, self._rttvar = rtt, rtt / 2
+                else:
+                    self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
+                    self._srtt = 0.875 * self._srtt + 0.125 * rtt
+            if (
+                self._c.sent.get(key, 0) > 1
+                and key not in self._c.answers
+                and time.monotonic() - self._first_at[key] > self._wait(self._timeout)
+            ):
+                # a retry got an answer the first try did not (it came later than the first
+                # try's answer could have): packets are being lost, so silence is weaker
+                # evidence; up to twice the tries from now on
+                self._c.loss_seen = True
             self._c.answers.setdefault(key, []).append(answer)
 
     def _take(self, name: str, data: bytes) -> None:
         try:
             self._decode(name, data)
         except Exception as exc:  # a malformed packet from the wire is not ours
-            log.debug("ignoring an undecodable %s packet: %s", name, exc)
+            import logging  # only now: the engine's start-up stays light
+
+            logging.getLogger("edgeaudit.probe").debug(
+                "ignoring an undecodable %s packet: %s", name, exc
+            )
 
     def _decode(self, name: str, data: bytes) -> None:
         if name == "tcp":
@@ -324,6 +399,8 @@ class Engine:
             else:
                 return
             key = (u.src, "udp", port)
+            from edgeaudit.probe import payloads
+
             said = payloads.describe(self._payloads.get(key, ()), u.payload)
             self._add(key, Answer("udp", u.src, u.ttl, detail=said))
         elif name == "icmp":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 WINDOW: Final = 3600.0  # seconds between the two runs' starts, at most
@@ -68,10 +67,14 @@ class Seen:
 
 
 def parse_time(text: str) -> float:
+    from datetime import datetime  # here: the engine's start-up stays light
+
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def quarter_of(t: float) -> tuple[int, int]:
+    from datetime import UTC, datetime
+
     d = datetime.fromtimestamp(t, UTC)
     return d.year, (d.month - 1) // 3
 

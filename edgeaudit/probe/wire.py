@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import socket
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 SYN: Final = 0x02
@@ -98,11 +98,13 @@ class Route:
     gateway: str | None  # None: the target is on the link
 
 
-def route(dst: str, table: Path = Path("/proc/net/route")) -> Route:
+def route(dst: str, table: str | os.PathLike[str] = "/proc/net/route") -> Route:
     """The kernel's IPv4 route to ``dst`` (longest prefix match over this namespace's table)."""
     target = struct.unpack("!I", socket.inet_aton(dst))[0]
     best: tuple[int, Route] | None = None
-    for line in table.read_text().splitlines()[1:]:
+    with open(table, encoding="ascii") as fh:  # noqa: PTH123 (pathlib costs start-up time)
+        lines = fh.read().splitlines()[1:]
+    for line in lines:
         f = line.split()
         if len(f) < 8:
             continue
@@ -127,4 +129,5 @@ def source_address(dst: str) -> str:
 
 
 def mac_address(interface: str) -> str:
-    return Path(f"/sys/class/net/{interface}/address").read_text().strip()
+    with open(f"/sys/class/net/{interface}/address", encoding="ascii") as f:  # noqa: PTH123
+        return f.read().strip()
