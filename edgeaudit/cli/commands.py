@@ -184,6 +184,8 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     store, log = _open(config)
     with store:
         if args.action == "list":
+            if args.size is not None:
+                raise InputError("`checkpoint list` lists every checkpoint; drop SIZE")
             cps = log.checkpoints()
             _emit(
                 args,
@@ -287,6 +289,8 @@ def cmd_proof(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from edgeaudit.verify import verify_log
 
+    if args.manifest_key is not None:
+        raise InputError("--manifest-key is for `verify PACK`; the store has no manifest")
     config = _workspace(args)
     verifiers = _verifiers(args, config)
     trusted = None
@@ -424,10 +428,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from edgeaudit.demo import generate_campus
 
+    shaping = [
+        flag for flag in ("--events", "--seed", "--start") if getattr(args, flag[2:]) is not None
+    ]
     if args.action == "collect":
+        if shaping or args.clean:
+            unused = ", ".join([*shaping, *(["--clean"] if args.clean else [])])
+            raise InputError(f"demo collect does not use {unused} (they shape `demo campus`)")
         return _demo_collect(args)
+    events = 50_000 if args.events is None else args.events
+    seed, start = (1 if args.seed is None else args.seed), (args.start or "2026-07-01")
     began = time.perf_counter()
-    manifest = generate_campus(Path(args.out), args.events, args.seed, args.start, clean=args.clean)
+    manifest = generate_campus(Path(args.out), events, seed, start, clean=args.clean)
     seconds = time.perf_counter() - began
     totals = manifest["totals"]
     data = {

@@ -289,10 +289,12 @@ def _parser() -> argparse.ArgumentParser:
         help="campus: write the files; collect: collect every file of a campus into the store",
     )
     c.add_argument("--out", default="evidence/campus", metavar="DIR", help="campus directory")
-    c.add_argument("--events", type=int, default=50_000, help="about how many events")
-    c.add_argument("--seed", type=int, default=1, help="random seed (same seed: same bytes)")
-    c.add_argument("--start", default="2026-07-01", help="quarter start date (UTC)")
-    c.add_argument("--clean", action="store_true", help="no planted violations or malformed lines")
+    c.add_argument("--events", type=int, help="campus: about how many events (default 50 000)")
+    c.add_argument("--seed", type=int, help="campus: random seed, same seed same bytes (default 1)")
+    c.add_argument("--start", help="campus: quarter start date, UTC (default 2026-07-01)")
+    c.add_argument(
+        "--clean", action="store_true", help="campus: no planted violations or malformed lines"
+    )
     return p
 
 

@@ -161,3 +161,14 @@ def test_a_top_level_key_in_the_workspace_config_is_an_error(lite: Cli) -> None:
     r = lite("status")
     assert r.code == 2
     assert f"{toml}: unknown key 'timezone' (known tables: [site], [log], [store])" in r.err
+
+
+def test_options_of_other_actions_are_refused(lite: Cli, tmp_path: Path) -> None:
+    r = lite("checkpoint", "list", "3")
+    assert (r.code, "`checkpoint list` lists every checkpoint; drop SIZE" in r.err) == (2, True)
+    r = lite("verify", "--manifest-key", str(tmp_path / "k.pem"))
+    assert r.code == 2
+    assert "--manifest-key is for `verify PACK`; the store has no manifest" in r.err
+    r = lite("demo", "collect", "--out", str(tmp_path / "campus"), "--events", "10", "--clean")
+    assert r.code == 2
+    assert "demo collect does not use --events, --clean (they shape `demo campus`)" in r.err
