@@ -1,11 +1,13 @@
-"""The two most-asked public reads, answered without the framework.
+"""The public reads witnesses and tenants poll, answered without the framework.
 
-``GET /api/v1/checkpoint`` and ``GET /api/v1/checkpoint.txt`` are what witnesses and tenants
-poll; routing, dependency resolution and response classes cost about a hundred microseconds a
-request, several times the work itself (a cached list of signed checkpoints). This layer
-answers them directly with the same bodies and content types as the framework's routes; every
-other request, and these when nothing is signed yet (404 in the error shape), go on to the app.
-The edge layer outside it still checks the Host, adds the headers and logs the request.
+``GET /api/v1/checkpoint``, ``/api/v1/checkpoint.txt``, ``/api/v1/proof/inclusion/{index}``
+and ``/api/v1/proof/consistency``: routing, parameter validation and response classes cost
+hundreds of microseconds a request, as much as the work itself (a cached list of signed
+checkpoints, a few tile reads). This layer answers a well-formed request directly with the same
+body and content type as the framework's route. Anything else — another path or method, a
+parameter that is not plain digits within range, an extra parameter, nothing signed yet, a
+size never signed — goes on to the framework, which answers it (its 4xx in the error shape).
+The edge layer outside still checks the Host, adds the headers and logs the request.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ from typing import Final
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from edgeaudit.errors import InputError
 from edgeaudit.serve.public import PublicLog
 from edgeaudit.serve.service_errors import NotFound
 
 JSON_PATH: Final = "/api/v1/checkpoint"
 TEXT_PATH: Final = "/api/v1/checkpoint.txt"
+INCLUSION: Final = "/api/v1/proof/inclusion/"
+CONSISTENCY: Final = "/api/v1/proof/consistency"
+_MAX: Final = 2**53
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,31 @@ class _Route:
 
 _JSON_ROUTE: Final = _Route(JSON_PATH)
 _TEXT_ROUTE: Final = _Route(TEXT_PATH)
+_INCLUSION_ROUTE: Final = _Route(INCLUSION + "{index}")
+_CONSISTENCY_ROUTE: Final = _Route(CONSISTENCY)
+
+
+def _number(text: str | bytes, least: int) -> int | None:
+    """Plain decimal digits within [least, 2**53], else None (the framework decides)."""
+    if not text or len(text) > 16 or not (text.isascii() and text.isdigit()):
+        return None
+    n = int(text)
+    return n if least <= n <= _MAX else None
+
+
+def _query(raw: bytes, names: tuple[str, ...]) -> dict[str, int] | None:
+    """``a=1&b=2`` with only ``names``, each once, each plain digits >= 1; else None."""
+    out: dict[str, int] = {}
+    if not raw:
+        return out
+    for part in raw.split(b"&"):
+        key, eq, value = part.partition(b"=")
+        name = key.decode("latin-1")
+        n = _number(value, 1) if eq else None
+        if name not in names or name in out or n is None:
+            return None
+        out[name] = n
+    return out
 
 
 class FastPublic:
@@ -38,29 +69,38 @@ class FastPublic:
         self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path")
-        if (
-            scope["type"] != "http"
-            or scope.get("method") != "GET"
-            or path
-            not in (
-                JSON_PATH,
-                TEXT_PATH,
-            )
-        ):
+        answer = None
+        if scope["type"] == "http" and scope.get("method") == "GET":
+            try:
+                answer = self._answer(str(scope.get("path")), scope.get("query_string", b""))
+            except (NotFound, InputError):
+                answer = None  # the framework answers it, in the error shape
+        if answer is None:
             await self.app(scope, receive, send)
             return
-        try:
-            doc = self.public.checkpoint()
-        except NotFound:
-            await self.app(scope, receive, send)  # the framework's 404 in the error shape
-            return
-        if path == JSON_PATH:
-            scope["route"] = _JSON_ROUTE
-            body, kind = orjson.dumps(doc), b"application/json"
-        else:
-            scope["route"] = _TEXT_ROUTE
-            body, kind = str(doc["note"]).encode(), b"text/plain; charset=utf-8"
+        route, body, kind = answer
+        scope["route"] = route
         headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _answer(self, path: str, query: bytes) -> tuple[_Route, bytes, bytes] | None:
+        if path == JSON_PATH and not query:
+            return _JSON_ROUTE, orjson.dumps(self.public.checkpoint()), b"application/json"
+        if path == TEXT_PATH and not query:
+            note = str(self.public.checkpoint()["note"]).encode()
+            return _TEXT_ROUTE, note, b"text/plain; charset=utf-8"
+        if path.startswith(INCLUSION):
+            index = _number(path[len(INCLUSION) :], 0)
+            q = _query(query, ("tree_size",))
+            if index is None or q is None:
+                return None
+            doc = self.public.inclusion(index, q.get("tree_size"))
+            return _INCLUSION_ROUTE, orjson.dumps(doc), b"application/json"
+        if path == CONSISTENCY:
+            q = _query(query, ("old", "new"))
+            if q is None or "old" not in q:
+                return None
+            doc = self.public.consistency(q["old"], q.get("new"))
+            return _CONSISTENCY_ROUTE, orjson.dumps(doc), b"application/json"
+        return None

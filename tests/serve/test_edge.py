@@ -330,3 +330,38 @@ def test_denials_aggregate_by_minute() -> None:
     assert d.pending() == 1
     d.close()
     assert d.pending() == 0
+
+
+def test_the_fast_public_reads_answer_as_the_framework_does(
+    service: Service, client: TestClient
+) -> None:
+    from edgeaudit.serve.app import create_app
+
+    size = client.get("/api/v1/checkpoint").json()["tree_size"]
+    plain = TestClient(create_app(service, pages=False), raise_server_exceptions=False)
+    paths = [
+        "/api/v1/checkpoint.txt",
+        f"/api/v1/proof/inclusion/3?tree_size={size}",
+        "/api/v1/proof/inclusion/0",
+        f"/api/v1/proof/consistency?old={size}",
+        f"/api/v1/proof/consistency?old={size}&new={size}",
+        # not plain: the framework answers these through the fast layer too
+        "/api/v1/proof/inclusion/-1",
+        "/api/v1/proof/inclusion/00x",
+        "/api/v1/proof/inclusion/%C2%B9",  # a superscript one: not an ASCII digit
+        f"/api/v1/proof/inclusion/{2**60}",
+        "/api/v1/proof/inclusion/1?tree_size=0",
+        "/api/v1/proof/inclusion/1?tree_size=3&tree_size=4",
+        "/api/v1/proof/inclusion/1?other=1",
+        "/api/v1/proof/consistency?new=5",
+        "/api/v1/proof/consistency?old=3",
+        f"/api/v1/proof/consistency?old={size}&new=1",
+        f"/api/v1/proof/inclusion/{size + 5}",
+    ]
+    for path in paths:
+        fast, slow = client.get(path), plain.get(path)
+        assert (fast.status_code, fast.content) == (slow.status_code, slow.content), path
+        assert fast.headers["content-type"] == slow.headers["content-type"], path
+    r = client.get("/api/v1/checkpoint")
+    assert r.json() == plain.get("/api/v1/checkpoint").json()
+    assert r.headers["content-type"] == "application/json"
