@@ -207,7 +207,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"OK: {scope} pack {args.pack}: manifest signature and every file hash verified; "
             f"checkpoint of size {report.tree_size} signed; {report.entries} entries proven "
             f"({report.redacted} redacted); {report.findings} results cite only proven "
-            f"entries{consistency}\nroot {report.root_hash}"
+            f"entries and equal their proven policy.result entries ({report.bound_by_outcome} "
+            f"of them redacted: kind and outcome){consistency}\nroot {report.root_hash}"
         )
     else:
         more = " (more not shown)" if report.truncated else ""
