@@ -234,7 +234,14 @@ def _check(settings: Any) -> None:
     """Bad --public-url, --trusted-proxy or session times: exit 2 before listening."""
     from edgeaudit.serve.edge import PublicUrl, parse_proxies
 
-    PublicUrl.parse(settings.base_url)
+    if settings.public_url is None and settings.host in ("0.0.0.0", "::", ""):  # noqa: S104
+        raise InputError(
+            f"--host {settings.host or '(all)'} listens on every address: give --public-url, "
+            "the address clients use (requests for any other Host are refused)"
+        )
+    public = PublicUrl.parse(settings.base_url)
+    if settings.secure_cookies and public.scheme != "https":
+        raise InputError("--secure-cookies needs an https --public-url (the cookies are Secure)")
     parse_proxies(settings.trusted_proxies)
     if not 0 < settings.session_idle <= settings.session_max:
         raise InputError("--session-idle must be more than 0 and at most --session-max")

@@ -76,6 +76,8 @@ def test_serve_refuses_bad_edge_options(site: Site) -> None:
         (["--session-idle", "0"], "--session-idle"),
         (["--export-ttl", "forever"], "--export-ttl"),
         (["--workers", "0"], "--workers"),
+        (["--host", "0.0.0.0"], "--public-url"),
+        (["--secure-cookies"], "--secure-cookies"),
     ):
         code, _, err = run("--workspace", str(site.ws), "serve", "--port", "1", *args)
         assert code == 2, (args, err)
