@@ -8,7 +8,8 @@ one client mint unlimited keys. At most ``max_keys`` distinct keys are kept per 
 of further keys are counted in one ``overflow`` entry of that minute. A background thread
 appends one ``access.denied`` entry per (minute, key, reason) with its ``count`` once the
 minute has ended (and everything still held when the service stops), so a refusal costs a
-dictionary update on the request path, never a store write.
+dictionary update on the request path, never a store write. Counts a failed append could not
+write are kept for the next one.
 """
 
 from __future__ import annotations
@@ -118,8 +119,23 @@ class Denials:
                 )
         if events:
             entries = [prepare(e, fingerprint=f"{KIND}:{uuid.uuid4().hex}") for e in events]
-            self._append(entries)
+            try:
+                self._append(entries)
+            except BaseException:
+                self._put_back(taken)  # counted again at the next flush, never lost
+                raise
         return len(events)
+
+    def _put_back(self, taken: list[tuple[int, dict[tuple[str, str, str], int], int]]) -> None:
+        with self._lock:
+            for minute, counts, overflow in taken:
+                mine = self._counts.setdefault(minute, {})
+                keys = self._keys.setdefault(minute, set())
+                for c, n in counts.items():
+                    mine[c] = mine.get(c, 0) + n
+                    keys.add((c[0], c[1]))
+                if overflow:
+                    self._overflow[minute] = self._overflow.get(minute, 0) + overflow
 
     def _run(self) -> None:
         while not self._stop.wait(self._flush_seconds):

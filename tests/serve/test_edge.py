@@ -365,3 +365,22 @@ def test_the_fast_public_reads_answer_as_the_framework_does(
     r = client.get("/api/v1/checkpoint")
     assert r.json() == plain.get("/api/v1/checkpoint").json()
     assert r.headers["content-type"] == "application/json"
+
+
+def test_denials_survive_a_failed_append() -> None:
+    appended: list[Any] = []
+    fail = [True]
+
+    def append(entries: list[Any]) -> None:
+        if fail[0]:
+            raise OSError("database is locked")
+        appended.extend(entries)
+
+    d = Denials(append, clock=lambda: 0.0, background=False)
+    d.add("address", "a", "csrf")
+    with pytest.raises(OSError, match="locked"):
+        d.flush(everything=True)
+    d.add("address", "a", "csrf")
+    fail[0] = False
+    assert d.flush(everything=True) == 1
+    assert orjson.loads(appended[0].body)["count"] == 2
