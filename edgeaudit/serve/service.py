@@ -130,6 +130,7 @@ class Service:
             ttl=settings.export_ttl,
         )
         self.cache = Cache(settings.cache_seconds)
+        self._watcher_lock: int | None = None
         self.watcher = self._watcher()
 
     def _watcher(self) -> Any:
@@ -175,12 +176,17 @@ class Service:
         except OSError:
             os.close(fd)
             return False
-        self._watcher_lock = fd  # held (open) while this process lives
+        self._watcher_lock = fd  # held (open) until close()
         return True
 
     def close(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
+        if self._watcher_lock is not None:  # another worker (or a later server) may watch now
+            import os
+
+            os.close(self._watcher_lock)
+            self._watcher_lock = None
         self.jobs.close()
         self.denials.close()
         self.store.close()

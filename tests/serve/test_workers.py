@@ -154,3 +154,33 @@ def test_two_workers_share_a_rate_limit_and_export_jobs(site: Site, server: Serv
     ]
     assert codes == [200] * 8  # whichever worker answers knows the job
     assert len(_pids(server.lines(), "/api/v1/exports/{job_id}", 200)) == 2
+
+
+def test_one_worker_runs_the_alert_watcher(site: Site, tmp_path: Path) -> None:
+    import shutil
+
+    from edgeaudit.serve.service import Service
+    from edgeaudit.serve.setup import make_service
+    from edgeaudit.workspace import config as cfg
+    from tests.serve.conftest import settings
+
+    ws = tmp_path / "ws"
+    shutil.copytree(site.ws, ws, ignore=shutil.ignore_patterns("exports"))
+    config = cfg.load(ws)
+
+    def worker() -> Service:
+        s = settings(site, workers=2, alert_command="cat >/dev/null", alert_interval=3600.0)
+        return make_service(config, s)
+
+    first, second = worker(), worker()
+    try:
+        assert first.watcher is not None
+        assert second.watcher is None
+    finally:
+        second.close()
+        first.close()
+    third = worker()  # the lock is free again once the watching worker stopped
+    try:
+        assert third.watcher is not None
+    finally:
+        third.close()
