@@ -22,6 +22,7 @@ import ipaddress
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -186,12 +187,13 @@ class Edge:
             else:
                 await self.app(scope, receive, wrapped)
         except Exception:
+            eid = uuid.uuid4().hex[:12]
             if not scope.get(LOGGED):
                 import logging
 
-                logging.getLogger("edgeaudit.serve").exception("internal error")
+                logging.getLogger("edgeaudit.serve").exception("internal error, error id %s", eid)
             if not started:
-                body, hdrs = _error(500, "internal_error", "internal error")
+                body, hdrs = _error(500, "internal_error", f"internal error (error id {eid})")
                 await wrapped({"type": "http.response.start", "status": 500, "headers": hdrs})
                 await wrapped({"type": "http.response.body", "body": body})
         finally:
