@@ -266,7 +266,9 @@ class Engine:
             elif p.protocol == "tcp":
                 assert p.port is not None
                 sport = self.cookie.sport("tcp", p.address, p.port)
-                seq = self.cookie.seq(src, sport, p.address, p.port)
+                # the try number rides in the sequence number: an answer says which try it
+                # answers (a late answer to the first try is not a sign of loss)
+                seq = (self.cookie.seq(src, sport, p.address, p.port) + round_) % 2**32
                 s = self._socket("tcp", self._raw(socket.IPPROTO_TCP))
                 s.sendto(wire.tcp_syn(src, p.address, sport, p.port, seq), (p.address, 0))
             elif p.protocol == "udp":
@@ -339,7 +341,8 @@ class Engine:
             return timeout
         return min(timeout, max(MIN_WAIT, 4 * self._max_rtt))
 
-    def _add(self, key: Key, answer: Answer) -> None:
+    def _add(self, key: Key, answer: Answer, try_: int | None = None) -> None:
+        """Record an answer; ``try_``: the try it answers (0 = the first), when known."""
         if key in self._probes:
             if key in self._sent_at:
                 rtt = time.monotonic() - self._sent_at[key]
@@ -349,14 +352,15 @@ class Engine:
                 else:
                     self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
                     self._srtt = 0.875 * self._srtt + 0.125 * rtt
+            late = time.monotonic() - self._first_at.get(key, 0.0) > self._wait(self._timeout)
             if (
                 self._c.sent.get(key, 0) > 1
                 and key not in self._c.answers
-                and time.monotonic() - self._first_at[key] > self._wait(self._timeout)
+                and (try_ > 0 if try_ is not None else late)
             ):
-                # a retry got an answer the first try did not (it came later than the first
-                # try's answer could have): packets are being lost, so silence is weaker
-                # evidence; up to twice the tries from now on
+                # a retry got an answer the first try did not (known from the try number it
+                # carries, else from coming later than the first try's answer could have):
+                # packets are being lost, so silence is weaker evidence; up to twice the tries
                 self._c.loss_seen = True
             self._c.answers.setdefault(key, []).append(answer)
 
@@ -376,12 +380,15 @@ class Engine:
             if r is None or r.dport != self.cookie.sport("tcp", r.src, r.sport):
                 return
             src = self._src.get(r.src)
-            if src is None or r.ack != (self.cookie.seq(src, r.dport, r.src, r.sport) + 1) % 2**32:
+            if src is None:
+                return
+            base = self.cookie.seq(src, r.dport, r.src, r.sport)
+            if (t := self.cookie.try_of(base, r.ack - 1)) is None:
                 return
             if r.flags & wire.RST:
-                self._add((r.src, "tcp", r.sport), Answer("rst", r.src, r.ttl))
+                self._add((r.src, "tcp", r.sport), Answer("rst", r.src, r.ttl), t)
             elif r.flags & wire.SYN and r.flags & wire.ACK:
-                self._add((r.src, "tcp", r.sport), Answer("syn-ack", r.src, r.ttl))
+                self._add((r.src, "tcp", r.sport), Answer("syn-ack", r.src, r.ttl), t)
         elif name == "udp":
             ihl = (data[0] & 0x0F) * 4 if data else 0
             dport = int.from_bytes(data[ihl + 2 : ihl + 4], "big") if len(data) >= ihl + 8 else 0
@@ -425,7 +432,7 @@ class Engine:
             return
         if i.type == 0:  # echo reply
             if i.ident == self.cookie.ident(i.reporter):
-                self._add((i.reporter, "icmp", None), Answer("echo", i.reporter, i.ttl))
+                self._add((i.reporter, "icmp", None), Answer("echo", i.reporter, i.ttl), i.seq)
             return
         error = Answer("icmp", i.reporter, i.ttl, i.type, i.code)
         dst = i.quoted_dst
@@ -434,9 +441,15 @@ class Engine:
             if (
                 src is not None
                 and i.quoted_sport == self.cookie.sport("tcp", dst, i.quoted_dport)
-                and i.quoted_seq == self.cookie.seq(src, i.quoted_sport, dst, i.quoted_dport)
+                and i.quoted_seq is not None
+                and (
+                    t := self.cookie.try_of(
+                        self.cookie.seq(src, i.quoted_sport, dst, i.quoted_dport), i.quoted_seq
+                    )
+                )
+                is not None
             ):
-                self._add((dst, "tcp", i.quoted_dport), error)
+                self._add((dst, "tcp", i.quoted_dport), error, t)
         elif i.quoted_protocol == "udp":
             if i.quoted_sport == self.cookie.sport("udp", dst, i.quoted_dport):
                 self._add((dst, "udp", i.quoted_dport), error)

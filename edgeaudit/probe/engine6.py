@@ -38,7 +38,7 @@ def send(engine: Engine, p: Probe, src: str, round_: int) -> None:
     if p.protocol == "tcp":
         assert p.port is not None
         sport = engine.cookie.sport("tcp", p.address, p.port)
-        seq = engine.cookie.seq(src, sport, p.address, p.port)
+        seq = (engine.cookie.seq(src, sport, p.address, p.port) + round_) % 2**32
         s = engine._socket("tcp6", _raw6(socket.IPPROTO_TCP))
         s.sendto(wire6.tcp_syn6(src, p.address, sport, p.port, seq), (p.address, 0))
     elif p.protocol == "udp":
@@ -88,12 +88,15 @@ def _decode(engine: Engine, name: str, data: bytes, src: str, hop: int) -> None:
         if r is None or r.dport != cookie.sport("tcp", src, r.sport):
             return
         mine = engine._src.get(src)
-        if mine is None or r.ack != (cookie.seq(mine, r.dport, src, r.sport) + 1) % 2**32:
+        if mine is None:
+            return
+        t = cookie.try_of(cookie.seq(mine, r.dport, src, r.sport), r.ack - 1)
+        if t is None:
             return
         if r.flags & wire.RST:
-            engine._add((src, "tcp", r.sport), Answer("rst", src, hop))
+            engine._add((src, "tcp", r.sport), Answer("rst", src, hop), t)
         elif r.flags & wire.SYN and r.flags & wire.ACK:
-            engine._add((src, "tcp", r.sport), Answer("syn-ack", src, hop))
+            engine._add((src, "tcp", r.sport), Answer("syn-ack", src, hop), t)
     elif name == "udp6":
         u = wire6.parse_udp6(data, src, hop)
         if u is None:
@@ -135,9 +138,15 @@ def _icmp(engine: Engine, i: wire6.Icmp6 | None) -> None:
         if (
             mine is not None
             and i.quoted_sport == cookie.sport("tcp", dst, i.quoted_dport)
-            and i.quoted_seq == cookie.seq(mine, i.quoted_sport, dst, i.quoted_dport)
+            and i.quoted_seq is not None
+            and (
+                t := cookie.try_of(
+                    cookie.seq(mine, i.quoted_sport, dst, i.quoted_dport), i.quoted_seq
+                )
+            )
+            is not None
         ):
-            engine._add((dst, "tcp", i.quoted_dport), error)
+            engine._add((dst, "tcp", i.quoted_dport), error, t)
     elif i.quoted_protocol == "udp" and i.quoted_dport is not None:
         if i.quoted_sport == cookie.sport("udp", dst, i.quoted_dport):
             engine._add((dst, "udp", i.quoted_dport), error)

@@ -16,6 +16,7 @@
         arp: false                    # ARP who-has for every target on the vantage link
         udp_payloads: {1161: [snmp-v2c-get], 623: []}   # per port: which requests to send
         snmp_community: public        # SNMP v1/v2c community (default public; never recorded)
+        snmp_community_env: SNMP_RO   # or: read it from this environment variable at run time
         reference_window: 1h          # UDP silence is blocked given a reference this close
 
 A plan probes every address of every asset in its target segments, on the ports the matrix
@@ -26,6 +27,7 @@ guard refuses any target address outside the inventory's segments.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +63,20 @@ class Plan:
     line: int
     udp_payloads: tuple[tuple[int, tuple[str, ...]], ...] = ()  # per-port override
     community: str = "public"
+    community_env: str | None = None  # the community comes from this variable at run time
     reference_window: int = 3600  # seconds
+
+    def snmp_community(self) -> bytes:
+        """The SNMP community to send (from ``snmp_community_env`` when given: never written
+        to a file or a record)."""
+        if self.community_env is None:
+            return self.community.encode()
+        value = os.environ.get(self.community_env)
+        if not value:
+            raise InputError(
+                f"plan {self.name!r}: snmp_community_env {self.community_env} is not set"
+            )
+        return value.encode()
 
     def params(self) -> dict[str, object]:
         return {
@@ -176,6 +191,7 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
             "arp",
             "udp_payloads",
             "snmp_community",
+            "snmp_community_env",
             "reference_window",
         },
         {"name", "vantage"},
@@ -226,6 +242,13 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
     matrix.pairs([vantage, *targets])  # every segment is known to the matrix as well
     udp_payloads = _udp_payloads(f["udp_payloads"]) if "udp_payloads" in f else ()
     community = f["snmp_community"].text("snmp_community") if "snmp_community" in f else "public"
+    community_env = None
+    if "snmp_community_env" in f:
+        if "snmp_community" in f:
+            raise f["snmp_community_env"].fail(
+                "give snmp_community or snmp_community_env, not both"
+            )
+        community_env = f["snmp_community_env"].text("snmp_community_env")
     window = 3600
     if "reference_window" in f:
         window = f["reference_window"].duration("reference_window")
@@ -247,6 +270,7 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
         line=int(n.node.start_mark.line) + 1,
         udp_payloads=udp_payloads,
         community=community,
+        community_env=community_env,
         reference_window=window,
     )
 

@@ -142,7 +142,7 @@ def run_plan(
     check_vantage(plan, inv, probes[0].address)
     engine = Engine([s.cidr for s in inv.segments])
     params = Params(
-        rate=plan.rate, tries=plan.tries, timeout=plan.timeout, community=plan.community.encode()
+        rate=plan.rate, tries=plan.tries, timeout=plan.timeout, community=plan.snmp_community()
     )
     collected = engine.run(probes, params)
     order = sorted(probes, key=lambda p: (p.segment, p.address, p.protocol, p.port or 0))

@@ -46,6 +46,12 @@ class Cookie:
     def seq(self, src: str, sport: int, dst: str, dport: int) -> int:
         return self._mac("seq", src, sport, dst, dport) & 0xFFFFFFFF
 
+    @staticmethod
+    def try_of(base: int, value: int) -> int | None:
+        """Which try a sequence number ``base + try`` came from (None: not ours)."""
+        t = (value - base) % 2**32
+        return t if t < 32 else None
+
     def ident(self, dst: str) -> int:
         return self._mac("icmp", dst) & 0xFFFF
 

@@ -167,6 +167,23 @@ def test_empty_datagrams_miss_them_and_a_wrong_community_too(
     assert "not-public" not in done.stdout  # the community is never recorded
 
 
+def test_snmp_community_from_the_environment(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plans = tmp_path / "probes.yaml"
+    plans.write_text(
+        "plans:\n  - {name: env, vantage: seg-v, targets: [seg-b], icmp: false, timeout: 0.2,\n"
+        "     snmp_community_env: EA_TEST_COMMUNITY}\n"
+    )
+    monkeypatch.delenv("EA_TEST_COMMUNITY", raising=False)
+    done = workspace.probe("v", "run", "--plan", "env", plans=plans)
+    assert done.returncode == 2
+    assert "plan 'env': snmp_community_env EA_TEST_COMMUNITY is not set" in done.stderr
+    monkeypatch.setenv("EA_TEST_COMMUNITY", "public")
+    done = workspace.probe("v", "run", "--plan", "env", "--json", plans=plans)
+    assert by_target(json.loads(done.stdout))[(B, "udp", 161)]["verdict"] == "reachable"
+
+
 def test_icmp_echo(results: dict[Any, dict[str, Any]]) -> None:
     assert results[(C, "icmp", None)]["verdict"] == "reachable"
 

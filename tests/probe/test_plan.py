@@ -133,6 +133,10 @@ def test_asset_address_outside_its_segment_is_refused(tmp_path: Path) -> None:
         ),
         ("  - {name: p, vantage: seg-ai, udp_payloads: {70000: []}}\n", "at most 65535"),
         (
+            "  - {name: p, vantage: seg-ai, snmp_community: x, snmp_community_env: Y}\n",
+            "give snmp_community or snmp_community_env, not both",
+        ),
+        (
             "  - {name: p, vantage: seg-ai}\n  - {name: p, vantage: seg-media}\n",
             ":3: plan 'p' is defined twice",
         ),
