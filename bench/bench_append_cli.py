@@ -3,7 +3,9 @@
 * floor: a Python process that reads the same JSON Lines file, parses each line with orjson,
   writes its sorted-key bytes (``orjson.OPT_SORT_KEYS``), SHA-256-hashes them and inserts the
   rows with ``sqlite3`` ``executemany`` (batches of 10 000, one transaction) into an empty store
-  of the edgeaudit schema (WAL, ``synchronous=NORMAL``, as edgeaudit opens it);
+  of the edgeaudit schema (WAL, ``synchronous=NORMAL``, as edgeaudit opens it), with the
+  store's dedupe key (8-byte time prefix + leaf hash; a random 32-byte key alone makes the
+  unique index's inserts slower as the table grows, docs/adr/0004);
 * append: ``edgeaudit append FILE`` on an empty workspace of this tree (strict validation, RFC
   8785 bytes, dedupe, hash chain, tree tiles, imports and all); and the same in one process
   (``EDGEAUDIT_APPEND_WORKERS=1``: no forked validation worker);
@@ -45,6 +47,7 @@ TIME = "/usr/bin/time"
 
 FLOOR = """\
 import hashlib, sqlite3, sys
+from datetime import datetime
 import orjson
 path, db = sys.argv[1], sys.argv[2]
 con = sqlite3.connect(db, isolation_level=None)
@@ -53,6 +56,12 @@ con.execute("PRAGMA synchronous=NORMAL")
 loads, dumps, sha, opt = orjson.loads, orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
 sql = ("INSERT INTO entries (log_id, idx, leaf_hash, chain_hash, fp_key, time, kind, tenant, "
        "source, body) VALUES (?,?,?,?,?,?,?,?,?,?)")
+seconds = {}
+def fp_key(t, leaf):  # as the store keys entries: 8-byte time (sortable) + 32 bytes
+    s = seconds.get(t)
+    if s is None:
+        s = seconds[t] = int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp())
+    return (s + 2**63).to_bytes(8, "big") + leaf
 rows = []
 con.execute("BEGIN IMMEDIATE")
 with open(path, "rb") as fh:
@@ -60,8 +69,8 @@ with open(path, "rb") as fh:
         d = loads(line)
         body = dumps(d, option=opt)
         leaf = sha(b"\\x00" + body).digest()
-        rows.append((1, i, leaf, leaf, leaf, d["time"], d["kind"], d.get("tenant"),
-                     d.get("source"), body))
+        rows.append((1, i, leaf, leaf, fp_key(d["time"], leaf), d["time"], d["kind"],
+                     d.get("tenant"), d.get("source"), body))
         if len(rows) == 10000:
             con.executemany(sql, rows)
             rows = []

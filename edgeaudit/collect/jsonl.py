@@ -10,14 +10,15 @@ file; only if no line was bad does the second pass hand them to the store, ``BAT
 transaction. The input is read once, so stdin works the same way and a file changing under us
 cannot slip unvalidated lines into the store.
 
-When the input is large (at least ``SPLIT_MIN_BYTES`` of regular files) and there are two CPUs,
-a forked worker validates the second half of it (from a line start) into a spool file of its
-own while this process validates the first half: the same spool in the same order, the same
-errors with the same line numbers. A worker that ends without a word is replaced by this
-process doing its half. Unlike the collector's parse worker, this one is used whatever the load
-average: it sends nothing through a pipe but a few numbers (its entries go to its own spool
-file), so on a busy machine it only takes a fair share (measured at load 4 on 2 CPUs: no
-slower than one process).
+When the input is large (at least ``SPLIT_MIN_BYTES`` of regular files) and a second CPU is
+idle (two CPUs or more and the load average at most the CPUs less one), a forked worker
+validates the second half of it (from a line start) into a spool file of its own while this
+process validates the first half: the same spool in the same order, the same errors with the
+same line numbers. A worker that ends without a word is replaced by this process doing its
+half. The load is consulted as for the collector's parse worker, because it was measured: 1 M
+events at load 6-8 on 2 CPUs took 49-50 s with the worker and 38-39 s without, and 8 % more
+CPU (docs/benchmarks.md); the first pass is a third of the work, so a second process can save
+little and, on a busy machine, costs its share of the caches and the disk.
 
 Parsing is exact and fast at once: ``orjson`` parses a line, and its value is used only when it
 is provably the value of the strict parse (:func:`parse_line`, the standard library with
@@ -224,7 +225,8 @@ def _split(paths: list[str]) -> tuple[list[_Part], list[_Part]] | None:
     setting = os.environ.get(WORKERS_ENV, "").strip()
     if "-" in paths or setting == "1" or not hasattr(os, "fork"):
         return None
-    if setting != "2" and (os.cpu_count() or 1) < 2:
+    cpus = os.cpu_count() or 1
+    if setting != "2" and (cpus < 2 or os.getloadavg()[0] > cpus - 1):
         return None
     try:
         sizes = [Path(name).stat().st_size for name in paths]

@@ -59,6 +59,7 @@ def split_always(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jsonl, "SPLIT_MIN_BYTES", 1)
     monkeypatch.delenv(jsonl.WORKERS_ENV, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
 
 
 def _canonical(events: list[dict[str, Any]]) -> list[bytes]:
@@ -277,18 +278,27 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path, monkeypatch: pytest.Monk
     assert _spooled([str(good)], workers=2) == _spooled([str(good)], workers=1)
 
 
-def test_no_split_for_stdin_small_input_or_when_turned_off(
+def test_no_split_for_stdin_small_input_a_busy_machine_or_when_turned_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = str(_write(tmp_path / "e.jsonl", _events(40)))
+    load = [0.5]
+    monkeypatch.delenv(jsonl.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load[0], 0.0, 0.0))
     assert jsonl._split([path]) is None  # below SPLIT_MIN_BYTES
     monkeypatch.setattr(jsonl, "SPLIT_MIN_BYTES", 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert jsonl._split([path]) is not None
     assert jsonl._split([path, "-"]) is None
+    load[0] = 1.5  # no idle CPU: measured slower with the worker
+    assert jsonl._split([path]) is None
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert jsonl._split([path]) is not None
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    load[0] = 0.0
     assert jsonl._split([path]) is None
     monkeypatch.setenv(jsonl.WORKERS_ENV, "2")
+    load[0] = 50.0
     assert jsonl._split([path]) is not None
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setenv(jsonl.WORKERS_ENV, "1")
