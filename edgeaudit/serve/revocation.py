@@ -3,7 +3,10 @@
 Append-only JSON Lines. ``edgeaudit token issue`` records each token's id, subject, role,
 tenant and expiry (never the token itself); ``edgeaudit token revoke ID`` appends the id to the
 revocation list. A running server re-reads the revocation list when the file changes (one
-``stat`` per check), so a revocation takes effect on the next request.
+``stat`` per check), so a revocation takes effect on the next request. ``token revoke`` also
+appends a ``token.revoked`` entry to the store; :class:`Revocations` reads those too (at most
+every ``poll`` seconds), so servers on other hosts sharing the store (without this
+workspace's file) refuse the token within that time.
 """
 
 from __future__ import annotations
@@ -13,9 +16,14 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from edgeaudit.errors import InputError
+
+if TYPE_CHECKING:
+    from edgeaudit.store import EvidenceLog
 
 ISSUED = "tokens/issued.jsonl"
 REVOKED = "tokens/revoked.jsonl"
@@ -85,3 +93,39 @@ class Ledger:
                 self._revoked = frozenset(r["id"] for r in _read(self.revoked_path))
                 self._stamp = stamp
             return jti in self._revoked
+
+
+class Revocations:
+    """Revoked token ids: the workspace's ledger file and the store's ``token.revoked``
+    entries (read again at most every ``poll`` seconds, only the entries appended since)."""
+
+    def __init__(self, ledger: Ledger, log: EvidenceLog | None, poll: float = 2.0) -> None:
+        self.ledger = ledger
+        self.log = log
+        self.poll = poll
+        self._lock = threading.Lock()
+        self._checked = -1e9
+        self._size = 0  # entries below this index were read
+        self._ids: frozenset[str] = frozenset()
+
+    def is_revoked(self, jti: str) -> bool:
+        return self.ledger.is_revoked(jti) or jti in self._from_store()
+
+    def _from_store(self) -> frozenset[str]:
+        if self.log is None:
+            return self._ids
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= self.poll:
+                self._checked = now
+                with self.log.reader() as reader:
+                    size, _ = reader.head()
+                    found = {
+                        str(orjson.loads(body).get("token"))
+                        for index, body, _ in reader.select(["token.revoked"], None, None, size)
+                        if index >= self._size
+                    }
+                if found:
+                    self._ids = self._ids | found
+                self._size = size
+            return self._ids

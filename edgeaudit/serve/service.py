@@ -31,7 +31,7 @@ from edgeaudit.serve.denied import Denials
 from edgeaudit.serve.jobs import DONE, QUEUED, RUNNING, ExportJob, Jobs
 from edgeaudit.serve.public import PublicLog
 from edgeaudit.serve.ratelimit import RateLimiter
-from edgeaudit.serve.revocation import Ledger
+from edgeaudit.serve.revocation import Ledger, Revocations
 from edgeaudit.serve.service_errors import Busy as Busy  # re-exported: the HTTP layer's
 from edgeaudit.serve.service_errors import Conflict as Conflict
 from edgeaudit.serve.service_errors import EngineFailure as EngineFailure
@@ -75,6 +75,7 @@ class Settings:
     export_ttl: float = 7 * 86400.0  # finished exports are deleted after this long
     export_quota: int = 20  # exports a scope (a tenant, or the site) may ask for per day
     workers: int = 1  # processes serving (more than one: rate limits shared through state.db)
+    revocation_poll: float = 2.0  # seconds between reads of the store's token.revoked entries
 
     @property
     def base_url(self) -> str:
@@ -102,17 +103,18 @@ class Service:
         config: WorkspaceConfig,
         settings: Settings,
         *,
-        verifier_factory: Callable[[Ledger, Callable[[], frozenset[str]]], TokenVerifier],
+        verifier_factory: Callable[[Revocations, Callable[[], frozenset[str]]], TokenVerifier],
     ) -> None:
         self.config = config
         self.settings = settings
         self.policies = PolicyCache(settings.policies or config.root / "policies")
         self.policies.get()  # fail at start-up on a broken policy directory
-        self.ledger = Ledger(config.root)
-        self.tenants = TenantCache(self.policies.root / "inventory.yaml")
-        self.verifier = verifier_factory(self.ledger, self.tenants)
         self.store = Store.open(config.db_url)
         self.log: EvidenceLog = self.store.log(config.origin)
+        self.ledger = Ledger(config.root)
+        self.revocations = Revocations(self.ledger, self.log, settings.revocation_poll)
+        self.tenants = TenantCache(self.policies.root / "inventory.yaml")
+        self.verifier = verifier_factory(self.revocations, self.tenants)
         self.state = StateDb(config.root / STATE_DB)
         self.sessions = SharedSessions(
             self.state, idle=settings.session_idle, lifetime=settings.session_max

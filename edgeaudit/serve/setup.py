@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edgeaudit.serve.revocation import Ledger
+from edgeaudit.serve.revocation import Revocations
 from edgeaudit.serve.service import Service, Settings
 from edgeaudit.serve.tokens import TokenVerifier
 from edgeaudit.workspace.config import WorkspaceConfig
@@ -19,9 +19,9 @@ def make_service(config: WorkspaceConfig, settings: Settings) -> Service:
     public = load_token_key(config).public_key()
     kid = token_kid(public)
 
-    def factory(ledger: Ledger, tenants: Callable[[], frozenset[str]]) -> TokenVerifier:
+    def factory(revoked: Revocations, tenants: Callable[[], frozenset[str]]) -> TokenVerifier:
         return TokenVerifier(
-            public, kid, issuer(config), revoked=ledger.is_revoked, tenants=tenants
+            public, kid, issuer(config), revoked=revoked.is_revoked, tenants=tenants
         )
 
     return Service(config, settings, verifier_factory=factory)

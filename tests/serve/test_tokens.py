@@ -7,7 +7,8 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -298,3 +299,32 @@ def test_issue_then_verify_roundtrip(site: Site, service) -> None:  # type: igno
     )
     who = service.verifier.verify(t.token)
     assert (who.role, who.tenant, who.subject, who.jti) == ("auditor", None, "ext-auditor", t.jti)
+
+
+def test_a_revocation_recorded_only_in_the_store_is_honoured(site: Site, tmp_path: Path) -> None:
+    """Another host's `token revoke` reaches this server through the shared store alone."""
+    from edgeaudit.events import prepare
+    from edgeaudit.serve.app import asgi
+    from edgeaudit.serve.setup import make_service
+    from tests.serve.conftest import settings
+
+    svc = make_service(site.config, settings(site, revocation_poll=0.2, exports=tmp_path))
+    try:
+        with TestClient(asgi(svc), raise_server_exceptions=False) as c:
+            token = site.token("auditor")
+            jti = svc.verifier.verify(token).jti
+            assert whoami(c, token)[0] == 200
+            event = {
+                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "kind": "token.revoked",
+                "token": jti,
+            }
+            svc.log.append([prepare(event, fingerprint=f"token.revoked:{jti}")])
+            time.sleep(0.3)
+            status, body = whoami(c, token)
+            assert status == 401
+            assert body["error"]["message"] == "invalid token"  # type: ignore[index]
+            assert not Ledger(site.ws).is_revoked(jti)  # not in this workspace's file
+            assert whoami(c, site.token("auditor"))[0] == 200  # others unaffected
+    finally:
+        svc.close()
