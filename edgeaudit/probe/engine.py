@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from edgeaudit.errors import EdgeauditError
-from edgeaudit.probe import wire
-from edgeaudit.probe.model import Probe, ScopeError
+from edgeaudit.probe import engine4, wire
+from edgeaudit.probe.model import Answer, Probe, ScopeError
 
 ENGINE: Final = "edgeaudit-probe/1"
 RCVBUF: Final = 16 << 20
@@ -32,6 +32,7 @@ ETH_P_ARP: Final = 0x0806
 MIN_WAIT: Final = 0.05  # seconds: never wait less than this for late answers
 SO_RCVBUFFORCE: Final = 33  # Linux; root may exceed net.core.rmem_max
 Key = tuple[str, str, int | None]  # (address, protocol, port)
+__all__ = ["ENGINE", "Answer", "Collected", "Engine", "Key", "Params", "ProbeError"]
 
 
 def _engine6() -> Any:
@@ -42,17 +43,6 @@ def _engine6() -> Any:
 
 class ProbeError(EdgeauditError):
     """The engine cannot run here (no raw sockets, no route, unsupported target)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    kind: str  # syn-ack / rst / icmp / udp / echo / arp
-    reporter: str  # the address that answered
-    ttl: int | None = None
-    icmp_type: int | None = None
-    icmp_code: int | None = None
-    mac: str | None = None
-    detail: str | None = None  # UDP: what answered (payloads.describe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +356,7 @@ class Engine:
 
     def _take(self, name: str, data: bytes) -> None:
         try:
-            self._decode(name, data)
+            engine4.decode(self, name, data)
         except Exception as exc:  # a malformed packet from the wire is not ours
             import logging  # only now: the engine's start-up stays light
 
@@ -374,84 +364,8 @@ class Engine:
                 "ignoring an undecodable %s packet: %s", name, exc
             )
 
-    def _decode(self, name: str, data: bytes) -> None:
-        if name == "tcp":
-            r = wire.parse_tcp(data)
-            if r is None or r.dport != self.cookie.sport("tcp", r.src, r.sport):
-                return
-            src = self._src.get(r.src)
-            if src is None:
-                return
-            base = self.cookie.seq(src, r.dport, r.src, r.sport)
-            if (t := self.cookie.try_of(base, r.ack - 1)) is None:
-                return
-            if r.flags & wire.RST:
-                self._add((r.src, "tcp", r.sport), Answer("rst", r.src, r.ttl), t)
-            elif r.flags & wire.SYN and r.flags & wire.ACK:
-                self._add((r.src, "tcp", r.sport), Answer("syn-ack", r.src, r.ttl), t)
-        elif name == "udp":
-            ihl = (data[0] & 0x0F) * 4 if data else 0
-            dport = int.from_bytes(data[ihl + 2 : ihl + 4], "big") if len(data) >= ihl + 8 else 0
-            if not wire.SPORT_BASE <= dport < wire.SPORT_BASE + wire.SPORT_SPAN:
-                return  # not to one of our source ports: other traffic of this host
-            u = self._scapy.decode_udp(data)
-            if u is None:
-                return
-            # matched by our keyed source port; the answer may come from another port (TFTP
-            # answers from a new one, RFC 1350 4)
-            if u.dport == self.cookie.sport("udp", u.src, u.sport):
-                port = u.sport
-            elif (u.src, u.dport) in self._udp_ports:
-                port = self._udp_ports[(u.src, u.dport)]
-            else:
-                return
-            key = (u.src, "udp", port)
-            from edgeaudit.probe import payloads
-
-            said = payloads.describe(self._payloads.get(key, ()), u.payload)
-            self._add(key, Answer("udp", u.src, u.ttl, detail=said))
-        elif name == "icmp":
-            self._take_icmp(data)
-        elif self._scapy is not None:
-            a = self._scapy.decode_arp(data)
-            if a is not None and a.asked_for == self._src.get(a.ip):
-                self._add((a.ip, "arp", None), Answer("arp", a.ip, mac=a.mac))
-
     def _load_scapy(self) -> None:
         if self._scapy is None:
             from edgeaudit.probe import _scapy  # here: inside the vantage namespace
 
             self._scapy = _scapy
-
-    def _take_icmp(self, data: bytes) -> None:
-        if len(data) < 28 or data[(data[0] & 0x0F) * 4] not in (0, 3, 11):
-            return  # not an echo reply or an error: not ours
-        self._load_scapy()  # a TCP-only sweep imports scapy only if an ICMP message arrives
-        i = self._scapy.decode_icmp(data)
-        if i is None:
-            return
-        if i.type == 0:  # echo reply
-            if i.ident == self.cookie.ident(i.reporter):
-                self._add((i.reporter, "icmp", None), Answer("echo", i.reporter, i.ttl), i.seq)
-            return
-        error = Answer("icmp", i.reporter, i.ttl, i.type, i.code)
-        dst = i.quoted_dst
-        if i.quoted_protocol == "tcp":
-            src = self._src.get(dst)
-            if (
-                src is not None
-                and i.quoted_sport == self.cookie.sport("tcp", dst, i.quoted_dport)
-                and i.quoted_seq is not None
-                and (
-                    t := self.cookie.try_of(
-                        self.cookie.seq(src, i.quoted_sport, dst, i.quoted_dport), i.quoted_seq
-                    )
-                )
-                is not None
-            ):
-                self._add((dst, "tcp", i.quoted_dport), error, t)
-        elif i.quoted_protocol == "udp":
-            if i.quoted_sport == self.cookie.sport("udp", dst, i.quoted_dport):
-                self._add((dst, "udp", i.quoted_dport), error)
-        elif i.quoted_protocol == "icmp" and i.ident == self.cookie.ident(dst):
-            self._add((dst, "icmp", None), error)

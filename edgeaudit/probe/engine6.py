@@ -9,6 +9,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Final
 
 from edgeaudit.probe import payloads, wire, wire6
+from edgeaudit.probe.model import Answer
 
 if TYPE_CHECKING:
     from edgeaudit.probe.engine import Engine
@@ -80,8 +81,6 @@ def receive(engine: Engine, name: str, s: socket.socket) -> None:
 
 
 def _decode(engine: Engine, name: str, data: bytes, src: str, hop: int) -> None:
-    from edgeaudit.probe.engine import Answer
-
     cookie = engine.cookie
     if name == "tcp6":
         r = wire6.parse_tcp6(data, src, hop)
@@ -115,8 +114,6 @@ def _decode(engine: Engine, name: str, data: bytes, src: str, hop: int) -> None:
 
 
 def _icmp(engine: Engine, i: wire6.Icmp6 | None) -> None:
-    from edgeaudit.probe.engine import Answer
-
     cookie = engine.cookie
     if i is None:
         return

@@ -1,5 +1,6 @@
-"""The values the engine needs: one probe, and the scope guard's error. Kept apart from the
-plan loader so the engine imports nothing heavy (it starts inside the vantage namespace)."""
+"""The values the engine needs: one probe, one answer, and the scope guard's error. Kept apart
+from the plan loader so the engine imports nothing heavy (it starts inside the vantage
+namespace)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,16 @@ class Probe:
     def control(self) -> bool:
         """A positive control: an allowed probe whose answer is decisive (UDP silence is not)."""
         return self.expected == "allow" and self.protocol in ("tcp", "icmp")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer to a probe, as the engine matched it."""
+
+    kind: str  # syn-ack / rst / icmp / udp / echo / arp
+    reporter: str  # the address that answered
+    ttl: int | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    mac: str | None = None
+    detail: str | None = None  # UDP: what answered (payloads.describe)

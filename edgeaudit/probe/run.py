@@ -16,9 +16,10 @@ from edgeaudit.collect.model import Event
 from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import IsolationMatrix, load_isolation
 from edgeaudit.probe.engine import ENGINE, Engine, Params, ProbeError
-from edgeaudit.probe.plan import Plan, check_assets, expand, load_plan_set
+from edgeaudit.probe.plan import Plan, expand, load_plan_set
 from edgeaudit.probe.records import RunInfo, run_events, summary
 from edgeaudit.probe.reference import Seen, parse_time
+from edgeaudit.probe.scope import check_assets
 from edgeaudit.probe.verdict import Result, decide, with_references
 from edgeaudit.probe.wire import source_address
 

@@ -15,8 +15,9 @@ from edgeaudit.cli.main import main
 from edgeaudit.collect.inventory import load_inventory
 from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import load_isolation
-from edgeaudit.probe.plan import ScopeError, check_assets, load_plan_set, not_a_host
+from edgeaudit.probe.plan import ScopeError, load_plan_set
 from edgeaudit.probe.run import load_policies
+from edgeaudit.probe.scope import check_assets, not_a_host
 from tests.probe.conftest import TOPO, Workspace
 
 INVENTORY = (TOPO / "inventory.yaml").read_text()
