@@ -4,7 +4,8 @@
   (``sqlite3``, one query) and SHA-256-hashes each: the least any verifier must do;
 * verify: ``edgeaudit verify`` of the workspace (imports, store checks, every leaf, chain and
   tree hash, every stored tile, every checkpoint signature), as the CLI runs it (a second
-  process verifies half of a large SQLite log when there are two CPUs);
+  process verifies half of a large SQLite log when a second CPU is idle);
+* verify, helper: the same with the helper forced (``EDGEAUDIT_VERIFY_WORKERS=2``);
 * verify, one process: the same with ``EDGEAUDIT_VERIFY_WORKERS=1``;
 * verify, pages alongside: what ``cmd_verify`` does, with its page check (SQLite
   ``quick_check``, ~1 s at 1 M entries) run beside the verification instead of before it
@@ -113,6 +114,8 @@ def main() -> None:
         ("verify", [*EDGEAUDIT, "--workspace", str(ws), "verify"], this),
         ("verify 1 process", [*EDGEAUDIT, "--workspace", str(ws), "verify"],
          {**this, "EDGEAUDIT_VERIFY_WORKERS": "1"}),
+        ("verify, helper", [*EDGEAUDIT, "--workspace", str(ws), "verify"],
+         {**this, "EDGEAUDIT_VERIFY_WORKERS": "2"}),
         ("verify, pages alongside", [sys.executable, "-P", "-c", ALONGSIDE, str(ws), "alongside"],
          this),
         ("verify, no page check", [sys.executable, "-P", "-c", ALONGSIDE, str(ws), "none"], this),

@@ -92,16 +92,17 @@ def start(
     chunk_levels: int,
 ) -> Helper | None:
     """Start a helper for the second half of a log of ``size`` entries in the SQLite file
-    ``database``, if that is worth it: a big enough log and two CPUs. Unlike the collector's
-    parse worker, the load average is not consulted: the helper costs a fresh interpreter
-    (~0.1 s) and sends back a few kilobytes, so on a busy machine it only takes a fair share
-    (measured: no slower than one process at load 3 on 2 CPUs). Not in a multiprocessing
-    worker (:func:`_in_a_worker`). ``EDGEAUDIT_VERIFY_WORKERS=1``: never; ``=2``: even on one
-    CPU or in a worker. ``sizes`` are the signed sizes the caller will check."""
+    ``database``, if that is worth it: a big enough log and an idle CPU (two CPUs or more and
+    the load average at most the CPUs less one), as for the collector's parse worker. Measured
+    at 1 M entries, load 7-8 on 2 CPUs (docs/benchmarks.md): with the helper 12.0 s median
+    against 9.9 s without, and 14 % more CPU. Not in a multiprocessing worker
+    (:func:`_in_a_worker`). ``EDGEAUDIT_VERIFY_WORKERS=1``: never; ``=2``: whatever the load,
+    even on one CPU or in a worker. ``sizes`` are the signed sizes the caller will check."""
     setting = os.environ.get(WORKERS_ENV, "").strip()
     if database is None or size < MIN_ENTRIES or setting == "1" or not sys.executable:
         return None
-    if setting != "2" and ((os.cpu_count() or 1) < 2 or _in_a_worker()):
+    cpus = os.cpu_count() or 1
+    if setting != "2" and (cpus < 2 or os.getloadavg()[0] > cpus - 1 or _in_a_worker()):
         return None
     chunk = 1 << (TILE_HEIGHT * chunk_levels)
     hi = size // chunk * chunk

@@ -164,6 +164,9 @@ def test_no_helper_for_small_logs_postgres_or_when_turned_off(
     monkeypatch.setenv(split.WORKERS_ENV, "1")
     assert split.start("/nonexistent.db", 1, 10**6, [], 3) is None
     monkeypatch.delenv(split.WORKERS_ENV)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    assert split.start("/nonexistent.db", 1, 10**6, [], 3) is None  # no idle CPU
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert split.start("/nonexistent.db", 1, 10**6, [], 3) is None
 
