@@ -223,6 +223,16 @@ def test_prepare_plain_is_prepare_or_none() -> None:
     assert prepare_plain({**event, "v": 2**60}) is None
     assert prepare_plain([event]) is None
     assert prepare_plain("x") is None
+    # the checks prepare makes on its own: names, +00:00 times, keys above U+E000, non-ASCII
+    for other in (
+        {"tenant": "fintech-a", "source": "syslog:h1"},
+        {"time": "2026-11-20t08:07:02+00:00"},
+        {"\ue001": 1, "\uffff": 2, "z": "\U0001f600é"},
+        {"actor": {"principal": "ravi\u00e9", "k": [None, True, 0]}},
+    ):
+        assert prepare_plain({**event, **other}) == prepare({**event, **other})
+    for bad in ({"tenant": "no spaces"}, {"source": 7}, {"kind": "Auth"}, {1: "x"}):
+        assert prepare_plain({**event, **bad}) is None
 
 
 # -- differential: random lines, random spellings, injected repeats ----------------------------
