@@ -186,6 +186,8 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         if args.action == "list":
             if args.size is not None:
                 raise InputError("`checkpoint list` lists every checkpoint; drop SIZE")
+            if getattr(args, "out", None):
+                raise InputError("`checkpoint list` writes no note; drop --out")
             cps = log.checkpoints()
             _emit(
                 args,
@@ -202,6 +204,8 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
             from edgeaudit.workspace.signing import sign_checkpoint
 
             cp = sign_checkpoint(config, log)
+    if getattr(args, "out", None):  # the exact note, e.g. for pack build --checkpoint elsewhere
+        Path(args.out).write_bytes(cp.note.encode("utf-8"))
     _emit(args, _checkpoint_dict(cp), cp.note.rstrip("\n"))
     return 0
 

@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     c = cmd("checkpoint", "sign the current tree (default), or show/list signed checkpoints")
     c.add_argument("action", nargs="?", default="sign", choices=["sign", "show", "list"])
     c.add_argument("size", nargs="?", type=int, help="tree size to show (default: latest)")
+    c.add_argument("--out", metavar="FILE", help="sign/show: also write the signed note to FILE")
 
     c = cmd("proof", "print an inclusion or consistency proof against signed checkpoints")
     c.add_argument("kind", choices=["inclusion", "consistency"])
@@ -190,6 +191,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
     c.add_argument("--inventory", metavar="FILE", help="inventory YAML (tenant packs need it)")
     c.add_argument("--previous", metavar="FILE", help="previous pack's checkpoint")
+    c.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="a signed checkpoint note from the log key's holder (checkpoint sign --out): "
+        "build on it instead of signing one here (no log private key needed)",
+    )
     c.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
     c.add_argument("--raci", metavar="FILE", help="RACI matrix (default: policies/raci.yaml)")
 

@@ -104,7 +104,11 @@ def _build(args: argparse.Namespace, config: Any) -> int:
         previous = _read(args.previous, "the previous pack's checkpoint")
     elif state.is_file():
         previous = state.read_bytes()
+    note = None
+    if getattr(args, "checkpoint", None):  # signed where the log key is; never signed here
+        note = _read(args.checkpoint, "the signed checkpoint")
     request = PackRequest(
+        checkpoint=note,
         period=period,
         out=Path(args.out),
         tenant=args.tenant,

@@ -156,3 +156,15 @@ def _check_note_text(body: bytes) -> None:
         raise InputError(
             f"note text contains control character U+{ord(bad):04X}; only newline is allowed"
         )
+
+
+def sign_transition(current: Ed25519Signer, following: Ed25519Signer, tree: Checkpoint) -> bytes:
+    """A transition checkpoint of ``tree`` (see :mod:`edgeaudit.note.transition`): the tree with
+    a ``next-key`` line naming ``following``, signed by ``current`` and then by ``following``."""
+    from edgeaudit.note.transition import next_key_line
+
+    if (current.name, current.key_id) == (following.name, following.key_id):
+        raise InputError("a key transition needs a new key; both keys are the same")
+    extensions = (*tree.extensions, next_key_line(following.verifier_key))
+    body = Checkpoint(tree.origin, tree.size, tree.root, extensions).body()
+    return following.add_signature(current.sign_note(body))

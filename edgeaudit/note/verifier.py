@@ -206,11 +206,13 @@ class VerifiedNote:
     """A note with at least one valid signature from a trusted key.
 
     ``verified_by`` holds the key names of the trusted keys that signed, one entry per key,
-    in the order of their signature lines.
+    in the order of their signature lines; ``labels`` the same keys as ``name+keyid`` (two keys
+    of one name, e.g. a log key and its successor, differ there).
     """
 
     body: bytes
     verified_by: tuple[str, ...]
+    labels: tuple[str, ...] = ()
 
 
 def parse_note(text: bytes) -> ParsedNote:
@@ -292,7 +294,8 @@ def verify_note(text: bytes, verifiers: Sequence[Verifier]) -> VerifiedNote:
         raise NoteError(
             f"no signature from a trusted key; note signed by: {signed_by}; trusted keys: {known}"
         )
-    return VerifiedNote(note.body, tuple(verified.values()))
+    labels = tuple(f"{name}+{kid.hex()}" for name, kid in verified)
+    return VerifiedNote(note.body, tuple(verified.values()), labels)
 
 
 def verify_checkpoint(

@@ -53,6 +53,9 @@ class PackRequest:
     findings: Mapping[str, Any] | None = None
     inventory: Inventory | None = None
     previous: bytes | None = None  # the previous pack's signed checkpoint note
+    # a checkpoint note signed where the log key is (pack build --checkpoint FILE); None: the
+    # workspace signs one with its log key
+    checkpoint: bytes | None = None
     pdf: bool = True
     raci: Sequence[Mapping[str, Any]] | None = None
     # refs (framework:control) of the controls automated evidence only supports (the
@@ -145,7 +148,12 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
     verifier = Verifier.parse(config.verifier_key)
     if request.previous:  # refuse a bad previous checkpoint before signing anything
         previous_checkpoint(request.previous, verifier, log.origin)
-    cp = sign_checkpoint(config, log)
+    if request.checkpoint is not None:  # key separation: no log private key here
+        from edgeaudit.pack.given import given_checkpoint
+
+        cp = given_checkpoint(log, request.checkpoint, [verifier])
+    else:
+        cp = sign_checkpoint(config, log)
     work, zipped = _prepare_out(request.out)
     try:
         with log.reader() as reader:
@@ -314,7 +322,11 @@ def _quarantine(log: EvidenceLog) -> list[tuple[str, str, int]]:
 
 
 def period_assessment(
-    config: WorkspaceConfig, log: EvidenceLog, policies: Policies, period: Period
+    config: WorkspaceConfig,
+    log: EvidenceLog,
+    policies: Policies,
+    period: Period,
+    signs: bool = True,
 ) -> dict[str, Any]:
     """The site assessment of ``period`` a pack of the current snapshot carries.
 
@@ -342,6 +354,13 @@ def period_assessment(
         mapped={ref for rule in policies.rules.rules for ref in rule.controls},
         rules=rule_descriptions(policies),
     )
+    if doc is None and not signs:
+        raise InputError(
+            f"no recorded assessment of {period.label} is current, and with --checkpoint this "
+            "host does not sign: run `edgeaudit evaluate` for the period, have the log key's "
+            "holder sign a checkpoint after it (`edgeaudit checkpoint sign --out FILE`), and "
+            "pass that note with --checkpoint"
+        )
     if doc is None:
         # judged at a signed checkpoint, so the pack can state the population against it
         at = sign_checkpoint(config, log).tree_size
@@ -374,7 +393,7 @@ def build_assessed_pack(
     files the assessment judged). ``progress(stage, fraction)``: "evaluating", "building"."""
     report = progress or (lambda stage, fraction: None)
     report("evaluating", 0.2)
-    doc = period_assessment(config, log, policies, request.period)
+    doc = period_assessment(config, log, policies, request.period, signs=request.checkpoint is None)
     report("building", 0.5)
     raci = request.raci
     if raci is None and policies.raci is not None:
