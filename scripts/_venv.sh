@@ -1,5 +1,5 @@
 # Sourced by scripts/demo and scripts/test: make sure .venv exists with edgeaudit installed.
-# Usage: ensure_venv [EXTRAS]   (e.g. ensure_venv test)
+# Usage: ensure_venv [EXTRAS]   (comma-separated, e.g. ensure_venv all,test; none: the core)
 set -euo pipefail
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,8 +34,8 @@ ensure_venv() {
             "$py" -m venv "$VENV"
         fi
     fi
-    # Reinstall only when pyproject.toml or the requested extras changed.
-    want="$(sha256sum "$_root/pyproject.toml" | cut -c1-16)-${extras}"
+    # Reinstall only when the packaging files or the requested extras changed.
+    want="$(cat "$_root/pyproject.toml" "$_root/setup.py" | sha256sum | cut -c1-16)-${extras}"
     stamp="$VENV/.edgeaudit-installed"
     if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp"; then
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from edgeaudit import __version__
@@ -289,6 +289,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--export-quota", type=int, default=20, help="exports per scope per day")
     c.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
 
+    from edgeaudit.cli import witness as witness_cli
+
+    witness_cli.add_arguments(cmd("witness", "run a C2SP tlog-witness: init, key, serve"))
+
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(
         "action",
@@ -325,18 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="edgeaudit: %(levelname)s: %(message)s",
         force=True,  # the CLI owns the logging of its process (and of each in-process run)
     )
-    if args.command in ("token", "serve"):
-        from edgeaudit.cli import serve as commands
-    elif args.command in ("backup", "restore"):
-        from edgeaudit.cli import backup as commands  # type: ignore[no-redef]
-    elif args.command == "pack" or getattr(args, "pack", None):
-        from edgeaudit.cli import pack as commands  # type: ignore[no-redef]  # verify PACK: no store
-    else:
-        from edgeaudit.cli import commands  # type: ignore[no-redef]
+    from edgeaudit import extras
 
-    handler = getattr(commands, f"cmd_{args.command}")
     try:
-        code = int(handler(args))
+        extras.require(args)  # a missing optional part: exit 2 naming the extra to install
+        code = int(_handler(args.command, args)(args))
         sys.stdout.flush()
         return code
     except EdgeauditError as exc:
@@ -348,14 +345,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _closed_pipe()
-    except Exception as exc:  # a bug: one line and exit 4, never exit 1 ("verification failed")
+    except ModuleNotFoundError as exc:
+        missing = extras.for_module(exc.name, args)
+        if missing is None:
+            return _internal(args, exc)
         if args.verbose:
-            log.exception("internal error")
-        return _error(
-            args,
-            EXIT_INTERNAL,
-            f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
-        )
+            log.exception("failed")
+        return _error(args, missing.exit_code, str(missing))
+    except Exception as exc:  # a bug: one line and exit 4, never exit 1 ("verification failed")
+        return _internal(args, exc)
+
+
+def _handler(command: str, args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    """The command's function; each command module imports only what its commands need."""
+    if command in ("token", "serve"):
+        from edgeaudit.cli import serve as commands
+    elif command == "witness":
+        from edgeaudit.cli import witness as commands  # type: ignore[no-redef]
+    elif command in ("backup", "restore"):
+        from edgeaudit.cli import backup as commands  # type: ignore[no-redef]
+    elif command == "pack" or getattr(args, "pack", None):
+        from edgeaudit.cli import pack as commands  # type: ignore[no-redef]  # verify PACK: no store
+    else:
+        from edgeaudit.cli import commands  # type: ignore[no-redef]
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{command}")
+    return handler
+
+
+def _internal(args: argparse.Namespace, exc: Exception) -> int:
+    """A bug: one line and exit 4, never exit 1 ("verification failed")."""
+    if args.verbose:
+        log.exception("internal error")
+    return _error(
+        args,
+        EXIT_INTERNAL,
+        f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
+    )
 
 
 def _error(args: argparse.Namespace, code: int, message: str) -> int:
