@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from edgeaudit.errors import InputError
+from edgeaudit.events import parse_utc_time
 from edgeaudit.yamlfile import Node, load_yaml
 
 ASSET_KINDS: Final = frozenset({"host", "bmc", "switch", "pdu"})
@@ -26,6 +28,11 @@ KEY_PROVIDERS: Final = frozenset({"vault-transit", "aws-kms"})
 class Tenant:
     id: str
     name: str
+    # where the tenant's data may be (residency): its jurisdiction (e.g. IN, EU) and the regions
+    # its keys, evidence and backups may live in and be used from (AWS regions, site regions)
+    jurisdiction: str | None = None
+    regions: tuple[str, ...] = ()
+    reviewer: str | None = None  # the principal who reviews the tenant's principals' access
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,8 @@ class Principal:
     tenant: str | None
     roles: tuple[str, ...]
     identities: tuple[tuple[str, str], ...]  # (kind, identity)
+    end_date: str | None = None  # RFC 3339 UTC: access ended (a leaver); activity after fails
+    shared: bool = False  # a shared or generic account (interactive logons are findings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,26 @@ class Key:
     tenant: str
     provider: str
     identities: tuple[str, ...]  # transit "mount/name", ARNs, aliases, key ids
+    # where the key material lives: the Vault cluster's region (default: the site's), replicas
+    regions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Leaver:
+    """A principal removed from the inventory, with the date their access ended."""
+
+    id: str
+    end_date: str  # RFC 3339 UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """Where evidence or a backup of it is kept (residency)."""
+
+    name: str
+    kind: str  # evidence | backup
+    region: str
+    tenants: tuple[str, ...] = ()  # whose data it holds (empty: every tenant's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +108,9 @@ class Inventory:
     principals: tuple[Principal, ...]
     keys: tuple[Key, ...]
     break_glass: tuple[BreakGlass, ...]
+    region: str | None = None  # the site's region (where its Vault and evidence store run)
+    leavers: tuple[Leaver, ...] = ()
+    storage: tuple[Storage, ...] = ()
 
     @classmethod
     def empty(cls) -> Inventory:
@@ -131,6 +163,9 @@ class Inventory:
     def tenant_ids(self) -> frozenset[str]:
         return frozenset(t.id for t in self.tenants)
 
+    def tenant(self, tid: str | None) -> Tenant | None:
+        return next((t for t in self.tenants if t.id == tid), None)
+
 
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate an inventory file."""
@@ -139,13 +174,33 @@ def load_inventory(path: str | Path) -> Inventory:
 
 def _build(root: Node) -> Inventory:
     top = root.mapping(
-        {"site", "tenants", "segments", "assets", "principals", "keys", "break_glass"},
+        {
+            "site",
+            "tenants",
+            "segments",
+            "assets",
+            "principals",
+            "keys",
+            "break_glass",
+            "leavers",
+            "storage",
+        },
         {"site", "tenants"},
     )
-    site = top["site"].mapping({"name", "timezone"}, {"name"})
+    site = top["site"].mapping({"name", "timezone", "region"}, {"name"})
+    tenant_nodes = [
+        n.mapping({"id", "name", "jurisdiction", "regions", "reviewer"}, {"id"})
+        for n in top["tenants"].items()
+    ]
     tenants = tuple(
-        Tenant(f["id"].text("tenant id"), f["name"].text("tenant name") if "name" in f else "")
-        for f in (n.mapping({"id", "name"}, {"id"}) for n in top["tenants"].items())
+        Tenant(
+            f["id"].text("tenant id"),
+            f["name"].text("tenant name") if "name" in f else "",
+            f["jurisdiction"].text("jurisdiction") if "jurisdiction" in f else None,
+            f["regions"].texts("region") if "regions" in f else (),
+            f["reviewer"].text("reviewer") if "reviewer" in f else None,
+        )
+        for f in tenant_nodes
     )
     tenant_ids = {t.id for t in tenants}
     if len(tenant_ids) != len(tenants):
@@ -193,7 +248,18 @@ def _build(root: Node) -> Inventory:
     seen_identities: dict[tuple[str, str], str] = {}
     for n in top["principals"].items() if "principals" in top else ():
         f = n.mapping(
-            {"id", "type", "org", "tenant", "partner", "roles", "identities"}, {"id", "type", "org"}
+            {
+                "id",
+                "type",
+                "org",
+                "tenant",
+                "partner",
+                "roles",
+                "identities",
+                "end_date",
+                "shared",
+            },
+            {"id", "type", "org"},
         )
         pid = f["id"].text("principal id")
         ptype, org = f["type"].text("type"), f["org"].text("org")
@@ -217,18 +283,31 @@ def _build(root: Node) -> Inventory:
                     seen_identities[(kind, ident)] = pid
                     identities.append((kind, ident))
         roles = f["roles"].texts("role") if "roles" in f else ()
-        principals.append(Principal(pid, ptype, org, tenant, roles, tuple(identities)))
+        end = _end_date(f["end_date"]) if "end_date" in f else None
+        shared = f["shared"].boolean("shared") if "shared" in f else False
+        principals.append(Principal(pid, ptype, org, tenant, roles, tuple(identities), end, shared))
+    pids = {p.id for p in principals}
+    for f in tenant_nodes:
+        if "reviewer" in f and f["reviewer"].text("reviewer") not in pids:
+            raise f["reviewer"].fail(
+                f"reviewer {f['reviewer'].text('reviewer')!r} is not a principal of the inventory"
+            )
 
     keys = []
     for n in top["keys"].items() if "keys" in top else ():
-        f = n.mapping({"id", "tenant", "provider", "identities"}, {"id", "tenant", "provider"})
+        f = n.mapping(
+            {"id", "tenant", "provider", "identities", "regions"}, {"id", "tenant", "provider"}
+        )
         provider = f["provider"].text("provider")
         if provider not in KEY_PROVIDERS:
             raise f["provider"].fail(
                 f"provider {provider!r} must be one of {sorted(KEY_PROVIDERS)}"
             )
         identities_k = f["identities"].texts("key identity") if "identities" in f else ()
-        keys.append(Key(f["id"].text("key id"), owner(f["tenant"], False), provider, identities_k))
+        regions = f["regions"].texts("region") if "regions" in f else ()
+        keys.append(
+            Key(f["id"].text("key id"), owner(f["tenant"], False), provider, identities_k, regions)
+        )
 
     break_glass = []
     hostnames = {a.hostname for a in assets}
@@ -243,6 +322,24 @@ def _build(root: Node) -> Inventory:
                 )
         break_glass.append(BreakGlass(f["account"].text("account"), bg_assets))
 
+    leavers = []
+    for n in top["leavers"].items() if "leavers" in top else ():
+        f = n.mapping({"id", "end_date", "reason"}, {"id", "end_date"})
+        # a leaver may still be listed as a principal (an inventory kept for the collectors of
+        # the time): its end date applies all the same
+        leavers.append(Leaver(f["id"].text("leaver id"), _end_date(f["end_date"])))
+
+    storage = []
+    for n in top["storage"].items() if "storage" in top else ():
+        f = n.mapping({"name", "kind", "region", "tenants"}, {"name", "kind", "region"})
+        skind = f["kind"].text("storage kind")
+        if skind not in ("evidence", "backup"):
+            raise f["kind"].fail(f"storage kind {skind!r} must be evidence or backup")
+        holds = tuple(owner(t, False) for t in f["tenants"].items()) if "tenants" in f else ()
+        storage.append(
+            Storage(f["name"].text("storage name"), skind, f["region"].text("region"), holds)
+        )
+
     tz = site["timezone"].text("timezone") if "timezone" in site else None
     return Inventory(
         site=site["name"].text("site name"),
@@ -253,4 +350,19 @@ def _build(root: Node) -> Inventory:
         principals=tuple(principals),
         keys=tuple(keys),
         break_glass=tuple(break_glass),
+        region=site["region"].text("region") if "region" in site else None,
+        leavers=tuple(leavers),
+        storage=tuple(storage),
     )
+
+
+def _end_date(n: Node) -> str:
+    """An end date as RFC 3339 UTC: a date (``2026-08-14``: access ended at its start, UTC) or
+    an RFC 3339 UTC time."""
+    value = n.text("end_date")
+    if len(value) == 10:
+        value += "T00:00:00Z"
+    try:
+        return parse_utc_time(value, "end_date")[0]
+    except InputError as exc:
+        raise n.fail(f"{exc} (write 2026-08-14 or 2026-08-14T18:00:00Z)") from None

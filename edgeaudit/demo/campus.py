@@ -7,8 +7,10 @@ plans (``_probes``: two per vantage), copies of the inventory and the isolation 
 ``manifest.json``: every file with its parser kind, the ``edgeaudit collect`` arguments it
 needs, and its exact counts of records, expected events and planted malformed lines; the
 JSON-lines files to ``edgeaudit append`` (``appends``: the planted missed probe run, which no
-collector reads); and the planted policy violations (counts, each planted admin session with
-its principal, asset, times and ids, the planted segmentation leak and missed probe run).
+collector reads, and the operators' records of ``_operations``: log reviews, clock sync, backups,
+tenant access reviews, incidents and their reports); and the planted policy violations (counts,
+each planted admin session with its principal, asset, times and ids, the planted segmentation
+leak and missed probe run, ``planted_operations``: what ``_operations`` planted).
 
 The inventory copy is the one the collectors get (``edgeaudit demo collect`` passes it): the
 inventory as it was while the quarter was collected. In the planted campus it still lists a
@@ -37,7 +39,7 @@ import orjson
 import yaml
 
 from edgeaudit.collect.inventory import load_inventory
-from edgeaudit.demo import _audit, _hosts, _keys, _probes, _services
+from edgeaudit.demo import _access, _audit, _hosts, _keys, _operations, _probes, _services
 from edgeaudit.demo._common import Clock, Sink, Timed, iso, merge, ordered
 from edgeaudit.demo._plan import (
     OFFBOARDED,
@@ -51,8 +53,9 @@ from edgeaudit.errors import ConfigError, InputError
 from edgeaudit.policy.isolation import load_isolation
 from edgeaudit.probe.plan import load_plans
 
-# 2: sessions past grants, offboarded principal; 3: nmap scans, a leak and a missed probe run
-GENERATOR = "edgeaudit.demo.campus/3"
+# 2: sessions past grants, offboarded principal; 3: nmap scans, a leak and a missed probe run;
+# 4: operations records (ops/) and Vault key administration
+GENERATOR = "edgeaudit.demo.campus/4"
 DAY = 86400.0
 # share of the requested events per source; admin sessions (Teleport + hosts) add ~4 %
 SHARES = {
@@ -226,6 +229,11 @@ def generate_campus(
         files.append(
             _keys.write_keystate(out, f"vault/keystate-{key}.json", key, versions, observed)
         )
+    # key administration (a second Vault audit file) and the key state after it
+    admin, admin_planted = _operations.write_admin_vault(
+        out, seed, t0, keystates["media-b-data"], clean
+    )
+    files.extend(admin)
 
     kms_rotate = t0 + 60 * DAY + 7.0
     fa_arn, ac_arn = _keys.KMS_APPS[0][2], _keys.KMS_APPS[1][2]
@@ -261,6 +269,15 @@ def generate_campus(
         append, summary = _probes.write_missed(out, t0, inv, probe_plans)
         appends.append(append)
         missed.append(summary)
+    # what operators record: log reviews, clock sync, backups, tenant reviews, incidents
+    ops_append, ops_planted = _operations.write_operations(out, seed, t0, t1, clock.zone, clean)
+    appends.append(ops_append)
+    # logins, a cage controller, a console log; alarm reviews and maintenance windows (1-6)
+    access_files, access_append, access_planted = _access.write_access(
+        out, seed, t0, t1, n_admin, clock, zone_name, year, CARD_KEY_ENV, clean
+    )
+    files.extend(access_files)
+    appends.append(access_append)
 
     files.sort(key=lambda f: f["path"])
     manifest = _manifest(
@@ -278,6 +295,19 @@ def generate_campus(
         if s.kind in PLANTED_SESSIONS
     ]
     manifest["offboarded_principals"] = [] if clean else [OFFBOARDED["id"]]
+    manifest["planted_operations"] = {**ops_planted, **admin_planted}
+    manifest["planted_access"] = access_planted
+    manifest["planted"].update(
+        {
+            "failed_logon_burst_then_success": int("failed_logon_burst" in access_planted),
+            "alarm_without_follow_up": int("tamper_alarm" in access_planted),
+            "repeated_denied_badge": int("repeated_denied" in access_planted),
+            "console_without_badge_entry": int("console_without_badge" in access_planted),
+            "password_admin_logon": int("password_logon" in access_planted),
+            "partner_session_outside_window": int("partner_outside_window" in access_planted),
+        }
+    )
+    manifest["planted"].update(_operations.planted_counts(ops_planted, admin_planted))
     (out / "manifest.json").write_bytes(
         orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     )

@@ -53,6 +53,13 @@ PREFETCH = (
     "probe.run",
     "probe.result",
     "audit.pipeline",
+    # residency, retention, key lifecycle, leavers, incidents (issue 15, checks 7-12)
+    *("key.config", "vault.request", "auth.verified", "backup.run", "clock.sync", "review.log"),
+    *("incident.open", "incident.reported"),
+    # physical alarms, failed logons, partner windows, missed probes (issue 15, checks 1-6)
+    # (failed logons are streamed by their checks, never cached: most of a busy quarter)
+    *("physical.alarm", "physical.tamper", "physical.denied"),
+    *("review.alarm", "maintenance.window", "probe.missed"),
 )
 WIDEN = 1.0  # seconds: stored times compare as text, so SQL bounds are widened, then exact
 
@@ -145,6 +152,9 @@ class Context:
         self._cache: dict[tuple[str, bool], list[Ev]] = {}
         self._prefetched = False
         self._memo: dict[str, Any] = {}
+
+    def has_memo(self, key: str) -> bool:
+        return key in self._memo
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once per assessment: views several checks share (grants, probe runs)."""

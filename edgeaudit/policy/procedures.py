@@ -112,6 +112,60 @@ PROCEDURES: Final[dict[str, tuple[str, str]]] = {
         "Find source records quarantined because they forge a trusted program's identity.",
         "the quarantine of the period",
     ),
+    # residency, retention, clocks, reviews, key lifecycle, leavers, incidents (issue 15)
+    "residency.regions": (
+        "For every tenant with allowed regions, compare where each of its keys lives (keys' "
+        "regions, the KMS ARN's region, multi-Region keys, else the site's region), where each "
+        "use and administration happened (CloudTrail awsRegion), every replication, every "
+        "storage and every backup run of its data with the allowed regions.",
+        "every key.use, key.config, key.rotate and backup.run of the period, and the "
+        "inventory's keys, storage and site region",
+    ),
+    "retention.horizon": (
+        "From the store's per-source daily summaries, find each source's first entry and every "
+        "gap between consecutive entries (across midnight, UTC) from the retention horizon to "
+        "the store's latest entry; compare with the horizon of the tenants' jurisdictions and "
+        "the source's largest gap.",
+        "the per-source daily summaries of every entry up to the evaluated size",
+    ),
+    "clocks.synchronized": (
+        "For every asset with clock-sync records, check each record of the period "
+        "(synchronized, configured server, offset) and the time between consecutive records.",
+        "every clock.sync of the period and the 400 days before",
+    ),
+    "reviews.log_review": (
+        "For every site-local calendar day of the period that has ended, find a review.log by "
+        "someone holding R or A for the rule's activity in the days of the cadence ending on it.",
+        "every review.log of the period and the 400 days before",
+    ),
+    "reviews.tenant_access": (
+        "For every tenant, take each of its principals' latest review.access naming the tenant "
+        "by the tenant's reviewer or R/A of the rule's activity for the tenant (never their "
+        "own); the oldest must be within the cadence.",
+        "every review.access naming a tenant in the period and the 400 days before",
+    ),
+    "keys.lifecycle": (
+        "For every key administration (rotation, configuration, policy, deletion; not failed "
+        "calls or the provider's own rotation), check the principal's custody role or grant; "
+        "for every key, check the period's key-state snapshots for exportable or deletable and "
+        "the calls that scheduled a deletion.",
+        "every key.config and key.rotate of the period, key.state of the period and before",
+    ),
+    "keys.root_token": (
+        "Find every request made with a Vault root token.",
+        "every key.use, key.config, key.rotate and vault.request of the period",
+    ),
+    "leavers.no_activity": (
+        "For every principal with an end date (or listed as a leaver), find any activity from "
+        "that date on.",
+        "every logon, session, switch, command, door entry, grant, key use and administration, "
+        "Vault request and review of the period",
+    ),
+    "incidents.reporting": (
+        "For every incident declared in the period, find the report to each authority of its "
+        "tenant's jurisdiction and compare the elapsed time since awareness with the deadline.",
+        "every incident.open of the period and every incident.reported up to the as-of time",
+    ),
 }
 
 

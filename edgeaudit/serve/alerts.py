@@ -3,7 +3,10 @@
 * a denied path becomes reachable (a ``probe.result`` expected ``deny`` with verdict
   ``reachable``),
 * a critical finding appears (a ``policy.result`` that fails with severity ``critical``), or
-* store verification fails (checked every ``verify_every`` seconds, when set).
+* store verification fails (checked every ``verify_every`` seconds, when set),
+* a logon succeeds right after a burst of failed logons from its address or for its account,
+  or a door is forced open or a tamper alarm goes off (``alert_access``),
+* a Vault root token is used, or a key is made exportable or deletable (``alert_keys``).
 
 A watcher thread reads the entries appended since it last looked (the position is kept in
 ``alerts/state.json``, so a restart neither repeats nor skips alerts) and raises each alert
@@ -31,6 +34,7 @@ import orjson
 
 from edgeaudit.errors import EdgeauditError, InputError
 from edgeaudit.events import prepare
+from edgeaudit.serve import alert_access, alert_keys
 from edgeaudit.store import EvidenceLog
 
 log = logging.getLogger("edgeaudit.serve.alerts")
@@ -38,6 +42,8 @@ DENIED_REACHABLE = "denied-path-reachable"
 CRITICAL_FINDING = "critical-finding"
 VERIFY_FAILED = "verification-failed"
 STATE = "alerts/state.json"
+# the kinds of entries the watcher reads as they arrive
+WATCHED = ["probe.result", "policy.result", *alert_access.KINDS, *alert_keys.KINDS]
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,16 @@ def alerts_in(index: int, body: bytes) -> Iterator[Alert]:
                 entry.get("tenant"),
                 {"result": result.get("id"), "rule": result.get("rule")},
             )
+
+
+def _entry_alerts(index: int, body: bytes, reader: Any, size: int) -> Iterator[Alert]:
+    yield from alerts_in(index, body)
+    for trigger, summary, entry, tenant, detail in alert_access.access_alerts(
+        index, orjson.loads(body), reader, size
+    ):
+        yield Alert(trigger, summary, entry, tenant, detail)
+    for trigger, summary, entry, tenant, detail in alert_keys.key_alerts(index, orjson.loads(body)):
+        yield Alert(trigger, summary, entry, tenant, detail)
 
 
 class Notifier:
@@ -200,11 +216,9 @@ class Watcher:
                 size, _ = reader.head()
                 found = [
                     a
-                    for index, body, _ in reader.select(
-                        ["probe.result", "policy.result"], None, None, size
-                    )
+                    for index, body, _ in reader.select(WATCHED, None, None, size)
                     if index >= self.position
-                    for a in alerts_in(index, bytes(body))
+                    for a in _entry_alerts(index, bytes(body), reader, size)
                 ]
             for a in found:
                 sent.append(self.raise_alert(a))

@@ -32,7 +32,7 @@ from edgeaudit.merkle.tree import consistency_proof, inclusion_proof, root
 from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
-from edgeaudit.store import health, sql
+from edgeaudit.store import health, sql, summaries
 from edgeaudit.store import queries as reads
 from edgeaudit.store.schema import Checkpoint as CheckpointRow
 from edgeaudit.store.schema import Entry, Log, QuarantineRow, SourceOffset, Tile
@@ -170,6 +170,9 @@ class EvidenceLog:
                 edge = sql.fetch_tiles(conn, log_id, right_edge(size))
                 tiles = extend_tiles(size, edge, leaves)
                 sql.insert_entries(conn, rows)
+                summaries.upsert(
+                    conn, log_id, summaries.summarize((r[1], r[5], r[8]) for r in rows)
+                )
                 sql.upsert_tiles(conn, log_id, tiles)
                 sql.update_head(conn, log_id, idx, head)
         return AppendResult(
@@ -417,6 +420,10 @@ class LogReader:
     def source_counts(self, upto: int) -> list[tuple[str, int]]:
         """(source, entries) of entries below index ``upto`` that name their source."""
         return reads.source_counts(self._conn, self._log_id, upto)
+
+    def source_days(self, upto: int) -> list[summaries.SourceDay]:
+        """Per-source daily summaries of the entries below index ``upto`` (``summaries``)."""
+        return summaries.read(self._conn, self._log_id, upto)
 
     def last_index_before(self, until: str, upto: int) -> int:
         """Highest index below ``upto`` whose stored time text sorts before ``until``."""

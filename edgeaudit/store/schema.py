@@ -121,4 +121,18 @@ class SourceOffset(Base):
     updated_at: Mapped[str] = mapped_column(String(40))
 
 
+class SourceDayRow(Base):
+    """Per source and UTC day: entries, first index, first and last time (``summaries``)."""
+
+    __tablename__ = "source_days"
+
+    log_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    entries: Mapped[int] = mapped_column(BigInteger)
+    first_idx: Mapped[int] = mapped_column(BigInteger)
+    first_time: Mapped[str] = mapped_column(String(40))
+    last_time: Mapped[str] = mapped_column(String(40))
+
+
 APPEND_ONLY_TABLES = ("entries", "checkpoints")

@@ -312,7 +312,7 @@ def probe_run(
         "run": run,
         "plan": "p",
         "vantage": vantage,
-        "matrix_version": "1",
+        "matrix_version": "2026.11-1",  # policies/isolation.yaml
         "engine": "edgeaudit-probe/1",
         "params": {},
         "started": time,

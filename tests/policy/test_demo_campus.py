@@ -419,3 +419,153 @@ def test_tenant_output_names_no_other_tenant(planted: Any) -> None:
         assert leaked == []
     # the cross-tenant key use is still reported to fintech-a, with a neutral label
     assert "tenant-" in out
+
+
+# -- issue 15, checks 1-6: alarms, denied badges, console, brute force, shared accounts, logon
+#    strength, partner windows, missed probe runs ----------------------------------------------
+
+
+def test_access_plants_are_found_with_principal_asset_and_entries(
+    assessed: Any, planted: Any
+) -> None:
+    _, data, entries = assessed
+    p = planted[1]["planted_access"]
+
+    # the tamper alarm nobody followed up: the only failing door, citing the alarm
+    (alarm,) = _failing(data, "physical-alarm-follow-up")
+    assert alarm["scope"] == {"subject": f"door {p['tamper_alarm']['door']}"}
+    cited = _cited(alarm, entries)
+    assert [e["kind"] for e in cited if e["time"] == p["tamper_alarm"]["time"]] == [
+        "physical.tamper"
+    ]
+
+    # the partner's card denied four times within minutes
+    (denied,) = _failing(data, "physical-denied-repeated")
+    assert denied["scope"]["principal"] == p["repeated_denied"]["principal"]
+    cited = _cited(denied, entries)
+    assert len(cited) == p["repeated_denied"]["denials"]
+    assert {e["kind"] for e in cited} == {"physical.denied"}
+    assert {e["attrs"]["reason"] for e in cited} == {"Invalid Time Zone"}
+
+    # the console session with no badge entry
+    (console,) = _failing(data, "console-after-badge-entry")
+    c = p["console_without_badge"]
+    assert (console["scope"]["principal"], console["scope"]["asset"]) == (
+        c["principal"],
+        c["asset"],
+    )
+    starts = [e for e in _cited(console, entries) if e["kind"] == "session.start"]
+    assert [(e["time"], e["attrs"]["service"]) for e in starts] == [(c["start"], "login")]
+
+    # twelve failed logons from one address, then a success from it: by address and account
+    b = p["failed_logon_burst"]
+    bursts = _failing(data, "logon-failure-bursts")
+    assert {r["scope"]["subject"] for r in bursts} == {
+        f"source {b['src_ip']}",
+        f"account {b['principal']}",
+    }
+    for r in _failing(data, "logon-success-after-burst"):
+        assert r["scope"]["principal"] == b["principal"]
+        cited = _cited(r, entries)
+        failures = [e for e in cited if e["kind"] == "auth.logon_failed"]
+        assert len(failures) == b["failures"]
+        assert {e["actor"]["src_ip"] for e in failures} == {b["src_ip"]}
+        assert [e["time"] for e in cited if e["kind"] == "auth.logon"][-1] == b["success"]
+    assert len(_failing(data, "logon-success-after-burst")) == 2
+
+    # the break-glass logon (unreviewed) is also the shared-account finding
+    (shared,) = _failing(data, "shared-account-logons")
+    assert (shared["scope"]["asset"], shared["scope"]["subject"]) == (
+        "bastion-1",
+        "account breakglass",
+    )
+
+    # the SSH logon by password
+    (weak,) = _failing(data, "logon-strength")
+    w = p["password_logon"]
+    assert (weak["scope"]["principal"], weak["scope"]["asset"]) == (w["principal"], w["asset"])
+    (logon,) = [e for e in _cited(weak, entries) if e["kind"] == "auth.logon"]
+    assert (logon["attrs"]["method"], logon["attrs"]["pid"]) == ("password", w["pid"])
+
+    # the partner's session through a standing role, outside any approved maintenance window
+    (partner,) = _failing(data, "partner-access-windows")
+    o = p["partner_outside_window"]
+    assert (partner["scope"]["principal"], partner["scope"]["asset"]) == (
+        o["principal"],
+        o["asset"],
+    )
+    sids = {
+        e["actor"].get("session") for e in _cited(partner, entries) if e.get("source") == "teleport"
+    }
+    assert sids == {o["teleport_sid"]}
+
+    # the missed scheduled probe run is a finding of its plan
+    (missed,) = _failing(data, "probe-runs-missed")
+    (m,) = planted[1]["missed_probe_runs"]
+    assert missed["scope"]["subject"] == f"plan {m['plan']}"
+    assert [e["kind"] for e in _cited(missed, entries)] == ["probe.missed"]
+    assert _failing(data, "probe-rerun-after-change") == []
+
+
+def test_operations_plants_are_found_with_their_entries(assessed: Any, planted: Any) -> None:
+    """Residency, retention, clocks, log review, key lifecycle, leavers, tenant reviews and
+    incident reporting (issue 15, checks 7-12): each planted violation, and nothing else."""
+    _, data, entries = assessed
+    ops = planted[1]["planted_operations"]
+
+    def only(rule: str) -> dict[str, Any]:
+        (r,) = _failing(data, rule)
+        return r
+
+    # a backup of media-b's data outside its allowed regions
+    r, b = only("data-residency"), ops["backup"]
+    assert (r["scope"]["tenant"], r["scope"]["subject"]) == (
+        b["tenant"],
+        f"backup: {b['destination']}",
+    )
+    (cited,) = _cited(r, entries)
+    assert (cited["kind"], cited["region"], cited["time"]) == ("backup.run", b["region"], b["time"])
+    assert b["region"] in r["reason"]
+    # the backup agent's outage: a collection gap of its source
+    r = only("evidence-retention")
+    assert r["scope"]["subject"] == "source backup-agent"
+    first_missing = ops["backup_outage_days"][0]
+    assert [g[0][:10] < first_missing < g[1][:10] for g in r["observed"]["gaps"]] == [True]
+    # the clock synchronized to an unconfigured server
+    r, c = only("clock-sync"), ops["clock"]
+    assert r["scope"]["asset"] == c["asset"]
+    (cited,) = _cited(r, entries)
+    assert (cited["server"], cited["time"]) == (c["server"], c["time"])
+    # three site-local days without a log review
+    r = only("log-review-daily")
+    assert r["observed"]["missed_days"] == ops["missed_log_review_days"]
+    # ravi.k (no key custody) changed media-b's key configuration; the key became exportable
+    k = ops["key_config"]
+    admin = [x for x in _failing(data, "key-administration") if "principal" in x["scope"]]
+    (r,) = admin
+    assert (r["scope"]["principal"], r["scope"]["key"]) == (k["principal"], k["key"])
+    (cited,) = _cited(r, entries)
+    assert (cited["kind"], cited["time"][:19]) == ("key.config", k["time"][:19])
+    (exposed,) = [x for x in _failing(data, "key-administration") if "principal" not in x["scope"]]
+    assert exposed["scope"] == {"tenant": "media-b", "key": k["key"], "subject": "exposure"}
+    kinds = sorted(e["kind"] for e in _cited(exposed, entries))
+    assert kinds == ["key.config", "key.state"]
+    # the root-token request
+    r = only("vault-root-token")
+    (cited,) = _cited(r, entries)
+    assert cited["actor"]["credential"] == "root-token"
+    assert cited["target"]["resource"] == ops["root_token"]["path"]
+    # the offboarded operator's decrypt after the end date the inventory's leavers give
+    r = only("leaver-activity")
+    assert r["scope"]["principal"] == planted[1]["offboarded_principals"][0]
+    assert {e["kind"] for e in _cited(r, entries)} == {"key.use"}
+    assert all(e["time"] >= "2026-07-15" for e in _cited(r, entries))
+    # ai-c's access review by someone who may not review it
+    r, v = only("tenant-access-review"), ops["review"]
+    assert r["scope"]["tenant"] == v["tenant"]
+    assert [e["reviewer"] for e in _cited(r, entries)] == [v["reviewer"]]
+    # the incident reported to CERT-In after six hours
+    r, i = only("incident-reporting"), ops["incident"]
+    assert (r["scope"]["tenant"], r["scope"]["subject"]) == (i["tenant"], f"incident {i['id']}")
+    assert "CERT-In" in r["reason"]
+    assert {e["kind"] for e in _cited(r, entries)} == {"incident.open", "incident.reported"}

@@ -13,7 +13,7 @@ from tests.policy.helpers import Evidence, command, edit, of, run, the
 def test_default_matrix_is_well_formed(ev: Evidence, pol: Path) -> None:
     a = run(pol, ev.log)
     rs = of(a, "raci-structure")
-    assert len(rs) == 10
+    assert len(rs) == 11
     assert {r.status for r in rs} == {PASS}
 
 
@@ -25,7 +25,13 @@ def test_two_accountables_no_responsible_and_a_missing_activity(ev: Evidence, po
         "  - id: patching\n    R: [pod-ops, msp]\n    A: [ops-lead, pod-ops]\n",
     )
     edit(raci, "  - id: backups\n    R: [pod-ops]\n", "  - id: backups\n")
-    # a required activity no rule names may be missing from the matrix (a finding, not an error)
+    # a required activity no rule names may be missing from the matrix (a finding, not an error):
+    # the rule that names incident-response is switched off
+    edit(
+        pol / "rules.yaml",
+        "  - id: incident-reporting\n",
+        "  - id: incident-reporting\n    enabled: false\n",
+    )
     edit(
         raci,
         "  - id: incident-response\n    R: [pod-ops, msp]\n    A: ops-lead\n"

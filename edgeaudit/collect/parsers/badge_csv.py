@@ -29,6 +29,12 @@ and time joined by a space when they are two columns); ``encoding`` (default ``u
 lines. A header option (``header=time,log_id,...``) stands in for the header line when a run
 resumes after it.
 
+Event names are compared in lower case with single spaces. Beyond the built-in list (the usual
+spellings: "Door Forced Open", "Held Open", "Door Ajar", "Tamper Alarm", "Access Denied -
+Invalid Time Zone", ...) options ``events.granted``, ``events.denied``, ``events.forced_open``,
+``events.held_open`` and ``events.tamper`` each list a site's own names, ``|``-separated (e.g.
+``--option 'events.tamper=Cabinet Open Alarm|Enclosure Breach'``); they take precedence.
+
 Kinds: ``physical.access`` (granted, success), ``physical.denied`` (denied, failure, with the
 reason; ``Access denied: <why>`` gives the reason when no reason column says it),
 ``physical.alarm`` (forced open / held open / open too long, ``attrs.alarm``),
@@ -70,7 +76,7 @@ import csv
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
 from zoneinfo import ZoneInfo
@@ -219,6 +225,38 @@ _EVENTS: Final[dict[str, tuple[str, str, str | None]]] = {
     "reader tamper": ("physical.tamper", "unknown", None),
     "door tamper": ("physical.tamper", "unknown", None),
     "hardware tamper": ("physical.tamper", "unknown", None),
+    # other spellings of the common products (a site adds its own with the events.* options)
+    "access denied (invalid time zone)": ("physical.denied", "failure", None),
+    "invalid time zone": ("physical.denied", "failure", None),
+    "invalid timezone": ("physical.denied", "failure", None),
+    "expired badge": ("physical.denied", "failure", None),
+    "expired card": ("physical.denied", "failure", None),
+    "invalid pin": ("physical.denied", "failure", None),
+    "anti-passback violation": ("physical.denied", "failure", None),
+    "antipassback violation": ("physical.denied", "failure", None),
+    "door forced open alarm": ("physical.alarm", "unknown", "forced_open"),
+    "forced door": ("physical.alarm", "unknown", "forced_open"),
+    "forced entry": ("physical.alarm", "unknown", "forced_open"),
+    "door held open alarm": ("physical.alarm", "unknown", "held_open"),
+    "door held": ("physical.alarm", "unknown", "held_open"),
+    "door ajar": ("physical.alarm", "unknown", "held_open"),
+    "door propped open": ("physical.alarm", "unknown", "held_open"),
+    "propped open": ("physical.alarm", "unknown", "held_open"),
+    "tamper alarm": ("physical.tamper", "unknown", None),
+    "reader tamper alarm": ("physical.tamper", "unknown", None),
+    "door tamper alarm": ("physical.tamper", "unknown", None),
+    "panel tamper": ("physical.tamper", "unknown", None),
+    "cabinet tamper": ("physical.tamper", "unknown", None),
+    "enclosure tamper": ("physical.tamper", "unknown", None),
+    "case tamper": ("physical.tamper", "unknown", None),
+}
+# option -> what the event names it lists ("|"-separated, compared like the defaults) mean
+EVENT_OPTIONS: Final[dict[str, tuple[str, str, str | None]]] = {
+    "events.granted": ("physical.access", "success", None),
+    "events.denied": ("physical.denied", "failure", None),
+    "events.forced_open": ("physical.alarm", "unknown", "forced_open"),
+    "events.held_open": ("physical.alarm", "unknown", "held_open"),
+    "events.tamper": ("physical.tamper", "unknown", None),
 }
 _DENIED_PREFIXES: Final = ("access denied", "denied")  # "Access denied: Expired credential"
 NO_KEY: Final = "no card hashing key configured"
@@ -270,6 +308,10 @@ class BadgeCsvParser:
         "time_format": "strptime format of the time column (default ISO 8601)",
         "encoding": "the export's text encoding (default utf-8)",
         "header": "the CSV header line, when the input has none (e.g. resuming)",
+        **{
+            k: f"more event names ('|'-separated) that mean {v[2] or v[0]}"
+            for k, v in EVENT_OPTIONS.items()
+        },
     }
 
     def __init__(self) -> None:
@@ -286,6 +328,12 @@ class BadgeCsvParser:
         self._digit_names = any(any(ch.isdigit() for ch in n) for n in configured)
         self._format = opts.get("time_format")
         self._encoding = opts.get("encoding", "utf-8")
+        self._events = {
+            event_words(name): spec
+            for option, spec in EVENT_OPTIONS.items()
+            for name in opts.get(option, "").split("|")
+            if name.strip()
+        }
         self._index: dict[str, int] | None = None
         self._cols: tuple[int, ...] = ()  # field index of each of COLUMNS + EXTRA, -1 if absent
         self._card_fields: tuple[int, ...] = ()  # fields never quarantined in clear
@@ -527,7 +575,7 @@ class BadgeCsvParser:
                 outcome="failure" if gap else "unknown",
                 attrs=tuple(sorted(attrs.items())),
             )
-        found = _event_type(event_text)
+        found = _event_type(event_text, self._events)
         if found is None:
             raise _Bad(f"unknown event type {event_text!r}")
         kind, outcome, alarm, why = found
@@ -628,18 +676,23 @@ def _offset(local: datetime, zone: ZoneInfo) -> tuple[timedelta, bool, str] | No
     return offset, second is not None and second != offset, prefix
 
 
-def _event_type(text: str) -> tuple[str, str, str | None, str] | None:
-    """(kind, outcome, alarm, reason) of an event text; None when it is not a known type."""
-    found = _EVENTS.get(text)
-    if found is not None:
-        return (*found, "")
-    words = " ".join(text.lower().replace("_", " ").split())
-    found = _EVENTS.get(words)
+def event_words(text: str) -> str:
+    """An event text as compared: lower case, ``_`` as a space, single spaces."""
+    return " ".join(text.lower().replace("_", " ").split())
+
+
+def _event_type(
+    text: str, extra: Mapping[str, tuple[str, str, str | None]] | None = None
+) -> tuple[str, str, str | None, str] | None:
+    """(kind, outcome, alarm, reason) of an event text (the site's own names in ``extra``
+    first); None when it is not a known type."""
+    words = event_words(text)
+    found = (extra or {}).get(words) or _EVENTS.get(text) or _EVENTS.get(words)
     if found is not None:
         return (*found, "")
     for prefix in _DENIED_PREFIXES:  # "Access denied: Invalid PIN", "Denied - expired card"
         if words.startswith(prefix) and words[len(prefix) : len(prefix) + 1] in (":", "-", " "):
-            why = text.strip()[len(prefix) :].lstrip(" :-").strip()
+            why = text.strip()[len(prefix) :].lstrip(" :-\u2013\u2014").strip()
             if why:
                 return "physical.denied", "failure", None, why
     return None

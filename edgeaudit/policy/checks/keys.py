@@ -1,5 +1,6 @@
 """Tenant keys: used only by the tenant's principals or an authorized operator role (Cedar),
-and rotated within the maximum age (from key-state snapshots and rotation events)."""
+and rotated within the maximum age (from key-state snapshots and rotation events). Key
+administration, exposure and root tokens: ``key_lifecycle``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from edgeaudit.policy.checks._common import (
     text,
     who,
 )
+from edgeaudit.policy.checks._keyuse import collector_for
 from edgeaudit.policy.context import Context, Ev, epoch, when
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, STALE, Outcome, Scope
 from edgeaudit.policy.registry import Param, check
@@ -91,7 +93,11 @@ def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     decided: dict[tuple[str, str, bool], bool] = {}
     unknown: dict[str, list[Ev]] = defaultdict(list)  # uses of keys the inventory lacks
     known_key = ctx.cedar.known
+    # the same pass gathers what residency, root-token and leaver checks read of key use
+    facts = collector_for(ctx)
     for ev in ctx.stream("key.use"):
+        if facts is not None:
+            facts.add(ev)
         k = ev.rec.get("key")
         if type(k) is not dict:
             unknown["unknown"].append(ev)
@@ -110,6 +116,8 @@ def tenant_use(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
         if g is None:
             g = groups[(key, user)] = _Uses(ev)
         g.add(ev, allowed)
+    if facts is not None:
+        facts.publish()
     for (key, user), g in sorted(groups.items()):
         owner = text(g.first.get("key", "owner"))
         scope = Scope(tenant=ctx.tenant_of(owner), key=key, principal=user)
