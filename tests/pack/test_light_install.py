@@ -126,3 +126,15 @@ def test_a_missing_extra_is_named(core: Path, tmp_path: Path, argv: list[str], e
     assert f"pip install 'edgeaudit[{extra}]'" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_the_report_tells_the_auditor_how_to_install_the_verifier(site_pack: Path) -> None:
+    from pypdf import PdfReader
+
+    reader = PdfReader(site_pack / "report.pdf")
+    last = " ".join(reader.pages[-1].extract_text().split())
+    if "How to verify" not in last:  # the section may run over two pages
+        last = " ".join(reader.pages[-2].extract_text().split()) + " " + last
+    assert "How to verify" in last
+    assert "pip install edgeaudit" in last
+    assert "edgeaudit verify PACK --key" in last
