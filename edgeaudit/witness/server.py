@@ -19,6 +19,7 @@ _CHECKPOINT_PATH = re.compile(r"/([0-9a-f]{64})/checkpoint")
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # the listen backlog (socketserver's default of 5 resets clients)
     witness: Witness
 
 
