@@ -456,6 +456,11 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         p = parse_period(period, from_, to) if (period or from_ or to) else None
         return {"runs": service.probe_runs(who, period=p, client=_client(request))}
 
+    from edgeaudit.serve.tiles import TileLog, add_tile_routes
+
+    app.state.tiles = TileLog(service.public)
+    add_tile_routes(app, app.state.tiles)
+
     if pages:
         from edgeaudit.serve.page_routes import add_pages
 
@@ -468,9 +473,14 @@ def asgi(service: Service, *, pages: bool = True) -> ASGIApp:
     what uvicorn serves."""
     s = service.settings
     from edgeaudit.serve.fastpath import FastPublic
+    from edgeaudit.serve.tiles import FastTiles
 
+    app = create_app(service, pages=pages)
     return Edge(
-        FastPublic(BodyLimit(create_app(service, pages=pages), s.max_body), service.public),
+        FastPublic(
+            FastTiles(BodyLimit(app, s.max_body), app.state.tiles),
+            service.public,
+        ),
         public_url=PublicUrl.parse(s.base_url),
         proxies=parse_proxies(s.trusted_proxies),
         hsts=s.secure_cookies,

@@ -1,10 +1,10 @@
 """Who may do what: one table, checked by every endpoint and page.
 
 Roles: ``officer`` (compliance officer: everything), ``auditor`` (exports of any scope,
-findings, assessments, probe runs), ``security`` (findings and probe runs, no evidence
-exports), ``tenant`` (its own exports and its own findings, nothing else). A tenant asking for
-another tenant's data gets 403; another tenant's export job id answers 404, as an unknown id
-does, so job ids cannot be probed.
+findings, assessments, probe runs, the log's entry bundles), ``security`` (findings and probe
+runs, no evidence exports), ``tenant`` (its own exports and its own findings, nothing else). A
+tenant asking for another tenant's data gets 403; another tenant's export job id answers 404,
+as an unknown id does, so job ids cannot be probed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ FINDINGS: Final = "findings"
 ASSESSMENTS: Final = "assessments"
 PROBE_RUNS: Final = "probe-runs"
 DASHBOARD: Final = "dashboard"
+TILE_ENTRIES: Final = "tile.entries"
 
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     EXPORT_REQUEST: frozenset({"officer", "auditor", "tenant"}),
@@ -27,6 +28,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     ASSESSMENTS: frozenset({"officer", "auditor"}),
     PROBE_RUNS: frozenset({"officer", "auditor", "security"}),
     DASHBOARD: frozenset({"officer", "auditor", "security"}),
+    TILE_ENTRIES: frozenset({"officer", "auditor"}),
 }
 
 

@@ -1,0 +1,187 @@
+"""The log published read-only as C2SP tlog-tiles, at the service's root (the prefix).
+
+* ``GET /checkpoint``: the latest signed checkpoint note (``text/plain; charset=utf-8``),
+  cacheable for a second.
+* ``GET /tile/<L>/<N>[.p/<W>]``: hash tiles, public. A tile is served when the latest signed
+  checkpoint covers all its hashes, so every partial tile of every signed size is served, and
+  nothing beyond the signed size is (404). Full tiles are immutable (cached a year); partial
+  ones for a minute. Assembled from the store's tiles (:mod:`edgeaudit.merkle.c2sp`).
+* ``GET /tile/entries/<N>[.p/<W>]``: entry bundles (uint16 length-prefixed entries), never
+  public: an officer or auditor token (401 without one, 403 for another role).
+
+A path not in the spec's canonical form is a 400 naming what is wrong. :class:`FastTiles`
+answers well-formed hash tile and checkpoint requests in front of the framework (same bodies
+and headers); anything else goes on to the routes of :func:`add_tile_routes`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+from fastapi import FastAPI, Path
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from edgeaudit.merkle.c2sp import TileRef, assemble, bundle, parse_path, store_keys
+from edgeaudit.serve import authz
+from edgeaudit.serve.app import ApiError, Who, _doc
+from edgeaudit.serve.public import PublicLog
+from edgeaudit.serve.service_errors import NotFound
+from edgeaudit.store.tile_reads import entry_bodies, stored_tiles
+
+FULL_CACHE: Final = "public, max-age=31536000, immutable"
+PARTIAL_CACHE: Final = "public, max-age=60"
+ENTRIES_FULL_CACHE: Final = "private, max-age=31536000, immutable"
+ENTRIES_PARTIAL_CACHE: Final = "private, max-age=60"
+CHECKPOINT_CACHE: Final = "public, max-age=1"
+TEXT: Final = "text/plain; charset=utf-8"
+BINARY: Final = "application/octet-stream"
+ENTRY_ROLES: Final = frozenset({"officer", "auditor"})
+_KEEP: Final = 512  # full hash tiles kept in memory (8 KiB each): they never change
+
+
+class TileError(ValueError):
+    """A tile path not in the spec's form (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    content_type: str
+    cache: str
+
+
+class TileLog:
+    """The tile resources of one log, bounded by its latest signed checkpoint."""
+
+    def __init__(self, public: PublicLog) -> None:
+        self.public = public
+        self._full: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def checkpoint(self) -> Answer:
+        note = str(self.public.checkpoint()["note"]).encode()
+        return Answer(note, TEXT, CHECKPOINT_CACHE)
+
+    def _covered(self, ref: TileRef) -> None:
+        size = int(self.public.checkpoint()["tree_size"])
+        if ref.needed_size() > size:
+            raise NotFound(f"{ref.path()} is beyond the signed tree size {size}")
+
+    def hash_tile(self, ref: TileRef) -> Answer:
+        if ref.level is None:
+            raise TileError("an entry bundle is not a hash tile")
+        key = (ref.level, ref.index)
+        if ref.full:
+            with self._lock:
+                kept = self._full.get(key)
+            if kept is not None:
+                return Answer(kept, BINARY, FULL_CACHE)
+        self._covered(ref)
+        with self.public.log.reader() as reader:
+            body = assemble(ref, stored_tiles(reader, store_keys(ref)))
+        if ref.full:
+            with self._lock:
+                self._full[key] = body
+                while len(self._full) > _KEEP:
+                    self._full.popitem(last=False)
+        return Answer(body, BINARY, FULL_CACHE if ref.full else PARTIAL_CACHE)
+
+    def entry_bundle(self, ref: TileRef) -> Answer:
+        if ref.level is not None:
+            raise TileError("a hash tile is not an entry bundle")
+        self._covered(ref)
+        with self.public.log.reader() as reader:
+            entries = entry_bodies(reader, ref.start, ref.start + ref.width)
+        cache = ENTRIES_FULL_CACHE if ref.full else ENTRIES_PARTIAL_CACHE
+        return Answer(bundle(entries), BINARY, cache)
+
+
+def parse(path: str) -> TileRef:
+    """``/tile/...`` as a :class:`TileRef`; :class:`TileError` (400) if malformed."""
+    try:
+        return parse_path(path.removeprefix("/"))
+    except ValueError as exc:
+        raise TileError(str(exc)) from None
+
+
+TilePath = Annotated[str, Path(max_length=200, description="<N>[.p/<W>], N as x001/234")]
+
+
+@dataclass(frozen=True)
+class _Route:
+    path: str  # what the access log names
+
+
+_TILE_ROUTE: Final = _Route("/tile/{path}")
+_CHECKPOINT_ROUTE: Final = _Route("/checkpoint")
+
+
+class FastTiles:
+    """Well-formed ``GET /checkpoint`` and hash tile requests answered before the framework."""
+
+    def __init__(self, app: ASGIApp, tiles: TileLog) -> None:
+        self.app = app
+        self.tiles = tiles
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = None
+        if scope["type"] == "http" and scope.get("method") == "GET":
+            path = str(scope.get("path"))
+            if not scope.get("query_string"):
+                try:
+                    if path == "/checkpoint":
+                        answer = _CHECKPOINT_ROUTE, self.tiles.checkpoint()
+                    elif path.startswith("/tile/") and not path.startswith("/tile/entries/"):
+                        answer = _TILE_ROUTE, self.tiles.hash_tile(parse(path))
+                except (NotFound, TileError):
+                    answer = None  # the framework answers it, in the error shape
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        route, a = answer
+        scope["route"] = route
+        headers = [
+            (b"content-type", a.content_type.encode()),
+            (b"content-length", str(len(a.body)).encode()),
+            (b"cache-control", a.cache.encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": a.body})
+
+
+def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
+    """``/checkpoint``, ``/tile/entries/...`` (officer, auditor) and ``/tile/...``."""
+
+    def _response(a: Answer) -> Response:
+        return Response(a.body, media_type=a.content_type, headers={"Cache-Control": a.cache})
+
+    def _ref(path: str, entries: bool) -> TileRef:
+        try:
+            return parse(("tile/entries/" if entries else "tile/") + path)
+        except TileError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    @app.get("/checkpoint", tags=["tiles"], response_model=None, **_doc((404,)))
+    async def tlog_checkpoint() -> Response:
+        """The latest signed checkpoint note (C2SP tlog-tiles), text."""
+        return _response(tiles.checkpoint())
+
+    @app.get(
+        "/tile/entries/{path:path}",
+        tags=["tiles"],
+        response_model=None,
+        **_doc((400, 401, 403, 404, 429), authz.TILE_ENTRIES),
+    )
+    async def tlog_entries(path: TilePath, who: Who) -> Response:
+        """An entry bundle: the entries of a level-0 tile, uint16 length-prefixed."""
+        authz.require(who, authz.TILE_ENTRIES)
+        return _response(tiles.entry_bundle(_ref(path, True)))
+
+    @app.get("/tile/{path:path}", tags=["tiles"], response_model=None, **_doc((400, 404)))
+    async def tlog_tile(path: TilePath) -> Response:
+        """A hash tile: tile/<L>/<N>[.p/<W>] (256 hashes when full)."""
+        return _response(tiles.hash_tile(_ref(path, False)))
