@@ -62,9 +62,13 @@ def collect_argv(ws: Path, log: Path) -> list[str]:
 
 
 def fresh(base: Path, template: Path) -> Path:
+    """A copy of the empty workspace, its store at the current schema (others may add
+    migrations while a long run goes on; not timed)."""
     ws = base / "run"
     shutil.rmtree(ws, ignore_errors=True)
     shutil.copytree(template, ws)
+    timed([*EDGEAUDIT, "--workspace", str(ws), "db", "upgrade"], {**os.environ,
+          "PYTHONPATH": str(ROOT)})  # fmt: skip
     return ws
 
 
