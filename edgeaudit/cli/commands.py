@@ -297,6 +297,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise InputError("--manifest-key is for `verify PACK`; the store has no manifest")
     config = _workspace(args)
     verifiers = _verifiers(args, config)
+    from edgeaudit.verify.keychain import load_revocations
+
+    revoked = load_revocations(getattr(args, "revoked", None) or ())
     trusted = None
     if args.trusted_checkpoint:
         try:
@@ -310,7 +313,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         store, log = _open(config)
         with store:
             store.check_pages()  # SQLite quick_check: also pages the stream never reads
-            report = verify_log(log, verifiers, trusted=trusted)
+            report = verify_log(log, verifiers, trusted=trusted, revoked=revoked)
     except StoreDamagedError as exc:  # a damaged store fails verification: exit 1
         raise TamperError(str(exc)) from exc
     if args.json:

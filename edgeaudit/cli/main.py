@@ -123,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="trust this verifier key (string or file) instead of the workspace's",
     )
+    c.add_argument(
+        "--revoked",
+        metavar="KEYID@SIZE",
+        action="append",
+        help="a compromised key (log key id, or manifest kid) trusted only up to tree size SIZE; "
+        "or a file of such lines (repeatable)",
+    )
 
     c = cmd("collect", "parse source logs (KIND: syslog, journald, ...) into the store")
     c.add_argument("kind", metavar="KIND", help="source kind, e.g. syslog, journald, auditd")

@@ -192,7 +192,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             raise InputError(
                 f"{path}: the kept checkpoint does not verify with the log key: {exc}"
             ) from None
-    report = verify_pack(args.pack, keys, mkey, kept)
+    from edgeaudit.verify.keychain import load_revocations
+
+    revoked = load_revocations(getattr(args, "revoked", None) or ())
+    report = verify_pack(args.pack, keys, mkey, kept, revoked)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     elif report.ok:

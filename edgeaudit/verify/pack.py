@@ -20,13 +20,15 @@ from jose.exceptions import JOSEError
 from edgeaudit.canonical import canonical_json
 from edgeaudit.errors import CanonicalError, NoteError
 from edgeaudit.note.checkpoint import Checkpoint
-from edgeaudit.note.verifier import Verifier, verify_checkpoint
+from edgeaudit.note.verifier import Verifier
 from edgeaudit.verify import pack_format as pf
+from edgeaudit.verify.keychain import KeyChain, Revocation
 from edgeaudit.verify.pack_consistency import check_consistency, check_kept
 from edgeaudit.verify.pack_entries import check_entries
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, PackProblem, PackReport
 from edgeaudit.verify.pack_findings import check_binding, check_csv, check_oscal, load_findings
 from edgeaudit.verify.pack_key import ManifestKey
+from edgeaudit.verify.pack_keys import check_manifest_revoked, log_chain
 
 __all__ = ["PackFiles", "PackProblem", "PackReport", "verify_pack"]
 
@@ -36,9 +38,12 @@ def verify_pack(
     log_keys: Sequence[Verifier],
     manifest_key: ManifestKey,
     kept: Checkpoint | None = None,
+    revoked: Sequence[Revocation] = (),
 ) -> PackReport:
     """Every check of docs/pack-format.md; ``kept``: the auditor's kept checkpoint (verified
-    with ``log_keys`` by the caller), which the pack must extend by a proof from exactly it."""
+    with ``log_keys`` by the caller), which the pack must extend by a proof from exactly it.
+    The log key chain starts at ``log_keys`` (``pack_keys.log_chain``); ``revoked`` keys sign
+    nothing believed beyond their size."""
     files = PackFiles(Path(path))
     report = PackReport(str(path))
     for name, problem in files.problems:
@@ -48,13 +53,15 @@ def verify_pack(
         if manifest is None:
             return report
         report.tenant = manifest.get("tenant")
-        checkpoint = _check_checkpoint(files, manifest, log_keys, report)
+        chain = log_chain(files, log_keys, manifest.get("origin"), revoked)
+        checkpoint = _check_checkpoint(files, manifest, chain, report)
+        check_manifest_revoked(manifest_key.kid, report.tree_size, revoked, report)
         doc, cited = load_findings(files, manifest, report)
         if checkpoint is not None:
             size, root = checkpoint
             check_entries(files, manifest, size, root, cited, report)
             check_binding(doc, cited, manifest, report)
-            proven = check_consistency(files, manifest, log_keys, size, root, report)
+            proven = check_consistency(files, manifest, chain.verifiers, size, root, report)
             if kept is not None:
                 check_kept(kept, manifest, size, root, proven, report)
         elif kept is not None:
@@ -195,12 +202,12 @@ def _listed(
 
 
 def _check_checkpoint(
-    files: PackFiles, manifest: dict[str, Any], keys: Sequence[Verifier], report: PackReport
+    files: PackFiles, manifest: dict[str, Any], chain: KeyChain, report: PackReport
 ) -> tuple[int, bytes] | None:
     if not files.has(pf.CHECKPOINT):
         return None
     try:
-        cp = verify_checkpoint(files.read(pf.CHECKPOINT), keys, origin=manifest.get("origin"))
+        cp = chain.verify_checkpoint(files.read(pf.CHECKPOINT), manifest.get("origin"))
     except NoteError as exc:
         report.add(pf.CHECKPOINT, str(exc))
         return None

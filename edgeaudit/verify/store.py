@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 
 from edgeaudit.errors import NoteError
 from edgeaudit.note.checkpoint import Checkpoint
-from edgeaudit.note.verifier import Verifier, verify_checkpoint
+from edgeaudit.note.verifier import Verifier
 from edgeaudit.store import EvidenceLog, StoredCheckpoint
 from edgeaudit.verify import split, stream
+from edgeaudit.verify.keychain import KeyChain, Revocation
 from edgeaudit.verify.report import Problem, VerifyReport
 from edgeaudit.verify.stream import StoredTiles, Target, stream_entries
 
@@ -38,7 +39,7 @@ def _sqlite_file(log: EvidenceLog) -> str | None:
 
 def _check_notes(
     stored: Sequence[StoredCheckpoint],
-    verifiers: Sequence[Verifier],
+    chain: KeyChain,
     origin: str,
     problems: list[Problem],
 ) -> list[Target]:
@@ -46,7 +47,7 @@ def _check_notes(
     for cp in stored:
         label = f"checkpoint of size {cp.tree_size}"
         try:
-            parsed = verify_checkpoint(cp.note.encode("utf-8"), verifiers, origin=origin)
+            parsed = chain.verify_checkpoint(cp.note.encode("utf-8"), origin)
         except NoteError as exc:
             problems.append(Problem("checkpoint.signature", f"{label}: {exc}"))
             continue
@@ -69,10 +70,13 @@ def verify_log(
     trusted: bytes | None = None,
     *,
     alongside: Callable[[], object] | None = None,
+    revoked: Sequence[Revocation] = (),
 ) -> VerifyReport:
     """Verify ``log`` against the trusted ``verifiers`` (the log's public key).
 
     ``trusted`` is a signed checkpoint note obtained earlier, independently of this store.
+    Checkpoints are trusted through the key chain from ``verifiers`` (transition checkpoints
+    in the store rotate the key) minus the ``revoked`` keys (:mod:`edgeaudit.verify.keychain`).
     Raises :class:`NoteError` only if ``trusted`` itself does not verify; everything found in
     the store is reported in the returned :class:`VerifyReport`.
 
@@ -82,7 +86,7 @@ def verify_log(
     preference to anything the verification raised (a damaged page explains the rest).
     """
     if alongside is None:
-        return _verify_log(log, verifiers, trusted)
+        return _verify_log(log, verifiers, trusted, revoked)
     failed: list[BaseException] = []
 
     def run() -> None:
@@ -94,7 +98,7 @@ def verify_log(
     thread = threading.Thread(target=run, name="edgeaudit verify alongside", daemon=True)
     thread.start()
     try:
-        report = _verify_log(log, verifiers, trusted)
+        report = _verify_log(log, verifiers, trusted, revoked)
     except BaseException:
         thread.join()
         if failed:
@@ -107,15 +111,21 @@ def verify_log(
 
 
 def _verify_log(
-    log: EvidenceLog, verifiers: Sequence[Verifier], trusted: bytes | None
+    log: EvidenceLog,
+    verifiers: Sequence[Verifier],
+    trusted: bytes | None,
+    revoked: Sequence[Revocation] = (),
 ) -> VerifyReport:
     problems: list[Problem] = []
     trusted_cp: Checkpoint | None = None
-    if trusted is not None:
-        trusted_cp = verify_checkpoint(trusted, verifiers, origin=log.origin)
     with log.reader() as reader:  # one snapshot: concurrent appends are not tampering
+        stored = reader.checkpoints()
+        notes = [cp.note.encode("utf-8") for cp in stored]
+        keychain = KeyChain.from_notes(verifiers, notes, log.origin, revoked)
+        if trusted is not None:
+            trusted_cp = keychain.verify_checkpoint(trusted, log.origin)
         head_size, head_chain = reader.head()
-        targets = _check_notes(reader.checkpoints(), verifiers, log.origin, problems)
+        targets = _check_notes(stored, keychain, log.origin, problems)
         if trusted_cp is not None:
             targets.append(
                 Target(
