@@ -53,6 +53,8 @@ def needed(args: argparse.Namespace) -> tuple[str, ...]:
         return ("policy",) if args.no_pdf else ("policy", "pdf")
     if command == "serve":
         return ("serve",) if args.no_pdf else ("serve", "pdf")
+    if command == "token" and args.action == "issue":  # tokens are for the service
+        return ("serve",)
     return ()
 
 

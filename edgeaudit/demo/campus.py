@@ -76,8 +76,11 @@ def default_inventory() -> Path:
 
 
 def default_policy(name: str) -> Path:
-    """A file of the project's ``policies/`` (isolation matrix, probe plans, inventory)."""
-    return Path(__file__).resolve().parents[2] / "policies" / name
+    """A file of the project's ``policies/`` (isolation matrix, probe plans, inventory): the copy
+    a regular install ships in the package (setup.py), else a checkout's."""
+    package = Path(__file__).resolve().parents[1]
+    shipped = package / "_policies" / name
+    return shipped if shipped.is_file() else package.parent / "policies" / name
 
 
 def quarter(start: str | date) -> tuple[datetime, datetime]:

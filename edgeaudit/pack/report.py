@@ -32,7 +32,10 @@ from edgeaudit.pack.scope import TenantView
 from edgeaudit.policy.statuses import CONTROL_STATUSES
 from edgeaudit.verify.pack_key import ManifestKey
 
-TEMPLATES: Final = Path(__file__).resolve().parents[2] / "report_templates"
+_PACKAGE = Path(__file__).resolve().parents[1]
+# the copy a regular install ships in the package (setup.py), else a checkout's report_templates/
+_SHIPPED = _PACKAGE / "_report_templates"
+TEMPLATES: Final = _SHIPPED if _SHIPPED.is_dir() else _PACKAGE.parent / "report_templates"
 EVIDENCE_SHOWN: Final = 8
 CONTROL_ORDER: Final = CONTROL_STATUSES  # the policy engine's one lattice
 RESULT_ORDER: Final = ("pass", "fail", "waived", "stale", "not-evaluated")

@@ -21,8 +21,16 @@ from tests.pack.conftest import Site
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# what a source install needs: the package, the migrations it ships, the packaging files
-SOURCES = ("edgeaudit", "migrations", "pyproject.toml", "setup.py", "README.md")
+# what a source install needs: the package, the folders it ships (setup.py), the packaging files
+SOURCES = (
+    "edgeaudit",
+    "migrations",
+    "report_templates",
+    "policies",
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+)
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +124,7 @@ def test_core_verifies_packs_of_the_full_install(
         (["pack", "build", "--quarter", "2026Q3", "--out", "p"], "policy,pdf"),
         (["serve", "--no-pdf"], "serve"),
         (["probe", "run", "--plan", "x"], "probe"),
+        (["token", "issue", "--role", "officer"], "serve"),
     ],
 )
 def test_a_missing_extra_is_named(core: Path, tmp_path: Path, argv: list[str], extra: str) -> None:
