@@ -66,6 +66,26 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_key(args: argparse.Namespace) -> int:
     config = _workspace(args)
+    if args.action == "rotate":  # docs/pack-format.md, "Keys: separation, rotation, revocation"
+        from edgeaudit.workspace.rotation import rotate
+
+        store, log = _open(config)
+        with store:
+            done = rotate(config, log)
+        _emit(
+            args,
+            {
+                "previous_key": done.previous,
+                "verifier_key": done.following,
+                "transition_size": done.tree_size,
+                "key_file": str(done.key_file),
+            },
+            f"rotated the log key at the transition checkpoint of size {done.tree_size}\n"
+            f"  new key:  {done.following}\n  previous: {done.previous}\n"
+            f"the previous key {done.retired_file} is no longer used: destroy it or lock it "
+            "away; auditors who trust the previous key follow the transition",
+        )
+        return 0
     _emit(args, {"verifier_key": config.verifier_key}, config.verifier_key)
     return 0
 

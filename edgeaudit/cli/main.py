@@ -83,8 +83,8 @@ def _parser() -> argparse.ArgumentParser:
         help="encrypt the log key with the passphrase in environment variable VAR",
     )
 
-    c = cmd("key", "show the log's public verifier key")
-    c.add_argument("action", choices=["show"])
+    c = cmd("key", "show the log's public verifier key, or rotate the log key")
+    c.add_argument("action", choices=["show", "rotate"])
 
     c = cmd("db", "manage the store schema")
     c.add_argument("action", choices=["upgrade", "current"])

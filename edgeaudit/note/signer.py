@@ -160,11 +160,13 @@ def _check_note_text(body: bytes) -> None:
 
 def sign_transition(current: Ed25519Signer, following: Ed25519Signer, tree: Checkpoint) -> bytes:
     """A transition checkpoint of ``tree`` (see :mod:`edgeaudit.note.transition`): the tree with
-    a ``next-key`` line naming ``following``, signed by ``current`` and then by ``following``."""
-    from edgeaudit.note.transition import next_key_line
+    ``prev-key`` and ``next-key`` lines naming ``current`` and ``following``, signed by
+    ``current`` and then by ``following``."""
+    from edgeaudit.note.transition import transition_lines
 
     if (current.name, current.key_id) == (following.name, following.key_id):
         raise InputError("a key transition needs a new key; both keys are the same")
-    extensions = (*tree.extensions, next_key_line(following.verifier_key))
+    lines = transition_lines(current.verifier_key, following.verifier_key)
+    extensions = (*tree.extensions, *lines)
     body = Checkpoint(tree.origin, tree.size, tree.root, extensions).body()
     return following.add_signature(current.sign_note(body))

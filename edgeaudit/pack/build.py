@@ -146,8 +146,10 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
         cited[r["record"]["index"]] = r["record"]["leaf_hash"]
 
     verifier = Verifier.parse(config.verifier_key)
+    earlier_key = verifier  # the key that signed the previous pack's checkpoint
     if request.previous:  # refuse a bad previous checkpoint before signing anything
-        previous_checkpoint(request.previous, verifier, log.origin)
+        earlier_key = _signer_of(log, request.previous, verifier)
+        previous_checkpoint(request.previous, earlier_key, log.origin)
     if request.checkpoint is not None:  # key separation: no log private key here
         from edgeaudit.pack.given import given_checkpoint
 
@@ -173,7 +175,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
             )
             consistency = (
                 from_previous(
-                    reader, request.previous, verifier, log.origin, cp.tree_size, cp.root_hash
+                    reader, request.previous, earlier_key, log.origin, cp.tree_size, cp.root_hash
                 )
                 if request.previous
                 else None
@@ -313,6 +315,20 @@ def _remediated(
                 f"{a.get('to')} (log entry E-{index})"
             )
     return out
+
+
+def _signer_of(log: EvidenceLog, note: bytes, verifier: Verifier) -> Verifier:
+    """The log key that signed ``note``, following the key transitions the store holds (the
+    previous pack may predate a rotation); ``verifier`` when none did (the caller refuses)."""
+    from edgeaudit.errors import NoteError
+    from edgeaudit.verify.keychain import KeyChain
+
+    with log.reader() as reader:
+        notes = [c.note.encode("utf-8") for c in reader.checkpoints()]
+    try:
+        return KeyChain.from_notes([verifier], notes, log.origin).signer_of(note, log.origin)
+    except NoteError:
+        return verifier
 
 
 def _quarantine(log: EvidenceLog) -> list[tuple[str, str, int]]:

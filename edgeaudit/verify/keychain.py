@@ -2,9 +2,11 @@
 
 Verify side only (imports no signing code). An auditor trusts one log key (the anchor). The
 log may rotate it: a transition checkpoint of size T (:mod:`edgeaudit.note.transition`),
-signed by a key of the chain valid at T and by the next key it names, hands trust over: the
-old key signs nothing beyond T, the next key nothing before T. A transition signed by the
-next key alone (or by a retired or revoked key) is not followed. A key declared revoked as of
+signed by the previous key it names (a key of the chain valid at T) and by the next key it
+names, hands trust over: the old key signs nothing beyond T, the next key nothing before T. A
+transition signed by the next key alone (or by a retired or revoked key) is not followed.
+Backwards, a trusted key that a transition names as next (the operator's current key) vouches,
+by its signature there, for the previous key up to T. A key declared revoked as of
 size N (:class:`Revocation`) signs nothing beyond N that is believed. Failures raise
 :class:`NoteError` naming the key and the size; docs/pack-format.md, "Keys".
 """
@@ -19,7 +21,7 @@ from typing import Final
 
 from edgeaudit.errors import InputError, NoteError
 from edgeaudit.note.checkpoint import Checkpoint
-from edgeaudit.note.transition import next_key
+from edgeaudit.note.transition import transition_keys
 from edgeaudit.note.verifier import Verifier, parse_note, verify_note
 
 _REVOKED_RE: Final = re.compile(r"(?P<key>[^\s@]+)@(?P<size>0|[1-9][0-9]{0,19})")
@@ -117,30 +119,52 @@ class KeyChain:
         """The chain from the trusted ``anchors``, following every valid transition among
         ``notes`` (signed checkpoint notes of the log, any order) by tree size."""
         chain = cls(tuple(ChainKey(v) for v in anchors), tuple(revoked))
-        transitions: list[tuple[int, bytes, Verifier]] = []
+        transitions: list[tuple[int, bytes, Verifier, Verifier]] = []
         for note in notes:
             try:
                 cp = Checkpoint.parse(parse_note(note).body)
-                following = next_key(cp)
+                named = transition_keys(cp)
             except NoteError:
                 continue  # a malformed note is reported where it is verified
-            if following is not None:
-                transitions.append((cp.size, note, following))
-        for size, note, following in sorted(transitions, key=lambda t: t[0]):
-            chain = chain._follow(size, note, following, origin)
+            if named is not None:
+                transitions.append((cp.size, note, *named))
+        transitions.sort(key=lambda t: t[0])
+        for size, note, previous, following in reversed(transitions):
+            chain = chain._back(size, note, previous, following, origin)
+        for size, note, previous, following in transitions:
+            chain = chain._follow(size, note, previous, following, origin)
         return chain
 
-    def _follow(self, size: int, note: bytes, following: Verifier, origin: str | None) -> KeyChain:
-        known = {k.verifier.label for k in self.keys}
-        if following.label in known:
+    def _follow(
+        self, size: int, note: bytes, previous: Verifier, following: Verifier, origin: str | None
+    ) -> KeyChain:
+        if following.label in {k.verifier.label for k in self.keys}:
             return self
         try:
-            signers = self._signers(note, origin)
+            signers = [k for k in self._signers(note, origin) if k.verifier == previous]
             verify_note(note, [following])
         except NoteError:
             return self  # not a transition of this chain: its note is refused where checked
+        if not signers:
+            return self
         keys = [replace(k, last=size) if k in signers else k for k in self.keys]
         return replace(self, keys=(*keys, ChainKey(following, first=size)))
+
+    def _back(
+        self, size: int, note: bytes, previous: Verifier, following: Verifier, origin: str | None
+    ) -> KeyChain:
+        if previous.label in {k.verifier.label for k in self.keys}:
+            return self
+        held = [k for k in self.keys if k.verifier == following and k.first == 0]
+        try:
+            signers = [k for k in self._signers(note, origin) if k in held]
+            verify_note(note, [previous])
+        except NoteError:
+            return self
+        if not signers:
+            return self
+        keys = [replace(k, first=size) if k in signers else k for k in self.keys]
+        return replace(self, keys=(ChainKey(previous, last=size), *keys))
 
     @property
     def verifiers(self) -> tuple[Verifier, ...]:
@@ -169,6 +193,6 @@ class KeyChain:
         self._signers(note, origin)
         return Checkpoint.parse(parse_note(note).body)
 
-    def current(self) -> Verifier:
-        """The newest key of the chain (the one that signs new checkpoints)."""
-        return self.keys[-1].verifier
+    def signer_of(self, note: bytes, origin: str | None = None) -> Verifier:
+        """A key of the chain, valid at its size, that signed the checkpoint ``note``."""
+        return self._signers(note, origin)[0].verifier
