@@ -81,10 +81,17 @@ def _plain_int(text: str, least: int, most: int) -> int | None:
 
 
 def parse_path(path: str) -> TileRef:
-    """Parse ``tile/...`` (no leading slash); ValueError naming what is wrong."""
+    """Parse ``tile/...`` (no leading slash); ValueError naming the path and what is wrong."""
+    try:
+        return _parse(path)
+    except ValueError as exc:
+        raise ValueError(f"tile path {path[:120]!r}: {exc}") from None
+
+
+def _parse(path: str) -> TileRef:
     parts = path.split("/")
     if len(parts) < 3 or parts[0] != "tile":
-        raise ValueError("a tile path is tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
+        raise ValueError("not tile/<L>/<N>[.p/<W>] nor tile/entries/<N>[.p/<W>]")
     level: int | None = None
     if parts[1] != "entries":
         level = _plain_int(parts[1], 0, MAX_LEVEL)
