@@ -315,6 +315,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     if args.manifest_key is not None:
         raise InputError("--manifest-key is for `verify PACK`; the store has no manifest")
+    if getattr(args, "manifest_rollover", None):
+        raise InputError("--manifest-rollover is for `verify PACK`; the store has no manifest")
     config = _workspace(args)
     verifiers = _verifiers(args, config)
     from edgeaudit.verify.keychain import load_revocations

@@ -130,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
         help="a compromised key (log key id, or manifest kid) trusted only up to tree size SIZE; "
         "or a file of such lines (repeatable)",
     )
+    c.add_argument(
+        "--manifest-rollover",
+        metavar="FILE",
+        action="append",
+        help="PACK: a manifest key rollover statement (pack rotate-key) to follow from "
+        "--manifest-key (repeatable)",
+    )
 
     c = cmd("collect", "parse source logs (KIND: syslog, journald, ...) into the store")
     c.add_argument("kind", metavar="KIND", help="source kind, e.g. syslog, journald, auditd")
@@ -180,7 +187,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--max-runs", type=int, help=argparse.SUPPRESS)
 
     c = cmd("pack", "build a signed audit pack for a period (build), or show its key (key)")
-    c.add_argument("action", choices=["build", "key"])
+    c.add_argument("action", choices=["build", "key", "rotate-key"])
     c.add_argument("--quarter", help="the period, e.g. 2026Q3")
     c.add_argument("--from", dest="from_", metavar="TIME", help="period start (RFC 3339 or date)")
     c.add_argument("--to", metavar="TIME", help="period end, exclusive")

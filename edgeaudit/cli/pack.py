@@ -34,6 +34,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from edgeaudit.workspace import config as cfg
 
     config = cfg.load(cfg.find_root(args.workspace))
+    if args.action == "rotate-key":
+        return _rotate_key(args, config)
     if args.action == "key":
         from edgeaudit.workspace.manifest_key import public_manifest_key
 
@@ -51,6 +53,26 @@ def cmd_pack(args: argparse.Namespace) -> int:
         )
         return 0
     return _build(args, config)
+
+
+def _rotate_key(args: argparse.Namespace, config: Any) -> int:
+    """A new manifest key from the store's current size on, and the rollover statement."""
+    from edgeaudit.store import Store
+    from edgeaudit.workspace.manifest_rotation import rotate_manifest_key
+
+    with Store.open(config.db_url) as store:
+        size = store.log(config.origin).head()[0]
+    statement, new = rotate_manifest_key(config, size)
+    if args.out:
+        Path(args.out).write_bytes(statement)
+    _emit(
+        args,
+        {"kid": new.kid, "tree_size": size, "rollover": statement.decode("ascii")},
+        f"new manifest key {new.kid} for packs from tree size {size} on; give auditors the "
+        f"rollover statement{' ' + args.out if args.out else ''} (also kept in keys/) with "
+        f"the new public key\n{new.public_pem}",
+    )
+    return 0
 
 
 def _build(args: argparse.Namespace, config: Any) -> int:
@@ -195,7 +217,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from edgeaudit.verify.keychain import load_revocations
 
     revoked = load_revocations(getattr(args, "revoked", None) or ())
-    report = verify_pack(args.pack, keys, mkey, kept, revoked)
+    rollovers = [
+        (f, _read(f, "the manifest key rollover"))
+        for f in getattr(args, "manifest_rollover", None) or ()
+    ]
+    report = verify_pack(args.pack, keys, mkey, kept, revoked, rollovers)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     elif report.ok:
@@ -210,16 +236,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 f"; extends your kept checkpoint of size {report.kept_from} (keep this pack's "
                 "checkpoint file for the next one)"
             )
+        bound = (
+            f"{report.findings} results cite only proven entries and equal their proven "
+            f"policy.result entries ({report.bound_by_outcome} of them redacted: kind and "
+            "outcome)"
+            if not report.warnings
+            else f"{report.findings} results cite only proven entries"
+        )
         print(
             f"OK: {scope} pack {args.pack}: manifest signature and every file hash verified; "
             f"checkpoint of size {report.tree_size} signed; {report.entries} entries proven "
-            f"({report.redacted} redacted); {report.findings} results cite only proven "
-            f"entries and equal their proven policy.result entries ({report.bound_by_outcome} "
-            f"of them redacted: kind and outcome){consistency}\nroot {report.root_hash}"
+            f"({report.redacted} redacted); {bound}{consistency}\nroot {report.root_hash}"
         )
+        for warning in report.warnings:
+            print(f"WARNING: {warning}")
     else:
         more = " (more not shown)" if report.truncated else ""
         print(f"FAILED: {len(report.problems)} problem(s) in pack {args.pack}{more}:")
         for p in report.problems:
             print(f"  {p}")
+        for warning in report.warnings:
+            print(f"WARNING: {warning}")
     return 0 if report.ok else VerificationError.exit_code

@@ -28,7 +28,13 @@ from edgeaudit.verify.pack_entries import check_entries
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, PackProblem, PackReport
 from edgeaudit.verify.pack_findings import check_binding, check_csv, check_oscal, load_findings
 from edgeaudit.verify.pack_key import ManifestKey
-from edgeaudit.verify.pack_keys import check_manifest_revoked, log_chain
+from edgeaudit.verify.pack_keys import (
+    check_manifest_revoked,
+    check_manifest_window,
+    log_chain,
+    manifest_chain,
+    signing_key,
+)
 
 __all__ = ["PackFiles", "PackProblem", "PackReport", "verify_pack"]
 
@@ -39,23 +45,27 @@ def verify_pack(
     manifest_key: ManifestKey,
     kept: Checkpoint | None = None,
     revoked: Sequence[Revocation] = (),
+    rollovers: Sequence[tuple[str, bytes]] = (),
 ) -> PackReport:
     """Every check of docs/pack-format.md; ``kept``: the auditor's kept checkpoint (verified
     with ``log_keys`` by the caller), which the pack must extend by a proof from exactly it.
     The log key chain starts at ``log_keys`` (``pack_keys.log_chain``); ``revoked`` keys sign
-    nothing believed beyond their size."""
+    nothing believed beyond their size; ``rollovers`` (where, statement) extend the manifest
+    key from ``manifest_key``."""
     files = PackFiles(Path(path))
     report = PackReport(str(path))
     for name, problem in files.problems:
         report.add(name, problem)
     try:
-        manifest = _check_manifest(files, manifest_key, report)
+        signer = signing_key(files, manifest_chain(manifest_key, rollovers, report))
+        manifest = _check_manifest(files, signer.key, report)
         if manifest is None:
             return report
         report.tenant = manifest.get("tenant")
         chain = log_chain(files, log_keys, manifest.get("origin"), revoked)
         checkpoint = _check_checkpoint(files, manifest, chain, report)
-        check_manifest_revoked(manifest_key.kid, report.tree_size, revoked, report)
+        check_manifest_revoked(signer.key.kid, report.tree_size, revoked, report)
+        check_manifest_window(signer, report.tree_size, report)
         doc, cited = load_findings(files, manifest, report)
         if checkpoint is not None:
             size, root = checkpoint

@@ -12,13 +12,23 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 import orjson
+from jose import jws
+from jose.exceptions import JOSEError
 
+from edgeaudit.canonical import canonical_json
+from edgeaudit.errors import CanonicalError, InputError
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.keychain import KeyChain, Revocation, revoked_at
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, PackReport, lines
+from edgeaudit.verify.pack_key import ManifestKey
+
+ROLLOVER_TYPE: Final = "edgeaudit manifest key rollover"
+ROLLOVER_JWS_TYPE: Final = "edgeaudit-key-rollover+jws"
 
 
 def _old_note(doc: object) -> bytes | None:
@@ -71,3 +81,111 @@ def check_manifest_revoked(
             f"signed by manifest key {kid}, revoked as of tree size {limit}; this pack's "
             f"checkpoint has size {size}",
         )
+
+
+@dataclass(frozen=True)
+class ManifestChainKey:
+    """A manifest key and the checkpoint sizes of the packs it may sign (``last`` None: no
+    end)."""
+
+    key: ManifestKey
+    first: int = 0
+    last: int | None = None
+
+
+def _rollover(text: bytes, where: str) -> tuple[str, str, dict[str, Any]]:
+    """The (previous kid, next kid, payload) of a rollover statement whose two JWS are
+    well-formed and over the same canonical payload; signatures are checked by the caller."""
+    try:
+        tokens = text.decode("ascii").split("\n")
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: not a rollover statement (not ASCII)") from None
+    if len(tokens) != 3 or tokens[2] != "":
+        raise InputError(f"{where}: a rollover statement is two JWS lines")
+    kids = []
+    payloads = []
+    for token in tokens[:2]:
+        try:
+            header = jws.get_unverified_header(token)
+            payloads.append(jws.get_unverified_claims(token))
+        except JOSEError as exc:
+            raise InputError(f"{where}: not a compact JWS ({exc})") from None
+        if header.get("alg") not in pf.ALGORITHMS or header.get("typ") != ROLLOVER_JWS_TYPE:
+            raise InputError(
+                f"{where}: expected alg ES256 and typ {ROLLOVER_JWS_TYPE}, found "
+                f"{header.get('alg')!r} and {header.get('typ')!r}"
+            )
+        kids.append(str(header.get("kid")))
+    try:
+        doc = json.loads(payloads[0])
+        ok = payloads[0] == payloads[1] and canonical_json(doc) == payloads[0]
+    except (ValueError, CanonicalError):
+        ok, doc = False, None
+    if not ok or not isinstance(doc, dict) or doc.get("type") != ROLLOVER_TYPE:
+        raise InputError(f"{where}: the two signatures are not over one canonical rollover")
+    return kids[0], kids[1], doc
+
+
+def manifest_chain(
+    anchor: ManifestKey, statements: Sequence[tuple[str, bytes]], report: PackReport
+) -> tuple[ManifestChainKey, ...]:
+    """The manifest keys trusted from ``anchor`` through the rollover statements the auditor
+    was given (``(where, bytes)``), by tree size. A statement not signed by a key of the chain
+    valid at its size and by the next key it names is not followed, and reported."""
+    chain = [ManifestChainKey(anchor)]
+    parsed = []
+    for where, text in statements:
+        previous, following, doc = _rollover(text, where)
+        size = doc.get("tree_size")
+        if type(size) is not int or size < 0:
+            raise InputError(f"{where}: tree_size {size!r} is not a tree size")
+        parsed.append((size, where, text, previous, following, doc))
+    for size, where, text, previous, following, doc in sorted(parsed, key=lambda t: t[0]):
+        held = [
+            k
+            for k in chain
+            if k.key.kid == previous
+            and k.first <= size
+            and (k.last is None or size <= k.last)
+            and doc.get("previous") == previous
+        ]
+        try:
+            nxt = ManifestKey.parse(json.dumps(doc.get("next")), f"{where}: next")
+            if not held or nxt.kid != following or doc["next"].get("kid") != nxt.kid:
+                raise JOSEError("not signed by a trusted manifest key valid at its size")
+            tokens = text.decode("ascii").split("\n")
+            jws.verify(tokens[0], held[0].key.public_pem, algorithms=list(pf.ALGORITHMS))
+            jws.verify(tokens[1], nxt.public_pem, algorithms=list(pf.ALGORITHMS))
+        except (JOSEError, InputError, AttributeError) as exc:
+            report.add(where, f"manifest key rollover at tree size {size} not followed: {exc}")
+            continue
+        chain = [replace(k, last=size) if k in held else k for k in chain]
+        chain.append(ManifestChainKey(nxt, first=size))
+    return tuple(chain)
+
+
+def signing_key(files: PackFiles, chain: Sequence[ManifestChainKey]) -> ManifestChainKey:
+    """The key of the chain the manifest says signed it (the anchor when none: the manifest
+    check then reports the unknown key id)."""
+    try:
+        kid = jws.get_unverified_header(files.read(pf.MANIFEST_JWS).strip()).get("kid")
+    except (JOSEError, PackFileError):
+        return chain[0]
+    return next((k for k in chain if k.key.kid == kid), chain[0])
+
+
+def check_manifest_window(key: ManifestChainKey, size: int | None, report: PackReport) -> None:
+    """A manifest key signs packs only within its rollovers: from the one that made it, up to
+    the one that replaced it."""
+    if size is None or (key.first <= size and (key.last is None or size <= key.last)):
+        return
+    when = (
+        f"was replaced by the rollover at tree size {key.last}"
+        if key.last is not None and size > key.last
+        else f"is trusted only from the rollover at tree size {key.first}"
+    )
+    report.add(
+        pf.MANIFEST_JWS,
+        f"signed by manifest key {key.key.kid}, which {when}; this pack's checkpoint has size "
+        f"{size}",
+    )
