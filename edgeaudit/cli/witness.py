@@ -1,4 +1,4 @@
-"""``edgeaudit witness``: run a C2SP tlog-witness (init, key, serve)."""
+"""``edgeaudit witness``: run a C2SP tlog-witness (init, key, serve, forks)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from edgeaudit.errors import InputError
 
 
 def add_arguments(c: argparse.ArgumentParser) -> None:
-    c.add_argument("action", choices=["init", "key", "serve"])
+    c.add_argument("action", choices=["init", "key", "serve", "forks"])
     c.add_argument(
         "--config", metavar="FILE", default="witness.toml", help="witness configuration (TOML)"
     )
@@ -38,6 +38,8 @@ def cmd_witness(args: argparse.Namespace) -> int:
         vkey = config.cosigner().verifier_key
         print(json.dumps({"verifier_key": vkey}) if args.json else vkey)
         return 0
+    if args.action == "forks":
+        return _forks(args, config)
     return _serve(args, config)
 
 
@@ -70,6 +72,45 @@ def _init(args: argparse.Namespace, path: Path) -> int:
     vkey = cosigner.verifier_key
     print(json.dumps({"verifier_key": vkey, "config": str(path)}) if args.json else vkey)
     return 0
+
+
+def _forks(args: argparse.Namespace, config: object) -> int:
+    """The validly signed checkpoints the witness refused as inconsistent; exit 1 if any."""
+    from edgeaudit.witness.config import WitnessConfig
+    from edgeaudit.witness.state import StateDB
+
+    assert isinstance(config, WitnessConfig)
+    if not config.state_path.exists():
+        raise InputError(f"{config.state_path}: no witness state yet (never served)")
+    db = StateDB(config.state_path)
+    try:
+        forks = db.forks()
+    finally:
+        db.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "forks": [
+                        {
+                            "origin": o,
+                            "note": n.decode(),
+                            "cosigned": c.decode(),
+                            "reason": r,
+                            "seen": s,
+                        }
+                        for o, n, c, r, s in forks
+                    ]
+                }
+            )
+        )
+    else:
+        for origin, note, cosigned, reason, _ in forks:
+            print(f"{origin}: {reason}\n--- refused:\n{note.decode()}", end="")
+            print(f"--- cosigned:\n{cosigned.decode()}")
+        if not forks:
+            print("no inconsistent checkpoints seen")
+    return 1 if forks else 0
 
 
 def _serve(args: argparse.Namespace, config: object) -> int:

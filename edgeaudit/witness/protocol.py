@@ -13,6 +13,7 @@ from edgeaudit.canonical import HASH_SIZE
 from edgeaudit.errors import NoteError
 from edgeaudit.note.checkpoint import Checkpoint, b64decode_strict
 from edgeaudit.note.verifier import ParsedNote, parse_note
+from edgeaudit.witness.state import ForkEvidence
 
 MAX_PROOF_LINES = 63
 MAX_BODY_BYTES = 16 * 1024
@@ -24,11 +25,18 @@ _MAX_SIZE = 2**64 - 1
 class Refusal(Exception):
     """The witness refuses a request: ``status`` is the HTTP status the spec prescribes."""
 
-    def __init__(self, status: int, message: str, latest_size: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        latest_size: int | None = None,
+        fork: ForkEvidence | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.latest_size = latest_size
+        self.fork = fork  # a validly signed checkpoint contradicting the cosigned one: kept
 
 
 @dataclass(frozen=True)

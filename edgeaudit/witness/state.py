@@ -10,10 +10,12 @@ invariant; a crash after it leaves a size the client learns from the next 409.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +28,27 @@ CREATE TABLE IF NOT EXISTS witness_log (
     size TEXT NOT NULL,      -- decimal: tree sizes go up to 2**64-1, past SQLite's INTEGER
     root BLOB NOT NULL,
     note BLOB NOT NULL       -- the checkpoint as cosigned, with this witness's cosignature
-) WITHOUT ROWID
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS witness_fork (
+    origin TEXT NOT NULL,
+    note_sha256 BLOB NOT NULL,
+    note BLOB NOT NULL,      -- a validly signed checkpoint inconsistent with what was cosigned
+    cosigned BLOB NOT NULL,  -- the cosigned checkpoint it contradicts
+    reason TEXT NOT NULL,
+    seen INTEGER NOT NULL,   -- POSIX time first seen
+    PRIMARY KEY (origin, note_sha256)
+) WITHOUT ROWID;
 """
+
+
+@dataclass(frozen=True)
+class ForkEvidence:
+    """A checkpoint signed by the log's key that contradicts the one cosigned: kept as proof."""
+
+    origin: str
+    note: bytes
+    cosigned: bytes
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +69,7 @@ class StateDB:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"{path}: cannot open the witness state database: {exc}") from None
         self._lock = threading.Lock()
@@ -58,8 +79,16 @@ class StateDB:
             rows = self._db.execute("SELECT origin, size, root, note FROM witness_log").fetchall()
         return {o: LogState(int(s), bytes(r), bytes(n)) for o, s, r, n in rows}
 
-    def store(self, updates: dict[str, LogState]) -> None:
-        """Write ``updates`` in one transaction; durable when this returns."""
+    def forks(self) -> list[tuple[str, bytes, bytes, str, int]]:
+        """Every fork kept: (origin, note, cosigned note, reason, first seen), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT origin, note, cosigned, reason, seen FROM witness_fork ORDER BY seen"
+            ).fetchall()
+        return [(o, bytes(n), bytes(c), r, s) for o, n, c, r, s in rows]
+
+    def store(self, updates: dict[str, LogState], forks: Sequence[ForkEvidence] = ()) -> None:
+        """Write ``updates`` and ``forks`` in one transaction; durable when this returns."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -68,6 +97,21 @@ class StateDB:
                     "ON CONFLICT (origin) DO UPDATE SET size = excluded.size, "
                     "root = excluded.root, note = excluded.note",
                     [(o, str(s.size), s.root, s.note) for o, s in updates.items()],
+                )
+                now = int(time.time())
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO witness_fork VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            f.origin,
+                            hashlib.sha256(f.note).digest(),
+                            f.note,
+                            f.cosigned,
+                            f.reason,
+                            now,
+                        )
+                        for f in forks
+                    ],
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -137,29 +181,40 @@ class Committer:
     def _batch(self, jobs: list[_Job]) -> None:
         pending: dict[str, LogState] = {}
         answers: list[tuple[_Job, bytes]] = []
+        forks: list[ForkEvidence] = []
+        refused: list[tuple[_Job, BaseException]] = []  # answered once their evidence is kept
         for job in jobs:
             current = pending.get(job.origin, self._state.get(job.origin))
             try:
                 new, answer = job.decide(current)
             except BaseException as exc:  # a Refusal, or a bug: that request fails alone
-                job.done.set_exception(exc)
+                fork = getattr(exc, "fork", None)
+                if isinstance(fork, ForkEvidence):
+                    forks.append(fork)
+                    refused.append((job, exc))
+                else:
+                    job.done.set_exception(exc)
                 continue
             pending[job.origin] = new
             answers.append((job, answer))
-        if pending:
+        if pending or forks:
             try:
-                self._db.store(pending)
+                self._db.store(pending, forks)
             except BaseException as exc:
                 for job, _ in answers:
+                    job.done.set_exception(exc)
+                for job, _ in refused:
                     job.done.set_exception(exc)
                 self._reload()  # the commit may or may not have landed: trust only the disk
                 return
             with self._cond:
                 self._state.update(pending)
-            if self._after_store is not None:
+            if self._after_store is not None and pending:
                 self._after_store()
         for job, answer in answers:
             job.done.set_result(answer)
+        for job, refusal in refused:
+            job.done.set_exception(refusal)
 
     def _reload(self) -> None:
         try:

@@ -12,7 +12,7 @@ from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.signer import Ed25519Cosigner
 from edgeaudit.note.verifier import Verifier, verify_note
 from edgeaudit.witness.protocol import AddCheckpoint, Refusal, parse_add_checkpoint
-from edgeaudit.witness.state import Committer, LogState
+from edgeaudit.witness.state import Committer, ForkEvidence, LogState
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,20 @@ class Witness:
             assert state is not None
             if cp.size == state.size:
                 if cp.root != state.root:
-                    raise Refusal(422, f"size {cp.size} was cosigned with a different root hash")
+                    reason = f"size {cp.size} was cosigned with a different root hash"
+                    fork = ForkEvidence(cp.origin, request.note, state.note, reason)
+                    raise Refusal(422, reason, fork=fork)
                 if request.proof:
                     raise Refusal(422, "equal sizes need an empty consistency proof")
             else:
                 try:
                     verify_consistency(state.size, cp.size, state.root, cp.root, request.proof)
                 except ProofError as exc:
-                    raise Refusal(422, f"consistency proof does not verify: {exc}") from None
+                    # A bad proof is not by itself a fork (a client may err); keep the note
+                    # anyway: signed by the log's key, it is a claim the log cannot take back.
+                    reason = f"consistency proof from {state.size} does not verify: {exc}"
+                    fork = ForkEvidence(cp.origin, request.note, state.note, reason)
+                    raise Refusal(422, reason, fork=fork) from None
         line = self.cosigner.signature_line(request.parsed.body)
         trusted = {(v.name, v.key_id) for v in self.logs[cp.origin].verifiers}
         kept = [

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import io
+import json
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edgeaudit.cli.main import main
 from edgeaudit.note.signer import Ed25519Signer
 from tests.witness.conftest import (
     WitnessProcess,
@@ -138,3 +142,11 @@ def test_rewritten_history_signed_with_the_log_key_is_refused(
     status, monitored = w.get_checkpoint("edgeaudit.local/pod1")
     assert status == 200
     assert monitored.split(b"\n")[:3] == honest6.split(b"\n")[:3]
+    # Both forged checkpoints (signed by the log's key) are kept as proof of the fork.
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["witness", "forks", "--config", str(w.config), "--json"])
+    assert code == 1
+    forks = json.loads(out.getvalue())["forks"]
+    assert [f["note"].encode() for f in forks] == [forged6, forged8]
+    assert all(f["cosigned"].startswith(honest6.decode().split("\n\n")[0]) for f in forks)
