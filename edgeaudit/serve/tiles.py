@@ -116,7 +116,7 @@ class _Route:
     path: str  # what the access log names
 
 
-_TILE_ROUTE: Final = _Route("/tile/{path}")
+_TILE_ROUTE: Final = _Route("/tile/{path:path}")  # as the framework's route names it
 _CHECKPOINT_ROUTE: Final = _Route("/checkpoint")
 
 
@@ -137,8 +137,8 @@ class FastTiles:
                         answer = _CHECKPOINT_ROUTE, self.tiles.checkpoint()
                     elif path.startswith("/tile/") and not path.startswith("/tile/entries/"):
                         answer = _TILE_ROUTE, self.tiles.hash_tile(parse(path))
-                except (NotFound, TileError):
-                    answer = None  # the framework answers it, in the error shape
+                except (NotFound, TileError, LookupError):
+                    answer = None  # the framework answers it (a damaged store: 500, logged)
         if answer is None:
             await self.app(scope, receive, send)
             return

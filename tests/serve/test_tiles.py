@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -408,5 +409,36 @@ def test_fast_answers_equal_the_frameworks(pod: Site) -> None:
                 else:
                     assert a.headers["cache-control"] == "no-store", path
             assert fast.get("/tile/0/000").headers["cache-control"].endswith("immutable")
+    finally:
+        service.close()
+
+
+def test_a_damaged_store_never_serves_a_tile(tmp_path: Path) -> None:
+    """A store tile missing under a signed tree: the tiles that need it are a 500 with an error
+    id, never a short or made-up tile; the others are still served."""
+    import sqlite3
+
+    ws = tmp_path / "ws"
+    assert run("--workspace", str(ws), "init", "--site", "damaged-pod")[0] == 0
+    shutil.copytree(POLICIES, ws / "policies")
+    config = cfg.load(ws)
+    with Store.open(config.db_url) as store:
+        log = store.log(config.origin)
+        log.append([prepare(e) for e in _events(0, 600)])
+        sign_checkpoint(config, log)
+    db = sqlite3.connect(config.db_url.removeprefix("sqlite:///"))
+    with db:
+        db.execute("DELETE FROM tiles WHERE level = 0 AND tidx = 17")  # leaves 272..287
+    db.close()
+    service = make_service(config, settings(Site(tmp_path, ws, config)))
+    try:
+        with TestClient(asgi(service), raise_server_exceptions=False) as c:
+            want = {"/tile/0/000": 200, "/tile/0/001.p/16": 200, "/tile/1/000.p/2": 200}
+            want |= {"/tile/0/001.p/17": 500, "/tile/0/001": 500}
+            for path, status in want.items():
+                assert c.get(path).status_code == status, path
+            r = c.get("/tile/0/001")
+            assert "error id" in r.json()["error"]["message"]
+            assert r.headers["cache-control"] == "no-store"
     finally:
         service.close()
