@@ -202,21 +202,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from edgeaudit.workspace.manifest_key import MANIFEST_PUBLIC_PATH
 
         mkey = ManifestKey.load(str(config.root / MANIFEST_PUBLIC_PATH))  # type: ignore[union-attr]
+    from edgeaudit.verify.keychain import load_revocations
+
+    revoked = load_revocations(getattr(args, "revoked", None) or ())
     kept = None
     if getattr(args, "trusted_checkpoint", None):
         from edgeaudit.errors import NoteError
-        from edgeaudit.note.verifier import verify_checkpoint
+        from edgeaudit.verify.pack_files import PackFiles
+        from edgeaudit.verify.pack_keys import log_chain
 
         path = args.trusted_checkpoint
+        note = _read(path, "the kept checkpoint")
+        files = PackFiles(Path(args.pack))  # the kept note may be of a key the pack rotated to
         try:
-            kept = verify_checkpoint(_read(path, "the kept checkpoint"), keys)
+            chain = log_chain(files, keys, None, revoked)
+        finally:
+            files.close()
+        try:
+            kept = chain.verify_checkpoint(note)
         except NoteError as exc:
             raise InputError(
                 f"{path}: the kept checkpoint does not verify with the log key: {exc}"
             ) from None
-    from edgeaudit.verify.keychain import load_revocations
-
-    revoked = load_revocations(getattr(args, "revoked", None) or ())
     rollovers = [
         (f, _read(f, "the manifest key rollover"))
         for f in getattr(args, "manifest_rollover", None) or ()

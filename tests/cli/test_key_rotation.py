@@ -81,6 +81,18 @@ def test_rotation_is_followed_from_the_previous_key(cli: Cli, tmp_path: Path) ->
             "--revoked", f"{kid}@{size}")  # fmt: skip
     assert r.code == 0, r.out
 
+    # next quarter: the auditor kept the second pack's checkpoint (the new key's) and still
+    # trusts only the previous key; the third pack leads from one to the other
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"time":"2026-11-21T00:00:00Z","kind":"auth.logon","source":"sshd"}\n')
+    assert cli("append", str(more)).code == 0
+    third = tmp_path / "third"
+    _pack(cli, third)
+    r = cli("verify", str(third), "--key", old, "--manifest-key", str(mkey),
+            "--trusted-checkpoint", str(second / "checkpoint"))  # fmt: skip
+    assert r.code == 0, r.out
+    assert "extends your kept checkpoint" in r.out
+
 
 def test_a_checkpoint_of_the_new_key_alone_is_unknown_to_the_previous_key(
     cli: Cli, tmp_path: Path
