@@ -7,7 +7,8 @@
   nothing beyond the signed size is (404). Full tiles are immutable (cached a year); partial
   ones for a minute. Assembled from the store's tiles (:mod:`edgeaudit.merkle.c2sp`).
 * ``GET /tile/entries/<N>[.p/<W>]``: entry bundles (uint16 length-prefixed entries), never
-  public: an officer or auditor token (401 without one, 403 for another role).
+  public: an officer or auditor token (401 without one, 403 for another role); gzip when the
+  client accepts it; each read recorded as an ``access.read`` entry, as every evidence read.
 
 A path not in the spec's canonical form is a 400 naming what is wrong. :class:`FastTiles`
 answers well-formed hash tile and checkpoint requests in front of the framework (same bodies
@@ -16,19 +17,21 @@ and headers); anything else goes on to the routes of :func:`add_tile_routes`.
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Final
 
-from fastapi import FastAPI, Path
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edgeaudit.merkle.c2sp import TileRef, assemble, bundle, parse_path, store_keys
 from edgeaudit.serve import authz
-from edgeaudit.serve.app import ApiError, Who, _doc
+from edgeaudit.serve.app import ApiError, Who, _client, _doc
 from edgeaudit.serve.public import PublicLog
+from edgeaudit.serve.service import Service
 from edgeaudit.serve.service_errors import NotFound
 from edgeaudit.store.tile_reads import entry_bodies, stored_tiles
 
@@ -98,6 +101,25 @@ class TileLog:
             entries = entry_bodies(reader, ref.start, ref.start + ref.width)
         cache = ENTRIES_FULL_CACHE if ref.full else ENTRIES_PARTIAL_CACHE
         return Answer(bundle(entries), BINARY, cache)
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header accepts gzip (``gzip`` or ``*`` with q > 0)."""
+    for item in header.split(","):
+        name, _, params = item.partition(";")
+        if name.strip().lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            return True
+    return False
 
 
 def parse(path: str) -> TileRef:
@@ -176,10 +198,20 @@ def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
         response_model=None,
         **_doc((400, 401, 403, 404, 429), authz.TILE_ENTRIES),
     )
-    async def tlog_entries(path: TilePath, who: Who) -> Response:
-        """An entry bundle: the entries of a level-0 tile, uint16 length-prefixed."""
+    def tlog_entries(path: TilePath, who: Who, request: Request) -> Response:
+        """An entry bundle: the entries of a level-0 tile, uint16 length-prefixed (gzip when
+        accepted). Each read is recorded as an access.read entry before the answer."""
         authz.require(who, authz.TILE_ENTRIES)
-        return _response(tiles.entry_bundle(_ref(path, True)))
+        ref = _ref(path, True)
+        answer = tiles.entry_bundle(ref)
+        service: Service = request.app.state.service
+        service.record(who, "access.read", f"entry bundle {ref.path()}", _client(request), None)
+        if not accepts_gzip(request.headers.get("accept-encoding", "")):
+            return _response(answer)
+        headers = {"Cache-Control": answer.cache, "Content-Encoding": "gzip"}
+        headers["Vary"] = "Accept-Encoding"
+        body = gzip.compress(answer.body, compresslevel=6, mtime=0)
+        return Response(body, media_type=answer.content_type, headers=headers)
 
     @app.get("/tile/{path:path}", tags=["tiles"], response_model=None, **_doc((400, 404)))
     async def tlog_tile(path: TilePath) -> Response:

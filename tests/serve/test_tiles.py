@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -374,6 +375,30 @@ def test_entry_bundles_need_an_officer_or_auditor(http: httpx.Client, pod: Site)
     assert len(entries) == 256
     assert b"".join(map(leaf, entries)) == http.get("/tile/0/001").content
     assert http.get("/tile/entries/0/000", headers=auditor).status_code == 400
+    # compressed when the client accepts it (httpx asks for gzip and decodes), plain otherwise
+    assert r.headers["content-encoding"] == "gzip"
+    plain = http.get("/tile/entries/001", headers={**auditor, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == r.content
+    gz = {**auditor, "Accept-Encoding": "gzip;q=0, identity"}
+    assert "content-encoding" not in http.get("/tile/entries/001", headers=gz).headers
+
+
+def test_entry_bundle_reads_are_recorded(http: httpx.Client, pod: Site) -> None:
+    token = pod.token("auditor")
+    r = http.get("/tile/entries/002", headers=_bearer(token))
+    assert r.status_code == 200
+    with Store.open(pod.config.db_url) as store, store.log(pod.config.origin).reader() as rd:
+        size = rd.head()[0]
+        found = [
+            json.loads(body)
+            for _, body, _, _ in rd.iter_entries(SIGNED[-1] + UNSIGNED)
+            if b"access.read" in body
+        ]
+    assert size > SIGNED[-1] + UNSIGNED
+    mine = [e for e in found if e["what"] == "entry bundle tile/entries/002"]
+    assert len(mine) == 1
+    assert mine[0]["role"] == "auditor"
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -442,3 +467,16 @@ def test_a_damaged_store_never_serves_a_tile(tmp_path: Path) -> None:
             assert r.headers["cache-control"] == "no-store"
     finally:
         service.close()
+
+
+def test_accept_encoding() -> None:
+    from edgeaudit.serve.tiles import accepts_gzip
+
+    assert accepts_gzip("gzip, identity")
+    assert accepts_gzip("br;q=1.0, GZIP;q=0.5")
+    assert accepts_gzip("*")
+    assert not accepts_gzip("")
+    assert not accepts_gzip("identity")
+    assert not accepts_gzip("gzip;q=0")
+    assert not accepts_gzip("gzip;q=zero")
+    assert not accepts_gzip("gzipx, deflate")
