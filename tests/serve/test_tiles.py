@@ -480,3 +480,21 @@ def test_accept_encoding() -> None:
     assert not accepts_gzip("gzip;q=0")
     assert not accepts_gzip("gzip;q=zero")
     assert not accepts_gzip("gzipx, deflate")
+
+
+def test_nothing_is_published_before_a_checkpoint_is_signed(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert run("--workspace", str(ws), "init", "--site", "new-pod")[0] == 0
+    shutil.copytree(POLICIES, ws / "policies")
+    config = cfg.load(ws)
+    with Store.open(config.db_url) as store:
+        store.log(config.origin).append([prepare(e) for e in _events(0, 300)])
+    service = make_service(config, settings(Site(tmp_path, ws, config)))
+    try:
+        with TestClient(asgi(service), raise_server_exceptions=False) as c:
+            for path in ("/checkpoint", "/tile/0/000", "/tile/0/000.p/1", "/tile/1/000.p/1"):
+                r = c.get(path)
+                assert r.status_code == 404, path
+                assert r.headers["cache-control"] == "no-store"
+    finally:
+        service.close()
