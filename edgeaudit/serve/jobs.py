@@ -6,7 +6,8 @@ pack at a time: a pack signs a checkpoint, and packs are CPU-bound anyway. Sever
 processes (``serve --workers N``) share the directory: each builds the jobs it accepted
 (``worker``: its process id) and reads the others' records from disk, so any worker answers
 for any job. A job found ``queued`` or ``running`` at start-up whose worker process is gone
-(the server stopped meanwhile) is marked failed.
+(the server stopped meanwhile) is marked failed. On a PostgreSQL store the jobs and their
+packs are in the store's database instead (:mod:`edgeaudit.serve.jobs_pg`).
 """
 
 from __future__ import annotations

@@ -28,9 +28,8 @@ from edgeaudit.pack.period import Period
 from edgeaudit.serve import authz
 from edgeaudit.serve.caches import Cache, PolicyCache, TenantCache
 from edgeaudit.serve.denied import Denials
-from edgeaudit.serve.jobs import DONE, QUEUED, RUNNING, ExportJob, Jobs
+from edgeaudit.serve.jobs import DONE, QUEUED, RUNNING, ExportJob
 from edgeaudit.serve.public import PublicLog
-from edgeaudit.serve.ratelimit import RateLimiter
 from edgeaudit.serve.revocation import Ledger, Revocations
 from edgeaudit.serve.service_errors import Busy as Busy  # re-exported: the HTTP layer's
 from edgeaudit.serve.service_errors import Conflict as Conflict
@@ -38,7 +37,7 @@ from edgeaudit.serve.service_errors import EngineFailure as EngineFailure
 from edgeaudit.serve.service_errors import NotFound as NotFound
 from edgeaudit.serve.service_errors import UnknownExport as UnknownExport
 from edgeaudit.serve.service_errors import error_id as error_id
-from edgeaudit.serve.state import STATE_DB, SharedRateLimiter, SharedSessions, StateDb
+from edgeaudit.serve.state import open_jobs, open_state
 from edgeaudit.serve.tokens import Principal, TokenVerifier
 from edgeaudit.store import EvidenceLog, Store
 from edgeaudit.workspace.config import WorkspaceConfig
@@ -115,21 +114,23 @@ class Service:
         self.revocations = Revocations(self.ledger, self.log, settings.revocation_poll)
         self.tenants = TenantCache(self.policies.root / "inventory.yaml")
         self.verifier = verifier_factory(self.revocations, self.tenants)
-        self.state = StateDb(config.root / STATE_DB)
-        self.sessions = SharedSessions(
-            self.state, idle=settings.session_idle, lifetime=settings.session_max
+        state = open_state(  # on PostgreSQL in the store's database, shared by every host
+            config.root,
+            self.store.engine,
+            idle=settings.session_idle,
+            lifetime=settings.session_max,
+            rate=settings.rate,
+            burst=settings.burst,
+            workers=settings.workers,
         )
-        self.limiter: RateLimiter | SharedRateLimiter = (
-            SharedRateLimiter(self.state, settings.rate, settings.burst)
-            if settings.workers > 1
-            else RateLimiter(settings.rate, settings.burst)
-        )
+        self.sessions, self.limiter = state.sessions, state.limiter
         self.denials = Denials(self.log.append, max_keys=settings.denied_keys)
         self.public = PublicLog(config, self.log)
-        self.jobs = Jobs(
+        self.jobs = open_jobs(
+            self.store.engine,
             settings.exports or config.root / EXPORTS_DIR,
             self._build_export,
-            ttl=settings.export_ttl,
+            settings.export_ttl,
         )
         self.cache = Cache(settings.cache_seconds)
         self._watcher_lock: int | None = None

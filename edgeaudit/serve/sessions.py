@@ -4,7 +4,8 @@ A session ends at the first of: ``idle`` seconds without a request (default 30 m
 seconds after sign-in (default 12 h), the token's own expiry, or sign-out; the token's id is
 re-checked on every page (:meth:`TokenVerifier.recheck`), so revocation and a tenant removed
 from the inventory end it too. This class keeps sessions in memory (tests, one process);
-:class:`edgeaudit.serve.state.SharedSessions` keeps them in the workspace's state database.
+:class:`edgeaudit.serve.state.SharedSessions` keeps them in the workspace's state database,
+:class:`edgeaudit.serve.state_pg.PgSessions` in a PostgreSQL store's database.
 With ``--secure-cookies`` the cookies carry the ``__Host-`` prefix (Secure, Path=/, no Domain:
 no sub-domain or plain-http page can set or shadow them).
 """

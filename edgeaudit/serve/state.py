@@ -1,6 +1,8 @@
 """State the processes of one ``edgeaudit serve`` share: page sessions and (with several
 workers) the rate-limit buckets, in one SQLite file of the workspace (``serve/state.db``,
-WAL, owner-only).
+WAL, owner-only). On a PostgreSQL store they live in the store's database instead
+(:mod:`edgeaudit.serve.state_pg`, :mod:`edgeaudit.serve.jobs_pg`), shared by every host
+serving it: :func:`open_state` and :func:`open_jobs` choose.
 
 Sessions hold who signed in (token id, subject, role, tenant, the token's expiry), never the
 token; each page re-checks the token id against the revocation list, the tenant against the
@@ -17,10 +19,17 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from sqlalchemy import Engine
+
+from edgeaudit.serve.jobs import Builder, Jobs
+from edgeaudit.serve.jobs_pg import PgJobs
+from edgeaudit.serve.ratelimit import RateLimiter
 from edgeaudit.serve.sessions import Session
+from edgeaudit.serve.state_pg import PgRateLimiter, PgSessions
 from edgeaudit.serve.tokens import Principal
 
 STATE_DB: Final = "serve/state.db"
@@ -155,3 +164,43 @@ class SharedRateLimiter:
             con.execute("ROLLBACK")
             raise
         return wait
+
+
+@dataclass(frozen=True)
+class ServeState:
+    sessions: SharedSessions | PgSessions
+    limiter: RateLimiter | SharedRateLimiter | PgRateLimiter
+
+
+def _postgres(engine: Engine) -> bool:
+    return bool(engine.dialect.name == "postgresql")
+
+
+def open_state(
+    root: Path,
+    engine: Engine,
+    *,
+    idle: float,
+    lifetime: float,
+    rate: float,
+    burst: int,
+    workers: int,
+) -> ServeState:
+    """Sessions and rate limits: in the store's database on PostgreSQL (every host shares
+    them), else in the workspace's ``serve/state.db`` (the limiter in memory with one
+    worker)."""
+    if _postgres(engine):
+        return ServeState(PgSessions(engine, idle, lifetime), PgRateLimiter(engine, rate, burst))
+    db = StateDb(root / STATE_DB)
+    limiter: RateLimiter | SharedRateLimiter = (
+        SharedRateLimiter(db, rate, burst) if workers > 1 else RateLimiter(rate, burst)
+    )
+    return ServeState(SharedSessions(db, idle, lifetime), limiter)
+
+
+def open_jobs(engine: Engine, directory: Path, builder: Builder, ttl: float) -> Jobs | PgJobs:
+    """Export jobs: in the store's database on PostgreSQL (``directory`` holds this host's
+    copies of the packs), else records and packs in ``directory``."""
+    if _postgres(engine):
+        return PgJobs(engine, directory, builder, ttl)
+    return Jobs(directory, builder, ttl=ttl)

@@ -3,8 +3,10 @@
 The parent passes the workspace and the settings in the environment (``EDGEAUDIT_SERVE``, JSON);
 each worker builds its own :class:`Service` over the same workspace. Sessions and rate-limit
 buckets are shared through the workspace's state database, export jobs through the exports
-directory, revocations through the token ledger; each worker keeps its own assessment cache
-and its own refusal counts (so up to N ``access.denied`` entries per key, reason and minute).
+directory (on a PostgreSQL store: all three through the store's database, which several hosts
+may share), revocations through the token ledger and the store; each worker keeps its own
+assessment cache and its own refusal counts (so up to N ``access.denied`` entries per key,
+reason and minute).
 """
 
 from __future__ import annotations
