@@ -1,7 +1,7 @@
 """The witness's durable state: per log origin, the latest cosigned size, root and note.
 
 One SQLite database (WAL, ``synchronous=FULL``: every commit is fsynced before it returns).
-Writes go through :class:`Committer`, one thread that takes every waiting request, checks each
+Writes go through :class:`Committer`: one batch at a time takes every waiting request, checks each
 against the state (in arrival order, so two requests for one log never both pass against the
 same old size), signs the ones that pass, stores them all in one transaction (group commit) and
 only then releases the answers. A crash before the commit loses the answers, never the
@@ -115,7 +115,8 @@ class StateDB:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
 
     def close(self) -> None:
@@ -124,7 +125,7 @@ class StateDB:
 
 
 # A decision: given the log's current state (None if never cosigned), return the new state to
-# store and the response body, or raise Refusal. Runs on the committer thread.
+# store and the response body, or raise Refusal. Runs while no other batch runs.
 Decide = Callable[[LogState | None], tuple[LogState, bytes]]
 
 
@@ -136,17 +137,21 @@ class _Job:
 
 
 class Committer:
-    """Serializes check-and-update per witness and group-commits the results."""
+    """Serializes check-and-update per witness and group-commits the results.
+
+    No thread of its own: the request thread that finds no batch running leads the next one,
+    taking every job queued meanwhile (its own included); the others wait on it. So a lone
+    request costs no thread hand-off, and concurrent ones share a commit.
+    """
 
     def __init__(self, db: StateDB, after_store: Callable[[], None] | None = None) -> None:
         self._db = db
         self._state = db.load()
         self._after_store = after_store
         self._jobs: list[_Job] = []
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # guards _jobs, _state, _closed
+        self._leader = threading.Lock()  # held by the thread running a batch
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="witness-commit", daemon=True)
-        self._thread.start()
 
     def state(self, origin: str) -> LogState | None:
         with self._cond:
@@ -157,26 +162,20 @@ class Committer:
         done: Future[bytes] = Future()
         with self._cond:
             if self._closed:
-                raise RuntimeError("the witness is shutting down")
+                raise RuntimeError("the witness is not cosigning (shut down or state unreadable)")
             self._jobs.append(_Job(origin, decide, done))
-            self._cond.notify()
+        with self._leader:
+            if not done.done():
+                with self._cond:
+                    jobs, self._jobs = self._jobs, []
+                self._batch(jobs)
         return done.result()
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            self._cond.notify()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._jobs and not self._closed:
-                    self._cond.wait()
-                if not self._jobs:
-                    return
-                jobs, self._jobs = self._jobs, []
-            self._batch(jobs)
+        with self._leader:  # let a running batch finish
+            pass
 
     def _batch(self, jobs: list[_Job]) -> None:
         pending: dict[str, LogState] = {}
@@ -222,9 +221,6 @@ class Committer:
         except BaseException:
             with self._cond:  # cannot tell what is stored: stop cosigning altogether
                 self._closed = True
-                self._jobs, failed = [], self._jobs
-            for job in failed:
-                job.done.set_exception(RuntimeError("the witness state is unreadable"))
             return
         with self._cond:
             self._state = state
