@@ -30,6 +30,12 @@ def main() -> None:
     keys = [Verifier.parse(config.verifier_key)]
     mkey = ManifestKey.load(str(Path(args.ws) / "keys" / "manifest.pub"))
     pack = Path(args.pack)
+    sizes = {p.name: p.stat().st_size for p in pack.iterdir()}
+    total, evidence = sum(sizes.values()), sizes.get("evidence.jsonl", 0)
+    print(
+        f"pack {total / 1e6:.1f} MB = {total / max(evidence, 1):.3f} x evidence.jsonl "
+        f"({evidence / 1e6:.1f} MB); proofs.jsonl {sizes.get('proofs.jsonl', 0) / 1e6:.3f} MB"
+    )
     for r in range(args.rounds):
         t0 = time.perf_counter()
         for p in sorted(pack.iterdir()):

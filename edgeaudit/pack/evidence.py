@@ -3,7 +3,7 @@
 Reads entries ``0 .. size-1`` once from one snapshot (:class:`~edgeaudit.store.log.LogReader`),
 re-hashes each (a damaged store is refused, not packed), keeps every leaf hash in a
 :class:`LevelTree` (32 bytes per entry) and writes the chosen entries to ``evidence.jsonl`` as
-it goes; then the proofs of the chosen entries come from the tree in a second, in-memory pass.
+it goes; then one multi-proof of the chosen entries comes from the tree, in memory.
 Memory: the tree plus one index per chosen entry, whatever the number of events.
 """
 
@@ -31,7 +31,7 @@ from edgeaudit.pack.period import Period
 from edgeaudit.pack.scope import TenantView, entry_scope
 from edgeaudit.pack.tree import LevelTree
 from edgeaudit.store.log import LogReader
-from edgeaudit.verify.pack_format import evidence_line, proof_line
+from edgeaudit.verify.pack_format import evidence_line, multiproof_line
 
 
 @dataclass
@@ -384,14 +384,7 @@ def write_evidence(
             + ", ".join(map(str, sorted(missing)[:10]))
         )
     with _HashingFile(proofs_path) as proofs_out:
-        out = proofs_out
-        pending = []
-        for index, proof in tree.proofs(chosen):
-            pending.append(proof_line(index, proof))
-            if len(pending) >= 2048:
-                out.write(b"".join(pending))
-                pending.clear()
-        out.write(b"".join(pending))
+        proofs_out.write(multiproof_line(tree.multiproof(chosen)))
     return EvidenceResult(
         root,
         len(chosen),

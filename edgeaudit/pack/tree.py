@@ -10,9 +10,11 @@ is a few slices, so proving every entry of a pack costs one pass instead of one 
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Iterable
 
 from edgeaudit.canonical import EMPTY_ROOT, HASH_SIZE, NODE_PREFIX
+from edgeaudit.merkle.multiproof import build_multiproof
 
 _H = HASH_SIZE
 
@@ -81,6 +83,13 @@ class LevelTree:
                 )
             previous = index
             yield index, b"".join(parts)
+
+    def multiproof(self, indices: list[int] | array[int]) -> bytes:
+        """One deduplicated proof for the ascending ``indices`` (edgeaudit.merkle.multiproof):
+        for a contiguous run, the left and right boundary paths."""
+        if not self._levels:
+            raise RuntimeError("freeze() the tree first")
+        return build_multiproof(self._levels, indices) if indices else b""
 
     def inclusion_proof(self, index: int) -> bytes:
         """The RFC 9162 inclusion proof of leaf ``index``: its hashes concatenated."""

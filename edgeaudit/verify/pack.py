@@ -62,6 +62,7 @@ def verify_pack(
         if manifest is None:
             return report
         report.tenant = manifest.get("tenant")
+        report.format = manifest.get("format")
         chain = log_chain(files, log_keys, manifest.get("origin"), revoked)
         checkpoint = _check_checkpoint(files, manifest, chain, report)
         check_manifest_revoked(signer.key.kid, report.tree_size, revoked, report)
@@ -133,9 +134,9 @@ def _check_manifest(
     except ValueError as exc:
         report.add(pf.MANIFEST_JWS, f"signed payload is not JSON ({exc})")
         return None
-    if not isinstance(manifest, dict) or manifest.get("format") != pf.FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") not in pf.FORMATS:
         found = manifest.get("format") if isinstance(manifest, dict) else None
-        report.add(pf.MANIFEST, f"format {found!r}, expected {pf.FORMAT!r}")
+        report.add(pf.MANIFEST, f"format {found!r}, expected one of {list(pf.FORMATS)}")
         return None
     if not _canonical(payload, manifest):
         report.add(pf.MANIFEST, "is not canonical JSON (RFC 8785)")

@@ -7,6 +7,7 @@ Verify side: no signing code, no database, no PDF renderer.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -16,6 +17,7 @@ import orjson
 from edgeaudit.canonical import canonical_json, leaf_hash
 from edgeaudit.errors import CanonicalError, InputError, ProofError
 from edgeaudit.events import parse_utc_time
+from edgeaudit.merkle.multiproof import verify_multiproof
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.pack_files import PackFiles, PackReport, lines
 from edgeaudit.verify.pack_paths import InclusionPaths
@@ -101,9 +103,20 @@ def check_entries(
         return
     last = -1
     paths = InclusionPaths(size, root)
-    for (number, raw), proof_line in _zip_longest(
-        lines(files, pf.EVIDENCE), lines(files, pf.PROOFS), report
-    ):
+    # edgeaudit-pack/2: one multi-proof for all entries, checked after the last line; until
+    # then an entry is only pending (its index and leaf hash gathered for the proof)
+    multi = manifest.get("format") != pf.FORMAT_V1
+    indices: array[int] = array("q")
+    leaves = bytearray()
+    pending: list[tuple[int, str, bytes | None, dict[str, Any]]] = []
+    pending_count = 0
+    evidence = lines(files, pf.EVIDENCE)
+    pairs = (
+        ((item, None) for item in evidence)
+        if multi
+        else _zip_longest(evidence, lines(files, pf.PROOFS), report)
+    )
+    for (number, raw), proof_line in pairs:
         rec = _json_line(report, pf.EVIDENCE, number, raw) if raw is not None else None
         prf = _json_line(report, pf.PROOFS, proof_line[0], proof_line[1]) if proof_line else None
         if rec is None:
@@ -134,6 +147,9 @@ def check_entries(
             )
             continue
         leaf = bytes.fromhex(leaf_hex)
+        if multi and index > (indices[-1] if indices else -1):
+            indices.append(index)  # proven or not by its leaf hash alone
+            leaves += leaf
         body: bytes | None = None
         if "entry" in rec:
             body = pf.b64decode_loose(rec["entry"])  # canonical: the line check below
@@ -188,16 +204,19 @@ def check_entries(
         else:
             report.add(pf.EVIDENCE, "has neither entry nor redacted", number, index)
             continue
+        if multi:
+            pending_count += 1
+            if index in cited.refs:  # kept only for the citation check
+                pending.append((index, leaf_hex, body, rec))
+            continue
         if not _check_proof(prf, proof_line, index, leaf, paths, number, report):
             continue
-        if index in cited.refs:  # kept only for the citation check: a pack may hold millions
-            cited.present[index] = leaf_hex
-            if index in cited.records:
-                if body is not None:
-                    cited.bodies[index] = body
-                else:
-                    cited.views[index] = rec.get("redacted")
+        _proven(cited, index, leaf_hex, body, rec)
         report.entries += 1
+    if multi and _check_multiproof(files, size, root, indices, leaves, report):
+        for item in pending:
+            _proven(cited, *item)
+        report.entries += pending_count
     if manifest.get("entries") != report.entries:
         report.add(
             pf.EVIDENCE,
@@ -209,6 +228,55 @@ def check_entries(
             f"{report.redacted} redacted entries, the manifest says {manifest.get('redacted')}",
         )
     _check_citations(cited, report)
+
+
+def _proven(
+    cited: Cited, index: int, leaf_hex: str, body: bytes | None, rec: dict[str, Any]
+) -> None:
+    if index in cited.refs:  # kept only for the citation check: a pack may hold millions
+        cited.present[index] = leaf_hex
+        if index in cited.records:
+            if body is not None:
+                cited.bodies[index] = body
+            else:
+                cited.views[index] = rec.get("redacted")
+
+
+def _check_multiproof(
+    files: PackFiles,
+    size: int,
+    root: bytes,
+    indices: array[int],
+    leaves: bytearray,
+    report: PackReport,
+) -> bool:
+    """``proofs.jsonl`` of an ``edgeaudit-pack/2`` pack: one canonical ``{"proof"}`` line, the
+    multi-proof of every entry's leaf hash (docs/pack-format.md, "proofs.jsonl")."""
+    found = list(lines(files, pf.PROOFS))
+    if len(found) != 1:
+        report.add(pf.PROOFS, f"holds {len(found)} lines, expected one (the multi-proof)")
+        return False
+    number, raw = found[0]
+    prf = _json_line(report, pf.PROOFS, number, raw)
+    if prf is None:
+        return False
+    blob = pf.b64decode_loose(prf.get("proof"))  # canonical: the line check below
+    if blob is None or len(blob) % pf.HASH_SIZE:
+        report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number)
+        return False
+    if set(prf) != {"proof"} or pf.multiproof_line(blob) != raw:
+        report.add(pf.PROOFS, "line is not the canonical (RFC 8785) {proof} object", number)
+        return False
+    if not indices:
+        if blob:
+            report.add(pf.PROOFS, "a pack without entries has an empty proof", number)
+        return not blob
+    try:
+        verify_multiproof(size, indices, bytes(leaves), blob, root)
+    except ProofError as exc:
+        report.add(pf.PROOFS, f"{exc}: no entry of the pack is proven", number)
+        return False
+    return True
 
 
 def _check_proof(

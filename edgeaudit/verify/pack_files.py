@@ -49,6 +49,8 @@ class PackReport:
     kept_from: int | None = None  # the auditor's kept checkpoint, proven extended
     truncated: bool = False
     cosigned: bool = False  # the checkpoint note differs from the one listed (cosignatures)
+    format: str | None = None  # the manifest's format (edgeaudit-pack/1 or /2)
+    warnings: list[str] = field(default_factory=list)  # shown even when every check passed
 
     @property
     def ok(self) -> bool:

@@ -62,6 +62,7 @@ def load_findings(
         report.add(pf.FINDINGS_JSON, "is not canonical JSON (RFC 8785)")
     site_wide = _site_wide(doc)
     seen: set[str] = set()
+    unbound = 0
     for i, r in enumerate(results):
         rid = str(r.get("id")) if isinstance(r, dict) else None
         if not isinstance(r, dict) or rid is None:
@@ -79,6 +80,9 @@ def load_findings(
                 continue
             found.refs.setdefault(ref[0], []).append((rid, ref[1]))
         record = _ref(r.get("record"))
+        if record is None and "record" not in r and manifest.get("format") == pf.FORMAT_V1:
+            unbound += 1  # a version 1 pack built before findings were bound to the log
+            continue
         if record is None:
             report.add(
                 pf.FINDINGS_JSON,
@@ -92,6 +96,12 @@ def load_findings(
         if not (isinstance(scope, dict) and scope.get("tenant")) and r.get("rule") in site_wide:
             found.site_wide_records.add(record[0])
     report.findings = len(results)
+    if unbound:
+        report.warnings.append(
+            f"{pf.FORMAT_V1} pack: {unbound} of {len(results)} results name no policy.result "
+            "record; their findings are the builder's statement only (signed by the manifest "
+            "key), not bound to the log"
+        )
     _check_tenant_results(doc, manifest.get("tenant"), report)
     if manifest.get("findings") is not None and manifest["findings"] != len(results):
         report.add(

@@ -10,7 +10,9 @@ import binascii
 import re
 from typing import Final
 
-FORMAT: Final = "edgeaudit-pack/1"
+FORMAT: Final = "edgeaudit-pack/2"  # what pack build writes: one multi-proof
+FORMAT_V1: Final = "edgeaudit-pack/1"  # per-entry proofs; verify still reads it
+FORMATS: Final = (FORMAT, FORMAT_V1)
 JWS_TYPE: Final = "edgeaudit-pack-manifest+json"
 ALGORITHMS: Final = ("ES256",)  # the only JWS algorithm a pack may use (explicit allow-list)
 
@@ -130,3 +132,9 @@ def evidence_line(index: int, leaf: bytes, body: bytes) -> bytes:
 def proof_line(index: int, proof: bytes) -> bytes:
     """One ``proofs.jsonl`` line, the RFC 8785 form of ``{"index", "proof"}`` (see above)."""
     return b'{"index":%d,"proof":"%s"}\n' % (index, binascii.b2a_base64(proof, newline=False))
+
+
+def multiproof_line(proof: bytes) -> bytes:
+    """The one ``proofs.jsonl`` line of an ``edgeaudit-pack/2`` pack: ``{"proof"}``, the
+    multi-proof's hashes concatenated, in base64 (RFC 8785 form)."""
+    return b'{"proof":"%s"}\n' % binascii.b2a_base64(proof, newline=False)

@@ -21,6 +21,7 @@ from edgeaudit.verify import pack_format as pf
 from tests.pack.conftest import Site, verify
 from tests.pack.helpers import copy_pack
 from tests.pack.tampering import edit_line, failed, lines, resign
+from tests.pack.test_multiproof_packs import reprove
 
 
 @pytest.fixture
@@ -53,18 +54,17 @@ def test_edited_entry_breaks_the_evidence_hash(site: Site, pack: Path) -> None:
     edit_line(pack / pf.EVIDENCE, 5, _flip_entry)
     out = failed(site, pack)
     assert "evidence.jsonl: SHA-256 is" in out
-    assert "proofs.jsonl:5 (entry" in out  # the proof also fails for the edited leaf
+    assert "proofs.jsonl:1: the multi-proof" in out  # the proof also fails for the edited leaf
 
 
 def test_edited_entry_resigned_fails_its_inclusion_proof(site: Site, pack: Path) -> None:
     edit_line(pack / pf.EVIDENCE, 5, _flip_entry)
     resign(site, pack)
     out = failed(site, pack)
-    index = json.loads(lines(pack / pf.EVIDENCE)[4])["index"]
-    assert f"proofs.jsonl:5 (entry {index}): inclusion proof for leaf {index}" in out
-    assert (
-        "expected " + json.loads((pack / pf.MANIFEST).read_text())["checkpoint"]["root_hash"] in out
-    )
+    assert "proofs.jsonl:1: the multi-proof of" in out
+    assert "no entry of the pack is proven" in out
+    root = json.loads((pack / pf.MANIFEST).read_text())["checkpoint"]["root_hash"]
+    assert f"the checkpoint says {root}" in out
     assert "SHA-256" not in out
 
 
@@ -81,10 +81,10 @@ def test_entry_bytes_not_matching_their_leaf_hash(site: Site, pack: Path) -> Non
 
 def test_dropped_entry(site: Site, pack: Path) -> None:
     n, index = cited_line(pack)
-    for name in (pf.EVIDENCE, pf.PROOFS):
-        ls = lines(pack / name)
-        del ls[n - 1]
-        (pack / name).write_bytes(b"".join(ls))
+    ls = lines(pack / pf.EVIDENCE)
+    del ls[n - 1]
+    (pack / pf.EVIDENCE).write_bytes(b"".join(ls))
+    reprove(site, pack)  # a genuine multi-proof of the entries left
     resign(site, pack)  # the signed entry count stays: the insider cannot hide the drop
     out = failed(site, pack)
     assert "entries proven, the manifest says" in out
@@ -92,7 +92,7 @@ def test_dropped_entry(site: Site, pack: Path) -> None:
 
 
 def test_added_entry(site: Site, pack: Path) -> None:
-    ev, pr = lines(pack / pf.EVIDENCE), lines(pack / pf.PROOFS)
+    ev = lines(pack / pf.EVIDENCE)
     size = json.loads((pack / "manifest.json").read_text())["checkpoint"]["tree_size"]
     indexes = [json.loads(line)["index"] for line in ev]
     # an entry inside the signed tree that the pack does not hold, slipped in in index order
@@ -105,12 +105,9 @@ def test_added_entry(site: Site, pack: Path) -> None:
         "leaf_hash": leaf_hash(body).hex(),
     }
     (pack / pf.EVIDENCE).write_bytes(b"".join([*ev[:at], canonical_json(forged) + b"\n", *ev[at:]]))
-    proof = json.loads(pr[min(at, len(pr) - 1)])
-    proof["index"] = index
-    (pack / pf.PROOFS).write_bytes(b"".join([*pr[:at], canonical_json(proof) + b"\n", *pr[at:]]))
     resign(site, pack)
     out = failed(site, pack)
-    assert f"proofs.jsonl:{at + 1} (entry {index})" in out
+    assert "proofs.jsonl:1: the multi-proof" in out  # the forged leaf is not in the tree
 
 
 def test_altered_proof(site: Site, pack: Path) -> None:
@@ -119,20 +116,20 @@ def test_altered_proof(site: Site, pack: Path) -> None:
         raw[0] ^= 1
         rec["proof"] = base64.b64encode(bytes(raw)).decode()
 
-    edit_line(pack / pf.PROOFS, 7, change)
+    edit_line(pack / pf.PROOFS, 1, change)
     out = failed(site, pack)
     assert "proofs.jsonl: SHA-256 is" in out
-    assert "proofs.jsonl:7 (entry" in out
-    assert "leads to root" in out
+    assert "proofs.jsonl:1: the multi-proof" in out
+    assert "computes root" in out
 
 
 def test_truncated_proof(site: Site, pack: Path) -> None:
     def change(rec: dict) -> None:  # type: ignore[type-arg]
         rec["proof"] = base64.b64encode(base64.b64decode(rec["proof"])[:-32]).decode()
 
-    edit_line(pack / pf.PROOFS, 2, change)
+    edit_line(pack / pf.PROOFS, 1, change)
     resign(site, pack)
-    assert "must have" in failed(site, pack)
+    assert "too few hashes" in failed(site, pack)
 
 
 def test_swapped_checkpoint_from_another_key(site: Site, pack: Path) -> None:
@@ -283,14 +280,11 @@ def test_tenant_pack_with_a_foreign_entry_in_full(site: Site, tpack: Path, site_
         for r in lines(site_pack / pf.EVIDENCE)
         if b"media-b" in base64.b64decode(json.loads(r)["entry"])
     )
-    proofs = {json.loads(r)["index"]: r for r in lines(site_pack / pf.PROOFS)}
     ev = [json.loads(r) for r in lines(tpack / pf.EVIDENCE)]
-    pr = [json.loads(r) for r in lines(tpack / pf.PROOFS)]
     pos = next(i for i, r in enumerate(ev) if r["index"] > foreign["index"])
     ev.insert(pos, foreign)
-    pr.insert(pos, json.loads(proofs[foreign["index"]]))
     (tpack / pf.EVIDENCE).write_bytes(b"".join(canonical_json(r) + b"\n" for r in ev))
-    (tpack / pf.PROOFS).write_bytes(b"".join(canonical_json(r) + b"\n" for r in pr))
+    reprove(site, tpack)  # genuinely in the log: the multi-proof holds
     resign(site, tpack)
     out = failed(site, tpack)
     assert f"evidence.jsonl:{pos + 1} (entry {foreign['index']}): entry in full is scoped to" in out
@@ -316,10 +310,9 @@ def test_json_report_names_file_line_and_entry(site: Site, pack: Path) -> None:
     assert code == 1
     report = json.loads(out)
     assert report["ok"] is False
-    index = json.loads(lines(pack / pf.EVIDENCE)[3])["index"]
     problem = next(p for p in report["problems"] if p["file"] == pf.PROOFS)
-    assert (problem["line"], problem["index"]) == (4, index)
-    assert "leads to root" in problem["message"]
+    assert (problem["line"], problem["index"]) == (1, None)  # one proof for every entry
+    assert "no entry of the pack is proven" in problem["message"]
 
 
 def test_a_tenant_pack_holding_another_tenants_result_fails(site: Site, tpack: Path) -> None:

@@ -129,12 +129,14 @@ def test_non_canonical_entry_bytes(site: Site, pack: Path, insider: bool) -> Non
 @pytest.mark.parametrize("name", [pf.EVIDENCE, pf.PROOFS])
 def test_non_canonical_lines(site: Site, pack: Path, name: str) -> None:
     ls = lines(pack / name)
-    rec = json.loads(ls[3])
-    ls[3] = json.dumps(rec, sort_keys=False, separators=(", ", ": ")).encode() + b"\n"
+    at = 3 if name == pf.EVIDENCE else 0  # proofs.jsonl: its one line, the multi-proof
+    rec = json.loads(ls[at])
+    ls[at] = json.dumps(rec, sort_keys=False, separators=(", ", ": ")).encode() + b"\n"
     (pack / name).write_bytes(b"".join(ls))
     assert f"{name}: SHA-256 is" in failed(site, pack)
     resign(site, pack)
-    assert f"{name}:4 (entry {rec['index']}): line is not the canonical" in failed(site, pack)
+    where = f"{name}:4 (entry {rec['index']})" if name == pf.EVIDENCE else f"{name}:1"
+    assert f"{where}: line is not the canonical" in failed(site, pack)
 
 
 def test_duplicate_member_names_in_findings(site: Site, pack: Path) -> None:

@@ -4,7 +4,6 @@ outsider (the file hashes catch it) and as an insider who re-signs the manifest.
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from edgeaudit.workspace import config as cfg
 from tests.pack.conftest import Site
 from tests.pack.helpers import copy_pack
 from tests.pack.tampering import failed, lines, resign
+from tests.pack.test_multiproof_packs import reprove
 
 
 @pytest.fixture
@@ -57,7 +57,6 @@ def _edit_redacted(pack: Path, change) -> int:  # type: ignore[no-untyped-def]
 def test_redacted_entry_of_another_tenant_slipped_in(site: Site, tpack: Path) -> None:
     """The insider adds another tenant's entry, redacted and genuinely proven in the log."""
     manifest = json.loads((tpack / pf.MANIFEST).read_text())
-    size = manifest["checkpoint"]["tree_size"]
     held = {r["index"] for r in _records(tpack / pf.EVIDENCE)}
     config = cfg.load(site.ws)
     with Store.open(config.db_url) as store, store.log(config.origin).reader() as reader:
@@ -68,17 +67,16 @@ def test_redacted_entry_of_another_tenant_slipped_in(site: Site, tpack: Path) ->
                 and entry.get("scope") == ["media-b"]
                 and "2026-07-01" <= entry["time"] < "2026-10-01"
             ):
-                proof, leaf = reader.inclusion_proof(index, size), stored
+                leaf = stored
                 break
         else:
             raise AssertionError("no media-b entry in the quarter")
     view = {"kind": entry["kind"], "scope": ["tenant-2"], "time": entry["time"]}
-    ev, pr = _records(tpack / pf.EVIDENCE), _records(tpack / pf.PROOFS)
+    ev = _records(tpack / pf.EVIDENCE)
     at = sum(1 for r in ev if r["index"] < index)
     ev.insert(at, {"index": index, "leaf_hash": bytes(leaf).hex(), "redacted": view})
-    pr.insert(at, {"index": index, "proof": base64.b64encode(b"".join(proof)).decode()})
     _write(tpack / pf.EVIDENCE, ev)
-    _write(tpack / pf.PROOFS, pr)
+    reprove(site, tpack)  # genuinely in the log: a genuine multi-proof
     resign(site, tpack, entries=manifest["entries"] + 1, redacted=manifest["redacted"] + 1)
     out = failed(site, tpack)
     assert f"evidence.jsonl:{at + 1} (entry {index}): redacted entry is not fintech-a's" in out

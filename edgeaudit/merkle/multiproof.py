@@ -1,0 +1,127 @@
+"""One deduplicated inclusion proof for many leaves of one RFC 9162 tree (a multi-proof).
+
+The tree of ``size`` leaves is read level by level: level 0 holds the leaf hashes; level
+``k + 1`` pairs the nodes of level ``k`` in order (``HASH(0x01 || left || right)``) and, when
+level ``k`` has an odd count, carries its last node up unchanged. This is the RFC 9162 tree
+(its left subtrees are the largest powers of two below the size).
+
+Given the proven leaves (ascending positions), each level's known nodes are combined with the
+sibling that is also known, else with the next hash of the proof; the proof lists, level by
+level and left to right, exactly the siblings that cannot be computed — each tree node once.
+For a contiguous run of leaves this is the run's subtree recomputed once plus the left and
+right boundary paths (a range proof); docs/pack-format.md, "proofs.jsonl", is the contract.
+
+Pure: no I/O, no signing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Final
+
+from edgeaudit.canonical import HASH_SIZE, NODE_PREFIX
+from edgeaudit.errors import ProofError
+
+_H: Final = HASH_SIZE
+
+
+def proof_positions(size: int, indices: Sequence[int]) -> list[tuple[int, int]]:
+    """The ``(level, position)`` of each proof hash, in proof order, for the ascending
+    ``indices`` of a tree of ``size`` leaves."""
+    out: list[tuple[int, int]] = []
+    positions = list(indices)
+    count, level = size, 0
+    while count > 1:
+        nxt: list[int] = []
+        i, n = 0, len(positions)
+        while i < n:
+            j = positions[i]
+            if j & 1 == 0 and i + 1 < n and positions[i + 1] == j + 1:
+                i += 2
+            else:
+                if j & 1 or j + 1 < count:
+                    out.append((level, j ^ 1))
+                i += 1
+            nxt.append(j >> 1)
+        positions = nxt
+        count = (count + 1) >> 1
+        level += 1
+    return out
+
+
+def build_multiproof(levels: Sequence[bytes | bytearray], indices: Sequence[int]) -> bytes:
+    """The proof hashes, concatenated, from a tree's levels (``levels[k]``: level ``k``'s
+    nodes, 32 bytes each, as :class:`edgeaudit.pack.tree.LevelTree` keeps them)."""
+    size = len(levels[0]) // _H if levels else 0
+    out = bytearray()
+    for level, pos in proof_positions(size, indices):
+        out += levels[level][pos * _H : (pos + 1) * _H]
+    return bytes(out)
+
+
+def multiproof_root(size: int, indices: Sequence[int], leaves: bytes, proof: bytes) -> bytes:
+    """The root computed from the leaves (``leaves``: their hashes concatenated, in the
+    order of the ascending ``indices``) and the proof. Raises :class:`ProofError` when the
+    indices are not ascending within the tree or the proof has too few or too many hashes."""
+    n = len(indices)
+    if n == 0:
+        raise ProofError("a multi-proof needs at least one leaf")
+    if len(leaves) != n * _H or len(proof) % _H:
+        raise ProofError("leaf and proof hashes must be 32 bytes each")
+    previous = -1
+    for j in indices:
+        if not previous < j < size:
+            raise ProofError(f"leaf index {j} is not ascending within the tree of size {size}")
+        previous = j
+    sha = hashlib.sha256
+    prefix = NODE_PREFIX
+    positions = list(indices)
+    hashes = [leaves[k * _H : (k + 1) * _H] for k in range(n)]
+    used, available = 0, len(proof)
+    count = size
+    while count > 1:
+        next_pos: list[int] = []
+        next_hash: list[bytes] = []
+        i, n = 0, len(positions)
+        while i < n:
+            j = positions[i]
+            if j & 1 == 0:
+                if i + 1 < n and positions[i + 1] == j + 1:
+                    next_hash.append(sha(prefix + hashes[i] + hashes[i + 1]).digest())
+                    i += 2
+                    next_pos.append(j >> 1)
+                    continue
+                if j + 1 < count:
+                    if used >= available:
+                        raise ProofError("the multi-proof has too few hashes")
+                    next_hash.append(sha(prefix + hashes[i] + proof[used : used + _H]).digest())
+                    used += _H
+                else:
+                    next_hash.append(hashes[i])  # the last node of an odd level, carried up
+            else:
+                if used >= available:
+                    raise ProofError("the multi-proof has too few hashes")
+                next_hash.append(sha(prefix + proof[used : used + _H] + hashes[i]).digest())
+                used += _H
+            next_pos.append(j >> 1)
+            i += 1
+        positions, hashes = next_pos, next_hash
+        count = (count + 1) >> 1
+    if used != available:
+        raise ProofError(
+            f"the multi-proof has {(available - used) // _H} hashes more than its leaves need"
+        )
+    return hashes[0]
+
+
+def verify_multiproof(
+    size: int, indices: Sequence[int], leaves: bytes, proof: bytes, root: bytes
+) -> None:
+    """Raise :class:`ProofError` unless the leaves at ``indices`` are in the tree ``root``."""
+    got = multiproof_root(size, indices, leaves, proof)
+    if got != root:
+        raise ProofError(
+            f"the multi-proof of {len(indices)} leaves computes root {got.hex()}, "
+            f"the checkpoint says {root.hex()}"
+        )
