@@ -30,14 +30,15 @@ CREATE TABLE IF NOT EXISTS witness_log (
     note BLOB NOT NULL       -- the checkpoint as cosigned, with this witness's cosignature
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS witness_fork (
+    id INTEGER PRIMARY KEY,  -- the order they were seen in
     origin TEXT NOT NULL,
     note_sha256 BLOB NOT NULL,
     note BLOB NOT NULL,      -- a validly signed checkpoint inconsistent with what was cosigned
     cosigned BLOB NOT NULL,  -- the cosigned checkpoint it contradicts
     reason TEXT NOT NULL,
     seen INTEGER NOT NULL,   -- POSIX time first seen
-    PRIMARY KEY (origin, note_sha256)
-) WITHOUT ROWID;
+    UNIQUE (origin, note_sha256)
+);
 """
 
 
@@ -83,7 +84,7 @@ class StateDB:
         """Every fork kept: (origin, note, cosigned note, reason, first seen), oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT origin, note, cosigned, reason, seen FROM witness_fork ORDER BY seen"
+                "SELECT origin, note, cosigned, reason, seen FROM witness_fork ORDER BY id"
             ).fetchall()
         return [(o, bytes(n), bytes(c), r, s) for o, n, c, r, s in rows]
 
@@ -100,7 +101,8 @@ class StateDB:
                 )
                 now = int(time.time())
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO witness_fork VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO witness_fork "
+                    "(origin, note_sha256, note, cosigned, reason, seen) VALUES (?, ?, ?, ?, ?, ?)",
                     [
                         (
                             f.origin,
