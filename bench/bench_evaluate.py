@@ -3,6 +3,10 @@
 <= 4 x a same-run `edgeaudit verify` of the same store (issue 4: <= 30 s for 1 M).
 
     python bench/bench_evaluate.py --events 1000000 --dir /tmp/bench-evaluate
+    python bench/bench_evaluate.py --dir /tmp/bench-evaluate --reuse --profile /tmp/ev.prof
+
+With --profile the timed evaluation also runs under cProfile and its statistics are written to
+FILE (read them with ``python -m pstats FILE``); its time is then not comparable.
 
 The campus is generated and collected first (not timed). Timed: loading the policies, every
 check (Cedar decisions batched and cached), the whole-store verification of the integrity rule,
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import io
 import os
 import resource
@@ -43,6 +48,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/bench-evaluate"))
     ap.add_argument("--reuse", action="store_true", help="reuse a workspace built earlier")
+    ap.add_argument("--profile", type=Path, help="profile the evaluation into this file")
     args = ap.parse_args()
     ws = args.dir / "ws"
     if not args.reuse:
@@ -71,7 +77,13 @@ def main() -> None:
         read = time.perf_counter() - start
     rc, verify = quiet("--workspace", str(ws), "verify")
     assert rc == 0
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
     rc, evaluate = quiet("--workspace", str(ws), "evaluate", "--quarter", "2026Q3")
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     assert rc in (0, 1)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{machine()}; store of {size} entries ({n} read)")

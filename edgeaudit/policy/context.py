@@ -7,7 +7,9 @@ epoch seconds (floats), parsed here once per entry.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import date as date_type
@@ -79,6 +81,23 @@ def epoch(text: str) -> float:
     except (ValueError, IndexError):
         raise ValueError(f"not an RFC 3339 UTC time: {text!r}") from None
     return base + float(text[19:-1]) if text[19:20] == "." else float(base)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while a bulk read builds many small objects that
+    hold no reference cycles (parsed JSON, tuples): each full collection walks every object
+    alive, and a read growing the heap by a few million objects triggers several. Nothing is
+    leaked: reference counting frees as usual, cycles wait for the next collection. A caller
+    that disabled the collector keeps it disabled."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def when(seconds: float) -> str:
@@ -186,15 +205,29 @@ class Context:
             self._cache[(k, True)] = []
             self._cache[(k, False)] = []
         start, end = self.start, self.end
-        for ev in self._load(kinds, start - self.lookback, end, closed=True):
-            self._cache[(ev.kind, True)].append(ev)
-            if start <= ev.t < end:
-                self._cache[(ev.kind, False)].append(ev)
+        with paused_gc():
+            for ev in self._load(kinds, start - self.lookback, end, closed=True):
+                self._cache[(ev.kind, True)].append(ev)
+                if start <= ev.t < end:
+                    self._cache[(ev.kind, False)].append(ev)
 
     def stream(self, *kinds: str) -> Iterator[Ev]:
         """Entries of ``kinds`` in the period, in index order, read without caching (for the
         bulk kinds a single check reads, e.g. key use)."""
         return self._load(kinds, self.start, self.end)
+
+    def rows(self, *kinds: str) -> Iterator[tuple[int, bytes, float, dict[str, Any]]]:
+        """(index, leaf hash, time, record) of the entries :meth:`stream` yields, without
+        building an :class:`Ev` per entry: for a bulk scan that keeps a few fields of each
+        (the record is parsed whole, its ``provenance`` left in; make an ``Ev`` to cite one)."""
+        lo, hi, loads = self.start, self.end, orjson.loads
+        for idx, body, leaf in self.reader.select(
+            kinds, iso(lo - WIDEN), iso(hi + WIDEN), self.tree_size
+        ):
+            rec = loads(body)
+            t = epoch(rec["time"])
+            if lo <= t < hi:
+                yield idx, leaf, t, rec
 
     def _load(
         self, kinds: Sequence[str], lo: float, hi: float, closed: bool = False

@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
 from edgeaudit.policy.checks._common import text, who
@@ -46,12 +47,13 @@ class Session:
     keys: set[tuple[str, str]] = field(default_factory=set)
     end_record: Ev | None = None
 
-    @property
+    @cached_property
     def action(self) -> str:
         """The Cedar action: ``priv.switch`` for a switch to another account (sudo, su),
-        ``admin.session`` for a logon."""
-        kinds = {r.kind for r in self.records}
-        return "priv.switch" if "priv.switch" in kinds else "admin.session"
+        ``admin.session`` for a logon. Read once the session is built (checks ask for it often),
+        then kept."""
+        switch = any(r.rec.get("kind") == "priv.switch" for r in self.records)
+        return "priv.switch" if switch else "admin.session"
 
     @property
     def sources(self) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural
 from edgeaudit.policy.checks._sessions import describe
-from edgeaudit.policy.context import Context, Ev, when
+from edgeaudit.policy.context import Context, Ev, paused_gc, when
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS, Outcome, Scope
 from edgeaudit.policy.registry import Param, check
 
@@ -120,26 +120,30 @@ def episodes(ctx: Context, threshold: int, window: float) -> Failures:
 
 
 # one failed logon as the burst search keeps it: (time, index, weight, leaf hash, where)
-Item = tuple[float, int, int, str, tuple[str, str] | None]
+Item = tuple[float, int, int, bytes, tuple[str, str] | None]
 
 
 def _ev(item: Item) -> Ev:
     """An entry to cite, with only what the reasons read (where the attempt was)."""
     t, index, _, leaf, where = item
-    return Ev(index, leaf, t, {"kind": FAILED, "target": dict([where]) if where else {}})
+    return Ev(index, leaf.hex(), t, {"kind": FAILED, "target": dict([where]) if where else {}})
 
 
 def _find(ctx: Context, threshold: int, window: float) -> Failures:
     # one streamed pass over the failures (never cached: most of a busy quarter), fields read
-    # once, small tuples kept
+    # once, small tuples kept (no cycles among them: the collector waits until the end)
+    with paused_gc():
+        return _scan(ctx, threshold, window)
+
+
+def _scan(ctx: Context, threshold: int, window: float) -> Failures:
     groups: dict[tuple[str, str, str], list[Item]] = defaultdict(list)
     totals: dict[tuple[str, str, str], int] = defaultdict(int)
     principal: dict[tuple[str, str], str | None] = {}
     empty: dict[str, Any] = {}
     count = 0
     sample: list[Ev] = []
-    for ev in ctx.stream(FAILED):
-        rec = ev.rec
+    for index, leaf, t, rec in ctx.rows(FAILED):
         kind = rec.get("source")
         kind = kind if type(kind) is str else "?"
         attrs, actor, target = rec.get("attrs"), rec.get("actor"), rec.get("target")
@@ -154,7 +158,7 @@ def _find(ctx: Context, threshold: int, window: float) -> Failures:
             where = ("asset", asset)
         elif type(resource) is str and resource:
             where = ("resource", resource)
-        item: Item = (ev.t, ev.index, weight, ev.leaf, where)
+        item: Item = (t, index, weight, leaf, where)
         count += 1
         if len(sample) < MAX_PASS_CITATIONS:
             sample.append(_ev(item))
