@@ -6,6 +6,7 @@ import argparse
 import base64
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -216,17 +217,31 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                 or "no checkpoints signed yet",
             )
             return 0
+        outcomes: tuple[Any, ...] = ()
         if args.action == "show":
+            from edgeaudit.verify.witnesses import witnessed_note
+
             cp = _checkpoint_at(log, args.size)
+            cp = replace(cp, note=witnessed_note(config.root, cp.note, cp.tree_size))
         else:
             if args.size is not None:
                 raise InputError("`checkpoint sign` always signs the current tree; drop SIZE")
+            from edgeaudit.witness.gather import cosign
             from edgeaudit.workspace.signing import sign_checkpoint
 
-            cp = sign_checkpoint(config, log)
+            cp, outcomes = cosign(config, log, sign_checkpoint(config, log))
     if getattr(args, "out", None):  # the exact note, e.g. for pack build --checkpoint elsewhere
         Path(args.out).write_bytes(cp.note.encode("utf-8"))
-    _emit(args, _checkpoint_dict(cp), cp.note.rstrip("\n"))
+    data = _checkpoint_dict(cp)
+    text = cp.note.rstrip("\n")
+    if config.witnesses and args.action != "show":
+        data["witnesses"] = [o.to_dict() for o in outcomes]
+        done = sum(o.cosigned for o in outcomes)
+        text += f"\ncosigned by {done} of {len(outcomes)} witness(es):" + "".join(
+            f"\n  {o.name}: " + ("cosigned" if o.cosigned else f"no cosignature ({o.error})")
+            for o in outcomes
+        )
+    _emit(args, data, text)
     return 0
 
 
@@ -330,12 +345,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
             raise InputError(f"{args.trusted_checkpoint}: cannot read: {exc.strerror}") from None
     from edgeaudit.errors import TamperError
     from edgeaudit.store import StoreDamagedError
+    from edgeaudit.verify import witnesses
 
+    policy = witnesses.load_policy(args.witness_policy) if args.witness_policy else None
     try:
         store, log = _open(config)
         with store:
             store.check_pages()  # SQLite quick_check: also pages the stream never reads
             report = verify_log(log, verifiers, trusted=trusted, revoked=revoked)
+            if policy is not None:  # the latest checkpoint, with the cosignatures kept for it
+                latest = log.latest_checkpoint()
+                why = witnesses.store_policy_problem(
+                    config.root,
+                    latest.note if latest else None,
+                    latest.tree_size if latest else None,
+                    policy,
+                )
+                if why is not None:
+                    from edgeaudit.verify.report import Problem
+
+                    report = replace(report, problems=(*report.problems, Problem("witness", why)))
     except StoreDamagedError as exc:  # a damaged store fails verification: exit 1
         raise TamperError(str(exc)) from exc
     if args.json:
@@ -348,8 +377,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         )
         print(
             f"OK: {report.entries_checked} entries, chain and tree intact; "
-            f"{report.checkpoints_checked} signed checkpoint(s) verified{trusted_text}\n"
-            f"root {report.root_hash}"
+            f"{report.checkpoints_checked} signed checkpoint(s) verified{trusted_text}"
+            + (f"; witness policy {policy.source} met" if policy is not None else "")
+            + f"\nroot {report.root_hash}"
         )
     else:
         print(f"FAILED: {len(report.problems)} problem(s) in log {report.origin}:")

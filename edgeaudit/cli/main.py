@@ -137,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
         help="PACK: a manifest key rollover statement (pack rotate-key) to follow from "
         "--manifest-key (repeatable)",
     )
+    c.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="a C2SP witness policy (witness NAME VKEY / group / quorum lines): fail unless "
+        "the checkpoint relied on carries the cosignatures it requires",
+    )
 
     c = cmd("collect", "parse source logs (KIND: syslog, journald, ...) into the store")
     c.add_argument("kind", metavar="KIND", help="source kind, e.g. syslog, journald, auditd")

@@ -228,7 +228,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         (f, _read(f, "the manifest key rollover"))
         for f in getattr(args, "manifest_rollover", None) or ()
     ]
-    report = verify_pack(args.pack, keys, mkey, kept, revoked, rollovers)
+    policy = None
+    if getattr(args, "witness_policy", None):
+        from edgeaudit.verify.witnesses import load_policy
+
+        policy = load_policy(args.witness_policy)
+    report = verify_pack(args.pack, keys, mkey, kept, revoked, rollovers, policy)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     elif report.ok:
@@ -243,6 +248,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 f"; extends your kept checkpoint of size {report.kept_from} (keep this pack's "
                 "checkpoint file for the next one)"
             )
+        if policy is not None:
+            consistency += f"; witness policy {policy.source} met"
         bound = (
             f"{report.findings} results cite only proven entries and equal their proven "
             f"policy.result entries ({report.bound_by_outcome} of them redacted: kind and "

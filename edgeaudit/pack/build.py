@@ -154,8 +154,10 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
         from edgeaudit.pack.given import given_checkpoint
 
         cp = given_checkpoint(log, request.checkpoint, [verifier])
-    else:
-        cp = sign_checkpoint(config, log)
+    else:  # with the cosignatures of the witnesses in edgeaudit.toml, if any
+        from edgeaudit.witness.gather import cosign
+
+        cp, _ = cosign(config, log, sign_checkpoint(config, log))
     work, zipped = _prepare_out(request.out)
     try:
         with log.reader() as reader:

@@ -35,6 +35,7 @@ from edgeaudit.verify.pack_keys import (
     manifest_chain,
     signing_key,
 )
+from edgeaudit.verify.witnesses import WitnessPolicy, policy_problem
 
 __all__ = ["PackFiles", "PackProblem", "PackReport", "verify_pack"]
 
@@ -46,12 +47,14 @@ def verify_pack(
     kept: Checkpoint | None = None,
     revoked: Sequence[Revocation] = (),
     rollovers: Sequence[tuple[str, bytes]] = (),
+    witness_policy: WitnessPolicy | None = None,
 ) -> PackReport:
     """Every check of docs/pack-format.md; ``kept``: the auditor's kept checkpoint (verified
     with ``log_keys`` by the caller), which the pack must extend by a proof from exactly it.
     The log key chain starts at ``log_keys`` (``pack_keys.log_chain``); ``revoked`` keys sign
     nothing believed beyond their size; ``rollovers`` (where, statement) extend the manifest
-    key from ``manifest_key``."""
+    key from ``manifest_key``; ``witness_policy``: the checkpoint must carry the cosignatures
+    it requires (edgeaudit.verify.witnesses)."""
     files = PackFiles(Path(path))
     report = PackReport(str(path))
     for name, problem in files.problems:
@@ -65,6 +68,10 @@ def verify_pack(
         report.format = manifest.get("format")
         chain = log_chain(files, log_keys, manifest.get("origin"), revoked)
         checkpoint = _check_checkpoint(files, manifest, chain, report)
+        if witness_policy is not None:  # the pack's note must carry the cosignatures
+            signed = files.read(pf.CHECKPOINT) if checkpoint is not None else None
+            if (unmet := policy_problem(signed, witness_policy)) is not None:
+                report.add(pf.CHECKPOINT, unmet)
         check_manifest_revoked(signer.key.kid, report.tree_size, revoked, report)
         check_manifest_window(signer, report.tree_size, report)
         doc, cited = load_findings(files, manifest, report)

@@ -21,6 +21,17 @@ ENV_DB_URL = "EDGEAUDIT_DB_URL"
 DEFAULT_DB = "sqlite:///evidence/store.db"
 _SITE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _ORIGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~:/-]{0,254}")
+DEFAULT_WITNESS_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessEntry:
+    """A ``[[witness]]`` table: a witness ``checkpoint`` asks to cosign."""
+
+    name: str
+    url: str  # the submission prefix (``<url>/add-checkpoint``)
+    key: str  # its verifier key (cosignature/v1, type 0x04)
+    timeout: float = DEFAULT_WITNESS_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +45,7 @@ class WorkspaceConfig:
     private_key: Path
     passphrase_env: str | None
     db_url: str
+    witnesses: tuple[WitnessEntry, ...] = ()
 
     @property
     def state_file(self) -> Path:
@@ -124,6 +136,7 @@ def load(root: Path) -> WorkspaceConfig:
         private_key=key_path,
         passphrase_env=passphrase_env,
         db_url=resolve_db_url(db, root),
+        witnesses=_witnesses(raw.get("witness", []), path),
     )
 
 
@@ -134,11 +147,45 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "log": ("origin", "verifier_key", "private_key", "passphrase_env"),
     "store": ("url",),
 }
+WITNESS_KEYS = ("name", "url", "key", "timeout")
+
+
+def _witnesses(tables: Any, path: Path) -> tuple[WitnessEntry, ...]:
+    """The ``[[witness]]`` tables, checked; :class:`ConfigError` names the table and key."""
+    from edgeaudit.errors import InputError
+    from edgeaudit.note.verifier import CosignatureVerifier
+
+    out: list[WitnessEntry] = []
+    for i, t in enumerate(tables):
+        where = f"{path}: [[witness]] #{i + 1}"
+        for key in ("name", "url", "key"):
+            if not isinstance(t.get(key), str) or not t[key]:
+                raise ConfigError(f"{where}: {key} is missing or not a string")
+        name, url, vkey = t["name"], t["url"], t["key"]
+        where = f"{path}: [[witness]] {name!r}"
+        if not re.fullmatch(r"https?://[^\s]+", url):
+            raise ConfigError(f"{where}: url must be an http:// or https:// URL, got {url!r}")
+        try:
+            CosignatureVerifier.parse(vkey)
+        except InputError as exc:
+            raise ConfigError(f"{where}: key is not a witness (cosignature) key: {exc}") from None
+        timeout = t.get("timeout", DEFAULT_WITNESS_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigError(f"{where}: timeout must be a positive number of seconds")
+        if any(w.name == name for w in out):
+            raise ConfigError(f"{where}: name is used by another [[witness]]")
+        if any(w.key == vkey for w in out):
+            raise ConfigError(f"{where}: key is used by another [[witness]]")
+        out.append(WitnessEntry(name, url.rstrip("/"), vkey, float(timeout)))
+    return tuple(out)
 
 
 def _refuse_unknown(raw: dict[str, Any], path: Path) -> None:
     problems = []
     for table, value in raw.items():
+        if table == "witness":
+            problems.extend(_witness_problems(value))
+            continue
         known = KNOWN_KEYS.get(table)
         if known is None:
             kind = "table" if isinstance(value, dict) else "key"
@@ -157,6 +204,17 @@ def _refuse_unknown(raw: dict[str, Any], path: Path) -> None:
             )
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
+
+
+def _witness_problems(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        return ["'witness' must be an array of tables ([[witness]])"]
+    return [
+        f"unknown key {key!r} in [[witness]] #{i + 1} (known: {', '.join(WITNESS_KEYS)})"
+        for i, t in enumerate(value)
+        for key in t
+        if key not in WITNESS_KEYS
+    ]
 
 
 def _get(raw: dict[str, Any], path: Path, table: str, key: str) -> str:
