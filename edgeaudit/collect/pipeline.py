@@ -46,11 +46,11 @@ def worth_a_worker(remaining: int) -> bool:
     Only from ``MIN_BYTES`` on, on two CPUs or more, and while one of them is idle (the load
     average at most the CPUs less one). Measured side by side, not guessed
     (``bench/bench_collect_vs_append.py``, docs/benchmarks.md): on a quiet 2-CPU machine the
-    worker makes a collection 10-20 % faster; on the same machine at load 7-13, worker on and
-    off alternating, it was faster in 4 of 9 rounds, 6-9 % slower in the medians, and took
-    12-18 % more CPU in all (the batches sent between the processes), CPU the other work on
-    the machine then goes without. ``EDGEAUDIT_COLLECT_WORKERS=1``: never; ``=2``: whatever
-    the load and the CPUs.
+    worker makes a collection 10-20 % faster; on the same machine at load 2-13, worker on and
+    off alternating, it was faster in 6 of 13 rounds, its medians from 9 % slower to 16 %
+    faster, and it took 11-18 % more CPU in all (the batches sent between the processes), CPU
+    the other work on the machine then goes without. ``EDGEAUDIT_COLLECT_WORKERS=1``: never;
+    ``=2``: whatever the load and the CPUs.
     """
     setting = os.environ.get(WORKERS_ENV, "").strip()
     if setting == "1" or remaining < MIN_BYTES:
