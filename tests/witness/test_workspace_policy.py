@@ -11,6 +11,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from edgeaudit.cli.main import main
 from tests.cli import GOOD, GOOD_MORE
 from tests.witness.conftest import (
@@ -177,3 +179,30 @@ def test_configuration_and_policy_errors_exit_2_naming_the_key(tmp_path: Path) -
         assert code == 2, (text, out)
         assert str(policy) in out, out
         assert needle in out, out
+
+
+def test_policy_groups_are_evaluated_as_the_c2sp_example_says() -> None:
+    """``group X 2 X1 X2 X3`` / ``group Y any Y1 Y2`` / ``group XY all X Y`` / ``quorum XY``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from edgeaudit.canonical import signature_line, signed_note
+    from edgeaudit.errors import VerificationError
+    from edgeaudit.note.signer import Ed25519Cosigner
+    from edgeaudit.verify.witnesses import check_policy, parse_policy
+
+    names = ["X1", "X2", "X3", "Y1", "Y2"]
+    keys = {n: Ed25519Cosigner(f"w.test/{n}", Ed25519PrivateKey.generate()) for n in names}
+    text = "".join(f"witness {n} {k.verifier_key}  # {n}\n" for n, k in keys.items())
+    text += "group X 2 X1 X2 X3\ngroup Y any Y1 Y2\ngroup XY all X Y\nquorum XY\n"
+    policy = parse_policy(text, "campus.policy")
+    body = b"edgeaudit.local/pod1\n5\n" + b"A" * 43 + b"=\n"
+
+    def note(*signers: str) -> bytes:
+        lines = [signature_line(keys[n].name, keys[n].key_id, keys[n].sign(body)) for n in signers]
+        return signed_note(body, lines)
+
+    assert check_policy(note("X1", "X3", "Y2"), policy) == ("X1", "X3", "Y2")
+    for short in (("X1", "X2"), ("X1", "Y1", "Y2"), ("X2", "X2", "Y1")):  # X2 counted once
+        with pytest.raises(VerificationError, match="quorum XY"):
+            check_policy(note(*short), policy)
+    assert check_policy(note("Y1"), parse_policy(text.replace("quorum XY", "quorum none"))) == ()
