@@ -74,45 +74,60 @@ def multiproof_root(size: int, indices: Sequence[int], leaves: bytes, proof: byt
         if not previous < j < size:
             raise ProofError(f"leaf index {j} is not ascending within the tree of size {size}")
         previous = j
+    # the known nodes as runs of consecutive positions: (first position, their hashes joined);
+    # a run's inner pairs are hashed in one pass, only its ends take proof hashes
+    runs: list[tuple[int, bytes]] = []
+    if indices[-1] - indices[0] == n - 1:
+        runs.append((indices[0], bytes(leaves)))  # one contiguous range
+    else:
+        k = 0
+        while k < n:
+            e = k + 1
+            while e < n and indices[e] == indices[e - 1] + 1:
+                e += 1
+            runs.append((indices[k], leaves[k * _H : e * _H]))
+            k = e
     sha = hashlib.sha256
     prefix = NODE_PREFIX
-    positions = list(indices)
-    hashes = [leaves[k * _H : (k + 1) * _H] for k in range(n)]
     used, available = 0, len(proof)
     count = size
     while count > 1:
-        next_pos: list[int] = []
-        next_hash: list[bytes] = []
-        i, n = 0, len(positions)
-        while i < n:
-            j = positions[i]
-            if j & 1 == 0:
-                if i + 1 < n and positions[i + 1] == j + 1:
-                    next_hash.append(sha(prefix + hashes[i] + hashes[i + 1]).digest())
-                    i += 2
-                    next_pos.append(j >> 1)
-                    continue
-                if j + 1 < count:
-                    if used >= available:
-                        raise ProofError("the multi-proof has too few hashes")
-                    next_hash.append(sha(prefix + hashes[i] + proof[used : used + _H]).digest())
-                    used += _H
-                else:
-                    next_hash.append(hashes[i])  # the last node of an odd level, carried up
-            else:
+        nxt: list[tuple[int, list[bytes], list[int]]] = []  # start, pieces, [end + 1]
+        for a, buf in runs:
+            b = a + len(buf) // _H - 1
+            if a & 1:
                 if used >= available:
                     raise ProofError("the multi-proof has too few hashes")
-                next_hash.append(sha(prefix + proof[used : used + _H] + hashes[i]).digest())
+                buf = proof[used : used + _H] + buf
                 used += _H
-            next_pos.append(j >> 1)
-            i += 1
-        positions, hashes = next_pos, next_hash
+                a -= 1
+            if not b & 1 and b + 1 < count:
+                if used >= available:
+                    raise ProofError("the multi-proof has too few hashes")
+                buf = buf + proof[used : used + _H]
+                used += _H
+            m = len(buf) // _H
+            pairs = b"".join(
+                [
+                    sha(prefix + buf[i : i + 2 * _H]).digest()
+                    for i in range(0, (m - m % 2) * _H, 2 * _H)
+                ]
+            )
+            if m % 2:
+                pairs += buf[-_H:]  # the last node of an odd level, carried up
+            pa, pn = a >> 1, (m + 1) >> 1
+            if nxt and nxt[-1][2][0] == pa:  # adjacent to the run before: one run
+                nxt[-1][1].append(pairs)
+                nxt[-1][2][0] += pn
+            else:
+                nxt.append((pa, [pairs], [pa + pn]))
+        runs = [(a, b"".join(pieces)) for a, pieces, _ in nxt]
         count = (count + 1) >> 1
     if used != available:
         raise ProofError(
             f"the multi-proof has {(available - used) // _H} hashes more than its leaves need"
         )
-    return hashes[0]
+    return runs[0][1]
 
 
 def verify_multiproof(

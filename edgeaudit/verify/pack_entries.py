@@ -6,6 +6,7 @@ Verify side: no signing code, no database, no PDF renderer.
 
 from __future__ import annotations
 
+import binascii
 import re
 from array import array
 from collections.abc import Iterator
@@ -15,12 +16,16 @@ from typing import Any, Final
 import orjson
 
 from edgeaudit.canonical import canonical_json, leaf_hash
-from edgeaudit.errors import CanonicalError, InputError, ProofError
+from edgeaudit.errors import CanonicalError, InputError
 from edgeaudit.events import parse_utc_time
-from edgeaudit.merkle.multiproof import verify_multiproof
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.pack_files import PackFiles, PackReport, lines
-from edgeaudit.verify.pack_paths import InclusionPaths
+from edgeaudit.verify.pack_paths import (
+    InclusionPaths,
+    check_multiproof,
+    check_proof,
+    json_line,
+)
 
 # how another tenant appears in a redacted view's scope: its 1-based position in the inventory,
 # or "other-tenant" for a tenant the inventory does not list
@@ -42,6 +47,23 @@ class Cited:
     views: dict[int, Any] = field(default_factory=dict)  # record index -> redacted view
 
 
+# a full line exactly as pf.evidence_line writes it (its base64 checked by _canonical_base64)
+_FULL_LINE: Final = re.compile(
+    rb'\{"entry":"([A-Za-z0-9+/]*={0,2})","index":(0|[1-9][0-9]{0,15}),'
+    rb'"leaf_hash":"([0-9a-f]{64})"\}\n'
+)
+_NO_MEMBERS: Final[dict[str, Any]] = {}
+
+
+def _canonical_base64(text: bytes) -> bytes | None:
+    """The bytes of standard, canonically padded base64 (None otherwise)."""
+    try:
+        body = binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    return body if binascii.b2a_base64(body, newline=False) == text else None
+
+
 _FLOAT: Final = re.compile(rb"[:,\[]-?[0-9]+[.eE]")  # a number with a fraction or exponent
 _ORJSON_CANONICAL: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
@@ -60,18 +82,6 @@ def is_canonical(body: bytes, value: Any) -> bool:
         return canonical_json(value) == body
     except CanonicalError:
         return False
-
-
-def _json_line(report: PackReport, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(raw)
-    except ValueError as exc:
-        report.add(name, f"not a JSON object ({exc})", number)
-        return None
-    if not isinstance(value, dict):
-        report.add(name, "not a JSON object", number)
-        return None
-    return value
 
 
 def _canonical_line(value: dict[str, Any]) -> bytes | None:
@@ -116,13 +126,23 @@ def check_entries(
         if multi
         else _zip_longest(evidence, lines(files, pf.PROOFS), report)
     )
+    rec: dict[str, Any] | None
+    index: Any
+    leaf_hex: Any
     for (number, raw), proof_line in pairs:
-        rec = _json_line(report, pf.EVIDENCE, number, raw) if raw is not None else None
-        prf = _json_line(report, pf.PROOFS, proof_line[0], proof_line[1]) if proof_line else None
-        if rec is None:
-            continue
-        index, leaf_hex = rec.get("index"), rec.get("leaf_hash")
-        if (
+        fast = _FULL_LINE.fullmatch(raw) if raw is not None else None
+        fast_body = _canonical_base64(fast[1]) if fast is not None else None
+        if fast is not None and fast_body is not None:
+            # the canonical {entry, index, leaf_hash} line, read without a JSON parser
+            rec, index, leaf_hex = _NO_MEMBERS, int(fast[2]), fast[3].decode("ascii")
+        else:
+            fast_body = None
+            rec = json_line(report, pf.EVIDENCE, number, raw) if raw is not None else None
+            if rec is None:
+                continue
+            index, leaf_hex = rec.get("index"), rec.get("leaf_hash")
+        prf = json_line(report, pf.PROOFS, proof_line[0], proof_line[1]) if proof_line else None
+        if fast_body is None and (
             not isinstance(index, int)
             or isinstance(index, bool)
             or not isinstance(leaf_hex, str)
@@ -150,13 +170,16 @@ def check_entries(
         if multi and index > (indices[-1] if indices else -1):
             indices.append(index)  # proven or not by its leaf hash alone
             leaves += leaf
-        body: bytes | None = None
-        if "entry" in rec:
-            body = pf.b64decode_loose(rec["entry"])  # canonical: the line check below
+        body: bytes | None = fast_body
+        if body is not None or "entry" in rec:
+            if body is None:
+                body = pf.b64decode_loose(rec["entry"])  # canonical: the line check below
             if body is None:
                 report.add(pf.EVIDENCE, "entry is not standard base64", number, index)
                 continue
-            if set(rec) != _FULL_KEYS or pf.evidence_line(index, leaf, body) != raw:
+            if fast_body is None and (
+                set(rec) != _FULL_KEYS or pf.evidence_line(index, leaf, body) != raw
+            ):
                 report.add(
                     pf.EVIDENCE,
                     "line is not the canonical (RFC 8785) {entry, index, leaf_hash} object",
@@ -209,11 +232,11 @@ def check_entries(
             if index in cited.refs:  # kept only for the citation check
                 pending.append((index, leaf_hex, body, rec))
             continue
-        if not _check_proof(prf, proof_line, index, leaf, paths, number, report):
+        if not check_proof(prf, proof_line, index, leaf, paths, number, report):
             continue
         _proven(cited, index, leaf_hex, body, rec)
         report.entries += 1
-    if multi and _check_multiproof(files, size, root, indices, leaves, report):
+    if multi and check_multiproof(files, size, root, indices, leaves, report):
         for item in pending:
             _proven(cited, *item)
         report.entries += pending_count
@@ -240,77 +263,6 @@ def _proven(
                 cited.bodies[index] = body
             else:
                 cited.views[index] = rec.get("redacted")
-
-
-def _check_multiproof(
-    files: PackFiles,
-    size: int,
-    root: bytes,
-    indices: array[int],
-    leaves: bytearray,
-    report: PackReport,
-) -> bool:
-    """``proofs.jsonl`` of an ``edgeaudit-pack/2`` pack: one canonical ``{"proof"}`` line, the
-    multi-proof of every entry's leaf hash (docs/pack-format.md, "proofs.jsonl")."""
-    found = list(lines(files, pf.PROOFS))
-    if len(found) != 1:
-        report.add(pf.PROOFS, f"holds {len(found)} lines, expected one (the multi-proof)")
-        return False
-    number, raw = found[0]
-    prf = _json_line(report, pf.PROOFS, number, raw)
-    if prf is None:
-        return False
-    blob = pf.b64decode_loose(prf.get("proof"))  # canonical: the line check below
-    if blob is None or len(blob) % pf.HASH_SIZE:
-        report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number)
-        return False
-    if set(prf) != {"proof"} or pf.multiproof_line(blob) != raw:
-        report.add(pf.PROOFS, "line is not the canonical (RFC 8785) {proof} object", number)
-        return False
-    if not indices:
-        if blob:
-            report.add(pf.PROOFS, "a pack without entries has an empty proof", number)
-        return not blob
-    try:
-        verify_multiproof(size, indices, bytes(leaves), blob, root)
-    except ProofError as exc:
-        report.add(pf.PROOFS, f"{exc}: no entry of the pack is proven", number)
-        return False
-    return True
-
-
-def _check_proof(
-    prf: dict[str, Any] | None,
-    proof_line: tuple[int, bytes] | None,
-    index: int,
-    leaf: bytes,
-    paths: InclusionPaths,
-    number: int,
-    report: PackReport,
-) -> bool:
-    if prf is None or proof_line is None:
-        report.add(pf.PROOFS, f"no proof line for entry {index}", number, index)
-        return False
-    if prf.get("index") != index:
-        report.add(
-            pf.PROOFS, f"proof is for entry {prf.get('index')}, expected {index}", number, index
-        )
-        return False
-    blob = pf.b64decode_loose(prf.get("proof"))  # canonical: the line check below
-    if blob is None or len(blob) % pf.HASH_SIZE:
-        report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number, index)
-        return False
-    if set(prf) != {"index", "proof"} or pf.proof_line(index, blob) != proof_line[1]:
-        report.add(
-            pf.PROOFS, "line is not the canonical (RFC 8785) {index, proof} object", number, index
-        )
-        return False
-    try:
-        paths.verify(leaf, index, blob)
-    except ProofError as exc:
-        report.add(pf.PROOFS, str(exc), number, index)
-        return False
-    return True
 
 
 def _check_citations(cited: Cited, report: PackReport) -> None:

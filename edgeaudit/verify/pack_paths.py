@@ -1,4 +1,6 @@
-"""Inclusion proofs of ascending leaves of one tree, verified with shared work.
+"""The proofs of a pack's entries: ``edgeaudit-pack/2``'s one multi-proof
+(:func:`check_multiproof`, edgeaudit.merkle.multiproof) and ``edgeaudit-pack/1``'s inclusion
+proof per entry (:func:`check_proof`), the latter for ascending leaves with shared work.
 
 RFC 9162 §2.1.3.2 computes a root from a proof step by step; each step depends only on the
 state ``(fn, sn, r)`` and the proof hashes left. Two leaves close together reach the same upper
@@ -14,10 +16,17 @@ verify_inclusion`, which raises the precise :class:`ProofError`.
 from __future__ import annotations
 
 import hashlib
-from typing import Final, NoReturn
+from array import array
+from typing import Any, Final, NoReturn
+
+import orjson
 
 from edgeaudit.canonical import NODE_PREFIX
+from edgeaudit.errors import ProofError
+from edgeaudit.merkle.multiproof import verify_multiproof
 from edgeaudit.merkle.verify import verify_inclusion
+from edgeaudit.verify import pack_format as pf
+from edgeaudit.verify.pack_files import PackFiles, PackReport, lines
 from edgeaudit.verify.pack_format import HASH_SIZE, split_hashes
 
 _sha256: Final = hashlib.sha256
@@ -76,3 +85,86 @@ class InclusionPaths:
         raise AssertionError(  # pragma: no cover - the RFC check agrees with ours
             f"inclusion proof for leaf {index} verified by the RFC algorithm but not here"
         )
+
+
+def json_line(report: PackReport, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(raw)
+    except ValueError as exc:
+        report.add(name, f"not a JSON object ({exc})", number)
+        return None
+    if not isinstance(value, dict):
+        report.add(name, "not a JSON object", number)
+        return None
+    return value
+
+
+def check_multiproof(
+    files: PackFiles,
+    size: int,
+    root: bytes,
+    indices: array[int],
+    leaves: bytearray,
+    report: PackReport,
+) -> bool:
+    """``proofs.jsonl`` of an ``edgeaudit-pack/2`` pack: one canonical ``{"proof"}`` line, the
+    multi-proof of every entry's leaf hash (docs/pack-format.md, "proofs.jsonl")."""
+    found = list(lines(files, pf.PROOFS))
+    if len(found) != 1:
+        report.add(pf.PROOFS, f"holds {len(found)} lines, expected one (the multi-proof)")
+        return False
+    number, raw = found[0]
+    prf = json_line(report, pf.PROOFS, number, raw)
+    if prf is None:
+        return False
+    blob = pf.b64decode_loose(prf.get("proof"))  # canonical: the line check below
+    if blob is None or len(blob) % pf.HASH_SIZE:
+        report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number)
+        return False
+    if set(prf) != {"proof"} or pf.multiproof_line(blob) != raw:
+        report.add(pf.PROOFS, "line is not the canonical (RFC 8785) {proof} object", number)
+        return False
+    if not indices:
+        if blob:
+            report.add(pf.PROOFS, "a pack without entries has an empty proof", number)
+        return not blob
+    try:
+        verify_multiproof(size, indices, bytes(leaves), blob, root)
+    except ProofError as exc:
+        report.add(pf.PROOFS, f"{exc}: no entry of the pack is proven", number)
+        return False
+    return True
+
+
+def check_proof(
+    prf: dict[str, Any] | None,
+    proof_line: tuple[int, bytes] | None,
+    index: int,
+    leaf: bytes,
+    paths: InclusionPaths,
+    number: int,
+    report: PackReport,
+) -> bool:
+    if prf is None or proof_line is None:
+        report.add(pf.PROOFS, f"no proof line for entry {index}", number, index)
+        return False
+    if prf.get("index") != index:
+        report.add(
+            pf.PROOFS, f"proof is for entry {prf.get('index')}, expected {index}", number, index
+        )
+        return False
+    blob = pf.b64decode_loose(prf.get("proof"))  # canonical: the line check below
+    if blob is None or len(blob) % pf.HASH_SIZE:
+        report.add(pf.PROOFS, "proof is not base64 of 32-byte hashes", number, index)
+        return False
+    if set(prf) != {"index", "proof"} or pf.proof_line(index, blob) != proof_line[1]:
+        report.add(
+            pf.PROOFS, "line is not the canonical (RFC 8785) {index, proof} object", number, index
+        )
+        return False
+    try:
+        paths.verify(leaf, index, blob)
+    except ProofError as exc:
+        report.add(pf.PROOFS, str(exc), number, index)
+        return False
+    return True

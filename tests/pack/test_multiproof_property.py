@@ -111,3 +111,34 @@ def test_multiproof_line_is_canonical() -> None:
     for proof in (b"", bytes(range(32)), bytes(range(64)) * 3):
         want = canonical_json({"proof": base64.b64encode(proof).decode()}) + b"\n"
         assert multiproof_line(proof) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=40), st.integers(0, 2**40), st.binary(min_size=32, max_size=32))
+def test_fast_evidence_line_reading_equals_the_canonical_form(
+    body: bytes, index: int, leaf: bytes
+) -> None:
+    """verify reads a full evidence line with a pattern instead of a JSON parser: it must
+    accept exactly the canonical line and nothing that merely looks like it."""
+    from edgeaudit.verify.pack_entries import _FULL_LINE, _canonical_base64
+    from edgeaudit.verify.pack_format import evidence_line
+
+    line = evidence_line(index, leaf, body)
+    m = _FULL_LINE.fullmatch(line)
+    assert m is not None
+    assert _canonical_base64(m[1]) == body
+    assert (int(m[2]), m[3].decode()) == (index, leaf.hex())
+    if len(body) % 3:  # unused bits set: the same bytes, a second encoding, refused
+        alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        stripped = m[1].rstrip(b"=")
+        v = alphabet.index(stripped[-1:])
+        twin = stripped[:-1] + alphabet[v ^ 1 : (v ^ 1) + 1] + m[1][len(stripped) :]
+        assert _canonical_base64(twin) is None
+    for variant in (
+        line.replace(b'"index":', b'"index": '),
+        line.replace(m[3], m[3].upper()) if m[3] != m[3].upper() else line + b" ",
+        line.replace(b'"index":%d' % index, b'"index":0%d' % index),
+        line.rstrip(b"\n"),
+    ):
+        vm = _FULL_LINE.fullmatch(variant)
+        assert vm is None or _canonical_base64(vm[1]) is None
