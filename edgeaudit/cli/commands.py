@@ -269,6 +269,11 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
     config = _workspace(args)
     verifiers = _verifiers(args, config)
+    policy = None
+    if getattr(args, "witness_policy", None):
+        from edgeaudit.verify.witnesses import load_policy
+
+        policy = load_policy(args.witness_policy)
     store, log = _open(config)
     with store:
         if args.kind == "inclusion":
@@ -286,6 +291,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
                 proof = reader.inclusion_proof(index, cp.tree_size)
             signed = verify_checkpoint(cp.note.encode(), verifiers, origin=log.origin)
             verify_inclusion(leaf_hash(body), index, cp.tree_size, proof, signed.root)
+            cp = _witnessed(config, cp, policy)
             data: dict[str, Any] = {
                 "index": index,
                 "tree_size": cp.tree_size,
@@ -310,6 +316,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
             old_cp = verify_checkpoint(old.note.encode(), verifiers, origin=log.origin)
             new_cp = verify_checkpoint(new.note.encode(), verifiers, origin=log.origin)
             verify_consistency(old_size, new_size, old_cp.root, new_cp.root, proof)
+            new = _witnessed(config, new, policy)
             data = {
                 "old_size": old_size,
                 "new_size": new_size,
@@ -323,6 +330,17 @@ def cmd_proof(args: argparse.Namespace) -> int:
             )
     _emit(args, data, text.rstrip("\n"))
     return 0
+
+
+def _witnessed(config: cfg.WorkspaceConfig, cp: StoredCheckpoint, policy: Any) -> StoredCheckpoint:
+    """``cp`` (its log signature verified) with the cosignatures the workspace keeps for it;
+    :class:`VerificationError` if ``policy`` (a witness policy, or None) is not met."""
+    from edgeaudit.verify.witnesses import policy_problem, witnessed_note
+
+    cp = replace(cp, note=witnessed_note(config.root, cp.note, cp.tree_size))
+    if policy is not None and (why := policy_problem(cp.note.encode(), policy)) is not None:
+        raise VerificationError(why)
+    return cp
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     c = cmd("proof", "print an inclusion or consistency proof against signed checkpoints")
     c.add_argument("kind", choices=["inclusion", "consistency"])
     c.add_argument("sizes", nargs="+", type=int, metavar="N", help="INDEX | OLD_SIZE NEW_SIZE")
+    c.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="a C2SP witness policy: fail unless the (new) checkpoint carries its cosignatures",
+    )
 
     c = cmd(
         "verify",

@@ -114,6 +114,18 @@ def test_checkpoint_collects_and_verify_applies_the_policy(
     assert code == 1
     assert [p["code"] for p in json.loads(out)["problems"]] == ["witness"]
 
+    # proofs: the checkpoint printed carries the cosignatures; the policy is applied
+    code, out = run(*ws, "proof", "inclusion", "0", "--witness-policy", str(one))
+    assert code == 0, out
+    assert "witness.test/w1 " in out
+    code, out = run("--json", *ws, "proof", "consistency", "6", "9", "--witness-policy", str(one))
+    assert code == 0, out
+    assert "witness.test/w1 " in json.loads(out)["new_checkpoint"]
+    for kind, sizes in (("inclusion", ["0"]), ("consistency", ["6", "9"])):
+        code, out = run(*ws, "proof", kind, *sizes, "--witness-policy", str(two))
+        assert code == 1, out
+        assert "not met" in out
+
     # a pack built now carries the cosignatures of its checkpoint
     mkey = tmp_path / "manifest.pub"
     assert run(*ws, "pack", "key", "--out", str(mkey))[0] == 0
