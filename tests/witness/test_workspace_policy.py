@@ -7,7 +7,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +143,24 @@ def test_checkpoint_collects_and_verify_applies_the_policy(
         code, out = run(*verify, "--witness-policy", str(policy))
         assert code == 1, out
         assert "not met" in out
+    # and with the policy, verify PACK still loads no database or signing code
+    script = (
+        "import contextlib, io, json, sys\n"
+        "for m in ('sqlalchemy', 'psycopg', 'alembic', 'weasyprint'):\n"
+        "    sys.modules[m] = None\n"
+        "from edgeaudit.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main({[*verify, '--witness-policy', str(one)]!r})\n"
+        "bad = ('edgeaudit.note.signer', 'edgeaudit.store', 'edgeaudit.pack',\n"
+        "       'edgeaudit.workspace')\n"
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.startswith(bad))]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []]
 
 
 def test_a_checkpoint_no_witness_cosigned_fails_the_policy(
