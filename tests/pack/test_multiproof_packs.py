@@ -313,3 +313,26 @@ def test_reproved_pack_verifies(site: Site, pack: Path) -> None:
     reprove(site, pack)
     assert (pack / pf.PROOFS).read_bytes() == before
     passed(site, pack)
+
+
+def test_the_docs_worked_example_holds() -> None:
+    """docs/pack-format.md's two example proofs, checked by the doc's walk and by edgeaudit."""
+    from edgeaudit.merkle.multiproof import build_multiproof
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "pack-format.md").read_text()
+    section = doc[doc.index("**Worked example.**") : doc.index("## Version 1 packs")]
+    proofs = [
+        base64.b64decode(json.loads(line)["proof"])
+        for line in section.splitlines()
+        if line.startswith('{"proof":')
+    ]
+    leaves = [hashlib.sha256(b"\x00" + str(i).encode()).digest() for i in range(7)]
+    root = bytes.fromhex("a3e23b32ccb6bf96d092d165d8aa546e09829de8f03b0e8957581d1e16b92bdf")
+    assert root.hex() in section
+    tree = LevelTree()
+    tree.extend(leaves)
+    assert tree.freeze() == root
+    for selection, proof in zip(([2, 3, 4], [1, 5]), proofs, strict=True):
+        assert doc_verify(7, root, [(i, leaves[i]) for i in selection], proof)
+        assert tree.multiproof(selection) == proof
+    assert build_multiproof([b"".join(leaves)], []) == b""
