@@ -39,6 +39,7 @@ from edgeaudit.serve.jobs import _ID, DONE, FAILED, QUEUED, RUNNING, Builder, Ex
 log = logging.getLogger("edgeaudit.serve")
 CHUNK: Final = 1 << 20
 STOPPED: Final = "the server stopped before it finished"
+_LIVE: set[str] = set()  # the owners open in this process (tests run several)
 
 
 def _machine() -> str:
@@ -80,6 +81,7 @@ class PgJobs:
         self._builder = builder
         self.host = _machine()
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        _LIVE.add(self.owner)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._current: str | None = None
@@ -206,6 +208,7 @@ class PgJobs:
         self._wake.set()
         self._thread.join(timeout=30)
         self._beats.join(timeout=5)
+        _LIVE.discard(self.owner)
 
     # -- housekeeping ---------------------------------------------------------------------
 
@@ -223,7 +226,7 @@ class PgJobs:
             for job_id, owner, beat in rows:
                 host, _, rest = (owner or "").partition(":")
                 pid = rest.partition(":")[0]
-                gone = host == self.host and owner != self.owner and not _alive(int(pid or 0))
+                gone = host == self.host and owner not in _LIVE and not _alive(int(pid or 0))
                 if gone or (beat or 0.0) < now - self.stale:
                     record = con.execute(
                         text("SELECT record FROM serve_exports WHERE id = :id"), {"id": job_id}

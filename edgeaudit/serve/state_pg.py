@@ -22,11 +22,26 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import Final
 
 from sqlalchemy import Engine, text
 
 from edgeaudit.serve.sessions import Session
 from edgeaudit.serve.tokens import Principal
+
+# the refill R = least(burst, tokens + elapsed * rate); take least(lease, floor(R)), keep the rest
+_TAKE: Final = """
+INSERT INTO serve_buckets (key, tokens, last, granted)
+VALUES (:k, :b - least(:lease, floor(:b)), :now, least(:lease, floor(:b)))
+ON CONFLICT (key) DO UPDATE SET
+  granted = least(:lease, floor(least(:b,
+    serve_buckets.tokens + greatest(0, :now - serve_buckets.last) * :r))),
+  tokens = least(:b, serve_buckets.tokens + greatest(0, :now - serve_buckets.last) * :r)
+    - least(:lease, floor(least(:b,
+        serve_buckets.tokens + greatest(0, :now - serve_buckets.last) * :r))),
+  last = greatest(:now, serve_buckets.last)
+RETURNING granted, tokens
+"""
 
 
 def _hash(session_id: str) -> str:
@@ -150,27 +165,17 @@ class PgRateLimiter:
         return None
 
     def _take(self, key: str, now: float) -> tuple[int, float]:
-        """Take up to ``lease`` whole tokens from the shared bucket: (taken, wait if none)."""
+        """Take up to ``lease`` whole tokens from the shared bucket in one statement (the
+        refill, the take and what it got), without waiting for the commit to reach the disk (a
+        bucket lost in a crash of the database only starts full): (taken, wait if none)."""
         with self.engine.begin() as con:
-            con.execute(
-                text(
-                    "INSERT INTO serve_buckets (key, tokens, last) VALUES (:k, :b, :now)"
-                    " ON CONFLICT (key) DO NOTHING"
-                ),
-                {"k": key, "b": float(self.burst), "now": now},
-            )
-            tokens, last = con.execute(
-                text("SELECT tokens, last FROM serve_buckets WHERE key = :k FOR UPDATE"),
-                {"k": key},
+            con.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            got, tokens = con.execute(
+                text(_TAKE),
+                {"k": key, "b": float(self.burst), "now": now, "r": self.rate, "lease": self.lease},
             ).one()
-            tokens = min(float(self.burst), tokens + max(0.0, now - last) * self.rate)
-            got = min(self.lease, int(tokens))
-            con.execute(
-                text("UPDATE serve_buckets SET tokens = :t, last = :now WHERE key = :k"),
-                {"t": tokens - got, "now": max(now, last), "k": key},
-            )
             if secrets.randbelow(1000) == 0:  # forget idle buckets now and then
                 con.execute(
                     text("DELETE FROM serve_buckets WHERE last < :old"), {"old": now - 3600}
                 )
-        return got, (0.0 if got else (1.0 - tokens) / self.rate)
+        return int(got), (0.0 if got else (1.0 - tokens) / self.rate)

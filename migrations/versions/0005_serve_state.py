@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(200), primary_key=True),
         sa.Column("tokens", sa.Float(), nullable=False),
         sa.Column("last", sa.Float(), nullable=False),
+        sa.Column("granted", sa.Integer(), nullable=False),  # tokens the last take got
     )
     op.create_table(
         "serve_exports",

@@ -1,9 +1,11 @@
 """Several hosts on one PostgreSQL store: two ``edgeaudit serve`` processes (different ports,
 separate workspace directories, the same store database) share a signed-in page session, a
 rate limit and an export job (asked on one, answered and downloaded on the other, built once);
-a restart of both keeps the session. And the job table itself, in process: two builders over
-one database build each job exactly once; a job left running by a stopped server fails; expired
-jobs go, packs included. PostgreSQL is required under ``CI=true`` (tests/conftest.py)."""
+a restart of both keeps the session. And the parts in process: two builders over one database
+build each job exactly once; a job left running by a stopped server fails; expired jobs go,
+packs included; leased rate limits stay within their documented bound; sessions keep their
+idle and absolute limits across hosts. PostgreSQL is required under ``CI=true``
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -29,10 +31,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from edgeaudit.serve.jobs import DONE, FAILED, ExportJob
+from edgeaudit.serve.jobs import DONE, FAILED, RUNNING, ExportJob
 from edgeaudit.serve.jobs_pg import STOPPED, PgJobs
 from edgeaudit.serve.setup import issuer
-from edgeaudit.serve.tokens import issue
+from edgeaudit.serve.state_pg import PgRateLimiter, PgSessions
+from edgeaudit.serve.tokens import Principal, issue
 from edgeaudit.store import Store
 from edgeaudit.workspace import config as cfg
 from edgeaudit.workspace.token_key import load_token_key, token_kid
@@ -279,21 +282,68 @@ def test_a_job_left_running_by_a_stopped_server_fails(pg_url: str, tmp_path: Pat
     counts: dict[str, int] = {}
     with Store.open(pg_url, upgrade=True) as store:
         first = PgJobs(store.engine, tmp_path / "a", _builder(counts, threading.Lock()))
-        first.close()  # its builder no longer runs: the job stays queued
-        job = first.submit(_job(first, 0))
-        claimed = first._claim()
-        assert claimed is not None
-        assert claimed.id == job.id
-        with store.engine.begin() as con:  # another host's job, its heartbeat long gone
+        first.close()  # its builder no longer runs: jobs stay where it left them
+        for n in range(3):
+            first.submit(_job(first, n))
+        claimed = [first._claim() for _ in range(3)]
+        assert None not in claimed
+        mine, stale, busy = (j for j in claimed if j is not None)
+        with store.engine.begin() as con:  # two jobs of another host: one silent for long
             con.execute(
-                text("UPDATE serve_exports SET owner = 'elsewhere:1:x', heartbeat = 0"),
+                text(
+                    "UPDATE serve_exports SET owner = 'elsewhere:1:x', heartbeat = :t WHERE id = :i"
+                ),
+                [{"t": 0.0, "i": stale.id}, {"t": time.time(), "i": busy.id}],
             )
         second = PgJobs(store.engine, tmp_path / "b", _builder(counts, threading.Lock()))
         try:
-            failed = second.get(job.id)
-            assert failed is not None
-            assert failed.status == FAILED
-            assert failed.error == STOPPED
+            for job in (mine, stale):  # a process of this host that is gone; a stale heartbeat
+                failed = second.get(job.id)
+                assert failed is not None
+                assert failed.status == FAILED
+                assert failed.error == STOPPED
+            running = second.get(busy.id)
+            assert running is not None
+            assert running.status == RUNNING  # another host's live builder keeps its job
             assert counts == {}
         finally:
             second.close()
+
+
+def test_leased_rate_limit_admits_within_its_bound(pg_url: str) -> None:
+    with Store.open(pg_url, upgrade=True) as store:
+        hosts = [PgRateLimiter(store.engine, rate=10.0, burst=40) for _ in range(2)]
+        assert hosts[0].lease == 5
+        start, admitted = time.time(), 0
+        while time.time() - start < 1.0:
+            admitted += sum(h.allow("tok") is None for h in hosts)
+        elapsed = time.time() - start
+        assert admitted >= 40  # the burst, whichever host asked
+        assert admitted <= 40 + 10.0 * elapsed + 2 * (5 - 1)  # ADR 0010's bound
+
+
+def test_sessions_keep_their_limits(pg_url: str) -> None:
+    now = [1000.0]
+    with Store.open(pg_url, upgrade=True) as store:
+        one = PgSessions(store.engine, idle=60.0, lifetime=300.0, clock=lambda: now[0])
+        two = PgSessions(store.engine, idle=60.0, lifetime=300.0, clock=lambda: now[0])
+        who = Principal("jti-1", "alice", "security", None, 10_000)
+        s = one.create(who)
+        with store.engine.connect() as con:  # only the hash of the id is stored
+            assert not con.execute(
+                text("SELECT 1 FROM serve_sessions WHERE id_hash = :i"), {"i": s.id}
+            ).first()
+        for _ in range(5):  # used every 50 s: alive on either host until the absolute limit
+            now[0] += 50.0
+            got = two.get(s.id)
+            assert got is not None
+            assert got.who == who
+            assert got.csrf == s.csrf
+        now[0] += 50.0
+        assert one.get(s.id) is None  # 300 s after sign-in
+        t = one.create(who)
+        now[0] += 61.0
+        assert two.get(t.id) is None  # idle
+        u = one.create(who)
+        two.drop(u.id)
+        assert one.get(u.id) is None  # signed out on the other host
