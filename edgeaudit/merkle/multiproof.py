@@ -28,23 +28,30 @@ _H: Final = HASH_SIZE
 
 def proof_positions(size: int, indices: Sequence[int]) -> list[tuple[int, int]]:
     """The ``(level, position)`` of each proof hash, in proof order, for the ascending
-    ``indices`` of a tree of ``size`` leaves."""
+    ``indices`` of a tree of ``size`` leaves. Works on runs of consecutive positions: only a
+    run's ends can need a sibling (the left one of an odd first position, the right one of an
+    even last position that has one)."""
+    runs: list[list[int]] = []  # [first, last]
+    for j in indices:
+        if runs and runs[-1][1] + 1 == j:
+            runs[-1][1] = j
+        else:
+            runs.append([j, j])
     out: list[tuple[int, int]] = []
-    positions = list(indices)
     count, level = size, 0
     while count > 1:
-        nxt: list[int] = []
-        i, n = 0, len(positions)
-        while i < n:
-            j = positions[i]
-            if j & 1 == 0 and i + 1 < n and positions[i + 1] == j + 1:
-                i += 2
+        nxt: list[list[int]] = []
+        for a, b in runs:
+            if a & 1:
+                out.append((level, a - 1))
+            if not b & 1 and b + 1 < count:
+                out.append((level, b + 1))
+            pa, pb = a >> 1, b >> 1
+            if nxt and nxt[-1][1] + 1 >= pa:
+                nxt[-1][1] = pb
             else:
-                if j & 1 or j + 1 < count:
-                    out.append((level, j ^ 1))
-                i += 1
-            nxt.append(j >> 1)
-        positions = nxt
+                nxt.append([pa, pb])
+        runs = nxt
         count = (count + 1) >> 1
         level += 1
     return out
