@@ -65,9 +65,10 @@ class Session:
             return max(self.start, self.end_record.t)
         return max(self.start, horizon)
 
-    @property
+    @cached_property
     def grant_ids(self) -> frozenset[str]:
-        """Grants the records themselves name (Teleport access requests)."""
+        """Grants the records themselves name (Teleport access requests); read once the session
+        is built, then kept."""
         out: set[str] = set()
         for r in self.records:
             g = r.get("grant", "id")
@@ -118,17 +119,16 @@ def _asset_of(ctx: Context, ev: Ev) -> str | None:
 def _build(ctx: Context) -> list[Session]:
     opening = sorted(
         (
-            ev
+            (ev.t, ev.index, asset, ev)
             for ev in ctx.events(*OPEN_KINDS)
-            if ev.rec.get("outcome") == "success" and _asset_of(ctx, ev) is not None
+            if ev.rec.get("outcome") == "success" and (asset := _asset_of(ctx, ev)) is not None
         ),
-        key=lambda e: (e.t, e.index),
+        key=lambda o: (o[0], o[1]),
     )
     out: list[Session] = []
     live: dict[tuple[str, str], list[Session]] = defaultdict(list)
-    for ev in opening:
-        asset, account, principal = _asset_of(ctx, ev), _account(ev), who(ev)
-        assert asset is not None
+    for _, _, asset, ev in opening:
+        account, principal = _account(ev), who(ev)
         keys = _keys(ev)
         s = _join(live[(asset, account)], ev.t, keys, principal)
         if s is None:
