@@ -157,3 +157,20 @@ def test_tenant_staff_need_no_grant_on_their_own_hosts_for_any_duration(
     r = the(run(pol, ev.log), "jit-session-covered", principal="lena.f")
     assert r.status == PASS, r.reason
     assert "no end evidenced" in r.reason
+
+
+def test_odd_access_requests_name_no_grant_and_never_crash(ev: Evidence, pol: Path) -> None:
+    # damaged Teleport records: access_requests that is not a list of ids (a number, a string
+    # whose characters must not become grant ids, an object) names no grant
+    _grant(ev, pid="arjun.p", asset="fa-db-01")  # grant "g-1", a one-character-free id
+    for n, odd in enumerate((7, True, "g-1", {"g-1": 1})):
+        sid = f"00000000-0000-4000-8000-00000000000{n}"
+        start = _rec("session.start", f"2026-08-0{5 + n}T10:00:00Z", "arjun.p", "fa-db-01",
+                     "root", source="teleport", ses=sid)  # fmt: skip
+        start["attrs"] = {"access_requests": odd}
+        end = _rec("session.end", f"2026-08-0{5 + n}T10:10:00Z", "arjun.p", "fa-db-01",
+                   "root", source="teleport", ses=sid)  # fmt: skip
+        ev.add(start, end)
+    r = the(run(pol, ev.log), "jit-session-covered", principal="arjun.p", asset="fa-db-01")
+    assert r.status == FAIL  # none of the four sessions is covered by what its record says
+    assert dict(r.observed)["uncovered_s"] == 4 * 10 * 60

@@ -74,8 +74,11 @@ class Session:
             g = r.get("grant", "id")
             if isinstance(g, str) and g:
                 out.add(g)
-            for a in r.get("attrs", "access_requests") or ():
-                if isinstance(a, str):
+            requests = r.get("attrs", "access_requests")
+            if type(requests) is not list:  # damaged or odd evidence names no grant
+                continue
+            for a in requests:
+                if isinstance(a, str) and a:
                     out.add(a)
         return frozenset(out)
 
