@@ -116,6 +116,12 @@ def check_entries(
     # edgeaudit-pack/2: one multi-proof for all entries, checked after the last line; until
     # then an entry is only pending (its index and leaf hash gathered for the proof)
     multi = manifest.get("format") != pf.FORMAT_V1
+    if not multi:
+        report.warnings.append(
+            f"{pf.FORMAT_V1} pack (the older format, an inclusion proof per entry), verified "
+            f"by its rules; pack build writes {pf.FORMAT}: a pack of a new period in the older "
+            "format is a downgrade to question"
+        )
     indices: array[int] = array("q")
     leaves = bytearray()
     pending: list[tuple[int, str, bytes | None, dict[str, Any]]] = []
