@@ -7,7 +7,8 @@
 * ``checkpoints``: every signed checkpoint note. Append-only.
 
 Hashes and entry bytes live in binary columns and are verified by re-hashing those exact bytes;
-nothing hashed ever passes through a JSON column (MEASURED.md pitfall 2).
+nothing hashed ever passes through a JSON column (a JSON column re-encodes what it stores, so
+the bytes read back are not the bytes that were hashed).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Driver-level statements on the hot paths, the same logic on SQLite and PostgreSQL.
 
 SQLAlchemy Core is used for everything else; appends and proof reads go to the DBAPI connection
-of the current transaction because ORM and Core executemany cost 2-10x (MEASURED.md).
+of the current transaction because ORM and Core executemany cost 2-10x (measured on our
+benchmark machines; see docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Append-only triggers, the same guarantee on SQLite and PostgreSQL.
 
-SQLite's Alembic batch mode rebuilds a table and silently drops its triggers (MEASURED.md
-pitfall 6): every migration touching an append-only table must call
-:func:`create_append_only_triggers` again; ``tests/store/test_migrations.py`` checks they exist.
+SQLite's Alembic batch mode rebuilds a table and silently drops its triggers: every migration
+touching an append-only table must call :func:`create_append_only_triggers` again;
+``tests/store/test_migrations.py`` checks they exist.
 """
 
 from __future__ import annotations
