@@ -34,7 +34,12 @@ def pol(pol: Path) -> Path:
 
 
 def kms(time: str, region: str, api: str = "Decrypt", kind: str = "key.use", **attrs: Any) -> Any:
-    op = {"Decrypt": "decrypt", "ReplicateKey": "replicate", "PutKeyPolicy": "put-policy"}[api]
+    op = {
+        "Decrypt": "decrypt",
+        "ReplicateKey": "replicate",
+        "PutKeyPolicy": "put-policy",
+        "UpdatePrimaryRegion": "update-primary-region",
+    }[api]
     ref = KeyRef("fintech-a-kms", "aws-kms", op, "fintech-a", True)
     return event(
         kind,
@@ -183,3 +188,18 @@ def test_inventory_leaver_end_date_is_validated(pol: Path) -> None:
     with pytest.raises(InputError, match="end_date"):
         load_policies(pol)
     assert inventory().leavers
+
+
+def test_moving_the_primary_region_out_of_the_allowed_ones_is_a_finding(
+    ev: Evidence, pol: Path
+) -> None:
+    args = ("ap-south-1", "UpdatePrimaryRegion", "key.config")
+    ok = ev.one(kms("2026-08-01T10:00:00Z", *args, primary_region="ap-south-2"))
+    r = the(run(pol, ev.log), RULE, key="fintech-a-kms")
+    assert r.status == PASS, r.reason
+    bad = ev.one(kms("2026-08-02T10:00:00Z", *args, primary_region="us-east-1"))
+    r = the(run(pol, ev.log), RULE, key="fintech-a-kms")
+    assert r.status == FAIL
+    assert bad in [e.index for e in r.evidence]
+    assert ok not in [e.index for e in r.evidence]
+    assert f"primary region moved to us-east-1 at 2026-08-02T10:00:00Z (entry {bad})" in r.reason

@@ -7,7 +7,8 @@ Kinds: ``key.use`` (Encrypt, Decrypt, GenerateDataKey*, ReEncrypt*, Sign, Verify
 VerifyMac), ``key.rotate`` (RotateKey, including the ``AwsServiceEvent`` form that has no human
 actor, and RotateKeyOnDemand), ``key.config`` (Create/Retire/RevokeGrant with the grant details
 in ``attrs``, Enable/DisableKeyRotation, PutKeyPolicy, ScheduleKeyDeletion, CancelKeyDeletion,
-EnableKey, DisableKey).
+EnableKey, DisableKey, and where key material lives: CreateKey with ``attrs.multi_region``,
+ReplicateKey with ``attrs.replica_region``, UpdatePrimaryRegion with ``attrs.primary_region``).
 
 Traps handled: records are unordered and repeated, so each ``eventID`` is emitted once per file
 (``native_id`` = eventID, the store dedupes across files); the key identity comes from
@@ -77,6 +78,10 @@ _CONFIG_OPS: Final = {
     "CancelKeyDeletion": "cancel-deletion",
     "EnableKey": "enable",
     "DisableKey": "disable",
+    # where key material lives: data residency judges these
+    "CreateKey": "create",
+    "ReplicateKey": "replicate",
+    "UpdatePrimaryRegion": "update-primary-region",
 }
 # requestParameters / responseElements fields copied to attrs (name in attrs, where, field).
 _CONFIG_ATTRS: Final = (
@@ -90,6 +95,9 @@ _CONFIG_ATTRS: Final = (
     ("pending_window_days", "requestParameters", "pendingWindowInDays"),
     ("policy_name", "requestParameters", "policyName"),
     ("deletion_date", "responseElements", "deletionDate"),
+    ("replica_region", "requestParameters", "replicaRegion"),
+    ("primary_region", "requestParameters", "primaryRegion"),
+    ("multi_region", "requestParameters", "multiRegion"),
 )
 
 

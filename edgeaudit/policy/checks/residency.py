@@ -131,6 +131,11 @@ def _key(
                 problems.append(f"replicated to {where} at {when(ev.t)} (entry {ev.index})")
                 cited.append(ev)
                 continue
+        primary = ev.get("attrs", "primary_region")
+        if isinstance(primary, str) and primary not in allowed:
+            problems.append(f"primary region moved to {primary} at {when(ev.t)} (entry {ev.index})")
+            cited.append(ev)
+            continue
         if region is not None and region not in allowed:
             problems.append(f"{api or ev.kind} in {region} at {when(ev.t)} (entry {ev.index})")
             cited.append(ev)

@@ -386,3 +386,22 @@ def test_skipped_records_are_counted_with_a_reason() -> None:
         "KMS call that neither uses nor changes a key",
         "not a KMS event (eventSource is not kms.amazonaws.com)",
     ]
+
+
+def test_multi_region_creation_replication_and_primary_moves_are_events() -> None:
+    # records in the shape AWS documents for KMS CreateKey (MultiRegion), ReplicateKey and
+    # UpdatePrimaryRegion: where a key's material lives is evidence for data residency
+    events, quarantined, _ = parse("multi_region.json")
+    assert quarantined == []
+    assert [(e.kind, e.key.operation if e.key else None) for e in events] == [
+        ("key.config", "create"),
+        ("key.config", "replicate"),
+        ("key.config", "update-primary-region"),
+    ]
+    create, replicate, primary = events
+    assert attrs(create)["multi_region"] is True
+    assert attrs(replicate)["replica_region"] == "eu-west-1"
+    assert attrs(primary)["primary_region"] == "eu-west-1"
+    assert replicate.key is not None
+    assert replicate.key.key == "fintech-a-kms"
+    assert all(attrs(e)["region"] == "ap-south-1" for e in events)
