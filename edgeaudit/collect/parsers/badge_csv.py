@@ -73,205 +73,58 @@ type.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
 from zoneinfo import ZoneInfo
 
 from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume
 from edgeaudit.collect.model import Event, Provenance, Quarantined, Target, raw_sha256
+from edgeaudit.collect.parsers._badge_cards import (
+    _CARD_LIKE_BYTES,
+    CARD_LIKE,
+    PIN_REDACTED,
+    REDACTED,
+    CardRedaction,
+)
+from edgeaudit.collect.parsers._badge_columns import (
+    _KNOWN_NAMES,
+    CARD_COLUMNS,
+    COLUMNS,
+    EXTRA,
+    PIN_COLUMNS,
+    REQUIRED,
+    SYNONYMS,
+    normalize,
+)
+from edgeaudit.collect.parsers._badge_events import EVENT_OPTIONS, _event_type, event_words
+from edgeaudit.collect.parsers._badge_times import _offset, _utc_text
 
-COLUMNS: Final = ("time", "log_id", "event", "door", "card", "holder", "company", "reason")
-EXTRA: Final = ("date", "first_name", "last_name")  # parts of a time or a holder
-REQUIRED: Final = ("time", "event")
-# Header names of each column, most specific first (normalized: lower case, single spaces, no
-# spaces around "/"). Gathered from the exports of the common access-control systems.
-SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
-    "time": (
-        "time",
-        "date/time",
-        "time/date",
-        "date time",
-        "datetime",
-        "date and time",
-        "timestamp",
-        "time stamp",
-        "event time",
-        "event timestamp",
-        "event date/time",
-        "event date time",
-        "event datetime",
-        "occurrence time",
-        "occurred",
-        "local time",
-        "date",
-    ),
-    "log_id": (
-        "log_id",
-        "log id",
-        "log no",
-        "log number",
-        "sequence",
-        "sequence number",
-        "sequence no",
-        "seq",
-        "seq no",
-        "event sequence",
-        "record number",
-    ),
-    "event": (
-        "event",
-        "event type",
-        "event name",
-        "event description",
-        "event text",
-        "event message",
-        "description",
-        "message",
-        "alarm description",
-        "transaction",
-        "transaction type",
-        "type",
-    ),
-    "door": (
-        "door",
-        "door name",
-        "access point",
-        "reader",
-        "reader name",
-        "reader description",
-        "device",
-        "device name",
-        "logical device",
-        "location",
-        "entrance",
-    ),
-    "card": (
-        "card number",
-        "card no",
-        "card #",
-        "card",
-        "card id",
-        "cardnumber",
-        "badge number",
-        "badge no",
-        "badge #",
-        "badge id",
-        "badge",
-        "credential code",
-        "credential number",
-        "credential",
-    ),
-    "holder": (
-        "holder",
-        "cardholder",
-        "cardholder name",
-        "card holder",
-        "badge holder",
-        "name",
-        "full name",
-        "person",
-        "employee",
-        "user",
-    ),
-    "company": ("company", "company name", "organization", "organisation", "department"),
-    "reason": ("reason", "denial reason", "details", "detail"),
-    "date": ("date", "event date"),
-    "first_name": ("first name", "firstname", "given name"),
-    "last_name": ("last name", "lastname", "surname", "family name"),
-}
-# Other columns whose values never go to the quarantine in clear: every card name above and
-# card parts (keyed-hashed like the card), and PINs (replaced).
-CARD_COLUMNS: Final = frozenset(
-    {
-        *SYNONYMS["card"],
-        "credential name",
-        "card data",
-        "raw card data",
-        "card code",
-        "facility code",
-        "issue code",
-    }
-)
-PIN_COLUMNS: Final = frozenset({"pin", "pin code", "pin number"})
-_KNOWN_NAMES: Final = (
-    frozenset(n for names in SYNONYMS.values() for n in names) | CARD_COLUMNS | PIN_COLUMNS
-)
-# normalized event text -> (kind, outcome, alarm)
-_EVENTS: Final[dict[str, tuple[str, str, str | None]]] = {
-    "granted": ("physical.access", "success", None),
-    "access granted": ("physical.access", "success", None),
-    "local grant": ("physical.access", "success", None),
-    "host grant": ("physical.access", "success", None),
-    "denied": ("physical.denied", "failure", None),
-    "access denied": ("physical.denied", "failure", None),
-    "local deny": ("physical.denied", "failure", None),
-    "host deny": ("physical.denied", "failure", None),
-    "invalid badge": ("physical.denied", "failure", None),
-    "invalid card": ("physical.denied", "failure", None),
-    "invalid credential": ("physical.denied", "failure", None),
-    "unknown credential": ("physical.denied", "failure", None),
-    "forced open": ("physical.alarm", "unknown", "forced_open"),
-    "door forced open": ("physical.alarm", "unknown", "forced_open"),
-    "door forced": ("physical.alarm", "unknown", "forced_open"),
-    "held open": ("physical.alarm", "unknown", "held_open"),
-    "door held open": ("physical.alarm", "unknown", "held_open"),
-    "open too long": ("physical.alarm", "unknown", "held_open"),
-    "door open too long": ("physical.alarm", "unknown", "held_open"),
-    "tamper": ("physical.tamper", "unknown", None),
-    "reader tamper": ("physical.tamper", "unknown", None),
-    "door tamper": ("physical.tamper", "unknown", None),
-    "hardware tamper": ("physical.tamper", "unknown", None),
-    # other spellings of the common products (a site adds its own with the events.* options)
-    "access denied (invalid time zone)": ("physical.denied", "failure", None),
-    "invalid time zone": ("physical.denied", "failure", None),
-    "invalid timezone": ("physical.denied", "failure", None),
-    "expired badge": ("physical.denied", "failure", None),
-    "expired card": ("physical.denied", "failure", None),
-    "invalid pin": ("physical.denied", "failure", None),
-    "anti-passback violation": ("physical.denied", "failure", None),
-    "antipassback violation": ("physical.denied", "failure", None),
-    "door forced open alarm": ("physical.alarm", "unknown", "forced_open"),
-    "forced door": ("physical.alarm", "unknown", "forced_open"),
-    "forced entry": ("physical.alarm", "unknown", "forced_open"),
-    "door held open alarm": ("physical.alarm", "unknown", "held_open"),
-    "door held": ("physical.alarm", "unknown", "held_open"),
-    "door ajar": ("physical.alarm", "unknown", "held_open"),
-    "door propped open": ("physical.alarm", "unknown", "held_open"),
-    "propped open": ("physical.alarm", "unknown", "held_open"),
-    "tamper alarm": ("physical.tamper", "unknown", None),
-    "reader tamper alarm": ("physical.tamper", "unknown", None),
-    "door tamper alarm": ("physical.tamper", "unknown", None),
-    "panel tamper": ("physical.tamper", "unknown", None),
-    "cabinet tamper": ("physical.tamper", "unknown", None),
-    "enclosure tamper": ("physical.tamper", "unknown", None),
-    "case tamper": ("physical.tamper", "unknown", None),
-}
-# option -> what the event names it lists ("|"-separated, compared like the defaults) mean
-EVENT_OPTIONS: Final[dict[str, tuple[str, str, str | None]]] = {
-    "events.granted": ("physical.access", "success", None),
-    "events.denied": ("physical.denied", "failure", None),
-    "events.forced_open": ("physical.alarm", "unknown", "forced_open"),
-    "events.held_open": ("physical.alarm", "unknown", "held_open"),
-    "events.tamper": ("physical.tamper", "unknown", None),
-}
-_DENIED_PREFIXES: Final = ("access denied", "denied")  # "Access denied: Expired credential"
+# names this module has always offered (the tests and the damaged-input checks import them)
+__all__ = [
+    "CARD_COLUMNS",
+    "CARD_LIKE",
+    "COLUMNS",
+    "DST_GAP",
+    "EVENT_OPTIONS",
+    "EXTRA",
+    "NO_KEY",
+    "NO_ZONE",
+    "PIN_COLUMNS",
+    "PIN_REDACTED",
+    "REDACTED",
+    "REQUIRED",
+    "SYNONYMS",
+    "_CARD_LIKE_BYTES",
+    "BadgeCsvParser",
+    "event_words",
+    "normalize",
+]
+
 NO_KEY: Final = "no card hashing key configured"
 NO_ZONE: Final = "no time zone configured: badge times are local (set site.timezone or --timezone)"
 DST_GAP: Final = "local time does not exist (DST gap)"
-REDACTED: Final = "<card redacted>"
-PIN_REDACTED: Final = "<pin redacted>"
-# A card number written anywhere: 8 to 19 digits in a run, or in groups as payment cards are
-# printed (4-4-4-4[-3], 4-6-5). No Luhn check: access-control card numbers are not Luhn numbers.
-_CARD_LIKE: Final = (
-    r"(?<![0-9])(?:[0-9]{8,19}|[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,3})?"
-    r"|[0-9]{4}[ -][0-9]{6}[ -][0-9]{5})(?![0-9])"
-)
-CARD_LIKE: Final = re.compile(_CARD_LIKE)
-_CARD_LIKE_BYTES: Final = re.compile(_CARD_LIKE.encode())
 _HEADER_HINT: Final = re.compile(r"time|date|stamp", re.IGNORECASE)
 _DIGIT: Final = re.compile(r"[0-9]")
 
@@ -280,23 +133,7 @@ class _Bad(Exception):
     """A line to quarantine (internal control flow only)."""
 
 
-def _utc_text(dt: datetime) -> str:
-    text = (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
-    )
-    if dt.microsecond:
-        text += f".{dt.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
-def normalize(name: str) -> str:
-    """A header name as compared: lower case, ``_`` as a space, single spaces, none around
-    ``/``, without a byte order mark."""
-    text = " ".join(name.replace("\ufeff", "").replace("_", " ").lower().split())
-    return text.replace(" / ", "/").replace("/ ", "/").replace(" /", "/")
-
-
-class BadgeCsvParser:
+class BadgeCsvParser(CardRedaction):
     name: ClassVar[str] = "badge-csv"
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "lines"
@@ -434,85 +271,6 @@ class BadgeCsvParser:
             or (self._index is None and _HEADER_HINT.search(text) is not None)
         )
 
-    # -- card numbers --------------------------------------------------------------------------
-
-    def _token(self, card: str, key: bytes | None) -> str:
-        return f"<card {self._hash(card, key)}>" if key is not None else REDACTED
-
-    def _scrub(self, text: str, key: bytes | None, keep: str | None = None) -> str:
-        """``text`` with everything that looks like a card number replaced (except ``keep``)."""
-        if CARD_LIKE.search(text) is None:
-            return text
-        return CARD_LIKE.sub(
-            lambda m: m.group() if m.group() == keep else self._token(m.group(), key), text
-        )
-
-    def _quarantine(
-        self, record: RawRecord, ctx: ParseContext, reason: str, fields: list[str] | None
-    ) -> Quarantined:
-        raw = self._redact(record.data, fields, ctx.hmac_key)
-        redacted = raw != record.data
-        if redacted:
-            self.redacted_rows += 1
-        reason = self._scrub(reason, ctx.hmac_key)
-        return Quarantined(self.name, ctx.source, record.location, reason, raw, redacted)
-
-    def redact(self, data: bytes, ctx: ParseContext) -> bytes:
-        """Raw bytes the runner quarantines itself (a binary region, an over-long line): their
-        card and PIN columns by position (best effort) and anything card-like replaced."""
-        if not hasattr(self, "_cols"):  # not parsing yet: no header, card-like runs only
-            return _CARD_LIKE_BYTES.sub(REDACTED.encode(), data)
-        return b"\n".join(
-            self._redact(line, line.decode("latin-1").split(","), ctx.hmac_key)
-            for line in data.split(b"\n")  # each as a head or a tail of a row: both ways
-        )
-
-    def _redact(self, data: bytes, fields: list[str] | None, key: bytes | None) -> bytes:
-        """The line for the quarantine: the values of its card and PIN columns replaced (by
-        position in the header; best effort when the line does not match the header), and
-        anything else that looks like a card number, except the line's own log id."""
-        try:
-            text = data.decode(self._encoding)
-        except (UnicodeDecodeError, LookupError):  # digits are ASCII in any usual encoding
-            fields = data.decode("latin-1").split(",")
-            text = None
-        secrets: dict[str, str | None] = {}  # value -> its replacement (None: keyed hash)
-        keep = None
-        if fields is not None:
-            if self._index is None:  # no recognised header: any field of 4+ digits may be one
-                for value in fields:
-                    if len(value.strip()) >= 4 and value.strip().isdigit():
-                        secrets[value.strip()] = None
-            # by position from the start and, for a line that is not as wide as the header
-            # (e.g. the tail of a row cut by a damaged region), from the end too
-            shifts = {0, len(fields) - self._width} if self._width else {0}
-            for shift in shifts:
-                for i in self._pin_fields:
-                    if 0 <= i + shift < len(fields) and fields[i + shift].strip():
-                        secrets[fields[i + shift].strip()] = PIN_REDACTED
-                for i in self._card_fields:
-                    if 0 <= i + shift < len(fields) and fields[i + shift].strip():
-                        secrets[fields[i + shift].strip()] = None
-            log_at = self._index.get("log_id", -1) if self._index is not None else -1
-            if len(fields) == self._width and log_at >= 0 and fields[log_at].strip().isdigit():
-                keep = fields[log_at].strip()
-        ordered = sorted(secrets.items(), key=lambda item: len(item[0]), reverse=True)
-        if text is None:
-            out = data
-            for value, fixed in ordered:
-                token = (fixed or REDACTED).encode()
-                out = _replace_bytes(out, value.encode("latin-1"), token)
-            return _CARD_LIKE_BYTES.sub(
-                lambda m: m.group() if m.group().decode() == keep else REDACTED.encode(), out
-            )
-        for value, fixed in ordered:
-            text = _replace(text, value, fixed or self._token(value, key))
-        text = self._scrub(text, key, keep)
-        try:
-            return text.encode(self._encoding)
-        except (UnicodeEncodeError, LookupError):  # pragma: no cover - decoded from it above
-            return text.encode("utf-8")
-
     # -- rows ----------------------------------------------------------------------------------
 
     def _row(
@@ -614,15 +372,6 @@ class BadgeCsvParser:
             redacted=bool(redacted),
         )
 
-    def _hash(self, card: str, key: bytes) -> str:
-        found = self._cards.get(card)
-        if found is None:
-            if len(self._cards) > 4096:
-                self._cards.clear()
-            digest = hmac.new(key, card.encode(), hashlib.sha256).hexdigest()
-            found = self._cards[card] = f"hmac-sha256:{digest[:16]}"
-        return found
-
     def _utc(self, text: str, zone: ZoneInfo | None) -> tuple[str, bool]:
         """RFC 3339 UTC text of a local time, and whether it was ambiguous."""
         if zone is None:
@@ -660,51 +409,3 @@ class BadgeCsvParser:
             return f"{prefix}:{local.second:02d}{fraction}Z", ambiguous
         except (OverflowError, ValueError):
             raise _Bad(f"time {text!r} is out of the supported range") from None
-
-
-def _offset(local: datetime, zone: ZoneInfo) -> tuple[timedelta, bool, str] | None:
-    """The UTC offset of a naive local minute in ``zone`` (first occurrence), whether the time
-    is ambiguous and the UTC minute as text ("" when the offset has seconds), or None when it
-    does not exist (DST gap)."""
-    first = local.replace(tzinfo=zone, fold=0)
-    back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if back != local:
-        return None
-    offset = first.utcoffset() or timedelta(0)
-    second = local.replace(tzinfo=zone, fold=1).utcoffset()
-    prefix = "" if offset.seconds % 60 or offset.microseconds else _utc_text(local - offset)[:16]
-    return offset, second is not None and second != offset, prefix
-
-
-def event_words(text: str) -> str:
-    """An event text as compared: lower case, ``_`` as a space, single spaces."""
-    return " ".join(text.lower().replace("_", " ").split())
-
-
-def _event_type(
-    text: str, extra: Mapping[str, tuple[str, str, str | None]] | None = None
-) -> tuple[str, str, str | None, str] | None:
-    """(kind, outcome, alarm, reason) of an event text (the site's own names in ``extra``
-    first); None when it is not a known type."""
-    words = event_words(text)
-    found = (extra or {}).get(words) or _EVENTS.get(text) or _EVENTS.get(words)
-    if found is not None:
-        return (*found, "")
-    for prefix in _DENIED_PREFIXES:  # "Access denied: Invalid PIN", "Denied - expired card"
-        if words.startswith(prefix) and words[len(prefix) : len(prefix) + 1] in (":", "-", " "):
-            why = text.strip()[len(prefix) :].lstrip(" :-\u2013\u2014").strip()
-            if why:
-                return "physical.denied", "failure", None, why
-    return None
-
-
-def _replace(text: str, value: str, token: str) -> str:
-    """``text`` with each occurrence of ``value`` that stands alone (not inside a longer word
-    or number) replaced by ``token``."""
-    pattern = re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])")
-    return pattern.sub(lambda _: token, text)
-
-
-def _replace_bytes(data: bytes, value: bytes, token: bytes) -> bytes:
-    pattern = re.compile(rb"(?<![0-9A-Za-z])" + re.escape(value) + rb"(?![0-9A-Za-z])")
-    return pattern.sub(token, data)
