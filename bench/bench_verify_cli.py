@@ -2,6 +2,10 @@
 
 * floor: a Python process that reads every entry's bytes from the SQLite store in index order
   (``sqlite3``, one query) and SHA-256-hashes each: the least any verifier must do;
+* three hashes: the same read of all four columns verify needs (bytes, stored leaf and chain
+  hash) and the three SHA-256 per entry verify computes (leaf, chain, frontier merge), nothing
+  else (no tiles, no page check, no imports, no comparisons): the least a verifier of this
+  store format must do in one Python process;
 * verify: ``edgeaudit verify`` of the workspace (imports, store checks, every leaf, chain and
   tree hash, every stored tile, every checkpoint signature), as the CLI runs it (a second
   process verifies half of a large SQLite log when a second CPU is idle);
@@ -58,6 +62,27 @@ for (body,) in con.execute(
 print(n)
 """
 
+THREE_HASHES = """\
+import hashlib, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+log_id = con.execute("SELECT min(id) FROM logs").fetchone()[0]
+sha = hashlib.sha256
+prev, stack, n = bytes(32), [], 0
+for idx, body, stored_leaf, stored_chain in con.execute(
+    "SELECT idx, body, leaf_hash, chain_hash FROM entries WHERE log_id = ? ORDER BY idx", (log_id,)
+):
+    leaf = sha(b"\\x00" + body).digest()
+    sha(b"edgeaudit/chain/v1\\x00" + prev + leaf).digest()
+    prev = stored_chain
+    h, bits = leaf, n
+    while bits & 1:
+        h = sha(b"\\x01" + stack.pop() + h).digest()
+        bits >>= 1
+    stack.append(h)
+    n += 1
+print(n)
+"""
+
 IMPORTS = "import edgeaudit.cli.commands, edgeaudit.verify.store"
 
 # What ``cmd_verify`` does, but with the page check (``Store.check_pages``, SQLite's
@@ -108,9 +133,12 @@ def main() -> None:
     store = ws / "evidence" / "store.db"
     floor_py = base / "floor.py"
     floor_py.write_text(FLOOR)
+    three_py = base / "three_hashes.py"
+    three_py.write_text(THREE_HASHES)
     this = {**os.environ, "PYTHONPATH": str(ROOT)}
     contenders: list[tuple[str, list[str], dict[str, str]]] = [
         ("floor", [sys.executable, str(floor_py), str(store)], dict(os.environ)),
+        ("three hashes", [sys.executable, str(three_py), str(store)], dict(os.environ)),
         ("verify", [*EDGEAUDIT, "--workspace", str(ws), "verify"], this),
         ("verify 1 process", [*EDGEAUDIT, "--workspace", str(ws), "verify"],
          {**this, "EDGEAUDIT_VERIFY_WORKERS": "1"}),
