@@ -33,6 +33,7 @@ def _read(path: str, what: str) -> bytes:
 def cmd_pack(args: argparse.Namespace) -> int:
     from edgeaudit.workspace import config as cfg
 
+    _refuse_unused(args)
     config = cfg.load(cfg.find_root(args.workspace))
     if args.action == "rotate-key":
         return _rotate_key(args, config)
@@ -53,6 +54,34 @@ def cmd_pack(args: argparse.Namespace) -> int:
         )
         return 0
     return _build(args, config)
+
+
+# options only `pack build` reads, with their flags
+_BUILD_ONLY = (
+    ("quarter", "--quarter"),
+    ("from_", "--from"),
+    ("to", "--to"),
+    ("tenant", "--tenant"),
+    ("framework", "--framework"),
+    ("findings", "--findings"),
+    ("policies", "--policies"),
+    ("inventory", "--inventory"),
+    ("previous", "--previous"),
+    ("checkpoint", "--checkpoint"),
+    ("no_pdf", "--no-pdf"),
+    ("raci", "--raci"),
+)
+
+
+def _refuse_unused(args: argparse.Namespace) -> None:
+    """An option the action does not read is an error (exit 2), never silently ignored."""
+    unused = [
+        flag for dest, flag in _BUILD_ONLY if args.action != "build" and getattr(args, dest, None)
+    ]
+    if args.action != "key" and getattr(args, "jwk", False):
+        unused.append("--jwk")
+    if unused:
+        raise InputError(f"pack {args.action} does not use {', '.join(unused)}")
 
 
 def _rotate_key(args: argparse.Namespace, config: Any) -> int:

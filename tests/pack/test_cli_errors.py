@@ -80,3 +80,27 @@ def test_previous_checkpoint_must_verify(site: Site, site_pack: Path, tmp_path: 
     assert code == 2
     assert "the previous pack's checkpoint does not verify" in err
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["key", "--checkpoint", "note"], "pack key does not use --checkpoint"),
+        (
+            ["key", "--previous", "cp", "--tenant", "x"],
+            "pack key does not use --tenant, --previous",
+        ),
+        (["rotate-key", "--quarter", QUARTER], "pack rotate-key does not use --quarter"),
+        (["rotate-key", "--jwk"], "pack rotate-key does not use --jwk"),
+        (["build", "--quarter", QUARTER, "--out", "x", "--jwk"], "pack build does not use --jwk"),
+    ],
+)
+def test_an_option_the_action_does_not_read_is_refused(
+    site: Site, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    before = sorted(p.name for p in site.ws.rglob("*"))
+    code, out, err = run(*site.args(), "pack", *argv)
+    assert code == 2
+    assert message in err
+    assert out == ""
+    assert sorted(p.name for p in site.ws.rglob("*")) == before  # nothing written, no key made
