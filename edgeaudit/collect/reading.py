@@ -35,15 +35,60 @@ A file that is *mostly* binary is refused instead, before anything of it is stor
 
 from __future__ import annotations
 
-import os
-import re
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
+from edgeaudit.collect.regions import (
+    _BIN,
+    BINARY_BYTES,
+    MIN_BINARY,
+    Damage,
+    Item,
+    Line,
+    _clean,
+    _Group,
+    _Long,
+    _over_long,
+    _Phys,
+)
+from edgeaudit.collect.streams import (
+    COMPRESSED_READ,
+    GzipStream,
+    Input,
+    PlainStream,
+    Stream,
+    StreamDamage,
+    _fsize,
+    is_gzip,
+    open_input,
+)
 from edgeaudit.errors import InputError
+
+# names this module has always offered (the runner and the tests use them from here)
+__all__ = [
+    "BINARY_BYTES",
+    "COMPRESSED_READ",
+    "GAP",
+    "MAX_RECORD",
+    "MIN_BINARY",
+    "RAW_MAX",
+    "READ_SIZE",
+    "_BIN",
+    "Damage",
+    "GzipStream",
+    "Input",
+    "Item",
+    "Line",
+    "LineReader",
+    "PlainStream",
+    "Stream",
+    "StreamDamage",
+    "is_gzip",
+    "open_input",
+    "read_whole",
+    "refuse_binary",
+    "refuse_binary_file",
+]
 
 MAX_RECORD = 4 << 20
 """A line longer than this (without its newline) is quarantined whole, never buffered."""
@@ -51,215 +96,8 @@ RAW_MAX = 64 << 10
 """The raw bytes kept of an over-long line or a binary region (its true size is in the reason)."""
 GAP = 128
 """Binary bytes closer than this belong to one cluster (one damaged region)."""
-MIN_BINARY = 4
-"""A NUL-free cluster needs this many binary bytes to be damage."""
 READ_SIZE = 1 << 20
 """Bytes asked of the input per read (the outcome does not depend on it)."""
-COMPRESSED_READ = 64 << 10
-
-BINARY_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), 0x7F])
-_BIN = re.compile(b"[" + b"".join(b"\\x%02x" % b for b in BINARY_BYTES) + b"]")
-
-
-Line = tuple[bytes, int, int]
-"""A good line: (its bytes without the line terminator, its number, the offset just after it,
-its newline included). A plain tuple: there is one per line, and tuples are built fastest."""
-
-
-@dataclass(frozen=True, slots=True)
-class Damage:
-    """Input set aside: quarantined by the runner as one record. ``end`` is the offset just
-    after the damaged bytes."""
-
-    location: str
-    reason: str
-    raw: bytes
-    end: int
-
-
-Item = Line | Damage
-
-
-@dataclass(frozen=True, slots=True)
-class StreamDamage:
-    """Where and why a gzip stream could not be decompressed further."""
-
-    offset: int  # byte offset in the (compressed) file where decompression failed
-    size: int  # the file's size
-    error: str  # "EOFError: ..." or "zlib.error: ..."
-    decompressed: int  # bytes decompressed before the failure
-
-    def reason(self) -> str:
-        return (
-            f"damaged gzip: decompression failed at byte {self.offset} of {self.size} "
-            f"({self.error}); the {self.decompressed} bytes decompressed before it were read, "
-            "the rest of the file cannot be"
-        )
-
-
-# -- streams ---------------------------------------------------------------------------------
-
-
-class PlainStream:
-    """A file's bytes from an offset; a read error names the file and the offset."""
-
-    damage: StreamDamage | None = None
-
-    def __init__(self, fh: BinaryIO, path: Path, start: int = 0) -> None:
-        self.fh = fh
-        self.path = path
-        self.pos = start
-
-    def read(self, n: int) -> bytes:
-        try:
-            data = self.fh.read(n)
-        except OSError as exc:
-            raise InputError(
-                f"{self.path}: read error at byte {self.pos}: {exc.strerror or exc}; what was "
-                "collected before it is stored, a rerun resumes there"
-            ) from None
-        self.pos += len(data)
-        return data
-
-
-class GzipStream:
-    """The decompressed bytes of a gzip file (members concatenated, NUL padding between them
-    skipped, as :mod:`gzip` reads them). Damage does not raise: the stream ends where
-    decompression failed and :attr:`damage` says where and why, with everything decompressed
-    before the failing byte returned (a failure inside a read is located byte by byte)."""
-
-    def __init__(self, fh: BinaryIO, path: Path, size: int) -> None:
-        self.fh = fh
-        self.path = path
-        self.size = size
-        self.damage: StreamDamage | None = None
-        self.out = 0  # decompressed bytes returned
-        self._d = zlib.decompressobj(31)
-        self._in = b""  # compressed bytes not yet fed
-        self._pos = 0  # file offset of self._in[0]
-        self._between = False  # after a member's end: padding, the next member, or the end
-        self._done = False
-
-    def read(self, n: int) -> bytes:
-        while not self._done:
-            if not self._in:
-                self._in = self._read_compressed()
-                if not self._in:
-                    self._done = True
-                    if self._between:
-                        return b""
-                    # truncated: the stream ends before the end of its member
-                    try:
-                        tail = self._d.flush()
-                    except zlib.error:  # pragma: no cover - flush only returns buffered output
-                        tail = b""
-                    self.out += len(tail)
-                    self._fail(
-                        self._pos,
-                        "EOFError: compressed file ended before the end-of-stream marker was "
-                        "reached",
-                    )
-                    return tail
-            if self._between:
-                rest = self._in.lstrip(b"\x00")
-                self._pos += len(self._in) - len(rest)
-                self._in = rest
-                if not rest:
-                    continue
-                self._d = zlib.decompressobj(31)
-                self._between = False
-            data, before = self._in, self._d.copy()
-            try:
-                out = self._d.decompress(data, n)
-            except zlib.error as exc:
-                out, at = _locate(before, data)
-                self._done = True
-                self.out += len(out)
-                self._fail(self._pos + at, f"zlib.error: {exc}")
-                return out
-            if self._d.eof:
-                self._in = self._d.unused_data
-                self._between = True
-            else:
-                self._in = self._d.unconsumed_tail
-            self._pos += len(data) - len(self._in)
-            if out:
-                self.out += len(out)
-                return out
-        return b""
-
-    def _read_compressed(self) -> bytes:
-        try:
-            return self.fh.read(COMPRESSED_READ)
-        except OSError as exc:
-            raise InputError(
-                f"{self.path}: read error at byte {self._pos}: {exc.strerror or exc}"
-            ) from None
-
-    def _fail(self, offset: int, error: str) -> None:
-        self.damage = StreamDamage(offset, self.size, error, self.out)
-
-
-def _locate(before: zlib._Decompress, data: bytes) -> tuple[bytes, int]:
-    """Replay ``data`` byte by byte from the decompressor state ``before`` it: the output
-    up to the first byte that fails, and that byte's index."""
-    out = []
-    for i in range(len(data)):
-        try:
-            out.append(before.decompress(data[i : i + 1]))
-        except zlib.error:
-            return b"".join(out), i
-    return b"".join(out), len(data)  # pragma: no cover - the whole of data failed before
-
-
-Stream = PlainStream | GzipStream
-
-
-@dataclass(slots=True)
-class Input:
-    """An opened input file: the raw handle (for follow mode's position and size checks) and
-    the stream of its (decompressed) bytes."""
-
-    fh: BinaryIO
-    stream: Stream
-    gzipped: bool
-
-    def seek(self, offset: int) -> None:
-        """Read a plain file from ``offset`` on."""
-        assert isinstance(self.stream, PlainStream)
-        self.fh.seek(offset)
-        self.stream.pos = offset
-
-    def close(self) -> None:
-        self.fh.close()
-
-
-def is_gzip(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def open_input(path: Path, start: int = 0) -> Input:
-    """Open ``path`` for reading (gunzipped when it is gzip), positioned at ``start`` (plain
-    files only; a gzip stream is always read from its beginning)."""
-    try:
-        fh: BinaryIO = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-        fh.seek(0)
-        if gzipped:
-            return Input(fh, GzipStream(fh, path, _fsize(fh)), True)
-        fh.seek(start)
-        return Input(fh, PlainStream(fh, path, start), False)
-    except BaseException:
-        fh.close()
-        raise
-
-
-def _fsize(fh: BinaryIO) -> int:
-    return os.fstat(fh.fileno()).st_size
 
 
 def read_whole(stream: Stream, limit: int) -> bytes:
@@ -306,176 +144,6 @@ def refuse_binary_file(path: Path) -> None:
         refuse_binary(str(path), source.stream, size)
     finally:
         source.close()
-
-
-def _clean(data: bytes) -> bool:
-    """No binary byte in ``data`` (translate is several times faster than a regex search)."""
-    return len(data.translate(None, BINARY_BYTES)) == len(data)
-
-
-# -- framing ---------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Phys:
-    """A physical line with what the damage rules need to know of it."""
-
-    number: int
-    start: int
-    length: int  # bytes, its newline included
-    newline: bool
-    data: bytes | None  # its bytes without the newline, when at most the limit
-    head: bytes  # its first RAW_MAX bytes
-    bins: int = 0  # binary bytes
-    nul: bool = False
-    first_bin: int = -1  # absolute offsets
-    last_bin: int = -1
-    last_nul: bool = False
-    tail: bytes | None = None  # an over-long line's bytes after its last binary byte (if short)
-    tail_head: bytes = b""  # ... and their first RAW_MAX bytes
-
-    def add_stats(self, data: bytes, at: int) -> None:
-        """Count the binary bytes of ``data`` (a piece of this line at offset ``at``)."""
-        m = _BIN.search(data)
-        if m is None:
-            return
-        self.bins += len(data) - len(data.translate(None, BINARY_BYTES))
-        self.nul = self.nul or b"\x00" in data
-        if self.first_bin < 0:
-            self.first_bin = at + m.start()
-        r = _BIN.search(data[::-1])
-        assert r is not None
-        last = len(data) - 1 - r.start()
-        self.last_bin = at + last
-        self.last_nul = data[last] == 0
-
-
-class _Group:
-    """Lines whose binary bytes are less than GAP apart (a cluster), held until it is known
-    whether they are damage."""
-
-    def __init__(self, p: _Phys) -> None:
-        self.number = p.number
-        self.start = p.start
-        self.lines = [p]
-        self.head = bytearray()  # the region's first bytes, of lines before lines[0]
-        self.bins = p.bins
-        self.nul = p.nul
-        self.last_bin = p.last_bin
-        self.last_nul = p.last_nul
-        self._collapse()
-
-    @property
-    def damaged(self) -> bool:
-        return self.nul or self.bins >= MIN_BINARY
-
-    def extend(self, clean: list[_Phys], p: _Phys) -> None:
-        self.lines += clean
-        self.lines.append(p)
-        self.bins += p.bins
-        self.nul = self.nul or p.nul
-        self.last_bin = p.last_bin
-        self.last_nul = p.last_nul
-        self._collapse()
-
-    def _collapse(self) -> None:
-        """Once it is damage, keep only the raw head of all but the last line (bounded
-        memory, whatever the region's size)."""
-        if not self.damaged:
-            return
-        for p in self.lines[:-1]:
-            self._take(_bytes_of(p))
-        del self.lines[:-1]
-
-    def _take(self, data: bytes) -> None:
-        room = RAW_MAX - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-
-    def region(self, name: str, limit: int, out: list[Item]) -> int:
-        """Append the region (and the line after its NULs) to ``out``; return its size."""
-        last = self.lines[-1]
-        end = last.start + last.length
-        tail: Item | None = None
-        if self.last_nul:
-            after = last.start + last.length - last.newline - (self.last_bin + 1)
-            rest = last.tail if last.data is None else last.data[self.last_bin + 1 - last.start :]
-            if after > limit:  # the line after the NULs is over-long itself
-                end = self.last_bin + 1
-                tail = _over_long(name, last.number, after, limit, last.tail_head, last)
-            elif rest is not None and rest.strip():
-                end = self.last_bin + 1
-                tail = (rest.rstrip(b"\r"), last.number, last.start + last.length)
-        self._take(_bytes_of(last)[: end - last.start])
-        n = end - self.start
-        out.append(
-            Damage(f"{name}:{self.number}", f"binary region of {n} bytes", bytes(self.head), end)
-        )
-        if tail is not None:
-            out.append(tail)
-        return n
-
-
-def _over_long(name: str, number: int, n: int, limit: int, head: bytes, p: _Phys) -> Damage:
-    return Damage(
-        f"{name}:{number}",
-        f"line of {n} bytes is longer than the limit of {limit} bytes; its first {len(head)} "
-        "bytes are kept here",
-        head,
-        p.start + p.length,
-    )
-
-
-def _bytes_of(p: _Phys) -> bytes:
-    """The line's bytes, its newline included (an over-long line: as many as were kept)."""
-    data = p.data
-    if data is None:
-        if len(p.head) < p.length - p.newline:
-            return p.head
-        data = p.head
-    return data + b"\n" if p.newline else data
-
-
-class _Long:
-    """An over-long line being read: only its head and what the damage rules need are kept
-    (with the bytes after its last binary byte while they are within the limit: after a NUL
-    run they are a line of their own)."""
-
-    def __init__(self, start: int, limit: int) -> None:
-        self.p = _Phys(0, start, 0, False, None, b"")
-        self._head = bytearray()
-        self._limit = limit
-        self._tail: bytearray | None = bytearray()  # None once longer than the limit
-        self._tail_head = bytearray()
-
-    def add(self, data: bytes) -> None:
-        p = self.p
-        room = RAW_MAX - len(self._head)
-        if room > 0:
-            self._head += data[:room]
-        at, bins = p.start + p.length, p.bins
-        p.add_stats(data, at)
-        p.length += len(data)
-        if p.bins != bins:
-            after = data[p.last_bin + 1 - at :]
-            self._tail, self._tail_head = bytearray(after), bytearray(after[:RAW_MAX])
-            return
-        room = RAW_MAX - len(self._tail_head)
-        if room > 0:
-            self._tail_head += data[:room]
-        if self._tail is not None:
-            self._tail += data
-            if len(self._tail) > self._limit:
-                self._tail = None
-
-    def finish(self, number: int, newline: bool) -> _Phys:
-        p = self.p
-        p.number, p.head, p.newline = number, bytes(self._head), newline
-        p.length += newline
-        if p.bins:
-            p.tail = None if self._tail is None else bytes(self._tail)
-            p.tail_head = bytes(self._tail_head)
-        return p
 
 
 class LineReader:
@@ -627,7 +295,7 @@ class LineReader:
         self._pending.append(data)
         self._pending_len += len(data)
         if self._pending_len > self.limit:  # over-long: from now on only its head is kept
-            self._long = _Long(self._pending_start, self.limit)
+            self._long = _Long(self._pending_start, self.limit, RAW_MAX)
             self._long.add(b"".join(self._pending))
             self._pending, self._pending_len = [], 0
 
@@ -645,7 +313,7 @@ class LineReader:
     def _phys(self, data: bytes, start: int, newline: bool) -> _Phys:
         self.number += 1
         if len(data) > self.limit:
-            long = _Long(start, self.limit)
+            long = _Long(start, self.limit, RAW_MAX)
             long.add(data)
             return long.finish(self.number, newline)
         p = _Phys(self.number, start, len(data) + newline, newline, data, data[:RAW_MAX])
@@ -666,7 +334,7 @@ class LineReader:
                 return
             self._close(out)
         if p.bins:
-            self._group = _Group(p)
+            self._group = _Group(p, RAW_MAX)
         else:
             out.append(self._plain(p))
 
