@@ -142,3 +142,28 @@ def test_fuzz_no_card_number_survives_damage(
                     assert at < 0, (card, stored[max(0, at - 300) : at + 40], bytes(data))
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("name", "events"),
+    # a NUL is crash residue: the header is then a damaged region and the rows are quarantined
+    [(b"P\x00IN", 0), (b"PIN\x01", 1), (b"\xe2\x80\x8bPIN", 1), (b"P\x7fIN", 1)],
+)
+def test_an_invisible_character_in_a_header_name_does_not_hide_the_pin_column(
+    log: EvidenceLog, tmp_path: Path, name: bytes, events: int
+) -> None:
+    # a stray control or zero-width character in the PIN column's name: still the PIN column,
+    # so a short PIN (not card-like by its shape) is never stored in clear, not even in the
+    # quarantine of a row with a bad time
+    path = tmp_path / "doors.csv"
+    path.write_bytes(
+        b"time,log_id,event,door,card,holder,company,reason," + name + b"\n"
+        b"2026-11-22 09:00:00,1001,granted,D1,40012345,Ravi Kumar,Operator Co,,7788\n"
+        b"2026-13-45 99:00:00,1002,granted,D1,40012346,Ravi Kumar,Operator Co,,6655\n"
+    )
+    summary = CollectSummary()
+    collect_file(log, BadgeCsvParser, path, CTX, summary)
+    stored = _stored(log)
+    for secret in (b"7788", b"6655", b"40012345", b"40012346"):
+        assert secret not in stored, secret
+    assert summary.events == events  # the header recognised: the row is an event

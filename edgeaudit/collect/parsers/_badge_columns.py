@@ -4,6 +4,7 @@ and how a header name is normalized before it is compared."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Final
 
 COLUMNS: Final = ("time", "log_id", "event", "door", "card", "holder", "company", "reason")
@@ -126,6 +127,10 @@ _KNOWN_NAMES: Final = (
 
 def normalize(name: str) -> str:
     """A header name as compared: lower case, ``_`` as a space, single spaces, none around
-    ``/``, without a byte order mark."""
-    text = " ".join(name.replace("\ufeff", "").replace("_", " ").lower().split())
+    ``/``, without a byte order mark or other invisible characters (control and format
+    characters other than white space: a stray one must not hide a card or PIN column)."""
+    visible = "".join(
+        ch for ch in name if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf")
+    )
+    text = " ".join(visible.replace("_", " ").lower().split())
     return text.replace(" / ", "/").replace("/ ", "/").replace(" /", "/")
