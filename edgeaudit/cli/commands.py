@@ -265,7 +265,7 @@ def _verifiers(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> list[An
 def cmd_proof(args: argparse.Namespace) -> int:
     from edgeaudit.canonical import leaf_hash
     from edgeaudit.merkle.verify import verify_consistency, verify_inclusion
-    from edgeaudit.note.verifier import verify_checkpoint
+    from edgeaudit.verify.keychain import KeyChain
 
     config = _workspace(args)
     verifiers = _verifiers(args, config)
@@ -276,6 +276,11 @@ def cmd_proof(args: argparse.Namespace) -> int:
         policy = load_policy(args.witness_policy)
     store, log = _open(config)
     with store:
+        # checkpoints signed before a key rotation: follow the store's transitions (a key of
+        # the chain signs only the sizes it was the log's key for)
+        chain = KeyChain.from_notes(
+            verifiers, [c.note.encode("utf-8") for c in log.checkpoints()], log.origin
+        )
         if args.kind == "inclusion":
             if len(args.sizes) != 1:
                 raise InputError("usage: edgeaudit proof inclusion INDEX")
@@ -289,7 +294,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
             with log.reader() as reader:
                 body, _ = reader.entry(index)
                 proof = reader.inclusion_proof(index, cp.tree_size)
-            signed = verify_checkpoint(cp.note.encode(), verifiers, origin=log.origin)
+            signed = chain.verify_checkpoint(cp.note.encode(), log.origin)
             verify_inclusion(leaf_hash(body), index, cp.tree_size, proof, signed.root)
             cp = _witnessed(config, cp, policy)
             data: dict[str, Any] = {
@@ -313,8 +318,8 @@ def cmd_proof(args: argparse.Namespace) -> int:
             old, new = _checkpoint_at(log, old_size), _checkpoint_at(log, new_size)
             with log.reader() as reader:
                 proof = reader.consistency_proof(old_size, new_size)
-            old_cp = verify_checkpoint(old.note.encode(), verifiers, origin=log.origin)
-            new_cp = verify_checkpoint(new.note.encode(), verifiers, origin=log.origin)
+            old_cp = chain.verify_checkpoint(old.note.encode(), log.origin)
+            new_cp = chain.verify_checkpoint(new.note.encode(), log.origin)
             verify_consistency(old_size, new_size, old_cp.root, new_cp.root, proof)
             new = _witnessed(config, new, policy)
             data = {

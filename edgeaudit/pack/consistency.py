@@ -11,9 +11,11 @@ from edgeaudit.canonical import canonical_json
 from edgeaudit.errors import InputError, NoteError, TamperError
 from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
-from edgeaudit.note.verifier import Verifier, verify_checkpoint
+from edgeaudit.note.transition import transition_keys
+from edgeaudit.note.verifier import Verifier, parse_note, verify_checkpoint
 from edgeaudit.store.log import LogReader
 from edgeaudit.verify import pack_format as pf
+from edgeaudit.verify.keychain import KeyChain
 
 
 def previous_checkpoint(previous: bytes, verifier: Verifier, origin: str) -> Checkpoint:
@@ -59,22 +61,35 @@ def from_earlier(
     reader: LogReader, verifier: Verifier, origin: str, size: int, root: bytes
 ) -> bytes:
     """``consistency.jsonl``: one canonical line per earlier tree size the log signed a
-    checkpoint for (0 < old size < ``size``), ascending; the first note stored per size.
-    Each note is verified with the log key first: one that does not verify is not carried."""
+    checkpoint for (0 < old size < ``size``), ascending. Each note is verified through the key
+    chain the store's transitions lead back from the log key ``verifier`` (an earlier key signs
+    up to its transition), so checkpoints signed before a rotation are carried too; one that
+    does not verify is not carried. Per size the transition note when there is one (the
+    verifier follows the chain through it), else the first note stored."""
+    stored = [c for c in reader.checkpoints() if 0 < c.tree_size < size]
+    chain = KeyChain.from_notes([verifier], [c.note.encode("utf-8") for c in stored], origin)
+    by_size: dict[int, list[str]] = {}
+    for c in stored:
+        by_size.setdefault(c.tree_size, []).append(c.note)
     out: list[bytes] = []
-    seen: set[int] = set()
-    for stored in reader.checkpoints():
-        if not 0 < stored.tree_size < size or stored.tree_size in seen:
-            continue
-        note = stored.note.encode("utf-8")
-        try:
-            old = verify_checkpoint(note, [verifier], origin=origin)
-        except NoteError:
-            continue  # signed by another key: not this key's statement
-        if old.size != stored.tree_size:
-            continue
-        proof = reader.consistency_proof(old.size, size)
-        verify_consistency(old.size, size, old.root, root, proof)
-        seen.add(old.size)
-        out.append(canonical_json(_line(stored.note, old, size, proof)) + b"\n")
+    for old_size in sorted(by_size):
+        notes = sorted(by_size[old_size], key=lambda n: not _is_transition(n))
+        for note in notes:
+            try:
+                old = chain.verify_checkpoint(note.encode("utf-8"), origin)
+            except NoteError:
+                continue  # signed by no key of the chain valid at its size
+            if old.size != old_size:
+                continue
+            proof = reader.consistency_proof(old.size, size)
+            verify_consistency(old.size, size, old.root, root, proof)
+            out.append(canonical_json(_line(note, old, size, proof)) + b"\n")
+            break
     return b"".join(out)
+
+
+def _is_transition(note: str) -> bool:
+    try:
+        return transition_keys(Checkpoint.parse(parse_note(note.encode("utf-8")).body)) is not None
+    except NoteError:
+        return False

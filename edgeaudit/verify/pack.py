@@ -79,7 +79,7 @@ def verify_pack(
             size, root = checkpoint
             check_entries(files, manifest, size, root, cited, report)
             check_binding(doc, cited, manifest, report)
-            proven = check_consistency(files, manifest, chain.verifiers, size, root, report)
+            proven = check_consistency(files, manifest, chain, size, root, report)
             if kept is not None:
                 check_kept(kept, manifest, size, root, proven, report)
         elif kept is not None:

@@ -7,7 +7,6 @@ Verify side: no signing code, no database, no PDF renderer.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,8 +15,8 @@ from edgeaudit.canonical import canonical_json
 from edgeaudit.errors import CanonicalError, NoteError, ProofError
 from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
-from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.verify import pack_format as pf
+from edgeaudit.verify.keychain import KeyChain
 from edgeaudit.verify.pack_files import PackFiles, PackReport, lines
 
 _MEMBERS = frozenset({"new_size", "old_checkpoint", "old_size", "proof"})
@@ -32,7 +31,7 @@ def _canonical(raw: bytes, value: Any) -> bool:
 
 def _proof(
     doc: Any,
-    keys: Sequence[Verifier],
+    chain: KeyChain,
     origin: Any,
     size: int,
     root: bytes,
@@ -41,12 +40,15 @@ def _proof(
     line: int | None,
 ) -> Checkpoint | None:
     """One ``{new_size, old_checkpoint, old_size, proof}`` object: the old checkpoint it proves
-    the pack's tree extends, or None (the problem reported)."""
+    the pack's tree extends, or None (the problem reported). Its note must be signed by a key
+    of ``chain`` valid at its size: an earlier key up to its transition, not a revoked key
+    beyond the size it is revoked at, never a key outside the chain."""
     if not isinstance(doc, dict) or set(doc) != _MEMBERS:
         report.add(name, f"expected exactly the members {sorted(_MEMBERS)}", line)
         return None
     try:
-        old = verify_checkpoint(str(doc["old_checkpoint"]).encode("utf-8"), keys, origin=origin)
+        note = str(doc["old_checkpoint"]).encode("utf-8")
+        old = chain.verify_checkpoint(note, origin if isinstance(origin, str) else None)
     except NoteError as exc:
         report.add(name, f"old_checkpoint: {exc}", line)
         return None
@@ -82,13 +84,14 @@ def _proof(
 def check_consistency(
     files: PackFiles,
     manifest: dict[str, Any],
-    keys: Sequence[Verifier],
+    chain: KeyChain,
     size: int,
     root: bytes,
     report: PackReport,
 ) -> dict[int, bytes]:
     """Every proof the pack carries, verified: {old size: old root} of the checkpoints it
-    proves the log grew from."""
+    proves the log grew from, each old checkpoint signed by a key of the log key ``chain``
+    valid at its size."""
     origin = manifest.get("origin")
     proven: dict[int, bytes] = {}
     if files.has(pf.CONSISTENCY):
@@ -101,7 +104,7 @@ def check_consistency(
         if doc is not None:
             if not _canonical(raw, doc):
                 report.add(pf.CONSISTENCY, "is not canonical JSON (RFC 8785)")
-            old = _proof(doc, keys, origin, size, root, report, pf.CONSISTENCY, None)
+            old = _proof(doc, chain, origin, size, root, report, pf.CONSISTENCY, None)
             if old is not None:
                 proven[old.size] = old.root
                 report.consistency_from = old.size
@@ -116,7 +119,7 @@ def check_consistency(
             if not raw.endswith(b"\n") or not _canonical(raw[:-1], doc):
                 report.add(pf.CONSISTENCY_LOG, "line is not canonical JSON (RFC 8785)", number)
                 continue
-            old = _proof(doc, keys, origin, size, root, report, pf.CONSISTENCY_LOG, number)
+            old = _proof(doc, chain, origin, size, root, report, pf.CONSISTENCY_LOG, number)
             if old is None:
                 continue
             if old.size <= last:

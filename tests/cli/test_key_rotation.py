@@ -8,6 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from edgeaudit.canonical import canonical_json
+from edgeaudit.errors import NoteError
+from edgeaudit.note.verifier import Verifier, parse_note
+from edgeaudit.verify.keychain import KeyChain, Revocation
 from tests.cli import GOOD, GOOD_MORE, Cli, config
 
 QUARTER = "2026Q4"
@@ -108,3 +114,81 @@ def test_a_checkpoint_of_the_new_key_alone_is_unknown_to_the_previous_key(
     assert r.code == 0, r.out  # the store holds the transition: followed
     r = cli("verify", "--key", old, "--trusted-checkpoint", str(note), "--revoked", str(tmp_path))
     assert r.code == 2  # a directory is no revocation file
+
+
+def _resign_manifest(cli: Cli, pack: Path) -> None:
+    """The insider: recompute the file hashes and re-sign the manifest with the real key."""
+    from edgeaudit.pack.manifest import list_files, manifest_bytes, sign_manifest
+    from edgeaudit.workspace.manifest_key import manifest_signing_key
+
+    manifest = json.loads((pack / "manifest.json").read_text())
+    header = {
+        k: v for k, v in manifest.items() if k not in ("files", "evidence_digest", "manifest_key")
+    }
+    names = [f["path"] for f in manifest["files"]]
+    with manifest_signing_key(config(cli)) as (private, public):
+        payload = manifest_bytes(header, list_files(pack, names), public)
+        (pack / "manifest.json").write_bytes(payload)
+        (pack / "manifest.jws").write_bytes(sign_manifest(payload, private, public))
+
+
+def test_a_kept_checkpoint_of_the_previous_key_is_proven_after_rotation(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The auditor kept a checkpoint the previous key signed (not a pack's); the pack built
+    after the rotation still proves the log grew from it, and ``proof`` crosses the rotation."""
+    from edgeaudit.note.signer import generate
+
+    old = cli("key", "show").out.strip()
+    assert cli("append", str(GOOD)).code == 0
+    kept = tmp_path / "kept.checkpoint"
+    assert cli("checkpoint", "sign", "--out", str(kept)).code == 0
+    kept_size = int(kept.read_text().splitlines()[1])
+    assert cli("append", str(GOOD_MORE)).code == 0
+    _pack(cli, tmp_path / "first")  # the previous pack: a later checkpoint than the kept one
+    mkey = tmp_path / "manifest.pub"
+    assert cli("pack", "key", "--out", str(mkey)).code == 0
+    assert cli("key", "rotate").code == 0
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"time":"2026-11-21T00:00:00Z","kind":"auth.logon","source":"sshd"}\n')
+    assert cli("append", str(more)).code == 0
+    pack = tmp_path / "second"
+    _pack(cli, pack)
+    rows = [json.loads(r) for r in (pack / "consistency.jsonl").read_text().splitlines()]
+    line = next(r for r in rows if r["old_size"] == kept_size)
+    assert line["old_checkpoint"] == kept.read_text()  # signed by the previous key alone
+
+    r = cli("verify", str(pack), "--key", old, "--manifest-key", str(mkey),
+            "--trusted-checkpoint", str(kept))  # fmt: skip
+    assert r.code == 0, r.out
+    assert f"extends your kept checkpoint of size {kept_size}" in r.out
+    # the chain the verifier builds from the pack's notes refuses the line's note once the
+    # previous key is revoked before its size (the pack then fails on its checkpoint too)
+    notes = [(pack / "checkpoint").read_bytes()] + [r["old_checkpoint"].encode() for r in rows]
+    kid = old.split("+")[1]
+    revoked = KeyChain.from_notes(
+        [Verifier.parse(old)], notes, None, [Revocation(kid, kept_size - 1)]
+    )
+    with pytest.raises(NoteError, match=f"revoked as of size {kept_size - 1}"):
+        revoked.verify_checkpoint(line["old_checkpoint"].encode())
+    assert cli("verify", str(pack), "--key", old, "--manifest-key", str(mkey),
+               "--revoked", f"{kid}@{kept_size - 1}").code == 1  # fmt: skip
+
+    # the same statement signed by a key outside the chain (same name, another key): refused
+    forged = generate(old.split("+")[0]).sign_note(parse_note(kept.read_bytes()).body)
+    line["old_checkpoint"] = forged.decode("utf-8")
+    (pack / "consistency.jsonl").write_bytes(b"".join(canonical_json(row) + b"\n" for row in rows))
+    _resign_manifest(cli, pack)
+    r = cli("verify", str(pack), "--key", old, "--manifest-key", str(mkey),
+            "--trusted-checkpoint", str(kept))  # fmt: skip
+    assert r.code == 1
+    assert "consistency.jsonl" in r.out
+    assert "old_checkpoint" in r.out
+    assert "no consistency proof from the kept checkpoint" in r.out
+
+    # a proof across the rotation: the workspace's (new) key follows the transition back
+    head = json.loads((pack / "manifest.json").read_text())["checkpoint"]["tree_size"]
+    r = cli("--json", "proof", "consistency", str(kept_size), str(head))
+    assert r.code == 0, r.err
+    assert r.json()["old_checkpoint"] == kept.read_text()
+    assert cli("proof", "inclusion", "0").code == 0
