@@ -39,8 +39,21 @@ class Tenant:
 class Segment:
     id: str
     owner: str  # tenant id or "shared"
-    cidr: ipaddress.IPv4Network | ipaddress.IPv6Network
+    # the segment's prefixes: one (``cidr:``) or several (``cidrs:``, e.g. a dual-stack
+    # segment's IPv4 and IPv6 prefixes)
+    prefixes: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     vlan: int | None
+
+    @property
+    def cidr(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        """The first prefix (readers that handle dual-stack segments use ``prefixes``)."""
+        return self.prefixes[0]
+
+    def prefix_of(self, address: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        """The most specific of the segment's prefixes holding ``address`` (None: outside)."""
+        ip = ipaddress.ip_address(address)
+        inside = [n for n in self.prefixes if n.version == ip.version and ip in n]
+        return max(inside, key=lambda n: n.prefixlen) if inside else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,19 +227,18 @@ def _build(root: Node) -> Inventory:
 
     segments = []
     for n in top["segments"].items() if "segments" in top else ():
-        f = n.mapping({"id", "owner", "cidr", "vlan"}, {"id", "owner", "cidr"})
-        try:
-            cidr = ipaddress.ip_network(f["cidr"].text("cidr"))
-        except ValueError as exc:
-            raise f["cidr"].fail(f"not a CIDR network: {exc}") from None
+        f = n.mapping({"id", "owner", "cidr", "cidrs", "vlan"}, {"id", "owner"})
+        prefixes = _prefixes(n, f)
         vlan = int(f["vlan"].text("vlan")) if "vlan" in f else None
-        segments.append(Segment(f["id"].text("segment id"), owner(f["owner"]), cidr, vlan))
-    segment_ids = {s.id for s in segments}
+        segments.append(Segment(f["id"].text("segment id"), owner(f["owner"]), prefixes, vlan))
+    by_segment = {s.id: s for s in segments}
+    segment_ids = set(by_segment)
 
     assets = []
     for n in top["assets"].items() if "assets" in top else ():
         f = n.mapping(
-            {"hostname", "kind", "owner", "segment", "addresses"}, {"hostname", "kind", "owner"}
+            {"hostname", "kind", "owner", "segment", "address", "addresses"},
+            {"hostname", "kind", "owner"},
         )
         kind = f["kind"].text("asset kind")
         if kind not in ASSET_KINDS:
@@ -234,15 +246,23 @@ def _build(root: Node) -> Inventory:
         segment = f["segment"].text("segment") if "segment" in f else None
         if segment is not None and segment not in segment_ids:
             raise f["segment"].fail(f"unknown segment {segment!r}")
-        addresses = f["addresses"].texts("address") if "addresses" in f else ()
+        hostname = f["hostname"].text("hostname")
+        if "address" in f and "addresses" in f:
+            raise f["address"].fail("give address or addresses, not both")
+        field = "address" if "address" in f else "addresses"
+        addresses: tuple[str, ...] = ()
+        if "address" in f:
+            addresses = (f["address"].text("address"),)
+        elif "addresses" in f:
+            addresses = f["addresses"].texts("address")
         for a in addresses:
             try:
                 ipaddress.ip_address(a)
             except ValueError:
-                raise f["addresses"].fail(f"{a!r} is not an IP address") from None
-        assets.append(
-            Asset(f["hostname"].text("hostname"), kind, owner(f["owner"]), segment, addresses)
-        )
+                raise f[field].fail(f"{a!r} is not an IP address") from None
+            if segment is not None:
+                _check_address(f[field], hostname, a, by_segment[segment])
+        assets.append(Asset(hostname, kind, owner(f["owner"]), segment, addresses))
 
     principals = []
     seen_identities: dict[tuple[str, str], str] = {}
@@ -354,6 +374,59 @@ def _build(root: Node) -> Inventory:
         leavers=tuple(leavers),
         storage=tuple(storage),
     )
+
+
+def _prefixes(
+    n: Node, f: dict[str, Node]
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A segment's prefixes: ``cidr: 198.18.10.0/24`` or ``cidrs: [198.18.10.0/24,
+    2001:db8:10::/64]`` (exactly one of the two; no duplicate or overlapping prefixes)."""
+    if ("cidr" in f) == ("cidrs" in f):
+        raise n.fail("a segment needs cidr (one prefix) or cidrs (a list of prefixes): exactly one")
+    key = "cidr" if "cidr" in f else "cidrs"
+    texts = (f[key].text("cidr"),) if key == "cidr" else f[key].texts("cidr")
+    if not texts:
+        raise f[key].fail("cidrs must list at least one prefix")
+    out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for text in texts:
+        try:
+            net = ipaddress.ip_network(text)
+        except ValueError as exc:
+            raise f[key].fail(f"not a CIDR network: {exc}") from None
+        for other in out:
+            if net.version == other.version and net.overlaps(other):
+                raise f[key].fail(f"prefix {net} overlaps {other} of the same segment")
+        out.append(net)
+    return tuple(out)
+
+
+def _check_address(n: Node, hostname: str, address: str, segment: Segment) -> None:
+    """An asset address is a host address of one of its segment's prefixes."""
+    net = segment.prefix_of(address)
+    nets = ", ".join(str(p) for p in segment.prefixes)
+    if net is None:
+        raise n.fail(
+            f"asset {hostname!r}: address {address} lies outside its segment "
+            f"{segment.id!r} ({nets})"
+        )
+    if (what := not_a_host(address, net)) is not None:
+        raise n.fail(
+            f"asset {hostname!r}: address {address} is the {what} address of its segment "
+            f"{segment.id!r} ({net}), not a host"
+        )
+
+
+def not_a_host(address: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
+    """'network' or 'broadcast' when ``address`` is one of ``net``'s (IPv6: the subnet-router
+    anycast address, RFC 4291 2.6.1), else None. /31, /32, /127 and /128 have none."""
+    ip = ipaddress.ip_address(address)
+    if net.prefixlen >= (31 if net.version == 4 else 127):
+        return None
+    if ip == net.network_address:
+        return "network"
+    if net.version == 4 and ip == net.broadcast_address:
+        return "broadcast"
+    return None
 
 
 def _end_date(n: Node) -> str:

@@ -69,11 +69,12 @@ class TenantView:
             if t.id in labels:
                 add(t.id, labels[t.id])
                 add(t.name, labels[t.id])
-        networks = []
+        networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
         for s in inventory.segments:
             if s.owner in labels:
                 add(s.id, f"{labels[s.owner]} segment")
-                networks.append((s.cidr, f"{labels[s.owner]} address"))
+                # every prefix: a dual-stack segment's IPv6 addresses are redacted as well
+                networks.extend((net, f"{labels[s.owner]} address") for net in s.prefixes)
         for a in inventory.assets:
             if a.owner in labels:
                 add(a.hostname, f"{labels[a.owner]} asset")

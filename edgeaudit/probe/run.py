@@ -19,7 +19,7 @@ from edgeaudit.probe.engine import ENGINE, Engine, Params, ProbeError
 from edgeaudit.probe.plan import Plan, expand, load_plan_set
 from edgeaudit.probe.records import RunInfo, run_events, summary
 from edgeaudit.probe.reference import Seen, parse_time
-from edgeaudit.probe.scope import check_assets
+from edgeaudit.probe.scope import check_assets, prefixes
 from edgeaudit.probe.verdict import Result, decide, with_references
 from edgeaudit.probe.wire import source_address
 
@@ -114,12 +114,13 @@ def check_trigger(trigger: str) -> str:
 def check_vantage(plan: Plan, inventory: Inventory, towards: str) -> None:
     """Refuse to run a plan from outside its vantage segment: its verdicts would be another
     segment's."""
-    cidr = next(s.cidr for s in inventory.segments if s.id == plan.vantage)
+    segment = next(s for s in inventory.segments if s.id == plan.vantage)
+    cidr = ", ".join(str(n) for n in segment.prefixes)
     try:
         here = ipaddress.ip_address(source_address(towards))
     except OSError as exc:
         raise ProbeError(f"plan {plan.name!r}: no route to {towards} from here ({exc})") from None
-    if here.version != cidr.version or here not in cidr:
+    if segment.prefix_of(str(here)) is None:
         raise ProbeError(
             f"plan {plan.name!r} probes from {plan.vantage} ({cidr}), but this host sends from "
             f"{here}: run it from inside the vantage network (a namespace or a probe host on "
@@ -140,8 +141,10 @@ def run_plan(
     check_trigger(trigger)
     inv, matrix = policies.inventory, policies.matrix
     probes = expand(plan, inv, matrix)
-    check_vantage(plan, inv, probes[0].address)
-    engine = Engine([s.cidr for s in inv.segments])
+    # one check per address family probed (a dual-stack plan sends from both)
+    for towards in {ipaddress.ip_address(p.address).version: p.address for p in probes}.values():
+        check_vantage(plan, inv, towards)
+    engine = Engine(prefixes(inv))
     params = Params(
         rate=plan.rate, tries=plan.tries, timeout=plan.timeout, community=plan.snmp_community()
     )

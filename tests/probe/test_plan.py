@@ -105,12 +105,12 @@ def test_asset_address_outside_its_segment_is_refused(tmp_path: Path) -> None:
         "  - {id: b, owner: shared, cidr: 198.18.2.0/24}\n"
         "assets:\n  - {hostname: h, kind: host, owner: t, segment: b, addresses: [198.18.1.9]}\n"
     )
-    inv = load_inventory(inv_path)
-    (tmp_path / "iso.yaml").write_text('version: "1"\ndefault: deny\n')
-    m = load_isolation(tmp_path / "iso.yaml", inv)
-    plan = load_plans(_plans(tmp_path, "  - {name: p, vantage: a}\n"), inv, m)["p"]
-    with pytest.raises(ScopeError, match="lies outside that segment's network"):
-        expand(plan, inv, m)
+    # refused when the inventory loads, naming the file and the asset's line
+    with pytest.raises(InputError) as err:
+        load_inventory(inv_path)
+    assert f"{inv_path}:7: asset 'h': address 198.18.1.9 lies outside its segment 'b'" in str(
+        err.value
+    )
 
 
 @pytest.mark.parametrize(

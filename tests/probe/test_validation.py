@@ -17,7 +17,7 @@ from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import load_isolation
 from edgeaudit.probe.plan import ScopeError, load_plan_set
 from edgeaudit.probe.run import load_policies
-from edgeaudit.probe.scope import check_assets, not_a_host
+from edgeaudit.probe.scope import not_a_host
 from tests.probe.conftest import TOPO, Workspace
 
 INVENTORY = (TOPO / "inventory.yaml").read_text()
@@ -78,8 +78,8 @@ def test_asset_addresses_are_checked_when_the_inventory_loads(
 ) -> None:
     inv = _write(tmp_path, "inventory.yaml", INVENTORY.replace("[198.18.2.20]", f"[{address}]"))
     with pytest.raises(InputError) as err:
-        check_assets(load_inventory(inv), inv)
-    assert f"{inv}: {message}" in str(err.value)
+        load_inventory(inv)
+    assert f"{inv}:12: {message}" in str(err.value)  # the line of the asset
 
 
 def test_a_plan_without_a_positive_control_is_a_warning(
