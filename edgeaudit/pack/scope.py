@@ -20,6 +20,12 @@ from typing import Any, Final
 from edgeaudit.collect.inventory import Inventory
 
 _IPV4: Final = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")
+# IPv6 candidates (validated by ipaddress): hex groups with at least two colons, maybe ending
+# in a dotted IPv4; times (10:00:00) and MAC addresses match the shape but do not validate
+_IPV6: Final = re.compile(
+    r"(?<![0-9A-Fa-f:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})"
+    r"(?![0-9A-Fa-f:])"
+)
 _ARN_ACCOUNT: Final = re.compile(r"^arn:aws[\w-]*:[\w-]*:[\w-]*:(\d{12}):")
 
 
@@ -104,7 +110,9 @@ class TenantView:
             return False
         if self._pattern is not None and self._pattern.search(text):
             return True
-        return any(self._address_label(m) for m in _IPV4.findall(text))
+        return any(self._address_label(m) for m in _IPV4.findall(text)) or any(
+            self._address_label(m.group(0)) for m in _IPV6.finditer(text)
+        )
 
     def _address_label(self, text: str) -> str | None:
         try:
@@ -143,7 +151,8 @@ class TenantView:
         table = dict(self.identifiers)
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: table[m.group(0)], text)
-        return _IPV4.sub(lambda m: self._address_label(m.group(0)) or m.group(0), text)
+        text = _IPV4.sub(lambda m: self._address_label(m.group(0)) or m.group(0), text)
+        return _IPV6.sub(lambda m: self._address_label(m.group(0)) or m.group(0), text)
 
     def redact_value(self, value: Any) -> Any:
         """Every string inside a JSON value, redacted (keys too)."""

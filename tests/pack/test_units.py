@@ -142,3 +142,22 @@ def test_line_writers_are_canonical_json(index: int, body: bytes) -> None:
     assert proof_line(index, body) == (
         canonical_json({"index": index, "proof": base64.b64encode(body).decode()}) + b"\n"
     )
+
+
+def test_tenant_view_redacts_other_tenants_ipv6_addresses_in_text() -> None:
+    # a dual-stack inventory: another tenant's IPv6 address written in free text (not a listed
+    # asset address) names that tenant as surely as its IPv4 address does
+    dual = Path(__file__).resolve().parents[1] / "probe" / "data" / "dual" / "inventory.yaml"
+    view = TenantView.for_tenant(load_inventory(dual), "tenant-a")
+    for text in (
+        "scan from 2001:db8:2::99 at 10:00:00",
+        "peer [2001:DB8:2:0::7]:443 refused",
+        "mapped 2001:db8:2::198.18.2.5 seen",
+    ):
+        assert view.names_other_tenant(text), text
+        out = view.redact_text(text)
+        assert "2001:db8:2:" not in out.lower(), out
+        assert "tenant-2" in out or "other-tenant" in out, out
+    own = "ssh from 2001:db8:1::10 at 10:00:00, mac aa:bb:cc:dd:ee:ff"
+    assert not view.names_other_tenant(own)
+    assert view.redact_text(own) == own  # its own address, times and MACs stay as they were
