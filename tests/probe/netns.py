@@ -66,6 +66,12 @@ class Topology:
         # no duplicate address detection: IPv6 addresses usable at once (nothing else is here)
         for conf in ("all", "default"):
             run("ip", "netns", "exec", name, "sysctl", "-qw", f"net.ipv6.conf.{conf}.accept_dad=0")
+        # no ICMP rate limit per destination (1 s after a burst of 6 by default): a probe run
+        # sends many port-unreachable and admin-prohibited answers to one vantage within a
+        # second, and whether the kernel drops one would depend on timing. A rate-limited real
+        # host makes a closed UDP port silent, which the engine reports as inconclusive.
+        for key in ("net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"):
+            run("ip", "netns", "exec", name, "sysctl", "-qw", key)
 
     def create_router(self) -> None:
         self._add_ns(self.router)
