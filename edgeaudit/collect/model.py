@@ -1,4 +1,5 @@
-"""The normalized event every collector produces (FORMATS.md section 6), and its quarantine.
+"""The normalized event every collector produces (its fields are defined below), and its
+quarantine.
 
 Values are frozen and valid by construction. :meth:`Event.to_record` gives the JSON object the
 store appends (via :func:`edgeaudit.events.prepare`); :meth:`Event.fingerprint` identifies the

@@ -39,7 +39,8 @@ TEMPLATES: Final = _SHIPPED if _SHIPPED.is_dir() else _PACKAGE.parent / "report_
 EVIDENCE_SHOWN: Final = 8
 CONTROL_ORDER: Final = CONTROL_STATUSES  # the policy engine's one lattice
 RESULT_ORDER: Final = ("pass", "fail", "waived", "stale", "not-evaluated")
-# FORMATS.md §4: a qualified, independent tester is required; automated probes only support.
+# PCI DSS 11.4.5 / 11.4.6 / A1.1.4 want a qualified, independent tester: automated
+# probes only support those controls.
 PROBE_SUPPORTED: Final = ("11.4.5", "11.4.6", "a1.1.4")
 
 

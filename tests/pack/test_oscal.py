@@ -1,4 +1,5 @@
-"""OSCAL assessment results: valid against the OSCAL rules, stable, mapped as FORMATS.md §3 says.
+"""OSCAL assessment results: valid against the OSCAL rules, stable, mapped as the pack format
+doc (docs/pack-format.md) says.
 
 The schema in ``data/oscal-ar-subset.schema.json`` is the project's own: the members edgeaudit
 emits, closed, with OSCAL's required members, non-empty arrays and datatype patterns (tokens

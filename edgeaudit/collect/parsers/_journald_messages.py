@@ -1,5 +1,6 @@
 """The MESSAGE grammar the journald parser needs: the few sshd, sudo and pam_unix forms that
-become auth events (FORMATS.md section 5, "Syslog auth text", message part only).
+become auth events (the message part of the syslog auth text forms; see
+:mod:`edgeaudit.collect.parsers.syslog`).
 
 Kept private and small on purpose: the syslog parser owns the full grammar. A message that
 matches none of these forms returns None (the caller skips it: sshd and sudo write many lines

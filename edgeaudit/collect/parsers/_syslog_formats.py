@@ -1,6 +1,6 @@
 """Syslog framing for :mod:`edgeaudit.collect.parsers.syslog`: headers and times.
 
-Three header styles are recognised (FORMATS.md section 5), each optionally after a ``<PRI>``:
+Three header styles are recognised, each optionally after a ``<PRI>``:
 
 * RFC 3164 ``Mmm dd HH:MM:SS host tag: msg`` (no year, no zone; the day may be space padded);
 * RFC 3339-timestamped (rsyslog's high-precision format) ``2026-11-20T08:07:02.1+05:30 host

@@ -1,4 +1,4 @@
-"""Door controller CSV exports (FORMATS.md section 5, physical access).
+"""Door controller CSV exports (physical access).
 
 Framing ``lines``. The first non-blank line is the header; the parser is stateful only in
 remembering it (and the last log id), and yields ``Resume`` after every line. A line that names

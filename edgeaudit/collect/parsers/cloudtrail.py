@@ -1,4 +1,4 @@
-"""AWS CloudTrail log files, KMS events only (FORMATS.md section 5).
+"""AWS CloudTrail log files, KMS events only (the CloudTrail record format AWS documents).
 
 Framing ``file``: one record is a whole ``{"Records": [...]}`` file. The runner gunzips ``.gz``
 files; gzip bytes (``1f 8b``) are accepted here too, decompressed up to 512 MiB.

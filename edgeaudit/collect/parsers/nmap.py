@@ -1,4 +1,4 @@
-"""nmap XML (``-oX``) scans as segmentation probe evidence (FORMATS.md section 5).
+"""nmap XML (``-oX``) scans as segmentation probe evidence.
 
 ``edgeaudit collect nmap SCAN.xml --vantage SEGMENT [--option isolation=FILE]``: each port of
 each scanned host becomes a ``probe.result`` with the same verdicts as the probe engine's

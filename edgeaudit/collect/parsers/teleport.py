@@ -1,4 +1,4 @@
-"""Teleport audit events (JSON lines, FORMATS.md section 5).
+"""Teleport audit events (JSON lines).
 
 Emitted kinds:
 

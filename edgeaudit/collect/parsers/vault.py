@@ -1,4 +1,4 @@
-"""Vault audit device logs (JSON lines, optional text prefix; FORMATS.md section 5).
+"""Vault audit device logs (JSON lines, optional text prefix).
 
 Each line is one audit entry; anything before the first ``{`` (a syslog header, a configured
 ``prefix``) is ignored. ``request`` and ``response`` entries are paired by ``request.id``: one
