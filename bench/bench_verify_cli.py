@@ -13,7 +13,8 @@
 * verify, one process: the same with ``EDGEAUDIT_VERIFY_WORKERS=1``;
 * verify, pages alongside: what ``cmd_verify`` does, with its page check (SQLite
   ``quick_check``, ~1 s at 1 M entries) run beside the verification instead of before it
-  (``verify_log(..., alongside=store.check_pages)``): a proposal, not what the CLI does;
+  (a thread running ``store.check_pages`` beside ``verify_log``): a proposal, measured no
+  better, not what the CLI does;
 * verify, no page check: the same without the page check (what ``verify_log`` itself costs);
 * imports: ``python -c "import edgeaudit.cli.commands, edgeaudit.verify.store"``;
 * optionally ``edgeaudit verify`` of a baseline tree (``git archive COMMIT | tar -x -C DIR``).
@@ -86,10 +87,11 @@ print(n)
 IMPORTS = "import edgeaudit.cli.commands, edgeaudit.verify.store"
 
 # What ``cmd_verify`` does, but with the page check (``Store.check_pages``, SQLite's
-# quick_check) run beside the verification (``verify_log(alongside=...)``) instead of before
-# it ("alongside"), or not at all ("none").
+# quick_check) run in a thread beside the verification instead of before it ("alongside"), or
+# not at all ("none").
 ALONGSIDE = """\
 import sys
+import threading
 from edgeaudit.cli import commands
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.verify import verify_log
@@ -98,8 +100,13 @@ config = cfg.load(cfg.find_root(sys.argv[1]))
 store, log = commands._open(config)
 with store:
     keys = [Verifier.parse(config.verifier_key)]
-    pages = {"alongside": store.check_pages, "none": None}[sys.argv[2]]
-    report = verify_log(log, keys, alongside=pages)
+    beside = None
+    if sys.argv[2] == "alongside":
+        beside = threading.Thread(target=store.check_pages)
+        beside.start()
+    report = verify_log(log, keys)
+    if beside is not None:
+        beside.join()
 print(f"OK: {report.entries_checked}" if report.ok else f"FAILED: {report.problems}")
 """
 

@@ -11,8 +11,7 @@ expected and found values.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from edgeaudit.errors import NoteError
 from edgeaudit.note.checkpoint import Checkpoint
@@ -69,7 +68,6 @@ def verify_log(
     verifiers: Sequence[Verifier],
     trusted: bytes | None = None,
     *,
-    alongside: Callable[[], object] | None = None,
     revoked: Sequence[Revocation] = (),
 ) -> VerifyReport:
     """Verify ``log`` against the trusted ``verifiers`` (the log's public key).
@@ -79,35 +77,8 @@ def verify_log(
     in the store rotate the key) minus the ``revoked`` keys (:mod:`edgeaudit.verify.keychain`).
     Raises :class:`NoteError` only if ``trusted`` itself does not verify; everything found in
     the store is reported in the returned :class:`VerifyReport`.
-
-    ``alongside`` (e.g. ``Store.check_pages``, SQLite's ``quick_check``) runs in a thread while
-    the entries are verified: the database engine does that work with the GIL released, so it
-    takes the time of a CPU that would otherwise wait. What it raises is raised here, in
-    preference to anything the verification raised (a damaged page explains the rest).
     """
-    if alongside is None:
-        return _verify_log(log, verifiers, trusted, revoked)
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            alongside()
-        except BaseException as exc:  # handed to the caller below
-            failed.append(exc)
-
-    thread = threading.Thread(target=run, name="edgeaudit verify alongside", daemon=True)
-    thread.start()
-    try:
-        report = _verify_log(log, verifiers, trusted, revoked)
-    except BaseException:
-        thread.join()
-        if failed:
-            raise failed[0] from None
-        raise
-    thread.join()
-    if failed:
-        raise failed[0]
-    return report
+    return _verify_log(log, verifiers, trusted, revoked)
 
 
 def _verify_log(

@@ -181,20 +181,3 @@ def test_a_helper_that_fails_leaves_the_range_to_the_caller(
     helper = split.start(str(bogus), 1, 10**6, [], 3)
     assert helper is not None
     assert helper.answer() is None
-
-
-def test_alongside_runs_beside_and_its_error_wins(store: Store, signer: Any) -> None:
-    built = t.build_log(store, signer, sizes=SIZES)
-    ran: list[str] = []
-    report = t.verify(built.log, signer, alongside=lambda: ran.append("checked"))
-    assert ran == ["checked"]
-    assert report == t.verify(built.log, signer)
-
-    class Damaged(Exception):
-        pass
-
-    def damaged() -> None:
-        raise Damaged("quick_check: page 7 is never used")
-
-    with pytest.raises(Damaged, match="page 7"):
-        t.verify(built.log, signer, alongside=damaged)
