@@ -148,6 +148,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "store": ("url",),
 }
 WITNESS_KEYS = ("name", "url", "key", "timeout")
+MIRROR_KEYS = ("url", "key", "token_env")  # [[mirror]]: checked by workspace.mirrors
 
 
 def _witnesses(tables: Any, path: Path) -> tuple[WitnessEntry, ...]:
@@ -186,6 +187,9 @@ def _refuse_unknown(raw: dict[str, Any], path: Path) -> None:
         if table == "witness":
             problems.extend(_witness_problems(value))
             continue
+        if table == "mirror":
+            problems.extend(_mirror_problems(value))
+            continue
         known = KNOWN_KEYS.get(table)
         if known is None:
             kind = "table" if isinstance(value, dict) else "key"
@@ -214,6 +218,17 @@ def _witness_problems(value: Any) -> list[str]:
         for i, t in enumerate(value)
         for key in t
         if key not in WITNESS_KEYS
+    ]
+
+
+def _mirror_problems(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        return ["'mirror' must be an array of tables ([[mirror]])"]
+    return [
+        f"unknown key {key!r} in [[mirror]] #{i + 1} (known: {', '.join(MIRROR_KEYS)})"
+        for i, t in enumerate(value)
+        for key in t
+        if key not in MIRROR_KEYS
     ]
 
 
