@@ -1,0 +1,121 @@
+"""One campus per session, all real parts on loopback.
+
+* three pods, ``campus.example.org/pod-a|b|c``: SQLite workspaces with evidence appended
+  through ``edgeaudit append`` and checkpoints signed by ``edgeaudit checkpoint``;
+* two witnesses (``edgeaudit witness serve``, each with its own configuration, key and state
+  directory) that know the three pods' log keys; every pod's edgeaudit.toml lists both, each
+  reached over a link of that pod (:mod:`tests.campus.proxy`) a test can cut;
+* ``served``: an ``edgeaudit serve`` process per pod, reached over its own link;
+* ``central_pg``: the central workspace on a fresh PostgreSQL database, dropped afterwards
+  (skips without a server, fails under CI=true, as the other PostgreSQL tests).
+
+The tests share the campus and change it (pod-b goes offline, pod-c's history is rewritten),
+each on its own pod, so they can run in any order.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from edgeaudit.workspace import config as cfg
+from tests.campus.parts import REPO, Pod, Served, Witness, make_pod, ok_json
+from tests.conftest import _admin_connect
+
+PODS = ("pod-a", "pod-b", "pod-c")
+FIRST_EVENTS = 40
+
+
+@dataclass
+class Campus:
+    root: Path
+    pods: dict[str, Pod]
+    witnesses: list[Witness]
+
+    def policy(self, quorum: str = "2") -> Path:
+        """A C2SP witness policy file: both witnesses listed, ``quorum`` of them needed."""
+        path = self.root / f"witnesses-{quorum}.policy"
+        text = "".join(f"witness {w.label} {w.vkey}\n" for w in self.witnesses)
+        path.write_text(text + f"quorum {quorum}\n")
+        return path
+
+
+@pytest.fixture(autouse=True)
+def _no_workspace_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(cfg.ENV_WORKSPACE, raising=False)
+    monkeypatch.delenv(cfg.ENV_DB_URL, raising=False)
+
+
+@pytest.fixture(scope="session")
+def campus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campus]:
+    root = tmp_path_factory.mktemp("campus")
+    witnesses: list[Witness] = []
+    pods: dict[str, Pod] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(cfg.ENV_WORKSPACE, raising=False)
+        mp.delenv(cfg.ENV_DB_URL, raising=False)
+        try:
+            for name in PODS:
+                pod = make_pod(root, name)
+                shutil.copytree(REPO / "policies", pod.path / "policies")  # serve needs them
+                pod.append(FIRST_EVENTS)
+                pods[name] = pod
+            witnesses.extend(Witness(root, label, list(pods.values())) for label in ("w1", "w2"))
+            for w in witnesses:
+                w.start()
+            deadline = time.monotonic() + 30
+            for w in witnesses:
+                w.wait_for(f"{w.url}/", deadline)  # a 404 is an answer
+            for pod in pods.values():
+                pod.list_witnesses(witnesses)
+                code, data = pod.checkpoint()
+                assert code == 0, data
+                assert [x["cosigned"] for x in data["witnesses"]] == [True, True], data
+            yield Campus(root, pods, witnesses)
+        finally:
+            for w in witnesses:
+                w.stop()
+            for pod in pods.values():
+                for link in pod.links.values():
+                    link.close()
+
+
+@pytest.fixture(scope="session")
+def served(campus: Campus) -> Iterator[dict[str, Served]]:
+    """Each pod's ``edgeaudit serve`` (started together, stopped at the end)."""
+    out = {name: Served(pod) for name, pod in campus.pods.items()}
+    try:
+        for s in out.values():
+            s.start()
+        deadline = time.monotonic() + 60
+        for s in out.values():
+            s.wait_for(f"{s.url}/checkpoint", deadline)
+        yield out
+    finally:
+        for s in out.values():
+            s.stop()
+            s.link.close()
+
+
+@pytest.fixture(scope="session")
+def central_pg(campus: Campus, pg_server: str) -> Iterator[Path]:
+    """The central workspace, on a PostgreSQL database of its own (dropped at the end)."""
+    name = f"edgeaudit_campus_{uuid.uuid4().hex[:10]}"
+    conn = _admin_connect()
+    conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    try:
+        url = make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+        ws = campus.root / "central"
+        origin = "campus.example.org/central"
+        ok_json("-w", str(ws), "init", "--site", "central", "--origin", origin, "--db", url)
+        yield ws
+    finally:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+        conn.close()  # type: ignore[attr-defined]
