@@ -14,6 +14,8 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Final, NamedTuple
 
+import orjson
+
 from edgeaudit.canonical import (
     canonical_json,
     canonical_json_fast,
@@ -260,3 +262,41 @@ def _plain(value: dict[str, object] | list[object], depth: int) -> bool:
             continue
         return False
     return True
+
+
+def prepare_canonical(raw: bytes) -> PreparedEntry:
+    """The entry :func:`prepare` makes of the event whose canonical bytes are ``raw``, for bytes
+    a log stored and another store copies (a mirror): ``raw`` must be exactly what
+    :func:`prepare` writes for the event it encodes, else :class:`InputError` saying why (not
+    JSON, an invalid event, or not its canonical form).
+
+    The dedupe key is the one of an entry appended without a fingerprint (time and leaf hash);
+    a collector's fingerprint is not in the bytes. The parse is append's: ``orjson`` when its
+    value re-encodes to exactly ``raw`` (then it is the strict parse's value, see
+    :func:`prepare_plain`), otherwise the strict I-JSON parse of ``edgeaudit append``.
+    """
+    try:
+        row = prepare_plain_row(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        row = None
+    if row is not None and row[0] == raw:
+        return PreparedEntry._make(row)
+    from edgeaudit.collect.jsonl import parse_line  # imports this module
+
+    try:
+        value = parse_line(raw)
+    except ValueError as exc:  # UnicodeDecodeError and json.JSONDecodeError included
+        raise InputError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError("not valid JSON: nested deeper than the parser allows") from None
+    entry = prepare(value)
+    if entry.body != raw:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(raw, entry.body, strict=False)) if a != b),
+            min(len(raw), len(entry.body)),
+        )
+        raise InputError(
+            f"not the canonical (RFC 8785) form of its event: the {len(raw)} bytes differ from "
+            f"the {len(entry.body)} canonical bytes from offset {at}"
+        )
+    return entry

@@ -34,6 +34,7 @@ from edgeaudit.store.log import (
     ResumePoint,
     StoredCheckpoint,
 )
+from edgeaudit.store.mirror import MirroredLog, MirrorError
 from edgeaudit.store.schema import Log
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "EvidenceLog",
     "LogNotFoundError",
     "LogReader",
+    "MirrorError",
+    "MirroredLog",
     "QuarantineRecord",
     "ResumePoint",
     "Store",
@@ -164,6 +167,11 @@ class Store:
         if row is None:
             raise LogNotFoundError(self.location, origin)
         return EvidenceLog(self.engine, int(row[0]), origin)
+
+    def mirror(self, origin: str, *, create: bool = False) -> MirroredLog:
+        """The log ``origin`` as a mirror of another store's log of that origin
+        (:mod:`edgeaudit.store.mirror`); with ``create``, make it if it does not exist."""
+        return MirroredLog(self.log(origin, create=create))
 
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())

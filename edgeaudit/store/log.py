@@ -8,7 +8,7 @@ one transaction: the batch is stored completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from edgeaudit.errors import (
     TamperError,
 )
 from edgeaudit.events import PreparedEntry
-from edgeaudit.merkle.tiles import TileNodeSource, extend_tiles, right_edge
+from edgeaudit.merkle.tiles import TileKey, TileNodeSource, extend_tiles, right_edge
 from edgeaudit.merkle.tree import consistency_proof, inclusion_proof, root
 from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
@@ -142,43 +142,17 @@ class EvidenceLog:
                 sql.upsert_resume(conn, self.log_id, resume, _now())
             size, head = sql.lock_log(conn, self.log_id)
             known = sql.existing_fp_keys(conn, self.log_id, [e.fp_key for e in batch])
-            rows: list[sql.EntryRow] = []
-            leaves: list[bytes] = []
-            log_id, idx = self.log_id, size
+            fresh: list[PreparedEntry] = []
             for e in batch:
                 if e.fp_key in known:
                     continue
                 known.add(e.fp_key)
-                head = chain_hash(head, e.leaf_hash)
-                rows.append(
-                    (
-                        log_id,
-                        idx,
-                        e.leaf_hash,
-                        head,
-                        e.fp_key,
-                        e.time,
-                        e.kind,
-                        e.tenant,
-                        e.source,
-                        e.body,
-                    )
-                )
-                leaves.append(e.leaf_hash)
-                idx += 1
-            if rows:
-                edge = sql.fetch_tiles(conn, log_id, right_edge(size))
-                tiles = extend_tiles(size, edge, leaves)
-                sql.insert_entries(conn, rows)
-                summaries.upsert(
-                    conn, log_id, summaries.summarize((r[1], r[5], r[8]) for r in rows)
-                )
-                sql.upsert_tiles(conn, log_id, tiles)
-                sql.update_head(conn, log_id, idx, head)
+                fresh.append(e)
+            idx = store_entries(conn, self.log_id, size, head, fresh)
         return AppendResult(
-            appended=len(rows),
-            duplicates=len(batch) - len(rows),
-            first_index=size if rows else None,
+            appended=len(fresh),
+            duplicates=len(batch) - len(fresh),
+            first_index=size if fresh else None,
             tree_size=idx,
             quarantined=quarantined,
         )
@@ -346,6 +320,38 @@ class EvidenceLog:
             raise damaged from exc
 
 
+def store_entries(
+    conn: Connection,
+    log_id: int,
+    size: int,
+    head: bytes,
+    batch: Sequence[PreparedEntry],
+    fp_keys: Sequence[bytes] | None = None,
+) -> int:
+    """Store ``batch`` at indices ``size``, ``size + 1``, ... of a log whose head row the
+    caller's transaction holds locked (:func:`sql.lock_log` returned ``size`` and the chain
+    ``head``): entry rows, chain hashes, tiles, source-day summaries and the head row. The
+    dedupe keys are the entries' own unless ``fp_keys`` gives one per entry. Returns the new
+    size."""
+    if not batch:
+        return size
+    keys = [e.fp_key for e in batch] if fp_keys is None else fp_keys
+    rows: list[sql.EntryRow] = []
+    add = rows.append
+    idx = size
+    for e, key in zip(batch, keys, strict=True):
+        head = chain_hash(head, e.leaf_hash)
+        add((log_id, idx, e.leaf_hash, head, key, e.time, e.kind, e.tenant, e.source, e.body))
+        idx += 1
+    edge = sql.fetch_tiles(conn, log_id, right_edge(size))
+    tiles = extend_tiles(size, edge, [e.leaf_hash for e in batch])
+    sql.insert_entries(conn, rows)
+    summaries.upsert(conn, log_id, summaries.summarize((r[1], r[5], r[8]) for r in rows))
+    sql.upsert_tiles(conn, log_id, tiles)
+    sql.update_head(conn, log_id, idx, head)
+    return idx
+
+
 @contextmanager
 def _tiles_intact(what: str) -> Iterator[None]:
     """Turn a missing or malformed stored tile into a TamperError naming it."""
@@ -432,6 +438,21 @@ class LogReader:
     def quarantine_counts(self) -> list[tuple[str, str, int]]:
         """(source kind, reason, count) of the quarantine."""
         return reads.quarantine_counts(self._conn, self._log_id)
+
+    def stored_tiles(self, keys: Collection[TileKey]) -> dict[TileKey, bytes]:
+        """The stored blobs of tiles ``keys`` (a key not stored is absent), as stored."""
+        return sql.fetch_tiles(self._conn, self._log_id, keys)
+
+    def entry_bodies(self, start: int, end: int) -> list[bytes]:
+        """The exact bytes of entries ``start .. end - 1`` in index order; LookupError naming
+        the first one missing."""
+        rows = sql.fetch_bodies(self._conn, self._log_id, start, end)
+        for i, (idx, _) in enumerate(rows):
+            if idx != start + i:
+                raise LookupError(f"entry {start + i} is missing from the store")
+        if len(rows) != end - start:
+            raise LookupError(f"entry {start + len(rows)} is missing from the store")
+        return [body for _, body in rows]
 
     def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes, bytes]]:
         """Stream (index, entry bytes, stored leaf hash, stored chain hash) in index order."""

@@ -174,6 +174,21 @@ def fetch_entry(conn: Connection, log_id: int, index: int) -> tuple[bytes, bytes
     return None if row is None else (bytes(row[0]), bytes(row[1]))
 
 
+def fetch_bodies(conn: Connection, log_id: int, start: int, end: int) -> list[tuple[int, bytes]]:
+    """(idx, body) of the stored entries with ``start <= idx < end``, in index order."""
+    m = _mark(conn)
+    cur = _dbapi(conn).cursor()
+    try:
+        cur.execute(
+            f"SELECT idx, body FROM entries WHERE log_id = {m} AND idx >= {m} AND idx < {m} "
+            "ORDER BY idx",
+            (log_id, start, end),
+        )
+        return [(int(idx), bytes(body)) for idx, body in cur.fetchall()]
+    finally:
+        cur.close()
+
+
 def insert_quarantine(
     conn: Connection, log_id: int, records: Sequence[Any], created_at: str
 ) -> int:
