@@ -11,6 +11,18 @@ listens on a few ports (the rest are closed: the host answers RST).
 2. All 65 535 ports at the default rate cap (10 000 packets/s), once, and nmap with
    ``--min-rate 10000`` for reference.
 
+The engine runs with its bytecode cached, as an installed package's is (pip compiles it at
+install time): a shell with ``PYTHONDONTWRITEBYTECODE`` set would make every start compile the
+modules again (``--compile-each-start`` measures that). ``--base DIR`` also runs, alternating
+in the same rounds, the engine of another tree (a directory holding an ``edgeaudit`` package,
+e.g. ``git archive HEAD~3 edgeaudit | tar -x -C DIR``), for a before/after at equal load.
+
+``--cli N`` also times the real command, ``edgeaudit probe run`` of a plan with the same 1000
+TCP ports (plus the matrix's built-in management ports, so 1002 TCP and 2 UDP probes) in a new
+SQLite workspace, N times: the whole process, and how much of it the engine's run took (the
+run's recorded start and end), the rest being start-up, loading the policy files, opening the
+store and recording.
+
 Needs root, iproute2, nftables and nmap (``scripts/_venv.sh``: ``ensure_probe_tools bench``).
 Run from the repository root: ``.venv/bin/python bench/bench_probe.py``.
 """
@@ -18,11 +30,16 @@ Run from the repository root: ``.venv/bin/python bench/bench_probe.py``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from defusedxml import ElementTree
@@ -56,6 +73,22 @@ def build() -> Topology:
     t.nft(RULES)
     t.listen("t", tcp=OPEN, udp=[])
     return t
+
+
+@contextlib.contextmanager
+def tree(path: str | None) -> Iterator[None]:
+    """Run the engine from ``path`` (an edgeaudit package's parent directory), if given."""
+    before = os.environ.get("PYTHONPATH")
+    if path:
+        os.environ["PYTHONPATH"] = path
+    try:
+        yield
+    finally:
+        if path:
+            if before is None:
+                os.environ.pop("PYTHONPATH")
+            else:
+                os.environ["PYTHONPATH"] = before
 
 
 def ours(t: Topology, first: int, last: int, rate: int) -> tuple[float, dict]:
@@ -116,6 +149,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--skip-full", action="store_true", help="skip the 65 535-port sweep")
+    p.add_argument("--cli", type=int, default=0, metavar="N", help="time probe run N times")
+    p.add_argument("--base", metavar="DIR", help="also run the engine of the tree in DIR")
+    p.add_argument(
+        "--compile-each-start",
+        action="store_true",
+        help="no bytecode cache: every engine start compiles its modules (as before)",
+    )
     args = p.parse_args()
     missing = [t for t in ("ip", "nft", "nmap") if shutil.which(t) is None]
     if missing:
@@ -123,22 +163,36 @@ def main() -> None:
             f"needs {', '.join(missing)}: as root, `. scripts/_venv.sh; ensure_probe_tools bench`"
         )
     print(f"# {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"# load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    cache = tempfile.mkdtemp(prefix="bench-probe-pyc-")
+    if not args.compile_each_start:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = cache
     t = build()
     try:
+        for path in (args.base, None):  # warm-up: the bytecode cache, the page cache
+            with tree(path):
+                ours(t, 1, 1000, 10_000)
         ours_wall, ours_engine, nmap_wall = [], [], []
+        ours_import: list[float] = []
+        base_wall, base_engine, base_import = [], [], []
         for _ in range(args.rounds):
+            if args.base:
+                with tree(args.base):
+                    w, r = ours(t, 1, 1000, 10_000)
+                base_wall.append(w)
+                base_engine.append(r["engine_s"])
+                base_import.append(r["import_s"])
+                base_verdicts = r["verdicts"]
             w, r = ours(t, 1, 1000, 10_000)
             ours_wall.append(w)
             ours_engine.append(r["engine_s"])
+            ours_import.append(r["import_s"])
             nw, nv = nmap(t, "1-1000", 5000)
             nmap_wall.append(nw)
-            if nv != r["verdicts"]:
-                diff = {
-                    k: (r["verdicts"].get(k), nv.get(k))
-                    for k in set(nv) | set(r["verdicts"])
-                    if nv.get(k) != r["verdicts"].get(k)
-                }
-                raise SystemExit(f"verdicts differ (ours, nmap): {diff}")
+            check(nv, r["verdicts"], "nmap")
+            if args.base:
+                check(base_verdicts, r["verdicts"], "the base tree")
         med = statistics.median
         print(
             f"1000 ports x {args.rounds} rounds, identical verdicts in every round "
@@ -149,8 +203,16 @@ def main() -> None:
         print(
             f"  edgeaudit process wall: median {med(ours_wall):.3f} s "
             f"(min {min(ours_wall):.3f}, max {max(ours_wall):.3f}); "
-            f"engine alone median {med(ours_engine):.3f} s; imports {r['import_s']:.3f} s"
+            f"engine alone median {med(ours_engine):.3f} s; imports median {med(ours_import):.3f} s"
+            + ("" if args.compile_each_start else " (bytecode cached)")
         )
+        if args.base:
+            print(
+                f"  before ({args.base}): process wall: median {med(base_wall):.3f} s "
+                f"(min {min(base_wall):.3f}, max {max(base_wall):.3f}); engine alone median "
+                f"{med(base_engine):.3f} s; imports median {med(base_import):.3f} s; "
+                f"ratio process/nmap {med(base_wall) / med(nmap_wall):.2f}"
+            )
         print(
             f"  nmap wall:              median {med(nmap_wall):.3f} s "
             f"(min {min(nmap_wall):.3f}, max {max(nmap_wall):.3f})"
@@ -159,6 +221,8 @@ def main() -> None:
             f"  ratio process/nmap {med(ours_wall) / med(nmap_wall):.2f}, "
             f"engine/nmap {med(ours_engine) / med(nmap_wall):.2f} (target <= 1.2, issue 17)"
         )
+        if args.cli:
+            cli(t, args.cli)
         if not args.skip_full:
             w, r = ours(t, 1, 65535, 10_000)
             nw, nv = nmap(t, "1-65535", 10_000)
@@ -170,6 +234,83 @@ def main() -> None:
             )
     finally:
         t.destroy()
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+INVENTORY = f"""site: {{name: bench}}
+tenants:
+  - {{id: tenant-v, name: V}}
+  - {{id: tenant-t, name: T}}
+segments:
+  - {{id: seg-v, owner: tenant-v, cidr: 198.18.10.0/24}}
+  - {{id: seg-t, owner: tenant-t, cidr: 198.18.20.0/24}}
+assets:
+  - {{hostname: v, kind: host, owner: tenant-v, segment: seg-v, address: 198.18.10.10}}
+  - {{hostname: t, kind: host, owner: tenant-t, segment: seg-t, address: {TARGET}}}
+"""
+ISOLATION = f"""version: "bench"
+default: deny
+allow:
+  - {{from: seg-v, to: seg-t, tcp: [{", ".join(map(str, OPEN))}], reason: bench}}
+"""
+PLANS = """plans:
+  - {name: bench, vantage: seg-v, targets: [seg-t], extra_ports: {tcp: ["1-1000"]},
+     icmp: false, rate: 10000, tries: 3, timeout: 1.0}
+"""
+
+
+def cli(t: Topology, rounds: int) -> None:
+    """``edgeaudit probe run`` itself: whole process vs the engine's part of it."""
+    with tempfile.TemporaryDirectory(prefix="bench-probe-cli-") as tmp:
+        d = Path(tmp)
+        for name, text in (
+            ("inventory.yaml", INVENTORY),
+            ("isolation.yaml", ISOLATION),
+            ("probes.yaml", PLANS),
+        ):
+            (d / name).write_text(text, encoding="utf-8")
+        ws = d / "ws"
+        init = [sys.executable, "-m", "edgeaudit.cli.main", "--workspace", str(ws)]
+        done = subprocess.run([*init, "init", "--site", "bench"], capture_output=True, check=False)
+        if done.returncode:
+            raise RuntimeError(done.stderr)
+        argv = [*init, "--json", "probe", "run", "--plan", "bench"]
+        argv += [f"--{n}={d / n}.yaml" for n in ("inventory", "isolation")]
+        argv += [f"--plans={d / 'probes.yaml'}"]
+        walls, engines, probes = [], [], 0
+        for _ in range(rounds + 1):  # the first run warms the caches up
+            start = time.perf_counter()
+            done = t.exec("v", *argv, timeout=300)
+            wall = time.perf_counter() - start
+            if done.returncode not in (0, 1, 3):
+                raise RuntimeError(done.stderr)
+            r = json.loads(done.stdout)
+            walls.append(wall)
+            engines.append(seconds(r["finished"]) - seconds(r["started"]))
+            probes = r["params"]["probes"]
+        med = statistics.median
+        print(
+            f"edgeaudit probe run ({probes} probes, SQLite workspace) x {rounds}: process wall "
+            f"median {med(walls[1:]):.3f} s (min {min(walls[1:]):.3f}, max "
+            f"{max(walls[1:]):.3f}); the engine's run median {med(engines[1:]):.3f} s; the rest "
+            f"(start-up, policy files, store, records) {med(walls[1:]) - med(engines[1:]):.3f} s"
+        )
+
+
+def seconds(rfc3339: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+def check(theirs: dict[str, str], ours_: dict[str, str], who: str) -> None:
+    if theirs != ours_:
+        diff = {
+            k: (ours_.get(k), theirs.get(k))
+            for k in set(theirs) | set(ours_)
+            if theirs.get(k) != ours_.get(k)
+        }
+        raise SystemExit(f"verdicts differ (ours, {who}): {diff}")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,10 @@ recorded with :meth:`Engine._add` (with the try it answers, when the answer tell
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from edgeaudit.probe import wire
 from edgeaudit.probe.model import Answer
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
     from edgeaudit.probe.engine import Engine
 
@@ -17,13 +16,12 @@ def decode(engine: Engine, name: str, data: bytes) -> None:
     """One packet from an IPv4 raw socket (``name``: tcp, udp, icmp or arp:IFACE)."""
     if name == "tcp":
         r = wire.parse_tcp(data)
-        if r is None or r.dport != engine.cookie.sport("tcp", r.src, r.sport):
+        # only an answer to a probe we sent, to its keyed source port, acknowledging one of
+        # its keyed sequence numbers, is ours (its cookie was kept when the probe was sent)
+        cookie = None if r is None else engine._tcp.get((r.src, "tcp", r.sport))
+        if r is None or cookie is None or r.dport != cookie[0]:
             return
-        src = engine._src.get(r.src)
-        if src is None:
-            return
-        base = engine.cookie.seq(src, r.dport, r.src, r.sport)
-        if (t := engine.cookie.try_of(base, r.ack - 1)) is None:
+        if (t := engine.cookie.try_of(cookie[1], r.ack - 1)) is None:
             return
         if r.flags & wire.RST:
             engine._add((r.src, "tcp", r.sport), Answer("rst", r.src, r.ttl), t)

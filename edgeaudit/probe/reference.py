@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:  # the annotations are strings
+    from typing import Any, Final
 
 WINDOW: Final = 3600.0  # seconds between the two runs' starts, at most
 SILENCE: Final = "(udp open|filtered)"

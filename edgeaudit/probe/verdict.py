@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
 
 from edgeaudit.probe.engine import Answer, Key
 from edgeaudit.probe.model import Probe
 from edgeaudit.probe.reference import SILENCE, Reference, Seen, find, is_silent_udp, no_reference
 from edgeaudit.probe.wire import hops
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:  # the annotations are strings
+    from typing import Final
 
 VERDICTS: Final = ("reachable", "blocked", "blocked-by-forged-rst", "inconclusive")
 _GENUINE: Final = frozenset({"syn-ack", "echo", "udp"})

@@ -10,7 +10,10 @@ import os
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Final
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:  # the annotations are strings
+    from typing import Final
 
 SYN: Final = 0x02
 RST: Final = 0x04
