@@ -8,7 +8,7 @@ one transaction: the batch is stored completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,7 +148,7 @@ class EvidenceLog:
                     continue
                 known.add(e.fp_key)
                 fresh.append(e)
-            idx = store_entries(conn, self.log_id, size, head, fresh)
+            idx = store_entries(conn, self.log_id, size, head, fresh) if fresh else size
         return AppendResult(
             appended=len(fresh),
             duplicates=len(batch) - len(fresh),
@@ -325,31 +325,41 @@ def store_entries(
     log_id: int,
     size: int,
     head: bytes,
-    batch: Sequence[PreparedEntry],
-    fp_keys: Sequence[bytes] | None = None,
+    batch: Iterable[PreparedEntry],
+    fp_key: Callable[[int, PreparedEntry], bytes] | None = None,
 ) -> int:
     """Store ``batch`` at indices ``size``, ``size + 1``, ... of a log whose head row the
     caller's transaction holds locked (:func:`sql.lock_log` returned ``size`` and the chain
-    ``head``): entry rows, chain hashes, tiles, source-day summaries and the head row. The
-    dedupe keys are the entries' own unless ``fp_keys`` gives one per entry. Returns the new
-    size."""
-    if not batch:
-        return size
-    keys = [e.fp_key for e in batch] if fp_keys is None else fp_keys
+    ``head``): entry rows, chain hashes, tiles, source-day summaries and the head row. Returns
+    the new size.
+
+    The dedupe key of entry ``i`` is its own unless ``fp_key(i, entry)`` says otherwise.
+    ``batch`` may be lazy: on PostgreSQL the server stores the rows sent (COPY) while the next
+    entries are produced, and an exception from ``batch`` leaves the transaction to roll back.
+    """
     rows: list[sql.EntryRow] = []
     add = rows.append
-    idx = size
-    for e, key in zip(batch, keys, strict=True):
-        head = chain_hash(head, e.leaf_hash)
-        add((log_id, idx, e.leaf_hash, head, key, e.time, e.kind, e.tenant, e.source, e.body))
-        idx += 1
+
+    def produce() -> Iterator[sql.EntryRow]:
+        nonlocal head
+        idx = size
+        for e in batch:
+            head = chain_hash(head, e.leaf_hash)
+            key = e.fp_key if fp_key is None else fp_key(idx, e)
+            row = (log_id, idx, e.leaf_hash, head, key, e.time, e.kind, e.tenant, e.source, e.body)
+            add(row)
+            yield row
+            idx += 1
+
     edge = sql.fetch_tiles(conn, log_id, right_edge(size))
-    tiles = extend_tiles(size, edge, [e.leaf_hash for e in batch])
-    sql.insert_entries(conn, rows)
+    sql.insert_entries(conn, produce())
+    if not rows:
+        return size
+    tiles = extend_tiles(size, edge, [r[2] for r in rows])
     summaries.upsert(conn, log_id, summaries.summarize((r[1], r[5], r[8]) for r in rows))
     sql.upsert_tiles(conn, log_id, tiles)
-    sql.update_head(conn, log_id, idx, head)
-    return idx
+    sql.update_head(conn, log_id, size + len(rows), head)
+    return size + len(rows)
 
 
 @contextmanager

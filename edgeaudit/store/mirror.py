@@ -19,7 +19,7 @@ not part of the bytes), and the mirror stores both.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Final
@@ -43,7 +43,7 @@ class MirrorError(StoreError):
     """A mirrored log refused what it was given; nothing of that call was stored."""
 
 
-def mirror_fp_key(entry: PreparedEntry, index: int) -> bytes:
+def mirror_fp_key(index: int, entry: PreparedEntry) -> bytes:
     """The dedupe key of a mirrored entry: its 8-byte time prefix and a digest of its index."""
     return entry.fp_key[:8] + hashlib.sha256(_KEY_TAG + index.to_bytes(8, "big")).digest()
 
@@ -86,31 +86,28 @@ class MirroredLog:
                 )
             return reader.root(size)
 
-    def _prepare(self, start: int, entries: Sequence[bytes]) -> list[PreparedEntry]:
-        out: list[PreparedEntry] = []
-        add = out.append
+    def _prepared(self, start: int, entries: Sequence[bytes]) -> Iterator[PreparedEntry]:
         for i, raw in enumerate(entries):
             try:
                 if type(raw) is not bytes:
                     raise InputError(f"expected bytes, got {type(raw).__name__}")
-                add(prepare_canonical(raw))
+                yield prepare_canonical(raw)
             except InputError as exc:
                 raise MirrorError(
                     f"mirror of {self.origin}: entry {start + i} is not an entry an append "
                     f"stores, nothing of this batch was stored: {exc}"
                 ) from None
-        return out
 
     def extend(self, start: int, entries: Sequence[bytes]) -> int:
         """Store ``entries[i]`` as entry ``start + i``, all or nothing; return the new size.
 
         ``start`` must be :meth:`size` (a client resumes from there); each entry must be the
         canonical bytes of a valid event. Otherwise :class:`MirrorError` and nothing stored.
+        Entries are checked as they are stored (on PostgreSQL the server stores the rows
+        already sent meanwhile); a refused one rolls the whole call back.
         """
         if start < 0:
             raise MirrorError(f"mirror of {self.origin}: start index {start} is negative")
-        batch = self._prepare(start, entries)  # before the lock: the CPU work of the call
-        keys = [mirror_fp_key(e, start + i) for i, e in enumerate(batch)]
         with self.log._write() as conn:
             size, head = sql.lock_log(conn, self.log.log_id)
             if start != size:
@@ -118,7 +115,10 @@ class MirroredLog:
                     f"mirror of {self.origin}: entries given from index {start}, but the mirror "
                     f"holds {size} entries; resume from index {size}"
                 )
-            return store_entries(conn, self.log.log_id, size, head, batch, keys)
+            if not entries:
+                return size
+            batch = self._prepared(start, entries)
+            return store_entries(conn, self.log.log_id, size, head, batch, mirror_fp_key)
 
     def hold_checkpoint(self, size: int, root: bytes, note: str) -> None:
         """Keep the pod's signed checkpoint ``note`` (its exact text) of ``size`` and ``root``.

@@ -7,7 +7,7 @@ benchmark machines; see docs/benchmarks.md).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -82,7 +82,7 @@ def existing_fp_keys(conn: Connection, log_id: int, keys: Sequence[bytes]) -> se
     return found
 
 
-def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
+def insert_entries(conn: Connection, rows: Iterable[EntryRow]) -> None:
     dbapi = _dbapi(conn)
     if is_postgres(conn):
         with (
