@@ -318,6 +318,10 @@ def _parser() -> argparse.ArgumentParser:
 
     witness_cli.add_arguments(cmd("witness", "run a C2SP tlog-witness: init, key, serve"))
 
+    from edgeaudit.cli import mirror as mirror_cli
+
+    mirror_cli.add_arguments(cmd("mirror", "mirror pods' logs (C2SP tiles) here: add, sync, list"))
+
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(
         "action",
@@ -387,6 +391,8 @@ def _handler(command: str, args: argparse.Namespace) -> Callable[[argparse.Names
         from edgeaudit.cli import serve as commands
     elif command == "witness":
         from edgeaudit.cli import witness as commands  # type: ignore[no-redef]
+    elif command == "mirror":
+        from edgeaudit.cli import mirror as commands  # type: ignore[no-redef]
     elif command in ("backup", "restore"):
         from edgeaudit.cli import backup as commands  # type: ignore[no-redef]
     elif command == "pack" or getattr(args, "pack", None):

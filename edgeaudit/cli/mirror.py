@@ -1,0 +1,247 @@
+"""``edgeaudit mirror``: copy pods' logs (C2SP tlog-tiles) into this workspace's store.
+
+``add URL --key VKEY``: register a pod log after fetching and verifying its checkpoint once;
+``sync [ORIGIN]``: one pass over every mirror (or one), ``--follow`` to keep going;
+``list``: what is mirrored, held, fetched, and any fork.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from edgeaudit.errors import ConfigError, InputError
+
+
+def add_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("action", choices=["add", "sync", "list"])
+    c.add_argument("target", nargs="?", metavar="URL|ORIGIN", help="add: URL; sync: ORIGIN")
+    c.add_argument("--key", metavar="VKEY", help="add: the pod's log verifier key")
+    c.add_argument(
+        "--token-env",
+        metavar="VAR",
+        help="add: environment variable holding an officer or auditor token of the pod "
+        "(entry bundles need one)",
+    )
+    c.add_argument(
+        "--name", metavar="ORIGIN", help="add: the origin expected (must be the key's name)"
+    )
+    c.add_argument("--follow", action="store_true", help="sync: keep syncing every --interval")
+    c.add_argument(
+        "--interval", type=float, default=30.0, help="sync --follow: seconds between passes"
+    )
+    c.add_argument(
+        "--rate", type=float, default=50.0, metavar="REQ/S", help="sync: requests per second"
+    )
+    c.add_argument("--batch", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from edgeaudit.workspace import config as cfg
+
+    config = cfg.load(cfg.find_root(args.workspace))
+    for option in ("key", "token_env", "name"):
+        if args.action != "add" and getattr(args, option):
+            raise InputError(f"--{option.replace('_', '-')} is for mirror add only")
+    if args.action != "sync" and (args.follow or args.batch):
+        raise InputError("--follow is for mirror sync only")
+    if args.rate < 0 or args.interval <= 0 or args.batch < 0:
+        raise InputError("--rate must be >= 0 (0: no limit) and --interval > 0")
+    if args.action == "add":
+        return _add(args, config)
+    if args.action == "list":
+        if args.target:
+            raise InputError("mirror list takes no argument")
+        return _list(args, config)
+    return _sync(args, config)
+
+
+def _add(args: argparse.Namespace, config: object) -> int:
+    import os
+
+    from edgeaudit.mirror.http import PodClient, PodRefused, PodUnreachable
+    from edgeaudit.note.verifier import verify_checkpoint
+    from edgeaudit.workspace.config import WorkspaceConfig
+    from edgeaudit.workspace.mirrors import append_mirror, load_mirrors, make_source
+
+    assert isinstance(config, WorkspaceConfig)
+    if not args.target or not args.key:
+        raise InputError("mirror add needs the pod's URL and --key VKEY (its log verifier key)")
+    source = make_source(args.target, args.key, args.token_env, "mirror add")
+    if args.token_env is not None and not args.token_env.isidentifier():
+        raise InputError(f"--token-env {args.token_env!r} is not an environment variable name")
+    if args.name and args.name != source.origin:
+        raise InputError(
+            f"--name {args.name!r} is not the key's name {source.origin!r}: the key signs the "
+            "log of its own name (check that this is the pod's key)"
+        )
+    if source.origin == config.origin:
+        raise ConfigError(f"{source.origin!r} is this workspace's own log, not a pod to mirror")
+    if any(m.origin == source.origin for m in load_mirrors(config)):
+        raise ConfigError(f"{source.origin!r} is mirrored already; nothing was written")
+    token = os.environ.get(args.token_env) if args.token_env else None
+    client = PodClient(source.url, token=token)
+    try:
+        note = client.checkpoint()
+        cp = verify_checkpoint(note, [source.verifier()], source.origin)
+        entries_checked = False
+        if token and cp.size:
+            width = min(cp.size, 256)
+            client.bundle("tile/entries/000" + ("" if width == 256 else f".p/{width}"))
+            entries_checked = True
+    except (PodUnreachable, PodRefused) as exc:
+        raise ConfigError(f"mirror add: {exc}; nothing was written") from None
+    finally:
+        client.close()
+    warning = None
+    if args.token_env and not token:
+        warning = f"${args.token_env} is not set: set it before `mirror sync` (entries need it)"
+    elif not args.token_env:
+        warning = "no --token-env: entry bundles need an officer or auditor token of the pod"
+    append_mirror(config, source)
+    if args.json:
+        data = {
+            "origin": source.origin,
+            "url": source.url,
+            "checkpoint_size": cp.size,
+            "entries_readable": entries_checked,
+            "warning": warning,
+        }
+        print(json.dumps(data))
+    else:
+        print(
+            f"mirroring {source.origin} from {source.url} (checkpoint of size {cp.size} verified)"
+        )
+    if warning:
+        print(f"edgeaudit: warning: {warning}", file=sys.stderr)
+    return 0
+
+
+class _Progress:
+    """One line on stderr per second at most, and one at the end of each pod."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.began: dict[str, float] = {}
+
+    def __call__(self, origin: str, size: int, target: int, start: int) -> None:
+        t = time.monotonic()
+        began = self.began.setdefault(origin, t)
+        if size < target and t - self.last < 1.0:
+            return
+        self.last = t
+        rate = (size - start) / max(t - began, 1e-6)
+        pct = 100.0 * size / target if target else 100.0
+        print(
+            f"mirror {origin}: {size:,} / {target:,} entries ({pct:.1f} %), {rate:,.0f}/s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _sync(args: argparse.Namespace, config: object) -> int:
+    from edgeaudit.mirror.http import TokenBucket
+    from edgeaudit.mirror.sync import BATCH, SyncResult, sync_one
+    from edgeaudit.workspace.config import WorkspaceConfig
+    from edgeaudit.workspace.mirrors import load_mirrors
+    from edgeaudit.workspace.state import open_store
+
+    assert isinstance(config, WorkspaceConfig)
+    sources = load_mirrors(config)
+    if args.target:
+        sources = tuple(m for m in sources if m.origin == args.target)
+        if not sources:
+            known = ", ".join(m.origin for m in load_mirrors(config)) or "none"
+            raise InputError(f"{args.target!r} is not mirrored (mirrored: {known})")
+    if not sources:
+        raise ConfigError("no [[mirror]] in edgeaudit.toml: add one with `edgeaudit mirror add`")
+    bucket = TokenBucket(args.rate)
+    store, own_log = open_store(config)
+    code = 0
+    with store:
+        while True:
+            results: list[SyncResult] = []
+            for source in sources:
+                r = sync_one(
+                    store, own_log, config.root, source, bucket, _Progress(), args.batch or BATCH
+                )
+                results.append(r)
+                if not args.json:
+                    print(_line(r), flush=True)
+            code = _exit(results)
+            if args.json:
+                print(json.dumps({"mirrors": [r.to_dict() for r in results], "exit_code": code}))
+                sys.stdout.flush()
+            if not args.follow:
+                return code
+            time.sleep(args.interval)
+
+
+def _exit(results: Sequence[object]) -> int:
+    codes = {getattr(r, "exit_code", 0) for r in results}
+    return 1 if 1 in codes else 3 if 3 in codes else 0
+
+
+def _line(r: object) -> str:
+    from edgeaudit.mirror.sync import SyncResult
+
+    assert isinstance(r, SyncResult)
+    head = f"{r.origin}: {r.status}"
+    if r.status in ("synced", "up-to-date"):
+        head += f", holds {r.held_size:,}"
+        if r.stored:
+            head += f" (+{r.stored:,} in {r.seconds:.1f} s, {r.requests} requests)"
+    elif r.stored:
+        head += f" (+{r.stored:,} stored, {r.stored_size:,} held in the store)"
+    return head + (f": {r.message}" if r.message else "")
+
+
+def _list(args: argparse.Namespace, config: object) -> int:
+    from edgeaudit.mirror.state import MirrorFiles
+    from edgeaudit.store import LogNotFoundError
+    from edgeaudit.workspace.config import WorkspaceConfig
+    from edgeaudit.workspace.mirrors import load_mirrors
+    from edgeaudit.workspace.state import open_store
+
+    assert isinstance(config, WorkspaceConfig)
+    sources = load_mirrors(config)
+    rows: list[dict[str, Any]] = []
+    store, _ = open_store(config)
+    with store:
+        for m in sources:
+            held = stored = 0
+            try:
+                mlog = store.mirror(m.origin)
+                cp = mlog.held()
+                held, stored = (cp.tree_size if cp else 0), mlog.size()
+            except LogNotFoundError:
+                pass
+            files = MirrorFiles(config.root, m.origin)
+            state = files.read_state()
+            forks = [str(p.relative_to(config.root)) for p in files.forks()]
+            rows.append(
+                {
+                    "origin": m.origin,
+                    "url": m.url,
+                    "held_size": held,
+                    "stored_size": stored,
+                    "fetched_size": state.get("fetched_size"),
+                    "fetched_at": state.get("fetched_at"),
+                    "last_status": state.get("status"),
+                    "fork": bool(forks),
+                    "fork_proofs": forks,
+                }
+            )
+    if args.json:
+        print(json.dumps({"mirrors": rows}))
+    elif not rows:
+        print("no mirrors (add one with `edgeaudit mirror add URL --key VKEY`)")
+    for r in [] if args.json else rows:
+        fetched = "never" if r["fetched_size"] is None else f"{r['fetched_size']:,}"
+        how = "FORK: " + ", ".join(r["fork_proofs"]) if r["fork"] else r["last_status"] or "-"
+        print(f"{r['origin']}  {r['url']}  held {r['held_size']:,}  fetched {fetched}  {how}")
+    return 1 if any(r["fork"] for r in rows) else 0

@@ -1,0 +1,74 @@
+"""A fork: the pod's key signed a checkpoint that contradicts what the mirror holds.
+
+The mirror never stores over what it holds. It keeps both signed notes, the proof that the
+pod's key signed two histories, as a file (``mirror/forks/<slug>-<size>.txt``, mode 600) and as
+a ``mirror.fork`` alert entry appended to the central workspace's own log (the normal append
+path, so the proof is itself tamper-evident and exported with the log), and stops syncing the
+origin until an operator moves the file to ``mirror/forks/resolved/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeaudit.events import prepare
+from edgeaudit.mirror.state import MirrorFiles, now
+from edgeaudit.store import EvidenceLog
+from edgeaudit.workspace.mirrors import MirrorSource
+
+FORK_KIND = "mirror.fork"
+
+
+def advice(files: MirrorFiles, proofs: list[Path]) -> str:
+    names = ", ".join(str(p.relative_to(files.root)) for p in proofs)
+    return (
+        f"the mirror of {files.origin} is stopped by a fork proof ({names}; also in this "
+        f"workspace's log as a {FORK_KIND} entry): two checkpoints signed by the pod's key "
+        "contradict each other, so the pod's history was rewritten or its key is misused. "
+        "The mirror keeps what it holds. Investigate with the pod's operator; to sync this "
+        "origin again once that is settled, move the file to mirror/forks/resolved/ (a pod "
+        "whose history was really replaced is mirrored under a new origin and key)"
+    )
+
+
+def record_fork(
+    files: MirrorFiles,
+    own_log: EvidenceLog,
+    source: MirrorSource,
+    held_note: bytes,
+    held_size: int,
+    new_note: bytes,
+    new_size: int,
+    reason: str,
+) -> Path:
+    """Keep the proof file and append the alert entry; the proof file's path."""
+    seen = now()
+    text = (
+        "edgeaudit mirror: fork proof\n"
+        f"origin: {source.origin}\n"
+        f"url: {source.url}\n"
+        f"pod key: {source.verifier_key}\n"
+        f"seen: {seen}\n"
+        f"reason: {reason}\n"
+        "\n"
+        f"--- checkpoint the mirror holds (size {held_size}):\n"
+        f"{held_note.decode('utf-8')}"
+        f"--- checkpoint the pod serves now (size {new_size}):\n"
+        f"{new_note.decode('utf-8')}"
+    )
+    path = files.keep_fork(new_size, text)
+    event = {
+        "time": seen,
+        "kind": FORK_KIND,
+        "source": "mirror",
+        "origin": source.origin,
+        "url": source.url,
+        "reason": reason,
+        "held_size": held_size,
+        "held_note": held_note.decode("utf-8"),
+        "new_size": new_size,
+        "new_note": new_note.decode("utf-8"),
+        "proof_file": str(path.relative_to(files.root)),
+    }
+    own_log.append([prepare(event)])
+    return path

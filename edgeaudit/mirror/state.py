@@ -1,0 +1,128 @@
+"""What the mirror keeps in the workspace besides the store, under ``mirror/``:
+
+* ``state/<slug>.json``: per origin, the last checkpoint size fetched, when, and how the last
+  sync ended (for ``mirror list``);
+* ``state/<slug>.pending``: the pod's signed note a sync is storing entries for, written before
+  the first entry it proves is stored and removed once the note is held; after a cut, the
+  entries stored beyond the held checkpoint were proven against this note;
+* ``forks/<slug>-<size>.txt`` (mode 600): the proof of a fork, two notes signed by the pod's
+  key that contradict each other. While one is there, the origin is not synced; an operator
+  moves it to ``forks/resolved/`` once the fork is dealt with.
+
+Every file is written whole (a temporary file renamed over it) and fsynced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MIRROR_DIR = "mirror"
+
+
+def slug(origin: str) -> str:
+    """A file name for ``origin``: readable, and unique by a digest of the origin."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", origin).strip("-.")[:60] or "log"
+    return f"{readable}-{hashlib.sha256(origin.encode()).hexdigest()[:8]}"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+@dataclass(frozen=True)
+class MirrorFiles:
+    """The mirror's files of one origin in the workspace at ``root``."""
+
+    root: Path
+    origin: str
+
+    @property
+    def base(self) -> Path:
+        return self.root / MIRROR_DIR
+
+    @property
+    def _slug(self) -> str:
+        return slug(self.origin)
+
+    @property
+    def state_path(self) -> Path:
+        return self.base / "state" / f"{self._slug}.json"
+
+    @property
+    def pending_path(self) -> Path:
+        return self.base / "state" / f"{self._slug}.pending"
+
+    def read_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_state(self, **fields: Any) -> None:
+        state = self.read_state()
+        state.update(fields, origin=self.origin)
+        _write(self.state_path, json.dumps(state, sort_keys=True).encode() + b"\n")
+
+    def pending(self) -> bytes | None:
+        try:
+            return self.pending_path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def set_pending(self, note: bytes) -> None:
+        _write(self.pending_path, note)
+
+    def clear_pending(self) -> None:
+        self.pending_path.unlink(missing_ok=True)
+
+    def forks(self) -> list[Path]:
+        """The fork proofs of this origin not yet moved to ``forks/resolved/``."""
+        folder = self.base / "forks"
+        if not folder.is_dir():
+            return []
+        return sorted(folder.glob(f"{self._slug}-*.txt"))
+
+    def keep_fork(self, size: int, text: str) -> Path:
+        """Write a new fork proof file (mode 600); never overwrite one."""
+        folder = self.base / "forks"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        n = 0
+        while True:
+            name = f"{self._slug}-{size}{f'.{n}' if n else ''}.txt"
+            path = folder / name
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                n += 1
+                continue
+            try:
+                os.write(fd, text.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return path

@@ -1,0 +1,290 @@
+"""One sync pass of one pod log: fetch, prove, then store; never store over a fork.
+
+For the pod's signed checkpoint of size ``N`` and root ``R``, with the mirror holding a checkpoint
+of size ``H`` and ``S >= H`` entries (``S > H`` after a cut: entries proven against the pending
+note but not yet held):
+
+1. the note must verify with the registered key and name the origin;
+2. ``N <= S``: the stored tree's root at ``N`` must be ``R`` (else a fork); the note is held;
+3. ``N > S``: the hash tiles the roots of ``N``, ``H`` and ``S`` need are fetched and
+   authenticated against ``R`` (:mod:`edgeaudit.mirror.tiles`); the root at ``H`` computed from
+   them must be the held root, and at ``S`` the stored tree's root (else a fork: both notes are
+   kept, nothing is stored);
+4. the note is written as pending, then level-0 tiles from ``S`` on are fetched, each
+   authenticated by its parent tile, with their entry bundles; every entry's leaf hash must be
+   its tile's hash; the proven entries are stored in batches (each one transaction);
+5. once all ``N`` entries are stored, the note is held and the pending note removed.
+
+A cut anywhere leaves at most a stored batch beyond the held checkpoint, proven against the
+pending note; the next pass resumes from the store's size.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from edgeaudit.canonical import EMPTY_ROOT
+from edgeaudit.errors import NoteError, StoreError
+from edgeaudit.merkle.c2sp import C2SP_WIDTH, TileRef
+from edgeaudit.mirror.forks import advice, record_fork
+from edgeaudit.mirror.http import PodClient, PodRefused, PodUnreachable, TokenBucket
+from edgeaudit.mirror.state import MirrorFiles, now
+from edgeaudit.mirror.tiles import (
+    TileMismatch,
+    VerifiedTiles,
+    check_bundle,
+    needed_tiles,
+    tile_ref,
+)
+from edgeaudit.note.verifier import verify_checkpoint
+from edgeaudit.store import EvidenceLog, Store
+from edgeaudit.store.mirror import MirroredLog
+from edgeaudit.workspace.mirrors import MirrorSource
+
+BATCH: Final = 64 * C2SP_WIDTH  # entries per store transaction (64 bundles)
+_AHEAD: Final = 16  # bundles fetched and proven ahead of the store
+EXIT: Final = {
+    "synced": 0,
+    "up-to-date": 0,
+    "fork": 1,
+    "refused": 1,
+    "stopped": 1,
+    "unreachable": 3,
+    "error": 3,
+}
+
+Progress = Callable[[str, int, int, int], None]  # origin, stored size, target, pass start
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """How one pass over one pod log ended (``status`` a key of :data:`EXIT`)."""
+
+    origin: str
+    url: str
+    status: str
+    held_size: int
+    stored_size: int
+    checkpoint_size: int | None = None
+    stored: int = 0
+    seconds: float = 0.0
+    requests: int = 0
+    message: str = ""
+    fork_proof: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT[self.status]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "origin": self.origin,
+            "url": self.url,
+            "status": self.status,
+            "held_size": self.held_size,
+            "stored_size": self.stored_size,
+            "checkpoint_size": self.checkpoint_size,
+            "stored": self.stored,
+            "seconds": round(self.seconds, 3),
+            "requests": self.requests,
+            "message": self.message,
+            "fork_proof": self.fork_proof,
+        }
+
+
+@dataclass
+class _Pass:
+    source: MirrorSource
+    files: MirrorFiles
+    mlog: MirroredLog
+    own_log: EvidenceLog
+    client: PodClient
+    progress: Progress | None
+    start: float = field(default_factory=time.monotonic)
+    checkpoint_size: int | None = None
+    stored: int = 0
+
+    def result(self, status: str, message: str = "", proof: str | None = None) -> SyncResult:
+        held = self.mlog.held()
+        return SyncResult(
+            self.source.origin,
+            self.source.url,
+            status,
+            held.tree_size if held else 0,
+            self.mlog.size(),
+            self.checkpoint_size,
+            self.stored,
+            time.monotonic() - self.start,
+            self.client.requests,
+            message,
+            proof,
+        )
+
+
+def sync_one(
+    store: Store,
+    own_log: EvidenceLog,
+    root_dir: os.PathLike[str] | str,
+    source: MirrorSource,
+    bucket: TokenBucket,
+    progress: Progress | None = None,
+    batch: int = BATCH,
+) -> SyncResult:
+    """One pass over ``source``; never raises for what the pod did (the result says)."""
+    from pathlib import Path
+
+    files = MirrorFiles(Path(root_dir), source.origin)
+    proofs = files.forks()
+    token = os.environ.get(source.token_env) if source.token_env else None
+    client = PodClient(source.url, token=token, bucket=bucket)
+    mlog = store.mirror(source.origin, create=True)
+    p = _Pass(source, files, mlog, own_log, client, progress)
+    if proofs:
+        return p.result("stopped", advice(files, proofs), str(proofs[0]))
+    try:
+        result = _sync(p, batch)
+    except PodUnreachable as exc:
+        result = p.result("unreachable", f"{exc}; the next sync resumes from what is stored")
+    except PodRefused as exc:
+        result = p.result("error", str(exc))
+    except TileMismatch as exc:
+        result = p.result(
+            "refused",
+            f"{exc}; the pod (or something between it and the mirror) serves data its "
+            "signed checkpoint does not cover: nothing of it was stored",
+        )
+    except StoreError as exc:
+        result = p.result("error", str(exc))
+    finally:
+        client.close()
+    files.write_state(
+        fetched_size=p.checkpoint_size,
+        fetched_at=now(),
+        status=result.status,
+        message=result.message,
+    )
+    return result
+
+
+def _sync(p: _Pass, batch: int) -> SyncResult:
+    note = p.client.checkpoint()
+    try:
+        cp = verify_checkpoint(note, [p.source.verifier()], p.source.origin)
+    except NoteError as exc:
+        return p.result(
+            "refused", f"the pod's checkpoint does not verify with the registered key: {exc}"
+        )
+    p.checkpoint_size = n = cp.size
+    held = p.mlog.held()
+    h = held.tree_size if held else 0
+    held_root = held.root_hash if held else EMPTY_ROOT
+    held_note = held.note.encode() if held else b""
+    s = p.mlog.size()
+    pending = p.files.pending() if s > h else None
+    if n <= s:
+        # everything up to n is stored: the stored tree must have the signed root there
+        if p.mlog.root(n) != cp.root:
+            ref_note, ref_size = (held_note, h) if n <= h or pending is None else (pending, s)
+            return _fork(p, ref_note, ref_size, note, n, f"the root at size {n} differs")
+        if n > h:
+            p.mlog.hold_checkpoint(n, cp.root, note.decode())
+            if pending is not None and _note_size(pending) <= n:
+                p.files.clear_pending()
+        return p.result("up-to-date", "" if n >= h else f"the pod serves an older size {n}")
+    leaf_tiles = range(s // C2SP_WIDTH, -(-n // C2SP_WIDTH))
+    checks = [x for x in {h, s} if x > 0]
+    tiles = {t: p.client.tile(tile_ref(n, t).path()) for t in needed_tiles(n, checks, leaf_tiles)}
+    verified = VerifiedTiles.check(n, cp.root, tiles)
+    if h and verified.root_at(h) != held_root:
+        reason = f"its tree does not extend the held checkpoint (root at size {h} differs)"
+        return _fork(p, held_note, h, note, n, reason)
+    if s > h and verified.root_at(s) != p.mlog.root(s):
+        ref = pending if pending is not None else held_note
+        reason = f"its tree does not extend the {s} entries stored (root at size {s} differs)"
+        return _fork(p, ref, s if pending is not None else h, note, n, reason)
+    p.files.set_pending(note)
+    for start, entries in _proven(p, verified, leaf_tiles, s, batch):
+        p.mlog.extend(start, entries)
+        p.stored += len(entries)
+        if p.progress is not None:
+            p.progress(p.source.origin, start + len(entries), n, s)
+    p.mlog.hold_checkpoint(n, cp.root, note.decode())
+    p.files.clear_pending()
+    return p.result("synced")
+
+
+def _note_size(note: bytes) -> int:
+    lines = note.split(b"\n", 2)
+    try:
+        return int(lines[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _fork(p: _Pass, held: bytes, held_size: int, new: bytes, new_size: int, why: str) -> SyncResult:
+    if not held:  # nothing signed is held: no proof to keep, but nothing is stored over
+        return p.result("refused", f"the pod's checkpoint of size {new_size}: {why}")
+    path = record_fork(p.files, p.own_log, p.source, held, held_size, new, new_size, why)
+    return p.result("fork", f"{why}; {advice(p.files, [path])}", str(path))
+
+
+def _proven(
+    p: _Pass, verified: VerifiedTiles, leaf_tiles: range, s: int, batch: int
+) -> Iterator[tuple[int, list[bytes]]]:
+    """Batches ``(start, entries)`` of proven entries from index ``s`` on. Fetching and proving
+    run in a thread ahead of the caller's stores (bounded), so the pod's latency and the
+    store's writes overlap."""
+    box: queue.Queue[tuple[int, list[bytes]] | BaseException | None] = queue.Queue(_AHEAD)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for n in leaf_tiles:
+                if stop.is_set():
+                    return
+                ref = tile_ref(verified.size, (0, n))
+                hashes = verified.tiles.get((0, n))
+                if hashes is None:
+                    hashes = p.client.tile(ref.path())
+                    verified.check_full((0, n), hashes)
+                bundle_ref = TileRef(None, n, ref.width)
+                entries = check_bundle(bundle_ref, p.client.bundle(bundle_ref.path()), hashes)
+                skip = max(0, s - ref.start)
+                box.put((ref.start + skip, entries[skip:]))
+            box.put(None)
+        except BaseException as exc:  # handed to the storing side, which raises it
+            box.put(exc)
+
+    worker = threading.Thread(target=fetch, name=f"mirror-fetch {p.source.origin}", daemon=True)
+    worker.start()
+    pending: list[bytes] = []
+    first = s
+    try:
+        while True:
+            item = box.get()
+            if isinstance(item, BaseException):
+                if pending:
+                    yield first, pending
+                raise item
+            if item is None:
+                break
+            pending += item[1]
+            if len(pending) >= batch:
+                yield first, pending
+                first += len(pending)
+                pending = []
+        if pending:
+            yield first, pending
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
