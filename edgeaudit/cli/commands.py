@@ -29,12 +29,40 @@ def _workspace(args: argparse.Namespace) -> cfg.WorkspaceConfig:
     return cfg.load(cfg.find_root(args.workspace))
 
 
-def _open(config: cfg.WorkspaceConfig) -> tuple[Store, EvidenceLog]:
-    """The workspace's store and log; a missing, damaged or replaced store is one error saying
-    what the workspace remembers of it and how to restore it (workspace/state.py)."""
-    from edgeaudit.workspace.state import open_store
+def _open(
+    config: cfg.WorkspaceConfig,
+    args: argparse.Namespace | None = None,
+    *,
+    writes: str | None = None,
+) -> tuple[Store, EvidenceLog]:
+    """The store and the log of ``--log`` (default: the workspace's own); a missing, damaged
+    or replaced store is one error saying what the workspace remembers of it and how to
+    restore it (workspace/state.py). ``writes``: the command (named in the message) writes
+    into the log, so a mirrored pod's log or another log is refused (exit 2)."""
+    from edgeaudit.workspace.state import open_log
 
-    return open_store(config)
+    store, log, _ = open_log(config, _origin(args), writes=writes)
+    return store, log
+
+
+def _origin(args: argparse.Namespace | None) -> str | None:
+    return getattr(args, "log", None) if args is not None else None
+
+
+def _choice(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> Any:
+    from edgeaudit.workspace.state import choose_log
+
+    return choose_log(config, _origin(args))
+
+
+def _refuse_write(args: argparse.Namespace, config: cfg.WorkspaceConfig, what: str) -> None:
+    """Exit 2 before anything is read or written when ``--log`` names a mirrored pod's log
+    (another origin is refused once the store is opened, naming the logs it holds)."""
+    from edgeaudit.workspace.state import refuse_write
+
+    choice = _choice(args, config)
+    if choice.mirror is not None:
+        refuse_write(choice, what)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -70,7 +98,8 @@ def cmd_key(args: argparse.Namespace) -> int:
     if args.action == "rotate":  # docs/pack-format.md, "Keys: separation, rotation, revocation"
         from edgeaudit.workspace.rotation import rotate
 
-        store, log = _open(config)
+        _refuse_write(args, config, "key rotate")
+        store, log = _open(config, args, writes="key rotate")
         with store:
             done = rotate(config, log)
         _emit(
@@ -87,7 +116,11 @@ def cmd_key(args: argparse.Namespace) -> int:
             "away; auditors who trust the previous key follow the transition",
         )
         return 0
-    _emit(args, {"verifier_key": config.verifier_key}, config.verifier_key)
+    choice = _choice(args, config)
+    vkey = config.verifier_key if choice.own else choice.verifier_key
+    if vkey is None:
+        raise ConfigError(f"log {choice.origin} is {choice.describe()}: no key is known for it")
+    _emit(args, {"origin": choice.origin, "verifier_key": vkey}, vkey)
     return 0
 
 
@@ -128,6 +161,7 @@ def cmd_append(args: argparse.Namespace) -> int:
     from edgeaudit.errors import EdgeauditError
 
     config = _workspace(args)
+    _refuse_write(args, config, "append")
     with spool_events(args.files, spool_dir=config.root) as spool:
         errors = spool.errors
         if errors:
@@ -137,7 +171,7 @@ def cmd_append(args: argparse.Namespace) -> int:
                 f"{len(errors)} bad line(s); nothing was appended:\n{shown}"
                 + (f"\n  ... and {more} more" if more > 0 else "")
             )
-        store, log = _open(config)
+        store, log = _open(config, args, writes="append")
         appended = duplicates = 0
         first_index: int | None = None
         tree_size = 0
@@ -187,10 +221,12 @@ def _checkpoint_dict(cp: StoredCheckpoint) -> dict[str, Any]:
     }
 
 
-def _checkpoint_at(log: EvidenceLog, size: int | None) -> StoredCheckpoint:
+def _checkpoint_at(
+    log: EvidenceLog, size: int | None, hint: str = "run `edgeaudit checkpoint`"
+) -> StoredCheckpoint:
     checkpoints = log.checkpoints()
     if not checkpoints:
-        raise ConfigError("no checkpoint has been signed yet: run `edgeaudit checkpoint`")
+        raise ConfigError(f"no checkpoint of log {log.origin} is stored yet: {hint}")
     if size is None:
         return checkpoints[-1]
     for cp in checkpoints:
@@ -200,9 +236,19 @@ def _checkpoint_at(log: EvidenceLog, size: int | None) -> StoredCheckpoint:
     raise InputError(f"no checkpoint was signed at size {size} (latest signed sizes: {sizes})")
 
 
+def _no_checkpoint_hint(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> str:
+    choice = _choice(args, config)
+    if choice.own:
+        return "run `edgeaudit checkpoint`"
+    return "the pod signs them; run `edgeaudit mirror sync` to fetch them"
+
+
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     config = _workspace(args)
-    store, log = _open(config)
+    writes = "checkpoint sign" if args.action == "sign" else None
+    if writes:
+        _refuse_write(args, config, writes)
+    store, log = _open(config, args, writes=writes)
     with store:
         if args.action == "list":
             if args.size is not None:
@@ -214,14 +260,18 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                 args,
                 {"checkpoints": [_checkpoint_dict(c) for c in cps]},
                 "\n".join(f"{c.tree_size}\t{c.root_hash.hex()}\t{c.signed_at}" for c in cps)
-                or "no checkpoints signed yet",
+                or (
+                    "no checkpoints signed yet"
+                    if log.origin == config.origin
+                    else f"no checkpoint of log {log.origin} is stored yet"
+                ),
             )
             return 0
         outcomes: tuple[Any, ...] = ()
         if args.action == "show":
             from edgeaudit.verify.witnesses import witnessed_note
 
-            cp = _checkpoint_at(log, args.size)
+            cp = _checkpoint_at(log, args.size, _no_checkpoint_hint(args, config))
             cp = replace(cp, note=witnessed_note(config.root, cp.note, cp.tree_size))
         else:
             if args.size is not None:
@@ -247,8 +297,21 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 
 def _verifier_texts(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> list[str]:
     """The verifier keys to trust: ``--key`` values (a key or a file holding one), else the
-    workspace's own."""
-    keys = args.key if getattr(args, "key", None) else [config.verifier_key]
+    log's: the workspace's own, or for ``--log`` a mirrored pod's, its ``[[mirror]]`` key."""
+    if getattr(args, "key", None):
+        keys = args.key
+    else:
+        choice = _choice(args, config)
+        default = config.verifier_key if choice.own else choice.verifier_key
+        if default is None:
+            from edgeaudit.workspace.state import open_log
+
+            open_log(config, choice.origin)[0].close()  # one the store does not hold: named
+            raise ConfigError(
+                f"log {choice.origin} is {choice.describe()}: no verifier key is known for "
+                "it; pass --key VKEY"
+            )
+        keys = [default]
     out = []
     for k in keys:
         path = Path(k)
@@ -274,7 +337,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
         from edgeaudit.verify.witnesses import load_policy
 
         policy = load_policy(args.witness_policy)
-    store, log = _open(config)
+    store, log = _open(config, args)
     with store:
         # checkpoints signed before a key rotation: follow the store's transitions (a key of
         # the chain signs only the sizes it was the log's key for)
@@ -285,11 +348,12 @@ def cmd_proof(args: argparse.Namespace) -> int:
             if len(args.sizes) != 1:
                 raise InputError("usage: edgeaudit proof inclusion INDEX")
             (index,) = args.sizes
-            cp = _checkpoint_at(log, None)
+            hint = _no_checkpoint_hint(args, config)
+            cp = _checkpoint_at(log, None, hint)
             if not 0 <= index < cp.tree_size:
                 raise InputError(
-                    f"index {index} is not covered by the latest checkpoint (size "
-                    f"{cp.tree_size}); run `edgeaudit checkpoint` first"
+                    f"index {index} is not covered by the latest checkpoint of log "
+                    f"{log.origin} (size {cp.tree_size}); {hint} first"
                 )
             with log.reader() as reader:
                 body, _ = reader.entry(index)
@@ -315,7 +379,8 @@ def cmd_proof(args: argparse.Namespace) -> int:
             if len(args.sizes) != 2:
                 raise InputError("usage: edgeaudit proof consistency OLD_SIZE NEW_SIZE")
             old_size, new_size = args.sizes
-            old, new = _checkpoint_at(log, old_size), _checkpoint_at(log, new_size)
+            hint = _no_checkpoint_hint(args, config)
+            old, new = _checkpoint_at(log, old_size, hint), _checkpoint_at(log, new_size, hint)
             with log.reader() as reader:
                 proof = reader.consistency_proof(old_size, new_size)
             old_cp = chain.verify_checkpoint(old.note.encode(), log.origin)
@@ -372,7 +437,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     policy = witnesses.load_policy(args.witness_policy) if args.witness_policy else None
     try:
-        store, log = _open(config)
+        store, log = _open(config, args)
         with store:
             store.check_pages()  # SQLite quick_check: also pages the stream never reads
             report = verify_log(log, verifiers, trusted=trusted, revoked=revoked)
@@ -418,8 +483,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from edgeaudit.workspace.state import held_logs
+
     config = _workspace(args)
-    store, log = _open(config)
+    store, log = _open(config, args)
     with store:
         size, _ = log.head()
         latest = log.latest_checkpoint()
@@ -429,9 +496,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             kinds[kind] += n
             tenants[tenant or "(site-wide)"] += n
         quarantined = log.quarantine_count()
+        logs = held_logs(config, store)
+    role = next(h.role for h in logs if h.origin == log.origin)
     data = {
         "workspace": str(config.root),
-        "origin": config.origin,
+        "origin": log.origin,
+        "role": role,
+        "logs": [h.to_dict() for h in logs],
         "backend": store.backend,
         "quarantined": quarantined,
         "entries": size,
@@ -442,7 +513,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     }
     lines = [
         f"workspace  {config.root}",
-        f"origin     {config.origin} ({store.backend})",
+        f"origin     {log.origin} ({store.backend})"
+        + ("" if role == "own" else f": {_choice(args, config).describe()}"),
         f"entries    {size}",
         f"quarantine {quarantined} record(s) could not be parsed",
         f"checkpoint {latest.tree_size if latest else 'none'}"
@@ -451,16 +523,27 @@ def cmd_status(args: argparse.Namespace) -> int:
         *(f"  {k:<24} {n}" for k, n in sorted(kinds.items())),
         "by tenant:",
         *(f"  {k:<24} {n}" for k, n in sorted(tenants.items())),
+        f"logs in the store ({len(logs)}): origin, entries, latest checkpoint, role",
+        *(
+            f"  {h.origin:<32} {h.entries:>9} {_size_text(h.checkpoint_size):>9}  {h.role}"
+            + (f" of {h.url}" if h.url else "")
+            for h in logs
+        ),
     ]
     _emit(args, data, "\n".join(lines))
     return 0
+
+
+def _size_text(size: int | None) -> str:
+    return "none" if size is None else str(size)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from edgeaudit.cli.collect import run_collect, summary_text
 
     config = _workspace(args)
-    store, log = _open(config)
+    _refuse_write(args, config, "collect")
+    store, log = _open(config, args, writes="collect")
     with store:
         summary = run_collect(args, config, log)
     _emit(args, summary.to_dict(), summary_text(summary))
@@ -471,9 +554,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from edgeaudit.cli import probe
 
     config = _workspace(args)
+    _refuse_write(args, config, f"probe {args.action}")
     if args.action == "schedule" and args.systemd:
         return probe.write_systemd(args, config)
-    store, log = _open(config)
+    store, log = _open(config, args, writes=f"probe {args.action}")
     with store:
         if args.action == "schedule":
             return probe.schedule(args, config, log)
@@ -482,7 +566,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     config = _workspace(args)
-    store, log = _open(config)
+    store, log = _open(config, args)
     with store:
         rows = log.quarantined(args.limit)
         total = log.quarantine_count()

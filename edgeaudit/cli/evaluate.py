@@ -66,20 +66,25 @@ def policy_dir(args: argparse.Namespace, config: WorkspaceConfig) -> Path:
 
 
 def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
-    from edgeaudit.cli.commands import _open, _verifier_texts, _verifiers
+    from edgeaudit.cli.commands import _choice, _open, _refuse_write, _verifier_texts, _verifiers
     from edgeaudit.policy.engine import evaluate
     from edgeaudit.policy.files import load_policies
     from edgeaudit.policy.record import record
     from edgeaudit.verify.background import BackgroundVerify
 
+    # a mirrored pod's log (--log) is judged only without recording: it is the pod's to write
+    own = _choice(args, config).own
+    writes = None if args.no_record else "evaluate` without `--no-record"
+    if writes is not None:
+        _refuse_write(args, config, writes)
     start, end = period(args)
     policies = load_policies(policy_dir(args, config))
     _verifiers(args, config)  # a bad key is a usage error before any work starts
-    store, log = _open(config)
+    store, log = _open(config, args, writes=writes)
     # the integrity rule's whole-store verification runs on another core beside the checks
     needs = any(rule.check == "integrity.store" for rule in policies.rules.rules)
     verify = (
-        BackgroundVerify(config.db_url, config.origin, _verifier_texts(args, config))
+        BackgroundVerify(config.db_url, log.origin, _verifier_texts(args, config))
         if needs
         else None
     )
@@ -93,7 +98,7 @@ def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
                 tenant=args.tenant,
                 frameworks=args.framework or None,
                 verify=verify,
-                at_size=_checkpoint_size(config, log),
+                at_size=_checkpoint_size(config, log) if own else _held_size(log),
             )
             recorded = None if args.no_record else record(assessment, log)
     finally:
@@ -147,6 +152,12 @@ def _checkpoint_size(config: WorkspaceConfig, log: Any) -> int | None:
                 file=sys.stderr,
             )
         return size
+
+
+def _held_size(log: Any) -> int | None:
+    """A log this workspace does not sign (a mirrored pod's): its latest checkpoint."""
+    latest = log.latest_checkpoint()
+    return None if latest is None else int(latest.tree_size)
 
 
 def table(a: Assessment, first_index: int | None) -> str:

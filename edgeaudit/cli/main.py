@@ -20,6 +20,11 @@ from edgeaudit import __version__
 from edgeaudit.errors import EdgeauditError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+# commands that take --log ORIGIN: the log of a store holding several (e.g. mirrored pods')
+_LOG_COMMANDS = frozenset(
+    {"key", "append", "checkpoint", "proof", "verify", "collect", "probe", "pack"}
+    | {"quarantine", "evaluate", "status"}
+)
 log = logging.getLogger("edgeaudit")
 
 
@@ -55,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="workspace directory (default: $EDGEAUDIT_WORKSPACE, else the current directory)",
     )
+    p.add_argument(
+        "--log",
+        dest="log_first",
+        metavar="ORIGIN",
+        help="the log of the store to work on (before or after the command; default: the "
+        "workspace's own; a mirrored pod's log is read-only)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
     p.add_argument(
         "--json",
@@ -67,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     def cmd(name: str, help_: str) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_, description=help_)
         c.add_argument("--json", action="store_true", help="print JSON instead of text")
+        if name in _LOG_COMMANDS:
+            c.add_argument(
+                "--log",
+                metavar="ORIGIN",
+                help="the log of the store (default: the workspace's own; a [[mirror]] is "
+                "read-only, trusted with its pod's key)",
+            )
         return c
 
     c = cmd("init", "create a workspace: config, Ed25519 log key and the store")
@@ -352,6 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     if getattr(args, "json_first", False):
         args.json = True
+    if args.command in _LOG_COMMANDS:
+        args.log = args.log or args.log_first
+    elif args.log_first is not None:  # e.g. init, serve, witness: no log of the store to pick
+        return _error(args, EXIT_USAGE, f"{args.command} does not take --log")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         stream=sys.stderr,

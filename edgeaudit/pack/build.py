@@ -61,6 +61,11 @@ class PackRequest:
     # refs (framework:control) of the controls automated evidence only supports (the
     # catalogue's supports_only); None: a tenant view infers them from the findings
     supports_only: Collection[str] | None = None
+    # a pack of a log this workspace does not sign (a mirrored pod's, ``--log``): the log's
+    # verifier key (the pack's log key) and site name; ``checkpoint`` must then be given (a
+    # note the pod signed), and nothing is signed or written into that log
+    log_key: str | None = None
+    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,11 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
     for r in doc["results"] if doc is not None else []:  # the records of the results kept
         cited[r["record"]["index"]] = r["record"]["leaf_hash"]
 
-    verifier = Verifier.parse(config.verifier_key)
+    log_key = request.log_key or config.verifier_key
+    if request.log_key is not None and request.checkpoint is None:
+        raise InputError(f"a pack of log {log.origin} needs the checkpoint its own key signed")
+    site = request.site or config.site
+    verifier = Verifier.parse(log_key)
     earlier_key = verifier  # the key that signed the previous pack's checkpoint
     if request.previous:  # refuse a bad previous checkpoint before signing anything
         earlier_key = _signer_of(log, request.previous, verifier)
@@ -153,7 +162,8 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
     if request.checkpoint is not None:  # key separation: no log private key here
         from edgeaudit.pack.given import given_checkpoint
 
-        cp = given_checkpoint(log, request.checkpoint, [verifier])
+        where = "--checkpoint" if request.log_key is None else f"the checkpoint of {log.origin}"
+        cp = given_checkpoint(log, request.checkpoint, [verifier], where)
     else:  # with the cosignatures of the witnesses in edgeaudit.toml, if any
         from edgeaudit.witness.gather import cosign
 
@@ -204,13 +214,13 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
             names += [pf.FINDINGS_JSON, pf.FINDINGS_CSV]
             from edgeaudit.pack.oscal import assessment_results
 
-            oscal = assessment_results(doc, site=config.site, period=request.period)
+            oscal = assessment_results(doc, site=site, period=request.period)
             (work / pf.OSCAL).write_bytes(canonical_json(oscal))
             names.append(pf.OSCAL)
         header: dict[str, Any] = {
             "format": pf.FORMAT,
             "origin": log.origin,
-            "site": config.site,
+            "site": site,
             "tenant": request.tenant,
             "period": {
                 "from": request.period.start_text,
@@ -222,11 +232,13 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
             "entries": ev.entries,
             "redacted": ev.stats.redacted,
             "findings": len(doc["results"]) if doc is not None else None,
-            "verifier_key": config.verifier_key,
+            "verifier_key": log_key,
         }
         # every file is hashed once; evidence and proofs (most of the bytes) as they were written
         listed = [{"path": n, **ev.digests[n]} for n in (pf.EVIDENCE, pf.PROOFS)]
         listed += list_files(work, [n for n in names if n not in ev.digests])
+        # a mirror holds the pod's log, not its quarantine: the report shows none
+        own_site = request.tenant is None and request.log_key is None
         with manifest_signing_key(config) as (private, public):
             if request.pdf:
                 from edgeaudit.pack.report import ReportInput, render_report
@@ -239,12 +251,12 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                         findings=doc,
                         stats=ev.stats,
                         checkpoint=cp.note,
-                        quarantined=log.quarantine_count() if request.tenant is None else None,
+                        quarantined=log.quarantine_count() if own_site else None,
                         manifest_key=public,
                         raci=request.raci,
                         inventory=request.inventory,
                         view=view,
-                        quarantine=_quarantine(log) if request.tenant is None else None,
+                        quarantine=_quarantine(log) if own_site else None,
                         remediated=_remediated(log, doc, request.period, cp.tree_size),
                         attachments=[
                             (name, (work / name).read_bytes(), what)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edgeaudit.errors import InputError
 from edgeaudit.store import (
     EvidenceLog,
     LogNotFoundError,
@@ -32,6 +33,7 @@ from edgeaudit.store import (
     health,
 )
 from edgeaudit.workspace.config import WorkspaceConfig
+from edgeaudit.workspace.mirrors import MirrorSource, load_mirrors
 
 SEEN_NAME = "last-seen.json"
 log = logging.getLogger("edgeaudit")
@@ -168,11 +170,9 @@ def restore_advice(
     return f"{held}; {restore}"
 
 
-def open_store(config: WorkspaceConfig) -> tuple[Store, EvidenceLog]:
-    """Open the workspace's store and log. A missing, damaged or empty store, or one without
-    this workspace's log, is one error that says what the workspace remembers of it and how
-    to restore it; the sizes seen are remembered for next time."""
-    mem = memory(config)
+def _open_checked(config: WorkspaceConfig, mem: Memory) -> Store:
+    """Open the workspace's store; a missing, damaged or empty one is one error saying what
+    the workspace remembers of it and how to restore it."""
     try:
         store = Store.open(config.db_url)
     except StoreMissingError as exc:
@@ -184,6 +184,15 @@ def open_store(config: WorkspaceConfig) -> tuple[Store, EvidenceLog]:
             exc.location, exc.head, "it was replaced or lost; " + restore_advice(config, mem)
         ) from None
     health.set_advice(store.engine, _damaged_advice(config, mem))
+    return store
+
+
+def open_store(config: WorkspaceConfig) -> tuple[Store, EvidenceLog]:
+    """Open the workspace's store and log. A missing, damaged or empty store, or one without
+    this workspace's log, is one error that says what the workspace remembers of it and how
+    to restore it; the sizes seen are remembered for next time."""
+    mem = memory(config)
+    store = _open_checked(config, mem)
     try:
         log_ = store.log(config.origin)
         size, _ = log_.head()
@@ -229,3 +238,138 @@ def _prove_hint(mem: Memory) -> str:
 
 def _damaged_advice(config: WorkspaceConfig, mem: Memory) -> str:
     return restore_advice(config, mem, force=True)
+
+
+# -- several logs in one store (``--log ORIGIN``) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogChoice:
+    """The log of the store a command works on: the workspace's own (its key signs it), a
+    pod's log it mirrors (a ``[[mirror]]`` of ``edgeaudit.toml``: written only by ``mirror
+    sync``, trusted with the pod's key), or another log the store holds (read with ``--key``)."""
+
+    origin: str
+    own: bool
+    mirror: MirrorSource | None = None
+
+    @property
+    def verifier_key(self) -> str | None:
+        """The verifier key trusted for this log by default (None: give ``--key``)."""
+        return self.mirror.verifier_key if self.mirror is not None else None
+
+    def role(self) -> str:
+        if self.own:
+            return "own"
+        return "mirror" if self.mirror is not None else "other"
+
+    def describe(self) -> str:
+        if self.own:
+            return "this workspace's own log"
+        if self.mirror is not None:
+            return f"a mirror of the pod {self.origin} at {self.mirror.url}"
+        return "neither this workspace's log nor a [[mirror]] of edgeaudit.toml"
+
+
+def choose_log(config: WorkspaceConfig, origin: str | None) -> LogChoice:
+    """``--log ORIGIN`` (None: the workspace's own log), resolved against ``edgeaudit.toml``;
+    whether the store holds it is checked when it is opened (:func:`open_log`)."""
+    if origin is None or origin == config.origin:
+        return LogChoice(config.origin, True)
+    mirror = next((m for m in load_mirrors(config) if m.origin == origin), None)
+    return LogChoice(origin, False, mirror)
+
+
+def refuse_write(choice: LogChoice, what: str) -> None:
+    """Commands that write into a log (``what``: e.g. "append") refuse any log but the
+    workspace's own, before anything is opened or written: exit 2."""
+    if choice.own:
+        return
+    if choice.mirror is not None:
+        raise InputError(
+            f"log {choice.origin} is {choice.describe()}; it is written only by `edgeaudit "
+            f"mirror sync`, so `{what}` refuses it (nothing was written)"
+        )
+    raise InputError(
+        f"log {choice.origin} is {choice.describe()}; `{what}` writes only into this "
+        "workspace's own log (nothing was written)"
+    )
+
+
+def open_log(
+    config: WorkspaceConfig, origin: str | None, *, writes: str | None = None
+) -> tuple[Store, EvidenceLog, LogChoice]:
+    """The store and the log ``origin`` (``--log``; None: the workspace's own, opened by
+    :func:`open_store`). ``writes``: the command writes into the log (its name, for the
+    message), so anything but the workspace's own log is refused (exit 2, nothing written).
+    An origin the store does not hold is exit 2 naming the origins it holds."""
+    choice = choose_log(config, origin)
+    if choice.own:
+        store, log_ = open_store(config)
+        return store, log_, choice
+    if writes is not None and choice.mirror is not None:
+        refuse_write(choice, writes)
+    store = _open_checked(config, memory(config))
+    try:
+        held = store.origins()
+        if choice.origin not in held:
+            raise InputError(_unknown_origin(config, store, choice, held))
+        if writes is not None:
+            refuse_write(choice, writes)
+        return store, store.log(choice.origin), choice
+    except BaseException:
+        store.close()
+        raise
+
+
+def _unknown_origin(
+    config: WorkspaceConfig, store: Store, choice: LogChoice, held: list[str]
+) -> str:
+    roles = {o: choose_log(config, o).role() for o in held}
+    listed = ", ".join(f"{o} ({roles[o]})" for o in held) or "none"
+    text = f"the store {store.location} holds no log {choice.origin!r}; it holds: {listed}"
+    if choice.mirror is not None:
+        text += (
+            f". {choice.origin} is a [[mirror]] of edgeaudit.toml not synced yet: run "
+            "`edgeaudit mirror sync`"
+        )
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLog:
+    """One log of the store, for ``status``."""
+
+    origin: str
+    role: str  # own, mirror, other
+    entries: int
+    checkpoint_size: int | None
+    url: str | None  # a mirror's pod URL
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "origin": self.origin,
+            "role": self.role,
+            "entries": self.entries,
+            "latest_checkpoint": self.checkpoint_size,
+            "url": self.url,
+        }
+
+
+def held_logs(config: WorkspaceConfig, store: Store) -> list[HeldLog]:
+    """Every log the store holds, with its size, latest checkpoint and role."""
+    out = []
+    for origin in store.origins():
+        choice = choose_log(config, origin)
+        log_ = store.log(origin)
+        latest = log_.latest_checkpoint()
+        out.append(
+            HeldLog(
+                origin,
+                choice.role(),
+                log_.head()[0],
+                latest.tree_size if latest else None,
+                choice.mirror.url if choice.mirror else None,
+            )
+        )
+    return out

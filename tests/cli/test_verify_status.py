@@ -12,6 +12,8 @@ from tests.cli import GOOD, GOOD_MORE, Cli, config, is_postgres, mth, stored_ent
 STATUS_KEYS = {
     "workspace",
     "origin",
+    "role",  # own / mirror / other: the log shown (--log)
+    "logs",  # every log of the store
     "backend",
     "entries",
     "quarantined",
