@@ -43,6 +43,12 @@ def _engine6() -> Any:
     return engine6
 
 
+def wire4() -> Any:
+    from edgeaudit.probe import wire4  # UDP and ICMP only: a TCP sweep starts lighter
+
+    return wire4
+
+
 class ProbeError(EdgeauditError):
     """The engine cannot run here (no raw sockets, no route, unsupported target)."""
 
@@ -161,7 +167,7 @@ class Engine:
     # -- run ----------------------------------------------------------------------------
     def run(self, probes: Sequence[Probe], params: Params) -> Collected:
         self._check_scope(probes)
-        if any(p.protocol != "tcp" for p in probes):
+        if any(p.protocol == "arp" and ":" not in p.address for p in probes):
             self._load_scapy()
         self._c = c = Collected(started=now_utc())
         # ICMP errors answer every protocol: listen from the start, per address family
@@ -276,14 +282,14 @@ class Engine:
 
                 ctx = payloads.Ctx(src, p.address, sport, p.port, ident, self._community)
                 for body in [payloads.PAYLOADS[n].build(ctx) for n in p.payloads] or [b""]:
-                    data = self._scapy.udp_probe(src, p.address, sport, p.port, body)
+                    data = wire4().udp4(src, p.address, sport, p.port, body)
                     s.sendto(data, (p.address, 0))
                     c.packets += 1
                 return
             elif p.protocol == "icmp":
                 s = self._socket("icmp", self._raw(socket.IPPROTO_ICMP))
                 ident = self.cookie.ident(p.address)
-                s.sendto(self._scapy.icmp_echo(ident, round_, b"edgeaudit"), (p.address, 0))
+                s.sendto(wire4().icmp_echo(ident, round_, b"edgeaudit"), (p.address, 0))
             else:
                 iface = wire.route(p.address).interface
                 s = self._socket(f"arp:{iface}", lambda: self._arp_socket(iface))

@@ -1,6 +1,6 @@
-"""The engine's IPv4 receive side: TCP answers decoded with ``struct`` (``wire``), UDP, ICMP
-and ARP with scapy (``_scapy``), each matched by its keyed cookie to one of our probes and
-recorded with :meth:`Engine._add` (with the try it answers, when the answer tells)."""
+"""The engine's IPv4 receive side: TCP answers decoded with ``struct`` (``wire``), UDP and
+ICMP too (``wire4``), ARP with scapy (``_scapy``), each matched by its keyed cookie to one of
+our probes and recorded with :meth:`Engine._add` (with the try it answers, when it tells)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def decode(engine: Engine, name: str, data: bytes) -> None:
         dport = int.from_bytes(data[ihl + 2 : ihl + 4], "big") if len(data) >= ihl + 8 else 0
         if not wire.SPORT_BASE <= dport < wire.SPORT_BASE + wire.SPORT_SPAN:
             return  # not to one of our source ports: other traffic of this host
-        u = engine._scapy.decode_udp(data)
+        from edgeaudit.probe import wire4
+
+        u = wire4.decode_udp(data)
         if u is None:
             return
         # matched by our keyed source port; the answer may come from another port (TFTP
@@ -59,8 +61,9 @@ def decode(engine: Engine, name: str, data: bytes) -> None:
 def _icmp(engine: Engine, data: bytes) -> None:
     if len(data) < 28 or data[(data[0] & 0x0F) * 4] not in (0, 3, 11):
         return  # not an echo reply or an error: not ours
-    engine._load_scapy()  # a TCP-only sweep imports scapy only if an ICMP message arrives
-    i = engine._scapy.decode_icmp(data)
+    from edgeaudit.probe import wire4  # a TCP-only sweep imports it only if ICMP arrives
+
+    i = wire4.decode_icmp(data)
     if i is None:
         return
     if i.type == 0:  # echo reply
@@ -68,23 +71,20 @@ def _icmp(engine: Engine, data: bytes) -> None:
             engine._add((i.reporter, "icmp", None), Answer("echo", i.reporter, i.ttl), i.seq)
         return
     error = Answer("icmp", i.reporter, i.ttl, i.type, i.code)
-    dst = i.quoted_dst
-    if i.quoted_protocol == "tcp":
-        src = engine._src.get(dst)
+    dst, dport = i.quoted_dst, i.quoted_dport
+    if dst is None:
+        return
+    if i.quoted_protocol == "tcp" and dport is not None:
+        cookie = engine._tcp.get((dst, "tcp", dport))  # kept when the probe was sent
         if (
-            src is not None
-            and i.quoted_sport == engine.cookie.sport("tcp", dst, i.quoted_dport)
+            cookie is not None
+            and i.quoted_sport == cookie[0]
             and i.quoted_seq is not None
-            and (
-                t := engine.cookie.try_of(
-                    engine.cookie.seq(src, i.quoted_sport, dst, i.quoted_dport), i.quoted_seq
-                )
-            )
-            is not None
+            and (t := engine.cookie.try_of(cookie[1], i.quoted_seq)) is not None
         ):
-            engine._add((dst, "tcp", i.quoted_dport), error, t)
-    elif i.quoted_protocol == "udp":
-        if i.quoted_sport == engine.cookie.sport("udp", dst, i.quoted_dport):
-            engine._add((dst, "udp", i.quoted_dport), error)
+            engine._add((dst, "tcp", dport), error, t)
+    elif i.quoted_protocol == "udp" and dport is not None:
+        if i.quoted_sport == engine.cookie.sport("udp", dst, dport):
+            engine._add((dst, "udp", dport), error)
     elif i.quoted_protocol == "icmp" and i.ident == engine.cookie.ident(dst):
         engine._add((dst, "icmp", None), error)

@@ -1,5 +1,5 @@
-"""The raw-socket fast path: SYN bytes checked by scapy's decoder, cookies, routes, the
-engine's scope guard (checked before any socket is opened)."""
+"""The raw-socket fast path: SYN, UDP and ICMP bytes checked against scapy's encoder and
+decoder, cookies, routes, the engine's scope guard (checked before any socket is opened)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import ipaddress
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import IP, TCP
-from scapy.packet import Raw
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption
+from scapy.layers.l2 import GRE
+from scapy.packet import Packet, Raw
 
-from edgeaudit.probe import wire
+from edgeaudit.probe import wire, wire4
 from edgeaudit.probe.engine import Engine, Params
 from edgeaudit.probe.model import Probe, ScopeError
 
@@ -86,3 +87,51 @@ def test_malformed_packets_are_not_ours() -> None:
         for junk in (b"", b"\x45", reply[:30], b"\x4f" * 64, bytes(range(256)), reply):
             engine._take(name, junk)  # ignored, never raised
     assert engine._c.answers == {}
+
+
+# -- IPv4 UDP and ICMP with struct (wire4), read and written as scapy does ------------------
+
+
+@pytest.mark.parametrize("payload", [b"", b"x", b"edgeaudit", bytes(range(256)) * 3])
+def test_udp4_is_what_scapy_builds(payload: bytes) -> None:
+    ours = wire4.udp4("198.18.1.10", "198.18.2.20", 40001, 623, payload)
+    packet = IP(src="198.18.1.10", dst="198.18.2.20") / UDP(sport=40001, dport=623) / payload
+    assert ours == bytes(packet)[20:]
+
+
+def test_icmp_echo_is_what_scapy_builds() -> None:
+    ours = wire4.icmp_echo(0xBEEF, 2, b"edgeaudit")
+    assert ours == bytes(ICMP(type=8, code=0, id=0xBEEF, seq=2) / b"edgeaudit")
+
+
+def _error(kind: int, code: int, quoted: Packet) -> bytes:
+    outer = IP(src="198.18.2.1", dst="198.18.1.10", ttl=63, options=[IPOption(b"\x01\x01\x01\x00")])
+    return bytes(outer / ICMP(type=kind, code=code) / bytes(quoted)[: 28 + 4])
+
+
+def test_decode_icmp_echo_reply_and_errors() -> None:
+    reply = IP(src="198.18.2.20", dst="198.18.1.10", ttl=62) / ICMP(type=0, id=7, seq=3) / b"x"
+    assert wire4.decode_icmp(bytes(reply)) == wire4.IcmpAnswer("198.18.2.20", 62, 0, 0, 7, 3)
+    probe = IP(src="198.18.1.10", dst="198.18.2.20")
+    tcp = wire4.decode_icmp(_error(3, 13, probe / TCP(sport=40000, dport=22, seq=0xDEADBEEF)))
+    assert tcp == wire4.IcmpAnswer(
+        "198.18.2.1", 63, 3, 13, None, None, "tcp", "198.18.2.20", 40000, 22, 0xDEADBEEF
+    )
+    udp = wire4.decode_icmp(_error(3, 3, probe / UDP(sport=40001, dport=161)))
+    assert udp == wire4.IcmpAnswer(
+        "198.18.2.1", 63, 3, 3, None, None, "udp", "198.18.2.20", 40001, 161
+    )
+    echo = wire4.decode_icmp(_error(11, 0, probe / ICMP(type=8, id=9, seq=1)))
+    assert echo == wire4.IcmpAnswer("198.18.2.1", 63, 11, 0, 9, 1, "icmp", "198.18.2.20")
+    assert wire4.decode_icmp(_error(3, 2, probe / GRE())) is None  # not a probe of ours
+    assert wire4.decode_icmp(_error(5, 1, probe / UDP())) is None  # a redirect
+    assert wire4.decode_icmp(_error(3, 3, probe / UDP())[:58]) is None  # quote cut short
+    assert wire4.decode_icmp(bytes(probe / UDP())) is None  # not ICMP
+
+
+def test_decode_udp_reads_the_datagram_length() -> None:
+    answer = IP(src="198.18.2.20", dst="198.18.1.10", ttl=61) / UDP(sport=161, dport=40001)
+    raw = bytes(answer / b"agent") + b"\0\0\0"  # trailing bytes beyond the UDP length
+    assert wire4.decode_udp(raw) == wire4.UdpAnswer("198.18.2.20", 61, 161, 40001, b"agent")
+    assert wire4.decode_udp(raw[:27]) is None
+    assert wire4.decode_udp(bytes(IP() / TCP())) is None
