@@ -120,6 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("kind", choices=["inclusion", "consistency"])
     c.add_argument("sizes", nargs="+", type=int, metavar="N", help="INDEX | OLD_SIZE NEW_SIZE")
     c.add_argument(
+        "--key",
+        metavar="VKEY",
+        action="append",
+        help="trust this verifier key (string or file) instead of the log's",
+    )
+    c.add_argument(
         "--witness-policy",
         metavar="FILE",
         help="a C2SP witness policy: fail unless the (new) checkpoint carries its cosignatures",

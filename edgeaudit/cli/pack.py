@@ -210,6 +210,7 @@ def _build_mirrored(args: argparse.Namespace, config: Any, choice: Any, period: 
     from edgeaudit.workspace.state import open_log
 
     if choice.mirror is None:
+        open_log(config, choice.origin)[0].close()  # one the store does not hold: named
         raise InputError(
             f"pack build --log {choice.origin}: the log is {choice.describe()}; packs are built "
             "of this workspace's own log or of a mirrored pod's (its [[mirror]] key is the "
