@@ -25,7 +25,9 @@ from edgeaudit.canonical import (
 )
 from edgeaudit.errors import CanonicalError, InputError
 
-MAX_ENTRY_BYTES: Final = 1 << 20
+MAX_ENTRY_BYTES: Final = 65_535
+"""The largest entry, in canonical bytes: what a C2SP tlog-tiles entry bundle can carry (a
+uint16 length before each entry), so every entry of a log can be published and mirrored."""
 _RFC3339: Final = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})",
     re.ASCII,

@@ -285,3 +285,13 @@ def test_fingerprint_keys_sort_by_time() -> None:
     assert prefixes == sorted(prefixes)
     assert len(set(prefixes)) == len(prefixes)
     assert all(len(prepare(ev(time=t)).fp_key) == 40 for t in times)
+
+
+def test_every_entry_fits_a_tile_entry_bundle() -> None:
+    """An entry the store accepts can be published in a C2SP entry bundle (uint16 lengths)."""
+    from edgeaudit.merkle.c2sp import MAX_BUNDLE_ENTRY, bundle
+
+    assert MAX_ENTRY_BYTES == MAX_BUNDLE_ENTRY == 65_535
+    base = len(prepare(ev(pad="")).body)
+    largest = prepare(ev(pad="a" * (MAX_ENTRY_BYTES - base))).body
+    assert bundle([largest])[:2] == (65_535).to_bytes(2, "big")

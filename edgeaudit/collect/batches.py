@@ -138,12 +138,13 @@ class _Run:
                 )
             )
         else:
-            self.summary.events += 1
             if out.redacted:
                 self.summary.redacted += 1
             try:
                 batch.entries.append(out.prepared())
-            except InputError as exc:
+                self.summary.events += 1
+            except InputError as exc:  # e.g. over the entry size limit: quarantined, not counted
+                # as an event, so events + quarantined + skipped still add up to what was read
                 p = out.provenance
                 batch.quarantine.append(
                     QuarantineRecord(
