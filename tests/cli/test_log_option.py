@@ -105,6 +105,11 @@ class Campus:
 def build_campus(root: Path, db_url: str, capsys: Any = None) -> Campus:
     """The central workspace (its own log of 3 entries, checkpoint 3) on ``db_url`` and two pods
     on SQLite, north (checkpoints 6 and 9) and south (checkpoint 3), mirrored into it."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _build_campus(root, db_url, capsys)
+
+
+def _build_campus(root: Path, db_url: str, capsys: Any) -> Campus:
     central = Cli(capsys, root / "central")
     central.ok("init", "--site", "campus", "--origin", CENTRAL, *init_args(db_url))
     central.ok("append", str(GOOD_MORE))
@@ -136,7 +141,7 @@ def campus_root(
     """One campus per backend for the module (the tests only read it, or compare before and
     after what they do)."""
     root = tmp_path_factory.mktemp("campus")
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(io.StringIO()):
+    with pytest.MonkeyPatch.context() as mp:
         clean_env(mp)
         if request.param == "sqlite":
             build_campus(root, "sqlite", _Quiet())
