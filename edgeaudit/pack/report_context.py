@@ -245,7 +245,11 @@ def system(
     out["site"] = inventory.site
     out["timezone"] = inventory.timezone
     out["tenants"] = [(t.id, t.name) for t in inventory.tenants if mine is None or t.id == mine]
-    out["segments"] = [(s.id, s.owner, str(s.cidr)) for s in inventory.segments if visible(s.owner)]
+    out["segments"] = [  # every prefix: a dual-stack segment has an IPv4 and an IPv6 one
+        (s.id, s.owner, ", ".join(str(n) for n in s.prefixes))
+        for s in inventory.segments
+        if visible(s.owner)
+    ]
     assets: dict[str, list[str]] = defaultdict(list)
     for asset in inventory.assets:
         if visible(asset.owner):
