@@ -357,7 +357,7 @@ def store_entries(
         return size
     tiles = extend_tiles(size, edge, [r[2] for r in rows])
     summaries.upsert(conn, log_id, summaries.summarize((r[1], r[5], r[8]) for r in rows))
-    sql.upsert_tiles(conn, log_id, tiles)
+    sql.upsert_tiles(conn, log_id, tiles, stored=edge.keys())
     sql.update_head(conn, log_id, size + len(rows), head)
     return size + len(rows)
 

@@ -85,14 +85,17 @@ def existing_fp_keys(conn: Connection, log_id: int, keys: Sequence[bytes]) -> se
 def insert_entries(conn: Connection, rows: Iterable[EntryRow]) -> None:
     dbapi = _dbapi(conn)
     if is_postgres(conn):
-        with (
-            dbapi.cursor() as cur,
-            cur.copy(f"COPY entries ({ENTRY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.set_types(_PG_ENTRY_TYPES)
-            write = copy.write_row
-            for row in rows:
-                write(row)
+        from psycopg.types.string import BytesBinaryDumper  # only reached with psycopg
+
+        with dbapi.cursor() as cur:
+            # set_types picks the newest dumper of bytea, psycopg's DB-API Binary wrapper (a
+            # Python call per value); the plain bytes dumper is compiled: 1.5 us less a row
+            cur.adapters.register_dumper(bytes, BytesBinaryDumper)
+            with cur.copy(f"COPY entries ({ENTRY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_PG_ENTRY_TYPES)
+                write = copy.write_row
+                for row in rows:
+                    write(row)
     else:
         dbapi.executemany(
             f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
@@ -115,14 +118,39 @@ def fetch_tiles(conn: Connection, log_id: int, keys: Collection[TileKey]) -> dic
     return out
 
 
-def upsert_tiles(conn: Connection, log_id: int, tiles: Mapping[TileKey, bytes]) -> None:
+_COPY_TILES_FROM = 64  # new tiles from which PostgreSQL gets them by COPY (one round trip)
+
+
+def upsert_tiles(
+    conn: Connection,
+    log_id: int,
+    tiles: Mapping[TileKey, bytes],
+    stored: Collection[TileKey] = (),
+) -> None:
+    """Write ``tiles``; those of ``stored`` exist and are updated, the others are new.
+
+    On PostgreSQL many new tiles (a large batch) are inserted by COPY, which refuses a tile
+    already stored instead of overwriting it."""
     m = _mark(conn)
+    rows = [(log_id, level, tidx, blob) for (level, tidx), blob in tiles.items()]
     cur = _dbapi(conn).cursor()
-    cur.executemany(
-        f"INSERT INTO tiles (log_id, level, tidx, hashes) VALUES ({m}, {m}, {m}, {m}) "
-        "ON CONFLICT (log_id, level, tidx) DO UPDATE SET hashes = excluded.hashes",
-        [(log_id, level, tidx, blob) for (level, tidx), blob in tiles.items()],
-    )
+    if is_postgres(conn) and len(rows) - len(stored) >= _COPY_TILES_FROM:
+        known = set(stored)
+        new = [r for r in rows if (r[1], r[2]) not in known]
+        rows = [r for r in rows if (r[1], r[2]) in known]
+        from psycopg.types.string import BytesBinaryDumper  # only reached with psycopg
+
+        cur.adapters.register_dumper(bytes, BytesBinaryDumper)  # see insert_entries
+        with cur.copy("COPY tiles (log_id, level, tidx, hashes) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["int4", "int2", "int8", "bytea"])
+            for row in new:
+                cp.write_row(row)
+    if rows:
+        cur.executemany(
+            f"INSERT INTO tiles (log_id, level, tidx, hashes) VALUES ({m}, {m}, {m}, {m}) "
+            "ON CONFLICT (log_id, level, tidx) DO UPDATE SET hashes = excluded.hashes",
+            rows,
+        )
     cur.close()
 
 
