@@ -8,8 +8,9 @@
    days and the rows (COPY) in one transaction per batch. Then the pod's checkpoint is held,
    which recomputes its root from the mirror's tiles.
 
-Both databases are created on the server of ``--pg`` and dropped afterwards. Only this
-process's side is timed; the PostgreSQL server shares the CPUs (the load average is printed).
+Each round runs both on fresh databases created on the server of ``--pg`` (dropped
+afterwards), so rounds interleave append and mirror. Only this process's calls are timed; the
+PostgreSQL server works meanwhile on the same CPUs (the load average is printed).
 
     python bench/bench_mirror_store.py --pg postgresql://postgres@127.0.0.1/postgres --n 1000000
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -80,22 +82,49 @@ def bench_append(store: Store, n: int, batch_size: int) -> float:
     return total
 
 
-def bench_mirror(pod: Store, central: Store, n: int, batch_size: int) -> tuple[float, float]:
-    """Mirror the pod's log; returns (seconds in extend, seconds holding the checkpoint)."""
+def bench_mirror(pod: Store, central: Store, n: int, batch_size: int) -> tuple[float, float, float]:
+    """Mirror the pod's log; returns (seconds in extend, process CPU seconds in extend,
+    seconds holding the checkpoint)."""
     mirror = central.mirror(ORIGIN, create=True)
-    total = 0.0
+    total = cpu = 0.0
     with pod.log(ORIGIN).reader() as reader:
         for start in range(0, n, batch_size):
             bodies = reader.entry_bodies(start, min(start + batch_size, n))
+            c = time.process_time()
             with Timer() as t:
                 mirror.extend(start, bodies)
+            cpu += time.process_time() - c
             total += t.seconds
     cp = pod.log(ORIGIN).sign_checkpoint(generate(ORIGIN))
     with Timer() as h:
         mirror.hold_checkpoint(cp.tree_size, cp.root_hash, cp.note)
     if mirror.log.head() != pod.log(ORIGIN).head():
         sys.exit("the mirror's chain head differs from the pod's")
-    return total, h.seconds
+    return total, cpu, h.seconds
+
+
+def one_round(server: str, n: int, batch: int, append_batch: int) -> tuple[float, float]:
+    """(append seconds, mirror extend seconds) of one round on fresh databases."""
+    with (
+        scratch_database(server, "pod") as pod_url,
+        scratch_database(server, "central") as central_url,
+        Store.open(pod_url, upgrade=True) as pod,
+        Store.open(central_url, upgrade=True) as central,
+    ):
+        cpu = time.process_time()
+        appended = bench_append(pod, n, append_batch)
+        cpu_append = time.process_time() - cpu
+        print(
+            f"  append {n} events in batches of {append_batch}: {appended:.2f} s = "
+            f"{n / appended:,.0f} events/s (process CPU {cpu_append:.2f} s); load {load()}"
+        )
+        mirrored, cpu_mirror, held = bench_mirror(pod, central, n, batch)
+        print(
+            f"  mirror extend {n} entries in batches of {batch}: {mirrored:.2f} s = "
+            f"{n / mirrored:,.0f} entries/s (process CPU {cpu_mirror:.2f} s); "
+            f"hold_checkpoint {held * 1000:.1f} ms; load {load()}"
+        )
+    return appended, mirrored
 
 
 def main() -> None:
@@ -104,31 +133,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=20_000, help="entries per extend call")
     ap.add_argument("--append-batch", type=int, default=10_000)
+    ap.add_argument("--rounds", type=int, default=2, help="append then mirror, this many times")
     args = ap.parse_args()
     print(f"machine: {machine()}; load before: {load()}")
-    with (
-        scratch_database(args.pg, "pod") as pod_url,
-        scratch_database(args.pg, "central") as central_url,
-        Store.open(pod_url, upgrade=True) as pod,
-        Store.open(central_url, upgrade=True) as central,
-    ):
-        cpu = time.process_time()
-        appended = bench_append(pod, args.n, args.append_batch)
-        cpu_append = time.process_time() - cpu
-        print(
-            f"append {args.n} events in batches of {args.append_batch}: {appended:.2f} s = "
-            f"{args.n / appended:,.0f} events/s (process CPU {cpu_append:.2f} s); "
-            f"load {load()}"
-        )
-        cpu = time.process_time()
-        mirrored, held = bench_mirror(pod, central, args.n, args.batch)
-        cpu_mirror = time.process_time() - cpu
-        print(
-            f"mirror extend {args.n} entries in batches of {args.batch}: {mirrored:.2f} s = "
-            f"{args.n / mirrored:,.0f} entries/s (process CPU {cpu_mirror:.2f} s, reading the "
-            f"pod's rows included); hold_checkpoint {held * 1000:.1f} ms; load {load()}"
-        )
-        print(f"mirror / append: {appended / mirrored:.2f} x")
+    ratios = []
+    for r in range(args.rounds):
+        print(f"round {r + 1}:")
+        appended, mirrored = one_round(args.pg, args.n, args.batch, args.append_batch)
+        ratios.append(appended / mirrored)
+        print(f"  mirror / append: {ratios[-1]:.2f} x")
+    print(f"mirror / append, median of {args.rounds}: {statistics.median(ratios):.2f} x")
 
 
 if __name__ == "__main__":
