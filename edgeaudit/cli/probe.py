@@ -133,11 +133,11 @@ def write_systemd(args: argparse.Namespace, config: WorkspaceConfig) -> int:
 def _runs_here(policies: Any, plan: Any) -> bool:
     from edgeaudit.errors import EdgeauditError
     from edgeaudit.probe.plan import expand
-    from edgeaudit.probe.run import check_vantage
+    from edgeaudit.probe.run import check_vantages
 
-    try:
+    try:  # every family the plan probes (a dual-stack plan sends from both)
         probes = expand(plan, policies.inventory, policies.matrix)
-        check_vantage(plan, policies.inventory, probes[0].address)
+        check_vantages(plan, policies.inventory, probes)
     except EdgeauditError:
         return False
     return True

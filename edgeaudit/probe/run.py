@@ -16,6 +16,7 @@ from edgeaudit.collect.model import Event
 from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import IsolationMatrix, load_isolation
 from edgeaudit.probe.engine import ENGINE, Engine, Params, ProbeError
+from edgeaudit.probe.model import Probe
 from edgeaudit.probe.plan import Plan, expand, load_plan_set
 from edgeaudit.probe.records import RunInfo, run_events, summary
 from edgeaudit.probe.reference import Seen, parse_time
@@ -128,6 +129,13 @@ def check_vantage(plan: Plan, inventory: Inventory, towards: str) -> None:
         )
 
 
+def check_vantages(plan: Plan, inventory: Inventory, probes: Iterable[Probe]) -> None:
+    """:func:`check_vantage` once per address family probed: a dual-stack plan sends from an
+    address of each family, and each must lie in the vantage segment."""
+    for towards in {ipaddress.ip_address(p.address).version: p.address for p in probes}.values():
+        check_vantage(plan, inventory, towards)
+
+
 def run_plan(
     policies: Policies,
     name: str,
@@ -141,9 +149,7 @@ def run_plan(
     check_trigger(trigger)
     inv, matrix = policies.inventory, policies.matrix
     probes = expand(plan, inv, matrix)
-    # one check per address family probed (a dual-stack plan sends from both)
-    for towards in {ipaddress.ip_address(p.address).version: p.address for p in probes}.values():
-        check_vantage(plan, inv, towards)
+    check_vantages(plan, inv, probes)
     engine = Engine(prefixes(inv))
     params = Params(
         rate=plan.rate, tries=plan.tries, timeout=plan.timeout, community=plan.snmp_community()

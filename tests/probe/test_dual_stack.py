@@ -185,3 +185,27 @@ def test_a_leak_over_ipv6_with_ipv4_blocked_is_a_leak(
     assert report["controls_ok"] is True
     assert done.returncode == 1  # a denied path reachable over either family
     assert all(r["violation"] is False for k, r in results.items() if k[0] != "2001:db8:2::20")
+
+
+def test_schedule_picks_a_dual_stack_plan_only_where_both_families_send_from_its_vantage(
+    dual: Topology, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A host in the vantage segment over IPv4 but without IPv6 there cannot run the plan
+    (its IPv6 probes would leave from elsewhere): ``probe schedule`` does not pick it (it was
+    picked on its first probe's family, IPv4, and then failed when due)."""
+    dual.host("w", "v", "198.18.1.11/24")  # IPv4 in seg-v, no IPv6 address at all
+    root = tmp_path_factory.mktemp("wsdualsched")
+    init_workspace(root)
+    plans = root / "probes.yaml"
+    plans.write_text(
+        (DUAL / "probes.yaml").read_text().replace("    rate:", '    cron: "* * * * *"\n    rate:')
+    )
+    ws = DualWorkspace(root, dual)
+    done = ws.probe("w", "schedule", "--max-runs", "1", plans=plans, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert "no scheduled plan has its vantage segment here" in done.stderr
+    # named explicitly, the plan refuses to run from there, naming the family that fails
+    done = ws.probe("w", "run", "--plan", "dual", plans=plans, timeout=30)
+    assert done.returncode == 2
+    assert "2001:db8:" in done.stderr, done.stderr
+    assert "no route" in done.stderr
