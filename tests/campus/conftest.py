@@ -7,7 +7,9 @@
   reached over a link of that pod (:mod:`tests.campus.proxy`) a test can cut;
 * ``served``: an ``edgeaudit serve`` process per pod, reached over its own link;
 * ``central_pg``: the central workspace on a fresh PostgreSQL database, dropped afterwards
-  (skips without a server, fails under CI=true, as the other PostgreSQL tests).
+  (skips without a server, fails under CI=true, as the other PostgreSQL tests);
+* ``mirrored``: the central workspace has added the three pods (``edgeaudit mirror add`` with an
+  auditor token of each pod) and synced them once.
 
 The tests share the campus and change it (pod-b goes offline, pod-c's history is rewritten),
 each on its own pod, so they can run in any order.
@@ -21,12 +23,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from edgeaudit.workspace import config as cfg
-from tests.campus.parts import REPO, Pod, Served, Witness, make_pod, ok_json
+from tests.campus.parts import REPO, Pod, Served, Witness, make_pod, ok_json, run_json
 from tests.conftest import _admin_connect
 
 PODS = ("pod-a", "pod-b", "pod-c")
@@ -119,3 +122,39 @@ def central_pg(campus: Campus, pg_server: str) -> Iterator[Path]:
     finally:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
         conn.close()  # type: ignore[attr-defined]
+
+
+@dataclass
+class Mirror:
+    """The central workspace mirroring the three pods, each over its serve's link."""
+
+    ws: Path
+    served: dict[str, Served]
+
+    @property
+    def args(self) -> tuple[str, str]:
+        return ("-w", str(self.ws))
+
+    def sync(self, *argv: str) -> tuple[int, dict[str, Any]]:
+        """``mirror sync`` (no rate limit); exit code and JSON, each pod's result by name."""
+        code, data = run_json(*self.args, "mirror", "sync", *argv, "--rate", "0")
+        results = {r["origin"].rsplit("/", 1)[1]: r for r in data.get("mirrors", [])}
+        return code, {"exit_code": data.get("exit_code"), "raw": data, **results}
+
+
+@pytest.fixture(scope="session")
+def mirrored(campus: Campus, served: dict[str, Served], central_pg: Path) -> Iterator[Mirror]:
+    """The central PostgreSQL workspace has added the three pods and synced them once."""
+    mirror = Mirror(central_pg, served)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, s in served.items():
+            var = f"CAMPUS_TOKEN_{name.upper().replace('-', '_')}"
+            mp.setenv(var, s.token("auditor"))
+            key = campus.pods[name].vkey()
+            ok_json(*mirror.args, "mirror", "add", s.url, "--key", key, "--token-env", var)
+        code, data = mirror.sync()
+        assert code == 0, data
+        for name, pod in campus.pods.items():
+            assert data[name]["status"] == "synced", data
+            assert data[name]["held_size"] == pod.signed_size()
+        yield mirror

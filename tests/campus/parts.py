@@ -93,6 +93,9 @@ class Pod:
     def size(self) -> int:
         return int(ok_json(*self.ws, "status")["entries"])
 
+    def signed_size(self) -> int:
+        return int(ok_json(*self.ws, "checkpoint", "show")["tree_size"])
+
     def checkpoint(self) -> tuple[int, dict[str, Any]]:
         return run_json(*self.ws, "checkpoint")
 
@@ -233,14 +236,23 @@ def signers(note: str) -> list[str]:
     return [line.split(" ")[1] for line in sigs.splitlines() if line.startswith("\u2014 ")]
 
 
-def rewrite_history(pod: Pod, path: Path) -> Pod:
+def rewrite_history(pod: Pod, path: Path, ask_witnesses: bool = True) -> Pod:
     """The operator rewrites ``pod``'s history with its own key: a new, empty store for the
     same origin in a new workspace at ``path``, holding the pod's log key and configuration
-    (witnesses included) but not the signer's record of what it signed before."""
+    (its ``[[witness]]`` tables unless not ``ask_witnesses``) but not the signer's record of
+    what it signed before."""
     ok_json("-w", str(path), "init", "--site", pod.name, "--origin", pod.origin)
     shutil.copyfile(pod.path / "keys" / "log.key", path / "keys" / "log.key")
-    shutil.copyfile(pod.path / "edgeaudit.toml", path / "edgeaudit.toml")
+    toml = (pod.path / "edgeaudit.toml").read_text()
+    if not ask_witnesses:
+        toml = toml.split("\n[[witness]]\n", 1)[0]
+    (path / "edgeaudit.toml").write_text(toml)
     shutil.copytree(pod.path / "policies", path / "policies")
+    token_key = pod.path / "keys" / "token.key"  # the pod's API tokens stay valid
+    if token_key.exists():
+        copy = path / "keys" / "token.key"
+        copy.touch(mode=0o600)
+        shutil.copyfile(token_key, copy)
     forged = Pod(pod.name, pod.origin, path, counter=10_000, links=pod.links)
     assert forged.vkey() == pod.vkey()
     return forged

@@ -11,14 +11,16 @@ test can read the HTTP requests that crossed it. It can be cut in the ways a WAN
 * ``lose_answers(after=k)``: the next ``k`` requests are answered, then requests still reach
   the server but its answers are dropped and the client's connection is closed (the server
   acted, the client never learns it);
-* ``cut_after(n)``: answers flow until ``n`` bytes went to clients in all, then the connection
-  is closed mid-answer and the link goes down.
+* ``cut_after(n, reset=...)``: answers flow until ``n`` bytes went to clients in all, then the
+  connection is closed mid-answer (an orderly close, FIN, or with ``reset`` an RST as a
+  middlebox or a rebooted router sends) and the link goes down.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from dataclasses import dataclass
 
@@ -36,6 +38,7 @@ class Link:
         self._lock = threading.Lock()
         self._mode = "relay"
         self._budget: int | None = None  # bytes to clients before a cut
+        self._reset = False  # the cut sends an RST instead of a FIN
         self._answered_until = 0  # lose-answers: answers to requests past this count are lost
         self.to_clients = 0  # bytes relayed to clients since the link was made
         self._sent: list[bytearray] = []  # per connection: what the client sent
@@ -83,10 +86,11 @@ class Link:
             self._mode = "lose-answers"
             self._answered_until = self._count() + after
 
-    def cut_after(self, n: int) -> None:
+    def cut_after(self, n: int, reset: bool = False) -> None:
         """Relay ``n`` more bytes to clients, then cut the connection and go down."""
         with self._lock:
             self._budget = n
+            self._reset = reset
 
     def close(self) -> None:
         self.down()
@@ -182,11 +186,11 @@ class Link:
                 _close(client)
                 _close(server)
                 return
-            cut = False
+            cut = reset = False
             with self._lock:
                 if self._budget is not None:
                     if len(data) >= self._budget:
-                        data, cut = data[: self._budget], True
+                        data, cut, reset = data[: self._budget], True, self._reset
                         self._budget = None
                     else:
                         self._budget -= len(data)
@@ -197,7 +201,13 @@ class Link:
                 _close(server)
                 return
             if cut:
-                _close(client)
+                if reset:  # linger 0: the close sends an RST (SHUT_RD wakes the other pump)
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    with contextlib.suppress(OSError):
+                        client.shutdown(socket.SHUT_RD)
+                    client.close()
+                else:
+                    _close(client)
                 _close(server)
                 self.down()
                 return

@@ -29,7 +29,7 @@ def _refused_by_both(forged: Pod, size: int) -> str:
 def test_a_history_rewritten_with_the_pods_key_is_refused(campus: Campus, tmp_path: Path) -> None:
     pod = campus.pods["pod-c"]
     w1, w2 = campus.witnesses
-    size = pod.size()
+    size = pod.signed_size()
     honest = {w.label: w.latest(pod.origin)[1] for w in (w1, w2)}
     for note in honest.values():
         assert note_size(note) == size
