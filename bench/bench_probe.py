@@ -15,7 +15,8 @@ The engine runs with its bytecode cached, as an installed package's is (pip comp
 install time): a shell with ``PYTHONDONTWRITEBYTECODE`` set would make every start compile the
 modules again (``--compile-each-start`` measures that). ``--base DIR`` also runs, alternating
 in the same rounds, the engine of another tree (a directory holding an ``edgeaudit`` package,
-e.g. ``git archive HEAD~3 edgeaudit | tar -x -C DIR``), for a before/after at equal load.
+e.g. ``git archive HEAD~3 edgeaudit | tar -x -C DIR``), for a before/after at equal load;
+``--head DIR`` runs such a tree instead of the checkout.
 
 ``--cli N`` also times the real command, ``edgeaudit probe run`` of a plan with the same 1000
 TCP ports (plus the matrix's built-in management ports, so 1002 TCP and 2 UDP probes) in a new
@@ -151,6 +152,7 @@ def main() -> None:
     p.add_argument("--skip-full", action="store_true", help="skip the 65 535-port sweep")
     p.add_argument("--cli", type=int, default=0, metavar="N", help="time probe run N times")
     p.add_argument("--base", metavar="DIR", help="also run the engine of the tree in DIR")
+    p.add_argument("--head", metavar="DIR", help="run this tree, not the checkout's")
     p.add_argument(
         "--compile-each-start",
         action="store_true",
@@ -170,7 +172,7 @@ def main() -> None:
         os.environ["PYTHONPYCACHEPREFIX"] = cache
     t = build()
     try:
-        for path in (args.base, None):  # warm-up: the bytecode cache, the page cache
+        for path in (args.base, args.head):  # warm-up: the bytecode cache, the page cache
             with tree(path):
                 ours(t, 1, 1000, 10_000)
         ours_wall, ours_engine, nmap_wall = [], [], []
@@ -184,7 +186,8 @@ def main() -> None:
                 base_engine.append(r["engine_s"])
                 base_import.append(r["import_s"])
                 base_verdicts = r["verdicts"]
-            w, r = ours(t, 1, 1000, 10_000)
+            with tree(args.head):
+                w, r = ours(t, 1, 1000, 10_000)
             ours_wall.append(w)
             ours_engine.append(r["engine_s"])
             ours_import.append(r["import_s"])
@@ -222,9 +225,10 @@ def main() -> None:
             f"engine/nmap {med(ours_engine) / med(nmap_wall):.2f} (target <= 1.2, issue 17)"
         )
         if args.cli:
-            cli(t, args.cli)
+            cli(t, args.cli, [args.base, args.head] if args.base else [args.head])
         if not args.skip_full:
-            w, r = ours(t, 1, 65535, 10_000)
+            with tree(args.head):
+                w, r = ours(t, 1, 65535, 10_000)
             nw, nv = nmap(t, "1-65535", 10_000)
             same = "identical" if nv == r["verdicts"] else "DIFFERENT"
             print(
@@ -259,41 +263,54 @@ PLANS = """plans:
 """
 
 
-def cli(t: Topology, rounds: int) -> None:
-    """``edgeaudit probe run`` itself: whole process vs the engine's part of it."""
+def cli(t: Topology, rounds: int, trees: list[str | None]) -> None:
+    """``edgeaudit probe run`` itself: whole process vs the engine's part of it, for each tree
+    (None: the checkout), alternating."""
+    here = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="bench-probe-cli-") as tmp:
         d = Path(tmp)
-        for name, text in (
-            ("inventory.yaml", INVENTORY),
-            ("isolation.yaml", ISOLATION),
-            ("probes.yaml", PLANS),
-        ):
-            (d / name).write_text(text, encoding="utf-8")
-        ws = d / "ws"
-        init = [sys.executable, "-m", "edgeaudit.cli.main", "--workspace", str(ws)]
-        done = subprocess.run([*init, "init", "--site", "bench"], capture_output=True, check=False)
-        if done.returncode:
-            raise RuntimeError(done.stderr)
-        argv = [*init, "--json", "probe", "run", "--plan", "bench"]
-        argv += [f"--{n}={d / n}.yaml" for n in ("inventory", "isolation")]
-        argv += [f"--plans={d / 'probes.yaml'}"]
-        walls, engines, probes = [], [], 0
-        for _ in range(rounds + 1):  # the first run warms the caches up
-            start = time.perf_counter()
-            done = t.exec("v", *argv, timeout=300)
-            wall = time.perf_counter() - start
-            if done.returncode not in (0, 1, 3):
+        os.chdir(d)  # ``-m`` puts the working directory first on sys.path: not the checkout
+        try:
+            for name, text in (
+                ("inventory.yaml", INVENTORY),
+                ("isolation.yaml", ISOLATION),
+                ("probes.yaml", PLANS),
+            ):
+                (d / name).write_text(text, encoding="utf-8")
+            ws = d / "ws"
+            init = [sys.executable, "-m", "edgeaudit.cli.main", "--workspace", str(ws)]
+            done = subprocess.run([*init, "init", "--site", "bench"], capture_output=True)
+            if done.returncode:
                 raise RuntimeError(done.stderr)
-            r = json.loads(done.stdout)
-            walls.append(wall)
-            engines.append(seconds(r["finished"]) - seconds(r["started"]))
-            probes = r["params"]["probes"]
-        med = statistics.median
+            argv = [*init, "--json", "probe", "run", "--plan", "bench"]
+            argv += [f"--{n}={d / n}.yaml" for n in ("inventory", "isolation")]
+            argv += [f"--plans={d / 'probes.yaml'}"]
+            walls: dict[str | None, list[float]] = {p: [] for p in trees}
+            engines: dict[str | None, list[float]] = {p: [] for p in trees}
+            probes = 0
+            for i in range(rounds + 1):  # the first round warms the caches up
+                for path in trees:
+                    with tree(path):
+                        start = time.perf_counter()
+                        done = t.exec("v", *argv, timeout=300)
+                        wall = time.perf_counter() - start
+                    if done.returncode not in (0, 1, 3):
+                        raise RuntimeError(done.stderr)
+                    r = json.loads(done.stdout)
+                    if i:
+                        walls[path].append(wall)
+                        engines[path].append(seconds(r["finished"]) - seconds(r["started"]))
+                    probes = r["params"]["probes"]
+        finally:
+            os.chdir(here)
+    med = statistics.median
+    for path in trees:
+        w, e = walls[path], engines[path]
         print(
-            f"edgeaudit probe run ({probes} probes, SQLite workspace) x {rounds}: process wall "
-            f"median {med(walls[1:]):.3f} s (min {min(walls[1:]):.3f}, max "
-            f"{max(walls[1:]):.3f}); the engine's run median {med(engines[1:]):.3f} s; the rest "
-            f"(start-up, policy files, store, records) {med(walls[1:]) - med(engines[1:]):.3f} s"
+            f"edgeaudit probe run ({probes} probes, SQLite workspace), {path or 'checkout'}, "
+            f"x {rounds}: process wall median {med(w):.3f} s (min {min(w):.3f}, max "
+            f"{max(w):.3f}); the engine's run median {med(e):.3f} s; the rest (start-up, policy "
+            f"files, store, records) {med(w) - med(e):.3f} s"
         )
 
 
