@@ -171,21 +171,26 @@ class Served(Process):
     """``edgeaudit serve`` of a pod's workspace on a fixed loopback port, reached (by the
     mirror) over its WAN link, whose address is the service's public URL."""
 
-    def __init__(self, pod: Pod) -> None:
+    def __init__(self, pod: Pod, link: Link | None = None) -> None:
         self.pod = pod
         self.port = free_port()
-        self.link = Link(self.port)
+        self.link = link or Link(self.port)
         self.url = self.link.url
         argv = [*pod.ws, "serve", "--port", str(self.port), "--no-pdf", "--rate", "0"]
         argv += ["--public-url", self.url]
-        super().__init__(argv, pod.path.parent / f"{pod.name}.serve.log")
+        super().__init__(argv, pod.path.parent / f"{pod.path.name}.serve.log")
 
-    def restart(self, path: Path) -> None:
-        """Serve the workspace at ``path`` instead, on the same port."""
-        self.stop()
-        self.argv[1] = str(path)
-        self.start()
-        self.wait_for(f"{self.url}/checkpoint", time.monotonic() + 30)
+    def impostor(self, pod: Pod) -> Served:
+        """Another ``serve`` of ``pod`` (e.g. a rewritten history) at this one's public
+        address: the link leads to it until :meth:`restore`."""
+        other = Served(pod, self.link)
+        other.start()
+        other.wait_for(f"http://127.0.0.1:{other.port}/checkpoint", time.monotonic() + 60)
+        self.link.upstream = ("127.0.0.1", other.port)
+        return other
+
+    def restore(self) -> None:
+        self.link.upstream = ("127.0.0.1", self.port)
 
     def token(self, role: str = "auditor") -> str:
         """A bearer token for entry bundles (issued in the pod's workspace)."""

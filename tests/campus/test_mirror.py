@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.campus.conftest import Campus, Mirror
 from tests.campus.parts import Pod, ok_json, rewrite_history, run, run_json
 
@@ -100,7 +102,7 @@ def test_an_unreachable_pod_does_not_hold_up_the_others(campus: Campus, mirrored
 
 
 def test_a_rewritten_pod_is_refused_and_the_fork_proof_kept(
-    campus: Campus, mirrored: Mirror, tmp_path: Path
+    campus: Campus, mirrored: Mirror, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     pod = campus.pods["pod-c"]
     served = mirrored.served["pod-c"]
@@ -118,7 +120,9 @@ def test_a_rewritten_pod_is_refused_and_the_fork_proof_kept(
     assert code == 0, data
     forged_note = str(data["note"])
     assert forged_note.split("\n")[2] != honest.split("\n")[2]
-    served.restart(forged.path)
+    impostor = served.impostor(forged)
+    request.addfinalizer(impostor.stop)
+    request.addfinalizer(served.restore)
 
     code, result = mirrored.sync()
     assert code == 1, str(result)  # a fork: exit 1, whatever the other pods did
@@ -151,3 +155,17 @@ def test_a_rewritten_pod_is_refused_and_the_fork_proof_kept(
     assert code == 0, out
     status = ok_json(*mirrored.args, "status")
     assert "mirror.fork" in json.dumps(status)
+
+    # settled: the pod serves its honest history again and the operator moves the proof to
+    # forks/resolved/ (as the message says); the origin syncs again, up to date
+    served.restore()
+    impostor.stop()
+    code, result = mirrored.sync(pod.origin)
+    assert code == 1, str(result)  # still stopped while the proof is there
+    resolved = proof.parent / "resolved"
+    resolved.mkdir(exist_ok=True)
+    proof.rename(resolved / proof.name)
+    code, result = mirrored.sync()
+    assert code == 0, str(result)
+    assert result["pod-c"]["status"] == "up-to-date", str(result["pod-c"])
+    assert result["pod-c"]["held_size"] == held

@@ -17,7 +17,7 @@ def test_an_offline_pod_keeps_signing_and_is_cosigned_when_it_reconnects(campus:
     w1, w2 = campus.witnesses
     both, one = campus.policy("2"), campus.policy("1")
     start = pod.signed_size()
-    for w in (w1, w2):  # the campus fixture had both cosign pod-b's first checkpoint
+    for w in (w1, w2):  # both cosigned pod-b's latest checkpoint (the campus fixture's)
         status, note = w.latest(pod.origin)
         assert status == 200
         assert note_size(note) == start
@@ -55,7 +55,7 @@ def test_an_offline_pod_keeps_signing_and_is_cosigned_when_it_reconnects(campus:
     assert "w1: no cosignature" in out
     assert "w2: no cosignature" in out
     assert "timed out" in out
-    assert took < 10, took  # the configured timeout, not a hang
+    assert took < 20, took  # the configured timeout (2 s), not a hang
     # the verifier's policy (2 of 2, or even 1 of 2) fails for the newest checkpoint
     for policy in (both, one):
         code, out = run(*pod.ws, "verify", "--witness-policy", str(policy))
