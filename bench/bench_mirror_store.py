@@ -60,6 +60,25 @@ def scratch_database(server: str, suffix: str) -> Iterator[str]:
         admin.close()
 
 
+def server_cpu(url: str) -> float:
+    """CPU seconds (user + system) of the PostgreSQL backends serving the database of ``url``
+    so far (their process titles name it; a local server only, else 0)."""
+    name = make_url(url).database or ""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            title = (proc / "cmdline").read_bytes()
+            if b"postgres" not in title or f" {name} ".encode() not in title:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -111,18 +130,22 @@ def one_round(server: str, n: int, batch: int, append_batch: int) -> tuple[float
         Store.open(pod_url, upgrade=True) as pod,
         Store.open(central_url, upgrade=True) as central,
     ):
-        cpu = time.process_time()
+        cpu, server = time.process_time(), server_cpu(pod_url)
         appended = bench_append(pod, n, append_batch)
         cpu_append = time.process_time() - cpu
+        server = server_cpu(pod_url) - server
         print(
             f"  append {n} events in batches of {append_batch}: {appended:.2f} s = "
-            f"{n / appended:,.0f} events/s (process CPU {cpu_append:.2f} s); load {load()}"
+            f"{n / appended:,.0f} events/s (process CPU {cpu_append:.2f} s, its PostgreSQL "
+            f"backend {server:.2f} s); load {load()}"
         )
+        server = server_cpu(central_url)
         mirrored, cpu_mirror, held = bench_mirror(pod, central, n, batch)
+        server = server_cpu(central_url) - server
         print(
             f"  mirror extend {n} entries in batches of {batch}: {mirrored:.2f} s = "
-            f"{n / mirrored:,.0f} entries/s (process CPU {cpu_mirror:.2f} s); "
-            f"hold_checkpoint {held * 1000:.1f} ms; load {load()}"
+            f"{n / mirrored:,.0f} entries/s (process CPU {cpu_mirror:.2f} s, its PostgreSQL "
+            f"backend {server:.2f} s); hold_checkpoint {held * 1000:.1f} ms; load {load()}"
         )
     return appended, mirrored
 
