@@ -154,8 +154,16 @@ class PodClient:
             try:
                 conn.request("GET", target, headers=headers)
                 response = conn.getresponse()
-                data = response.read(limit + 1)
-                if response.length:  # a body over the limit: drop the connection
+                if response.length is None and not response.chunked:
+                    # a body delimited by the end of the connection cannot tell a cut from
+                    # the end (nor can headers cut before their Content-Length): refused
+                    raise http.client.IncompleteRead(b"")
+                if response.length is not None and response.length > limit:
+                    self.close()
+                    raise PodRefused(f"{self.url}{target}: body over {limit} bytes", 200)
+                # with a Content-Length, a body cut short raises IncompleteRead
+                data = response.read() if response.length is not None else response.read(limit + 1)
+                if len(data) > limit:  # chunked and over the limit: drop the connection
                     self.close()
                 self.requests += 1
                 self.bytes += len(data)

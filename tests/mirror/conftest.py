@@ -116,7 +116,25 @@ class Pod:
             with log.reader() as reader:
                 return cp.tree_size, reader.entry_bodies(0, cp.tree_size)
 
+    def rewritten(self, name: str, count: int) -> Pod:
+        """Another server of this pod's log rewritten with its own key: the workspace copied
+        (key, tokens) without its store or the signer's memory of what it signed, a new store
+        with other entries, signed, served. The new pod."""
+        from edgeaudit.workspace.state import SEEN_NAME
+
+        config = self.config
+        skip = {"evidence", config.state_file.name, SEEN_NAME}
+        other = Pod(self.root, name)
+        shutil.copytree(self.ws, other.ws, ignore=lambda _d, names: skip & set(names))
+        (other.ws / "evidence").mkdir()
+        with Store.open(other.config.db_url, upgrade=True) as store:
+            store.log(config.origin, create=True)
+        other.append(count, tag=f"{self.name}-rewritten")
+        other.start()
+        return other
+
     def token(self) -> str:
+        """An auditor token of the pod, issued with ``edgeaudit token issue``."""
         code, out, err = run("--workspace", str(self.ws), "token", "issue", "--role", "auditor")
         assert code == 0, err
         return out.strip().splitlines()[-1].split()[-1]
@@ -150,23 +168,38 @@ class Pod:
             self.proc = None
 
 
+@dataclass(frozen=True)
+class Campus:
+    """Two pods served for the whole session (tests read their current signed state)."""
+
+    one: Pod
+    two: Pod
+
+
+@pytest.fixture(scope="session")
+def campus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campus]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(cfg.ENV_WORKSPACE, raising=False)
+        mp.delenv(cfg.ENV_DB_URL, raising=False)
+        root = tmp_path_factory.mktemp("mirror-pods")
+        one, two = Pod(root, "pod-one").init(), Pod(root, "pod-two").init()
+        one.append(1500)
+        two.append(300)
+    started: list[Pod] = []
+    try:
+        for pod in (one, two):
+            pod.start()
+            started.append(pod)
+        yield Campus(one, two)
+    finally:
+        for pod in started:
+            pod.stop()
+
+
 @pytest.fixture
-def pods(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Pod]]:
-    """Factory-ish: a list the test fills with :func:`make_pod`; every pod is stopped after."""
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(cfg.ENV_WORKSPACE, raising=False)
     monkeypatch.delenv(cfg.ENV_DB_URL, raising=False)
-    started: list[Pod] = []
-    yield started
-    for pod in started:
-        pod.stop()
-
-
-def make_pod(pods: list[Pod], root: Path, name: str, entries: int) -> Pod:
-    pod = Pod(root, name).init()
-    pods.append(pod)
-    pod.append(entries)
-    pod.start()
-    return pod
 
 
 def central(root: Path, db: str | None = None) -> Path:
@@ -224,6 +257,7 @@ class Proxy:
     def _pipe(self, client: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.target))
         tail = b""
+        host = f"Host: 127.0.0.1:{self.port}".encode()
         keep = max((len(old) for old, _ in self.replace), default=1) - 1
         try:
             while True:
@@ -235,7 +269,8 @@ class Proxy:
                     data = sock.recv(65536)
                     if not data:
                         return
-                    if sock is client:
+                    if sock is client:  # the pod answers only its own Host
+                        data = data.replace(host, f"Host: 127.0.0.1:{self.target}".encode())
                         if self.plain:
                             data = data.replace(b"Accept-Encoding: gzip", b"Accept-Encoding: none")
                         upstream.sendall(data)

@@ -1,5 +1,6 @@
 """``mirror add / sync / list`` against real ``serve`` processes: two pods, a central store on
-SQLite and on PostgreSQL; idempotent passes, catching up, an offline pod coming back."""
+SQLite and on PostgreSQL; idempotent passes, catching up, an offline pod coming back, a wrong
+key."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from edgeaudit.note.signer import generate
 from edgeaudit.workspace import config as cfg
-from tests.mirror.conftest import Pod, central, make_pod, mirrored
+from tests.mirror.conftest import Campus, Pod, central, free_port, mirrored
 from tests.pack.helpers import run
 
 
@@ -39,74 +40,90 @@ def same(ws: Path, pod: Pod) -> int:
     return size
 
 
+@pytest.mark.usefixtures("clean_env")
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_sync_catch_up_and_offline_pod(
+def test_sync_again_and_catch_up(
     db: str,
-    pods: list[Pod],
+    campus: Campus,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
     url = request.getfixturevalue("pg_url") if db == "postgresql" else None
-    pod1 = make_pod(pods, tmp_path, "pod-one", 700)
-    pod2 = make_pod(pods, tmp_path, "pod-two", 300)
+    one, two = campus.one, campus.two
     ws = central(tmp_path, url)
-    add(ws, pod1, monkeypatch)
-    add(ws, pod2, monkeypatch)
+    add(ws, one, monkeypatch)
+    add(ws, two, monkeypatch)
 
     code, got, err = sync(ws)
     assert code == 0, got
     assert {m["status"] for m in got.values()} == {"synced"}
-    assert same(ws, pod1) == 700
-    assert same(ws, pod2) == 300
+    first = same(ws, one)
+    same(ws, two)
     assert "entries" in err  # progress on stderr
 
     code, got, _ = sync(ws)  # idempotent: nothing new
     assert code == 0
     assert [(m["status"], m["stored"]) for m in got.values()] == [("up-to-date", 0)] * 2
-    same(ws, pod1)
+    same(ws, one)
 
-    pod1.append(900)  # more, plus the access.read entries of the bundles it served
-    code, got, _ = sync(ws, pod1.config.origin)
+    one.append(400)  # more, plus the access.read entries of the bundles it served
+    code, got, _ = sync(ws, one.config.origin)
     assert code == 0
-    assert list(got) == [pod1.config.origin]
-    assert got[pod1.config.origin]["stored"] == same(ws, pod1) - 700, got
+    assert list(got) == [one.config.origin]
+    assert got[one.config.origin]["stored"] == same(ws, one) - first
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_an_offline_pod_is_caught_up_in_one_pass(
+    campus: Campus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two = campus.one, campus.two
+    ws = central(tmp_path)
+    add(ws, one, monkeypatch)
+    add(ws, two, monkeypatch)
+    assert sync(ws)[0] == 0
+    before = same(ws, two)
 
     # pod two goes offline and keeps collecting and signing; pod one still syncs
-    pod2.stop()
-    far = pod2.append(3000)
-    pod1.append(10)
-    code, got, err = sync(ws)
+    two.stop()
+    try:
+        far = two.append(3000)
+        one.append(10)
+        code, got, _ = sync(ws)
+    finally:
+        two.start()
     assert code == 3, got  # partial: one pod unreachable
-    assert got[pod2.config.origin]["status"] == "unreachable"
-    assert got[pod1.config.origin]["status"] == "synced"
-    same(ws, pod1)
+    assert got[two.config.origin]["status"] == "unreachable"
+    assert "resumes" in str(got[two.config.origin]["message"])
+    assert got[one.config.origin]["status"] == "synced"
+    same(ws, one)
     # back, far ahead: caught up in one pass, checked against the held checkpoint once
-    pod2.start()
     code, got, _ = sync(ws, "--rate", "0")
     assert code == 0, got
-    assert got[pod2.config.origin]["stored"] == far - 300
-    assert same(ws, pod2) == far
+    assert got[two.config.origin]["stored"] == far - before
+    assert same(ws, two) == far
 
     code, out, _ = run("--workspace", str(ws), "--json", "mirror", "list")
     assert code == 0
     listed = {m["origin"]: m for m in json.loads(out)["mirrors"]}
-    assert listed[pod2.config.origin]["held_size"] == far
-    assert listed[pod2.config.origin]["fetched_size"] == far
-    assert listed[pod2.config.origin]["fork"] is False
+    assert listed[two.config.origin]["held_size"] == far
+    assert listed[two.config.origin]["fetched_size"] == far
+    assert listed[two.config.origin]["fork"] is False
     code, out, _ = run("--workspace", str(ws), "mirror", "list")
     assert f"held {far:,}" in out
 
 
-def test_add_refuses_a_wrong_key(pods: list[Pod], tmp_path: Path) -> None:
-    pod = make_pod(pods, tmp_path, "pod-k", 20)
+@pytest.mark.usefixtures("clean_env")
+def test_add_refuses_a_wrong_key(campus: Campus, tmp_path: Path) -> None:
+    pod = campus.one
     ws = central(tmp_path)
     before = (ws / cfg.CONFIG_NAME).read_bytes()
     wrong = generate(pod.config.origin).verifier_key  # same name, another key
     code, _, err = run("--workspace", str(ws), "mirror", "add", pod.url, "--key", wrong)
     assert code == 1, err
     assert "no signature from a trusted key" in err
-    dead = f"http://127.0.0.1:{pod.port + 1 if pod.port < 65535 else 1}"
+    dead = f"http://127.0.0.1:{free_port()}"
     code, _, err = run(
         "--workspace", str(ws), "mirror", "add", dead, "--key", pod.config.verifier_key
     )
