@@ -75,7 +75,7 @@ def campus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campus]:
                 w.start()
             deadline = time.monotonic() + 30
             for w in witnesses:
-                w.wait_for(f"{w.url}/", deadline)  # a 404 is an answer
+                w.wait_ready(deadline)
             for pod in pods.values():
                 pod.list_witnesses(witnesses)
                 code, data = pod.checkpoint()
@@ -143,7 +143,7 @@ class Mirror:
 
 
 @pytest.fixture(scope="session")
-def mirrored(campus: Campus, served: dict[str, Served], central_pg: Path) -> Iterator[Mirror]:
+def mirrored(campus: Campus, central_pg: Path, served: dict[str, Served]) -> Iterator[Mirror]:
     """The central PostgreSQL workspace has added the three pods and synced them once."""
     mirror = Mirror(central_pg, served)
     with pytest.MonkeyPatch.context() as mp:

@@ -209,10 +209,23 @@ class Witness(Process):
         for pod in pods:
             argv += ["--log", pod.vkey()]
         self.vkey = str(ok_json(*argv)["verifier_key"])
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        serve = ["witness", "serve", "--config", str(self.config), "--port", str(self.port)]
+        self.port = 0
+        self.url = ""
+        serve = ["witness", "serve", "--config", str(self.config), "--port", "0"]
         super().__init__(serve, self.dir / "serve.log")
+
+    def wait_ready(self, deadline: float) -> None:
+        """Wait for the line naming the port it bound (``--port 0``: no port to race for)."""
+        while True:
+            first, newline, _ = self.log.read_text().partition("\n")
+            if newline and first.startswith("witness ") and " on http://" in first:
+                self.url = first.rsplit(" ", 1)[1]
+                self.port = int(self.url.rsplit(":", 1)[1])
+                return
+            assert self.proc is not None
+            assert self.proc.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, f"witness {self.label} did not start"
+            time.sleep(0.05)
 
     def latest(self, origin: str) -> tuple[int, str]:
         """What the witness answers monitors for ``origin``: (status, cosigned note)."""

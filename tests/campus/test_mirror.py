@@ -14,6 +14,8 @@ import pytest
 from tests.campus.conftest import Campus, Mirror
 from tests.campus.parts import Pod, ok_json, rewrite_history, run, run_json
 
+pytestmark = pytest.mark.postgres  # the central store is PostgreSQL
+
 BULK = 2300  # 9 entry bundles of 256 and a partial one
 CUT_AFTER = 40_000  # bytes: the checkpoint, the hash tiles and a few bundles, never all
 
