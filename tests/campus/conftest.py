@@ -11,8 +11,9 @@
 * ``mirrored``: the central workspace has added the three pods (``edgeaudit mirror add`` with an
   auditor token of each pod) and synced them once.
 
-The tests share the campus and change it (pod-b goes offline, pod-c's history is rewritten),
-each on its own pod, so they can run in any order.
+The tests share the campus and change it (pod-b goes offline, pod-c's history is rewritten
+beside it), and each leaves it as the others expect (links up, the honest services answering,
+a rewritten history in a workspace of its own), so they run in any order.
 """
 
 from __future__ import annotations
