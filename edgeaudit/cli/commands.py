@@ -120,7 +120,7 @@ def cmd_key(args: argparse.Namespace) -> int:
     vkey = config.verifier_key if choice.own else choice.verifier_key
     if vkey is None:
         raise ConfigError(f"log {choice.origin} is {choice.describe()}: no key is known for it")
-    _emit(args, {"origin": choice.origin, "verifier_key": vkey}, vkey)
+    _emit(args, {"verifier_key": vkey}, vkey)  # its name is the log's origin
     return 0
 
 
@@ -555,8 +555,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     config = _workspace(args)
     _refuse_write(args, config, f"probe {args.action}")
-    if args.action == "schedule" and args.systemd:
-        return probe.write_systemd(args, config)
+    if args.action == "schedule" and args.systemd and _choice(args, config).own:
+        return probe.write_systemd(args, config)  # units that run probes into the own log
     store, log = _open(config, args, writes=f"probe {args.action}")
     with store:
         if args.action == "schedule":

@@ -271,12 +271,18 @@ class LogChoice:
         return "neither this workspace's log nor a [[mirror]] of edgeaudit.toml"
 
 
-def choose_log(config: WorkspaceConfig, origin: str | None) -> LogChoice:
-    """``--log ORIGIN`` (None: the workspace's own log), resolved against ``edgeaudit.toml``;
-    whether the store holds it is checked when it is opened (:func:`open_log`)."""
+def choose_log(
+    config: WorkspaceConfig,
+    origin: str | None,
+    mirrors: tuple[MirrorSource, ...] | None = None,
+) -> LogChoice:
+    """``--log ORIGIN`` (None: the workspace's own log), resolved against ``edgeaudit.toml``
+    (``mirrors``: its ``[[mirror]]`` tables, read once by a caller resolving many); whether
+    the store holds it is checked when it is opened (:func:`open_log`)."""
     if origin is None or origin == config.origin:
         return LogChoice(config.origin, True)
-    mirror = next((m for m in load_mirrors(config) if m.origin == origin), None)
+    known = load_mirrors(config) if mirrors is None else mirrors
+    mirror = next((m for m in known if m.origin == origin), None)
     return LogChoice(origin, False, mirror)
 
 
@@ -325,7 +331,8 @@ def open_log(
 def _unknown_origin(
     config: WorkspaceConfig, store: Store, choice: LogChoice, held: list[str]
 ) -> str:
-    roles = {o: choose_log(config, o).role() for o in held}
+    mirrors = load_mirrors(config)
+    roles = {o: choose_log(config, o, mirrors).role() for o in held}
     listed = ", ".join(f"{o} ({roles[o]})" for o in held) or "none"
     text = f"the store {store.location} holds no log {choice.origin!r}; it holds: {listed}"
     if choice.mirror is not None:
@@ -359,8 +366,9 @@ class HeldLog:
 def held_logs(config: WorkspaceConfig, store: Store) -> list[HeldLog]:
     """Every log the store holds, with its size, latest checkpoint and role."""
     out = []
+    mirrors = load_mirrors(config)
     for origin in store.origins():
-        choice = choose_log(config, origin)
+        choice = choose_log(config, origin, mirrors)
         log_ = store.log(origin)
         latest = log_.latest_checkpoint()
         out.append(
