@@ -330,3 +330,11 @@ def result_id(rule: str, scope: Sequence[tuple[str, str]]) -> str:
     of SHA-256. (Assessments before 2026-12 wrote the same digits after ``F-``.)"""
     key = rule + "\x00" + "\x00".join(f"{k}={v}" for k, v in scope)
     return "R-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def types_ok(value: dict[object, object] | list[object]) -> bool:
+    """Whether ``value`` holds only the types on which orjson and RFC 8785 agree (exact dict and
+    list containers at most ``_MAX_DEPTH`` deep, exact ``str`` keys, exact str, int, bool and
+    None leaves): the guard of :func:`canonical_json_fast`, for a caller that compares orjson's
+    bytes itself (a verifier checking many entries at once)."""
+    return _types_ok(value, 0)

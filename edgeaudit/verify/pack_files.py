@@ -143,6 +143,12 @@ class PackFiles:
     def has(self, name: str) -> bool:
         return name in self._names
 
+    def size(self, name: str) -> int:
+        """The member's size in bytes, as its directory entry or the zip's says."""
+        if self._zip is not None:
+            return self._zip.getinfo(name).file_size
+        return (self.path / name).stat().st_size
+
     def open(self, name: str) -> IO[bytes]:
         if self._zip is not None:
             try:
@@ -180,3 +186,72 @@ def lines(files: PackFiles, name: str) -> Iterator[tuple[int, bytes]]:
             yield from enumerate(fh, 1)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise PackFileError(name, f"cannot be read from the archive ({exc})") from None
+
+
+CHUNK_BYTES: Final = 1 << 20
+
+
+def chunks(
+    files: PackFiles, name: str, split: int | None = None, size: int | None = None
+) -> Iterator[tuple[int, bytes | None]]:
+    """The file in pieces of whole lines, about ``size`` bytes each, with the number of each
+    piece's first line: the lines of :func:`lines`, split where it splits them (at ``\\n``).
+    Only the last piece may lack a final newline (a file that does not end with one).
+
+    With ``split`` (> 0): a ``(number, None)`` marker between the pieces before the split
+    point and those after, if the file has one: the offset after its first ``\\n`` at
+    ``split - 1`` or later (:func:`tail_chunks` yields what follows it)."""
+    size = size or CHUNK_BYTES
+    number, rest, at = 1, b"", 0  # at: the file offset where ``rest`` starts
+    try:
+        with files.open(name) as fh:
+            while block := fh.read(size):
+                data = rest + block
+                if split is not None and (mark := data.find(b"\n", max(split - 1 - at, 0)) + 1):
+                    if mark > 0:
+                        yield number, data[:mark]
+                        number += data.count(b"\n", 0, mark)
+                    yield number, None
+                    data, at, split = data[mark:], at + mark, None
+                limit = len(data) if split is None else max(split - 1 - at, 0)
+                cut = data.rfind(b"\n", 0, limit) + 1
+                piece, rest, at = data[:cut], data[cut:], at + cut
+                if piece:
+                    yield number, piece
+                    number += piece.count(b"\n")
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise PackFileError(name, f"cannot be read from the archive ({exc})") from None
+    if rest:
+        yield number, rest
+
+
+def tail_chunks(
+    files: PackFiles, name: str, split: int, size: int | None = None
+) -> Iterator[bytes]:
+    """The pieces :func:`chunks` yields after its marker for ``split``: the file from its split
+    point on (nothing when it has none), read from near ``split`` without reading what lies
+    before (a zip member that is compressed is still decompressed from its start)."""
+    size = size or CHUNK_BYTES
+    try:
+        with files.open(name) as fh:
+            fh.seek(split - 1)
+            rest = b""
+            while block := fh.read(size):
+                rest += block
+                if (found := rest.find(b"\n") + 1) > 0:
+                    rest = rest[found:]
+                    break
+            else:
+                return
+            while True:
+                cut = rest.rfind(b"\n") + 1
+                if cut:
+                    yield rest[:cut]
+                    rest = rest[cut:]
+                if not (block := fh.read(size)):
+                    break
+                rest += block
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise PackFileError(name, f"cannot be read from the archive ({exc})") from None
+    if rest:
+        yield rest

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Final
+from typing import Any, Final
 
 FORMAT: Final = "edgeaudit-pack/2"  # what pack build writes: one multi-proof
 FORMAT_V1: Final = "edgeaudit-pack/1"  # per-entry proofs; verify still reads it
@@ -138,3 +138,12 @@ def multiproof_line(proof: bytes) -> bytes:
     """The one ``proofs.jsonl`` line of an ``edgeaudit-pack/2`` pack: ``{"proof"}``, the
     multi-proof's hashes concatenated, in base64 (RFC 8785 form)."""
     return b'{"proof":"%s"}\n' % binascii.b2a_base64(proof, newline=False)
+
+
+def full_scope(entry: dict[str, Any]) -> Any:
+    """The tenants a full entry concerns: its ``scope`` list, else ``[tenant]`` when it names
+    one, else ``[]`` (docs/pack-format.md, "Tenant rules")."""
+    scope = entry.get("scope")
+    if isinstance(scope, list):
+        return scope
+    return [entry["tenant"]] if entry.get("tenant") else []
