@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from edgeaudit.errors import EdgeauditError
 from edgeaudit.probe import engine4, wire
 from edgeaudit.probe.model import Answer, Probe, ScopeError
+from edgeaudit.probe.pacing import Bucket, Pace
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:  # the annotations are strings
@@ -59,6 +60,10 @@ class Params:
     tries: int = 3  # up to twice as many when a retry shows that packets are being lost
     timeout: float = 1.0  # at most this many seconds of waiting for answers after each round
     community: bytes = b"public"  # SNMP v1/v2c requests (never recorded)
+    # UDP datagrams to one address: after a burst of ``udp_burst``, one per ``udp_pace``
+    # seconds (0: no pacing), so that a host's ICMP rate limit does not silence closed ports
+    udp_pace: float = 0.0
+    udp_burst: int = 6
 
 
 @dataclass
@@ -77,24 +82,6 @@ def now_utc() -> str:
     """RFC 3339 UTC with microseconds (``time``: ``datetime`` costs start-up time)."""
     seconds, ns = divmod(time.time_ns(), 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns // 1000:06d}Z"
-
-
-class _Bucket:
-    def __init__(self, rate: int) -> None:
-        self.rate = float(rate)
-        self.burst = max(1.0, rate / 50)
-        self.tokens = self.burst
-        self.last = time.monotonic()
-
-    def wait(self) -> float:
-        """0 when a packet may go now (and take a token), else the seconds to wait."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
 
 
 class Engine:
@@ -209,44 +196,76 @@ class Engine:
         times the slowest round trip seen) before it counts as silent; late answers count
         until the end."""
         c = self._c
-        bucket = _Bucket(params.rate)
+        bucket = Bucket(params.rate)
         retry: deque[tuple[float, Probe]] = deque()  # (last sent, probe), oldest first
         final: deque[tuple[float, Probe]] = deque()  # sent its last try: waiting only
+        pace = Pace(params.udp_pace, params.udp_burst) if params.udp_pace > 0 else None
+        held: deque[Probe] = deque()  # UDP probes due, waiting for their address's budget
         sent_first = 0
 
         def key(p: Probe) -> Key:
             return (p.address, p.protocol, p.port)
 
-        while first or retry or final:
+        def datagrams(p: Probe) -> int:
+            return max(1, len(p.payloads))
+
+        def paced(p: Probe) -> bool:
+            """Hold a UDP probe whose address has no budget left (``udp_pace``)."""
+            if pace is None or p.protocol != "udp":
+                return False
+            if pace.take(p.address, datagrams(p), time.monotonic()):
+                return False
+            held.append(p)
+            return True
+
+        def send(p: Probe) -> None:
+            self._send(p, c.sent.get(key(p), 0))
+            (retry if c.sent[key(p)] < limit else final).append((time.monotonic(), p))
+
+        while first or retry or final or held:
             now = time.monotonic()
             limit = 2 * params.tries if c.loss_seen else params.tries
             for q in (retry, final):
                 while q and key(q[0][1]) in c.answers:
                     q.popleft()  # answered: done
-            if not (first or retry or final):
+            if not (first or retry or final or held):
                 break
+            ready = None
+            if pace is not None and held:  # the first held probe whose address has budget
+                ready = next((p for p in held if not pace.wait(p.address, datagrams(p), now)), None)
             if final and final[0][0] + self._wait(params.timeout) <= now:
                 final.popleft()  # silent after its last try and the full wait: done
+            elif ready is not None and pace is not None:
+                if (delay := bucket.wait()) > 0:
+                    self._drain(max(delay, 0.002))
+                    continue
+                held.remove(ready)
+                if key(ready) not in c.answers:  # else a late answer to an earlier try: done
+                    pace.take(ready.address, datagrams(ready), now)
+                    send(ready)
             elif retry and retry[0][0] + self._retry_wait(params.timeout) <= now:
                 if (delay := bucket.wait()) > 0:
                     self._drain(max(delay, 0.002))
                     continue
                 _, p = retry.popleft()
-                self._send(p, c.sent[key(p)])
-                (retry if c.sent[key(p)] < limit else final).append((time.monotonic(), p))
+                if not paced(p):
+                    send(p)
             elif first:
                 if (delay := bucket.wait()) > 0:
                     self._drain(max(delay, 0.002))  # let tokens (and answers) pile up
                     continue
                 p = first.pop()
-                self._send(p, 0)
-                (retry if limit > 1 else final).append((time.monotonic(), p))
+                if paced(p):
+                    continue
+                send(p)
                 sent_first += 1
                 if sent_first % 32 == 0:
                     self._drain(0)
             else:
                 due = [q[0][0] + w for q, w in ((retry, self._retry_wait(params.timeout)),
                        (final, self._wait(params.timeout))) if q]  # fmt: skip
+                if pace is not None and held:
+                    due.append(now + min(pace.wait(p.address, datagrams(p), now) for p in held))
                 self._drain(min(max(min(due) - now, 0.0), 0.05))
             if c.loss_seen and final and not retry:
                 # more tries are allowed now: silent probes waiting in ``final`` go back

@@ -18,6 +18,8 @@
         snmp_community: public        # SNMP v1/v2c community (default public; never recorded)
         snmp_community_env: SNMP_RO   # or: read it from this environment variable at run time
         reference_window: 1h          # UDP silence is blocked given a reference this close
+        udp_pace: 1.0                 # after udp_burst datagrams to one address, one per 1 s
+        udp_burst: 6                  # (default: no pacing; Linux limits ICMP errors so)
 
 A plan probes every address of every asset in its target segments, on the ports the matrix
 allows from the vantage segment, the management ports and the plan's extra ports. The scope
@@ -66,6 +68,8 @@ class Plan:
     community: str = "public"
     community_env: str | None = None  # the community comes from this variable at run time
     reference_window: int = 3600  # seconds
+    udp_pace: float = 0.0  # seconds between UDP datagrams to one address after a burst
+    udp_burst: int = 6
 
     def snmp_community(self) -> bytes:
         """The SNMP community to send (from ``snmp_community_env`` when given: never written
@@ -89,6 +93,7 @@ class Plan:
             "icmp": self.icmp,
             "arp": self.arp,
             "reference_window": self.reference_window,
+            **({"udp_pace": self.udp_pace, "udp_burst": self.udp_burst} if self.udp_pace else {}),
             **(
                 {"udp_payloads": {str(p): list(n) for p, n in self.udp_payloads}}
                 if self.udp_payloads
@@ -194,6 +199,8 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
             "snmp_community",
             "snmp_community_env",
             "reference_window",
+            "udp_pace",
+            "udp_burst",
         },
         {"name", "vantage"},
     )
@@ -255,6 +262,8 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
         window = f["reference_window"].duration("reference_window")
         if not 0 < window <= 86400:
             raise f["reference_window"].fail("reference_window must be more than 0 and at most 1d")
+    pace = _float(f["udp_pace"], "udp_pace") if "udp_pace" in f else 0.0  # 0: not paced
+    burst = f["udp_burst"].integer("udp_burst", minimum=1) if "udp_burst" in f else 6
     return Plan(
         name=name,
         vantage=vantage,
@@ -273,6 +282,8 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
         community=community,
         community_env=community_env,
         reference_window=window,
+        udp_pace=pace,
+        udp_burst=burst,
     )
 
 

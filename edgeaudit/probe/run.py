@@ -152,7 +152,12 @@ def run_plan(
     check_vantages(plan, inv, probes)
     engine = Engine(prefixes(inv))
     params = Params(
-        rate=plan.rate, tries=plan.tries, timeout=plan.timeout, community=plan.snmp_community()
+        rate=plan.rate,
+        tries=plan.tries,
+        timeout=plan.timeout,
+        community=plan.snmp_community(),
+        udp_pace=plan.udp_pace,
+        udp_burst=plan.udp_burst,
     )
     collected = engine.run(probes, params)
     order = sorted(probes, key=lambda p: (p.segment, p.address, p.protocol, p.port or 0))
