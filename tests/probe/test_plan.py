@@ -132,6 +132,8 @@ def test_asset_address_outside_its_segment_is_refused(tmp_path: Path) -> None:
             ":2: unknown udp payload 'ipmi-magic' (known: snmp-v1-get, ",
         ),
         ("  - {name: p, vantage: seg-ai, udp_payloads: {70000: []}}\n", "at most 65535"),
+        ("  - {name: p, vantage: seg-ai, udp_pace: 0}\n", ":2: udp_pace must be more than 0"),
+        ("  - {name: p, vantage: seg-ai, udp_pace: 1.1, udp_burst: 0}\n", "udp_burst must be at"),
         (
             "  - {name: p, vantage: seg-ai, snmp_community: x, snmp_community_env: Y}\n",
             "give snmp_community or snmp_community_env, not both",
@@ -181,3 +183,13 @@ def test_udp_payloads_by_port_and_by_plan(tmp_path: Path, inventory: Inventory) 
         "623": [],
         "10161": ["snmp-v2c-get", "snmp-v3-discovery"],
     }
+
+
+def test_udp_pace_is_recorded_with_the_run_params(
+    tmp_path: Path, inventory: Inventory, matrix: IsolationMatrix
+) -> None:
+    body = "  - {name: p, vantage: seg-ai, udp_pace: 1.1}\n  - {name: q, vantage: seg-ai}\n"
+    plans = load_plans(_plans(tmp_path, body), inventory, matrix)
+    assert (plans["p"].udp_pace, plans["p"].udp_burst) == (1.1, 6)
+    assert plans["p"].params()["udp_pace"] == 1.1
+    assert "udp_pace" not in plans["q"].params()  # not paced: the records are as before
