@@ -273,3 +273,18 @@ def test_what_a_pod_pack_refuses(central: Central, pods: Pods) -> None:
     assert "is not recorded in the log" in err
     assert not never.exists()
     assert central.state() == before
+
+
+def test_evaluate_judges_a_pods_log_only_without_recording(central: Central, pods: Pods) -> None:
+    before = central.state()
+    ws, policies = str(central.ws), str(REPO / "policies")
+    argv = ["-w", ws, "evaluate", "--log", NORTH, "--quarter", QUARTER, "--policies", policies]
+    code, _, err = run(*argv)
+    assert code == 2, err
+    assert "so `evaluate` without `--no-record` refuses it" in err
+    code, out, err = run(*argv, "--no-record", "--json")
+    assert code in (0, 1), err
+    doc = json.loads(out)
+    assert doc["assessment"]["tree_size"] == before[NORTH][0]  # at the pod's held checkpoint
+    assert "recorded" not in doc
+    assert central.state() == before
