@@ -307,6 +307,9 @@ def test_the_own_origin_by_name_writes_and_log_is_refused_where_it_means_nothing
         r = c(*argv)
         assert r.code == 2, r.err
         assert "does not take --log" in r.err
+    r = c("verify", "some-pack.zip", "--log", NORTH)  # a pack names its own log
+    assert r.code == 2
+    assert "verify PACK does not take --log" in r.err
     r = c("pack", "key", "--log", NORTH)
     assert r.code == 2
     assert "--log" in r.err
