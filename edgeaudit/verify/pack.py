@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jose import jws
 from jose.exceptions import JOSEError
@@ -35,7 +35,9 @@ from edgeaudit.verify.pack_keys import (
     manifest_chain,
     signing_key,
 )
-from edgeaudit.verify.witnesses import WitnessPolicy, policy_problem
+
+if TYPE_CHECKING:  # imported when a policy is given: it brings the witness client's modules
+    from edgeaudit.verify.witnesses import WitnessPolicy
 
 __all__ = ["PackFiles", "PackProblem", "PackReport", "verify_pack"]
 
@@ -69,6 +71,8 @@ def verify_pack(
         chain = log_chain(files, log_keys, manifest.get("origin"), revoked)
         checkpoint = _check_checkpoint(files, manifest, chain, report)
         if witness_policy is not None:  # the pack's note must carry the cosignatures
+            from edgeaudit.verify.witnesses import policy_problem
+
             signed = files.read(pf.CHECKPOINT) if checkpoint is not None else None
             if (unmet := policy_problem(signed, witness_policy)) is not None:
                 report.add(pf.CHECKPOINT, unmet)

@@ -22,15 +22,17 @@ import dataclasses
 import logging
 import marshal
 import os
-import subprocess
 import sys
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from edgeaudit.verify.pack_batch import Rules, full_lines
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, tail_chunks
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ def start(files: PackFiles, name: str, size: int, rules: Rules) -> Helper | None
     """Start a helper for the second half of ``name`` (``size`` bytes) if that is worth it."""
     if not worth_a_helper(size):
         return None
+    import subprocess  # here: a pack checked in one process does not need it
+
     split = size // 2
     request = (str(files.path.absolute()), name, split, dataclasses.astuple(rules))
     package_root = str(Path(__file__).resolve().parents[2])
