@@ -117,7 +117,20 @@ class PodClient:
         return self.get(path, MAX_BUNDLE, auth=True)
 
     def get(self, path: str, limit: int, *, auth: bool = False) -> bytes:
-        """The body of ``GET <url>/<path>``, at most ``limit`` bytes once inflated."""
+        """The body of ``GET <url>/<path>``, at most ``limit`` bytes once inflated. Errors
+        never hold the token (a pod or a proxy may echo the request in an error body, a status
+        line or a header)."""
+        try:
+            return self._get(path, limit, auth=auth)
+        except PodRefused as exc:
+            raise PodRefused(self._redact(str(exc)), exc.status) from None
+        except PodUnreachable as exc:
+            raise PodUnreachable(self._redact(str(exc))) from None
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "[token]") if self._token else text
+
+    def _get(self, path: str, limit: int, *, auth: bool = False) -> bytes:
         headers = {"Accept-Encoding": "gzip", "User-Agent": f"edgeaudit-mirror/{__version__}"}
         if auth and self._token:
             headers["Authorization"] = f"Bearer {self._token}"
@@ -129,7 +142,8 @@ class PodClient:
                 continue
             break
         if status != 200:
-            text = data[:300].decode("utf-8", "replace").strip()
+            cut = 300 + len(self._token or "")  # a token echoed across the cut is redacted
+            text = self._redact(data[:cut].decode("utf-8", "replace"))[:300].strip()
             what = {
                 401: "the token was not accepted (expired or revoked?)",
                 403: "the token's role may not read entries (an officer or auditor token)",
