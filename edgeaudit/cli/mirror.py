@@ -71,6 +71,12 @@ def _add(args: argparse.Namespace, config: object) -> int:
     assert isinstance(config, WorkspaceConfig)
     if not args.target or not args.key:
         raise InputError("mirror add needs the pod's URL and --key VKEY (its log verifier key)")
+    if "@" in args.target.split("://", 1)[-1].split("/", 1)[0]:  # not echoed: it may hold one
+        raise InputError(
+            "mirror add: the URL holds credentials (user:password@host), which would be "
+            "written into edgeaudit.toml and fork proofs; give the pod's token with "
+            "--token-env VAR instead. Nothing was written"
+        )
     source = make_source(args.target, args.key, args.token_env, "mirror add")
     if args.token_env is not None and not args.token_env.isidentifier():
         raise InputError(f"--token-env {args.token_env!r} is not an environment variable name")
