@@ -44,7 +44,7 @@ from edgeaudit.mirror.tiles import (
 )
 from edgeaudit.note.verifier import verify_checkpoint
 from edgeaudit.store import EvidenceLog, Store
-from edgeaudit.store.mirror import MirroredLog
+from edgeaudit.store.mirror import MirroredLog, MirrorError
 from edgeaudit.workspace.mirrors import MirrorSource
 
 BATCH: Final = 64 * C2SP_WIDTH  # entries per store transaction (64 bundles)
@@ -58,6 +58,11 @@ EXIT: Final = {
     "unreachable": 3,
     "error": 3,
 }
+
+_SIGNED_BAD: Final = (
+    "the pod's key signed a log holding it (its leaf hash is proven), so the pod is broken or "
+    "hostile; the proven batches before it are stored"
+)
 
 Progress = Callable[[str, int, int, int], None]  # origin, stored size, target, pass start
 
@@ -210,7 +215,12 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
         return _fork(p, ref, s if pending is not None else h, note, n, reason)
     p.files.set_pending(note)
     for start, entries in _proven(p, verified, leaf_tiles, s, batch):
-        p.mlog.extend(start, entries)
+        try:
+            p.mlog.extend(start, entries)
+        except MirrorError as exc:
+            if p.mlog.size() != start:
+                raise  # another sync stored entries meanwhile: the next pass resumes
+            return p.result("refused", f"{exc}; {_SIGNED_BAD}")
         p.stored += len(entries)
         if p.progress is not None:
             p.progress(p.source.origin, start + len(entries), n, s)
