@@ -28,13 +28,19 @@ from edgeaudit.collect.inventory import Inventory
 from edgeaudit.errors import InputError, TamperError
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.pack import findings as fnd
-from edgeaudit.pack.consistency import from_earlier, from_previous, previous_checkpoint
+from edgeaudit.pack.consistency import (
+    from_earlier,
+    from_previous,
+    is_transition,
+    previous_checkpoint,
+    transition_at,
+)
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
 from edgeaudit.pack.manifest import content_manifest, list_files, manifest_bytes, sign_manifest
 from edgeaudit.pack.period import Period
 from edgeaudit.pack.records import Records, bind
 from edgeaudit.pack.scope import TenantView
-from edgeaudit.store import EvidenceLog
+from edgeaudit.store import EvidenceLog, StoredCheckpoint
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.workspace.config import WorkspaceConfig
 from edgeaudit.workspace.manifest_key import manifest_signing_key
@@ -168,6 +174,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
         from edgeaudit.witness.gather import cosign
 
         cp, _ = cosign(config, log, sign_checkpoint(config, log))
+    cp = _with_transition(config, log, cp, verifier, own=request.log_key is None)
     work, zipped = _prepare_out(request.out)
     try:
         with log.reader() as reader:
@@ -343,6 +350,26 @@ def _signer_of(log: EvidenceLog, note: bytes, verifier: Verifier) -> Verifier:
         return KeyChain.from_notes([verifier], notes, log.origin).signer_of(note, log.origin)
     except NoteError:
         return verifier
+
+
+def _with_transition(
+    config: WorkspaceConfig, log: EvidenceLog, cp: StoredCheckpoint, verifier: Verifier, own: bool
+) -> StoredCheckpoint:
+    """``cp``, or the store's transition checkpoint of its very size when the log's key changed
+    there and ``cp`` is another note of that tree (e.g. ``--checkpoint`` signed by one of the
+    two keys alone): the pack carries the hand-over as its checkpoint, so an auditor of either
+    key can follow it. With the cosignatures the workspace keeps for it (own log only)."""
+    if is_transition(cp.note):
+        return cp
+    with log.reader() as reader:
+        note = transition_at(reader, verifier, log.origin, cp.tree_size, cp.root_hash)
+    if note is None:
+        return cp
+    if own:
+        from edgeaudit.verify.witnesses import witnessed_note
+
+        note = witnessed_note(config.root, note, cp.tree_size)
+    return replace(cp, note=note)
 
 
 def _quarantine(log: EvidenceLog) -> list[tuple[str, str, int]]:

@@ -73,7 +73,7 @@ def from_earlier(
         by_size.setdefault(c.tree_size, []).append(c.note)
     out: list[bytes] = []
     for old_size in sorted(by_size):
-        notes = sorted(by_size[old_size], key=lambda n: not _is_transition(n))
+        notes = sorted(by_size[old_size], key=lambda n: not is_transition(n))
         for note in notes:
             try:
                 old = chain.verify_checkpoint(note.encode("utf-8"), origin)
@@ -88,7 +88,32 @@ def from_earlier(
     return b"".join(out)
 
 
-def _is_transition(note: str) -> bool:
+def transition_at(
+    reader: LogReader, verifier: Verifier, origin: str, size: int, root: bytes
+) -> str | None:
+    """The store's transition checkpoint of exactly ``size`` and ``root`` (a key rotation at
+    the pack's own size), verified through the key chain the store's notes lead to from
+    ``verifier``; None when the log's key did not change at that size.
+
+    A pack carries a transition only as its ``checkpoint`` or as an earlier checkpoint
+    (``consistency.jsonl``, sizes below the pack's): at the transition's own size, the pack's
+    checkpoint must be the transition, or an auditor of the other key cannot follow it."""
+    stored = [c for c in reader.checkpoints() if c.tree_size <= size]
+    candidates = [c for c in stored if c.tree_size == size and is_transition(c.note)]
+    if not candidates:
+        return None
+    chain = KeyChain.from_notes([verifier], [c.note.encode("utf-8") for c in stored], origin)
+    for c in candidates:
+        try:
+            cp = chain.verify_checkpoint(c.note.encode("utf-8"), origin)
+        except NoteError:
+            continue  # not a hand-over of this chain: never carried
+        if cp.size == size and cp.root == root:
+            return c.note
+    return None
+
+
+def is_transition(note: str) -> bool:
     try:
         return transition_keys(Checkpoint.parse(parse_note(note.encode("utf-8")).body)) is not None
     except NoteError:
