@@ -328,10 +328,11 @@ def _verifiers(args: argparse.Namespace, config: cfg.WorkspaceConfig) -> list[An
 def cmd_proof(args: argparse.Namespace) -> int:
     from edgeaudit.canonical import leaf_hash
     from edgeaudit.merkle.verify import verify_consistency, verify_inclusion
-    from edgeaudit.verify.keychain import KeyChain
+    from edgeaudit.verify.keychain import KeyChain, load_revocations
 
     config = _workspace(args)
     verifiers = _verifiers(args, config)
+    revoked = load_revocations(getattr(args, "revoked", None) or ())
     policy = None
     if getattr(args, "witness_policy", None):
         from edgeaudit.verify.witnesses import load_policy
@@ -340,9 +341,10 @@ def cmd_proof(args: argparse.Namespace) -> int:
     store, log = _open(config, args)
     with store:
         # checkpoints signed before a key rotation: follow the store's transitions (a key of
-        # the chain signs only the sizes it was the log's key for)
+        # the chain signs only the sizes it was the log's key for; a revoked key, none beyond
+        # the size it is revoked at)
         chain = KeyChain.from_notes(
-            verifiers, [c.note.encode("utf-8") for c in log.checkpoints()], log.origin
+            verifiers, [c.note.encode("utf-8") for c in log.checkpoints()], log.origin, revoked
         )
         if args.kind == "inclusion":
             if len(args.sizes) != 1:

@@ -126,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
         help="trust this verifier key (string or file) instead of the log's",
     )
     c.add_argument(
+        "--revoked",
+        metavar="KEYID@SIZE",
+        action="append",
+        help="a compromised log key trusted only up to tree size SIZE: a checkpoint it alone "
+        "signed beyond SIZE fails; or a file of such lines (repeatable)",
+    )
+    c.add_argument(
         "--witness-policy",
         metavar="FILE",
         help="a C2SP witness policy: fail unless the (new) checkpoint carries its cosignatures",
