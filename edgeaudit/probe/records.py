@@ -12,14 +12,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeaudit.collect.inventory import Inventory
 from edgeaudit.collect.model import Event, Provenance, Target
 from edgeaudit.events import prepare
 from edgeaudit.probe.reference import Seen, seen_from
 from edgeaudit.probe.verdict import VERDICTS, Result
-from edgeaudit.store import AppendResult, EvidenceLog
+
+if TYPE_CHECKING:  # the store is imported by whoever opens it, not to load plans
+    from edgeaudit.store import AppendResult, EvidenceLog
 
 PARSER_VERSION = "1"
 
