@@ -38,6 +38,7 @@ from edgeaudit.serve.edge import (
     PublicUrl,
     parse_proxies,
 )
+from edgeaudit.serve.logs import MAX_ORIGIN
 from edgeaudit.serve.service import (
     Busy,
     Conflict,
@@ -229,6 +230,32 @@ ToQ = Annotated[str | None, Query(max_length=40)]
 TenantQ = Annotated[str | None, Query(max_length=64)]
 FrameworkQ = Annotated[Literal["iso27001-2022", "soc2", "pci-dss-4.0.1"] | None, Query()]
 JobId = Annotated[str, Path(max_length=64)]
+LogQ = Annotated[
+    str | None,
+    Query(
+        alias="log",
+        min_length=1,
+        max_length=MAX_ORIGIN,
+        description="the log's origin (default: the workspace's own)",
+    ),
+]
+
+
+def own_log_only(request: Request) -> None:
+    """Endpoints that write, export, evaluate or publish tiles answer for the workspace's own
+    log only: a ``log`` parameter naming another origin is a 400 (whether that origin exists
+    or not), never silently ignored."""
+    service: Service = request.app.state.service
+    asked = request.query_params.getlist("log")
+    if any(origin != service.config.origin for origin in asked):
+        raise ApiError(
+            400,
+            "log: this endpoint answers for the workspace's own log only "
+            "(a mirrored pod's log is read-only here: checkpoints, proofs, keys, probe runs)",
+        )
+
+
+OwnLog = Depends(own_log_only)
 
 
 def create_app(service: Service, *, pages: bool = True) -> FastAPI:
@@ -305,9 +332,9 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
     # on the event loop, not the thread pool, and answer with orjson-encoded bytes.
 
     @app.get(f"{API}/checkpoint", tags=["public"], response_model=None, **_doc((404,)))
-    async def checkpoint() -> Response:
+    async def checkpoint(origin: LogQ = None) -> Response:
         """The latest signed checkpoint (C2SP note) and the log's verifier key."""
-        return _json(service.checkpoint())
+        return _json(service.checkpoint(origin))
 
     @app.get(
         f"{API}/checkpoint.txt",
@@ -315,14 +342,14 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         response_class=PlainTextResponse,
         **_doc((404,)),
     )
-    async def checkpoint_note() -> str:
+    async def checkpoint_note(origin: LogQ = None) -> str:
         """The latest signed checkpoint note as text."""
-        return str(service.checkpoint()["note"])
+        return str(service.checkpoint(origin)["note"])
 
-    @app.get(f"{API}/keys", tags=["public"], **_doc(()))
-    def keys() -> dict[str, Any]:
+    @app.get(f"{API}/keys", tags=["public"], **_doc((404,)))
+    def keys(origin: LogQ = None) -> dict[str, Any]:
         """The log's verifier key and the pack manifest's public key (to verify packs)."""
-        return service.keys()
+        return service.keys(origin)
 
     @app.get(
         f"{API}/proof/consistency", tags=["public"], response_model=None, **_doc((400, 404, 422))
@@ -330,9 +357,10 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
     async def consistency(
         old: Annotated[int, Query(ge=1, le=2**53)],
         new: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+        origin: LogQ = None,
     ) -> Response:
         """Consistency proof between two signed tree sizes (new: default the latest)."""
-        return _json(service.consistency(old, new))
+        return _json(service.consistency(old, new, origin))
 
     @app.get(
         f"{API}/proof/inclusion/{{index}}",
@@ -343,9 +371,10 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
     async def inclusion(
         index: Annotated[int, Path(ge=0, le=2**53)],
         tree_size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+        origin: LogQ = None,
     ) -> Response:
         """Inclusion proof of entry INDEX (its leaf hash, never its contents)."""
-        return _json(service.inclusion(index, tree_size))
+        return _json(service.inclusion(index, tree_size, origin))
 
     # -- authenticated ----------------------------------------------------------------------
 
@@ -353,10 +382,18 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
     def whoami(who: Who) -> dict[str, Any]:
         return {"subject": who.subject, "role": who.role, "tenant": who.tenant, "id": who.jti}
 
+    @app.get(f"{API}/logs", tags=["logs"], **_doc((*_AUTH, 403), authz.LOGS))
+    def logs(who: Who) -> dict[str, Any]:
+        """The logs served: the workspace's own and each synced mirrored pod's (origin, role,
+        entries, latest checkpoint, verifier key, a mirror's pod URL)."""
+        authz.require(who, authz.LOGS)
+        return {"logs": service.logs.listing()}
+
     @app.post(
         f"{API}/exports",
         tags=["exports"],
         status_code=202,
+        dependencies=[OwnLog],
         **_doc((400, *_AUTH, 403, 413, 422, 503), authz.EXPORT_REQUEST),
     )
     def request_export(body: ExportRequest, who: Who, request: Request) -> dict[str, Any]:
@@ -399,7 +436,10 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         return FileResponse(path, media_type="application/zip", filename=name.replace(":", ""))
 
     @app.get(
-        f"{API}/findings", tags=["findings"], **_doc((400, *_AUTH, 403, 422, 503), authz.FINDINGS)
+        f"{API}/findings",
+        tags=["findings"],
+        dependencies=[OwnLog],
+        **_doc((400, *_AUTH, 403, 422, 503), authz.FINDINGS),
     )
     def findings(
         who: Who,
@@ -425,6 +465,7 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
     @app.get(
         f"{API}/assessments",
         tags=["findings"],
+        dependencies=[OwnLog],
         **_doc((400, *_AUTH, 403, 422, 503), authz.ASSESSMENTS),
     )
     def assessments(
@@ -447,14 +488,22 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         )
 
     @app.get(
-        f"{API}/probe-runs", tags=["probes"], **_doc((400, *_AUTH, 403, 422), authz.PROBE_RUNS)
+        f"{API}/probe-runs",
+        tags=["probes"],
+        **_doc((400, *_AUTH, 403, 404, 422), authz.PROBE_RUNS),
     )
     def probe_runs(
-        who: Who, request: Request, period: PeriodQ = None, from_: FromQ = None, to: ToQ = None
+        who: Who,
+        request: Request,
+        period: PeriodQ = None,
+        from_: FromQ = None,
+        to: ToQ = None,
+        origin: LogQ = None,
     ) -> dict[str, Any]:
-        """Recorded probe runs (``probe.run`` entries), newest last."""
+        """Recorded probe runs (``probe.run`` entries) of the log, newest last."""
         p = parse_period(period, from_, to) if (period or from_ or to) else None
-        return {"runs": service.probe_runs(who, period=p, client=_client(request))}
+        runs = service.probe_runs(who, period=p, client=_client(request), log=origin)
+        return {"runs": runs}
 
     from edgeaudit.serve.tiles import TileLog, add_tile_routes
 
@@ -479,7 +528,7 @@ def asgi(service: Service, *, pages: bool = True) -> ASGIApp:
     return Edge(
         FastPublic(
             FastTiles(BodyLimit(app, s.max_body), app.state.tiles),
-            service.public,
+            service.logs,
         ),
         public_url=PublicUrl.parse(s.base_url),
         proxies=parse_proxies(s.trusted_proxies),

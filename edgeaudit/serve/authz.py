@@ -20,6 +20,7 @@ ASSESSMENTS: Final = "assessments"
 PROBE_RUNS: Final = "probe-runs"
 DASHBOARD: Final = "dashboard"
 TILE_ENTRIES: Final = "tile.entries"
+LOGS: Final = "logs"  # the list of logs served (own, mirrored pods')
 
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     EXPORT_REQUEST: frozenset({"officer", "auditor", "tenant"}),
@@ -29,6 +30,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     PROBE_RUNS: frozenset({"officer", "auditor", "security"}),
     DASHBOARD: frozenset({"officer", "auditor", "security"}),
     TILE_ENTRIES: frozenset({"officer", "auditor"}),
+    LOGS: frozenset({"officer", "auditor"}),
 }
 
 

@@ -4,9 +4,12 @@
 and ``/api/v1/proof/consistency``: routing, parameter validation and response classes cost
 hundreds of microseconds a request, as much as the work itself (a cached list of signed
 checkpoints, a few tile reads). This layer answers a well-formed request directly with the same
-body and content type as the framework's route. Anything else — another path or method, a
-parameter that is not plain digits within range, an extra parameter, nothing signed yet, a
-size never signed — goes on to the framework, which answers it (its 4xx in the error shape).
+body and content type as the framework's route, for the log its ``log`` parameter names (none:
+the workspace's own), resolved by the same :class:`ServedLogs` as the framework's routes.
+Anything else — another path or method, a number that is not plain digits within range, a
+``log`` that is empty, repeated, not printable ASCII once decoded or not served, an extra
+parameter, nothing signed yet, a size never signed — goes on to the framework, which answers it
+(its 4xx in the error shape).
 The edge layer outside still checks the Host, adds the headers and logs the request.
 """
 
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import unquote_plus
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edgeaudit.errors import InputError
-from edgeaudit.serve.public import PublicLog
+from edgeaudit.serve.logs import MAX_ORIGIN, ServedLogs
 from edgeaudit.serve.service_errors import NotFound
 
 JSON_PATH: Final = "/api/v1/checkpoint"
@@ -48,25 +52,51 @@ def _number(text: str | bytes, least: int) -> int | None:
     return n if least <= n <= _MAX else None
 
 
-def _query(raw: bytes, names: tuple[str, ...]) -> dict[str, int] | None:
-    """``a=1&b=2`` with only ``names``, each once, each plain digits >= 1; else None."""
+def _origin(value: bytes) -> str | None:
+    """A ``log`` value, percent-decoded: printable ASCII of 1..MAX_ORIGIN characters, else
+    None (the framework decides)."""
+    if not value.isascii():
+        return None
+    text = unquote_plus(value.decode("ascii"))
+    if not 0 < len(text) <= MAX_ORIGIN or not text.isascii() or not text.isprintable():
+        return None
+    return text
+
+
+@dataclass(frozen=True)
+class _Query:
+    numbers: dict[str, int]
+    log: str | None
+
+
+def _query(raw: bytes, names: tuple[str, ...]) -> _Query | None:
+    """``a=1&b=2&log=ORIGIN`` with only ``names`` (plain digits >= 1) and ``log``, each at
+    most once; else None."""
     out: dict[str, int] = {}
+    log: str | None = None
     if not raw:
-        return out
+        return _Query(out, None)
     for part in raw.split(b"&"):
         key, eq, value = part.partition(b"=")
         name = key.decode("latin-1")
+        if name == "log":
+            if log is not None or not eq:
+                return None
+            log = _origin(value)
+            if log is None:
+                return None
+            continue
         n = _number(value, 1) if eq else None
         if name not in names or name in out or n is None:
             return None
         out[name] = n
-    return out
+    return _Query(out, log)
 
 
 class FastPublic:
-    def __init__(self, app: ASGIApp, public: PublicLog) -> None:
+    def __init__(self, app: ASGIApp, logs: ServedLogs) -> None:
         self.app = app
-        self.public = public
+        self.logs = logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = None
@@ -85,22 +115,26 @@ class FastPublic:
         await send({"type": "http.response.body", "body": body})
 
     def _answer(self, path: str, query: bytes) -> tuple[_Route, bytes, bytes] | None:
-        if path == JSON_PATH and not query:
-            return _JSON_ROUTE, orjson.dumps(self.public.checkpoint()), b"application/json"
-        if path == TEXT_PATH and not query:
-            note = str(self.public.checkpoint()["note"]).encode()
-            return _TEXT_ROUTE, note, b"text/plain; charset=utf-8"
+        if path in (JSON_PATH, TEXT_PATH):
+            q = _query(query, ())
+            if q is None:
+                return None
+            cp = self.logs.public(q.log).checkpoint()
+            if path == JSON_PATH:
+                return _JSON_ROUTE, orjson.dumps(cp), b"application/json"
+            return _TEXT_ROUTE, str(cp["note"]).encode(), b"text/plain; charset=utf-8"
         if path.startswith(INCLUSION):
             index = _number(path[len(INCLUSION) :], 0)
             q = _query(query, ("tree_size",))
             if index is None or q is None:
                 return None
-            doc = self.public.inclusion(index, q.get("tree_size"))
+            doc = self.logs.public(q.log).inclusion(index, q.numbers.get("tree_size"))
             return _INCLUSION_ROUTE, orjson.dumps(doc), b"application/json"
         if path == CONSISTENCY:
             q = _query(query, ("old", "new"))
-            if q is None or "old" not in q:
+            if q is None or "old" not in q.numbers:
                 return None
-            doc = self.public.consistency(q["old"], q.get("new"))
+            public = self.logs.public(q.log)
+            doc = public.consistency(q.numbers["old"], q.numbers.get("new"))
             return _CONSISTENCY_ROUTE, orjson.dumps(doc), b"application/json"
         return None

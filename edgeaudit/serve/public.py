@@ -1,5 +1,8 @@
 """The public log endpoints' data: the latest signed checkpoint, the verification keys and
 consistency / inclusion proofs. Hashes and signed notes only, never an entry's contents.
+
+One instance per log served: the workspace's own (its key) or a mirrored pod's (the pod's
+signed checkpoints, trusted with its ``[[mirror]]`` verifier key).
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ CHECKPOINT_TTL = 0.5  # seconds the public endpoints reuse the list of signed ch
 
 
 class PublicLog:
-    def __init__(self, config: WorkspaceConfig, log: EvidenceLog) -> None:
+    def __init__(
+        self, config: WorkspaceConfig, log: EvidenceLog, *, verifier_key: str | None = None
+    ) -> None:
+        """``verifier_key``: the key the log's checkpoints verify with (None: the workspace's
+        own, for its own log)."""
         self.config = config
         self.log = log
+        self.own = verifier_key is None
+        self.verifier_key = config.verifier_key if verifier_key is None else verifier_key
         self._cp_lock = threading.Lock()
         self._checkpoints: list[StoredCheckpoint] = []
         self._cp_checked = -1e9
@@ -60,18 +69,20 @@ class PublicLog:
             "root_hash": cp.root_hash.hex(),
             "signed_at": cp.signed_at,
             "note": cp.note,
-            "verifier_key": self.config.verifier_key,
+            "verifier_key": self.verifier_key,
         }
 
     def keys(self) -> dict[str, Any]:
-        """The public keys a pack is verified with (the manifest key created on first use)."""
+        """The public keys a pack is verified with (the manifest key created on first use):
+        the log's verifier key (a mirrored pod's own) and this service's manifest key."""
         if self._manifest is None:
             from edgeaudit.workspace.manifest_key import public_manifest_key
 
             self._manifest = public_manifest_key(self.config)
         return {
             "origin": self.log.origin,
-            "verifier_key": self.config.verifier_key,
+            "role": "own" if self.own else "mirror",
+            "verifier_key": self.verifier_key,
             "manifest_kid": self._manifest.kid,
             "manifest_public_pem": self._manifest.public_pem,
         }

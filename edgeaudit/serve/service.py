@@ -4,8 +4,11 @@ Holds the store (one engine for every request thread), the policies (reloaded wh
 changes, so a tenant removed from the inventory loses access at once), the token verifier
 (public key parsed once), the export jobs and the rate limiter. Every call that reads or
 exports evidence appends an access record (``access.read`` / ``access.export`` /
-``access.download``: who, what, when, from where) to the log before answering. The public log
-endpoints (checkpoint, proofs) return hashes only, never entry contents, and are not recorded.
+``access.download``: who, what, when, from where, and the origin of the log read) to the
+workspace's own log before answering. The public log endpoints (checkpoint, proofs) return
+hashes only, never entry contents, and are not recorded. Reads name a log by its origin
+(:mod:`edgeaudit.serve.logs`: the own log, or a mirrored pod's, read-only); writes, exports
+and assessments only ever use the workspace's own.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from edgeaudit.serve import authz
 from edgeaudit.serve.caches import Cache, PolicyCache, TenantCache
 from edgeaudit.serve.denied import Denials
 from edgeaudit.serve.jobs import DONE, QUEUED, RUNNING, ExportJob
+from edgeaudit.serve.logs import ServedLogs
 from edgeaudit.serve.public import PublicLog
 from edgeaudit.serve.revocation import Ledger, Revocations
 from edgeaudit.serve.service_errors import Busy as Busy  # re-exported: the HTTP layer's
@@ -126,6 +130,7 @@ class Service:
         self.sessions, self.limiter = state.sessions, state.limiter
         self.denials = Denials(self.log.append, max_keys=settings.denied_keys)
         self.public = PublicLog(config, self.log)
+        self.logs = ServedLogs(config, self.store, self.public)
         self.jobs = open_jobs(
             self.store.engine,
             settings.exports or config.root / EXPORTS_DIR,
@@ -196,7 +201,17 @@ class Service:
 
     # -- access records ---------------------------------------------------------------------
 
-    def record(self, who: Principal, kind: str, what: str, client: str, tenant: str | None) -> None:
+    def record(
+        self,
+        who: Principal,
+        kind: str,
+        what: str,
+        client: str,
+        tenant: str | None,
+        log: str | None = None,
+    ) -> None:
+        """Append the access record to the workspace's own log; ``log``: the origin of the
+        log read (default: the workspace's own)."""
         event: dict[str, Any] = {
             "time": _now_text(),
             "kind": kind,
@@ -208,21 +223,26 @@ class Service:
         }
         if tenant is not None:
             event["tenant"] = tenant
+        event["log"] = (log or self.log.origin)[:300]
         self.log.append([prepare(event, fingerprint=f"serve:{uuid.uuid4().hex}")])
 
     # -- public log endpoints (serve/public.py) ----------------------------------------------
 
-    def checkpoint(self) -> dict[str, Any]:
-        return self.public.checkpoint()
+    # ``log``: the origin of the log to answer for (None: the workspace's own).
 
-    def keys(self) -> dict[str, Any]:
-        return self.public.keys()
+    def checkpoint(self, log: str | None = None) -> dict[str, Any]:
+        return self.logs.public(log).checkpoint()
 
-    def consistency(self, old: int, new: int | None) -> dict[str, Any]:
-        return self.public.consistency(old, new)
+    def keys(self, log: str | None = None) -> dict[str, Any]:
+        return self.logs.public(log).keys()
 
-    def inclusion(self, index: int, tree_size: int | None) -> dict[str, Any]:
-        return self.public.inclusion(index, tree_size)
+    def consistency(self, old: int, new: int | None, log: str | None = None) -> dict[str, Any]:
+        return self.logs.public(log).consistency(old, new)
+
+    def inclusion(
+        self, index: int, tree_size: int | None, log: str | None = None
+    ) -> dict[str, Any]:
+        return self.logs.public(log).inclusion(index, tree_size)
 
     # -- exports ----------------------------------------------------------------------------
 
@@ -415,14 +435,22 @@ class Service:
         return for_view(doc, TenantView.for_tenant(policies.inventory, scope), supports)
 
     def probe_runs(
-        self, who: Principal, *, period: Period | None, client: str, limit: int = 200
+        self,
+        who: Principal,
+        *,
+        period: Period | None,
+        client: str,
+        limit: int = 200,
+        log: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The ``probe.run`` entries of the log ``log`` (None: the workspace's own)."""
         authz.require(who, authz.PROBE_RUNS)
-        self.record(who, "access.read", "probe runs", client, None)
+        source = self.logs.public(log).log
+        self.record(who, "access.read", "probe runs", client, None, source.origin)
         since = period.start_text if period else None
         until = period.end_text if period else None
         runs: list[dict[str, Any]] = []
-        with self.log.reader() as reader:
+        with source.reader() as reader:
             size, _ = reader.head()
             for index, body, leaf in reader.select(["probe.run"], since, until, size):
                 entry = orjson.loads(body)

@@ -23,13 +23,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Final
 
-from fastapi import FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edgeaudit.merkle.c2sp import TileRef, assemble, bundle, parse_path, store_keys
 from edgeaudit.serve import authz
-from edgeaudit.serve.app import ApiError, Who, _client, _doc
+from edgeaudit.serve.app import ApiError, Who, _client, _doc, own_log_only
 from edgeaudit.serve.public import PublicLog
 from edgeaudit.serve.service import Service
 from edgeaudit.serve.service_errors import NotFound
@@ -187,7 +187,11 @@ def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
         except TileError as exc:
             raise ApiError(400, str(exc)) from None
 
-    @app.get("/checkpoint", tags=["tiles"], response_model=None, **_doc((404,)))
+    own = [Depends(own_log_only)]  # the tiles are the own log's (a ``log`` naming another: 400)
+
+    @app.get(
+        "/checkpoint", tags=["tiles"], response_model=None, dependencies=own, **_doc((400, 404))
+    )
     async def tlog_checkpoint() -> Response:
         """The latest signed checkpoint note (C2SP tlog-tiles), text."""
         return _response(tiles.checkpoint())
@@ -196,6 +200,7 @@ def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
         "/tile/entries/{path:path}",
         tags=["tiles"],
         response_model=None,
+        dependencies=own,
         **_doc((400, 401, 403, 404, 429), authz.TILE_ENTRIES),
     )
     def tlog_entries(path: TilePath, who: Who, request: Request) -> Response:
@@ -213,7 +218,13 @@ def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
         body = gzip.compress(answer.body, compresslevel=6, mtime=0)
         return Response(body, media_type=answer.content_type, headers=headers)
 
-    @app.get("/tile/{path:path}", tags=["tiles"], response_model=None, **_doc((400, 404)))
+    @app.get(
+        "/tile/{path:path}",
+        tags=["tiles"],
+        response_model=None,
+        dependencies=own,
+        **_doc((400, 404)),
+    )
     async def tlog_tile(path: TilePath) -> Response:
         """A hash tile: tile/<L>/<N>[.p/<W>] (256 hashes when full)."""
         return _response(tiles.hash_tile(_ref(path, False)))
