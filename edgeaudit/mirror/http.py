@@ -90,6 +90,10 @@ class PodClient:
         self.requests = 0
         self.bytes = 0
 
+    def sibling(self) -> PodClient:
+        """Another connection to the same pod, with the same token and rate limit."""
+        return PodClient(self.url, token=self._token, bucket=self._bucket, timeout=self._timeout)
+
     def _connect(self) -> http.client.HTTPConnection:
         if self._conn is None:
             cls = http.client.HTTPSConnection if self._tls else http.client.HTTPConnection

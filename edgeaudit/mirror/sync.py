@@ -22,10 +22,11 @@ pending note; the next pass resumes from the store's size.
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -43,12 +44,13 @@ from edgeaudit.mirror.tiles import (
     tile_ref,
 )
 from edgeaudit.note.verifier import verify_checkpoint
-from edgeaudit.store import EvidenceLog, Store
+from edgeaudit.store import EvidenceLog, LogNotFoundError, Store
 from edgeaudit.store.mirror import MirroredLog, MirrorError
 from edgeaudit.workspace.mirrors import MirrorSource
 
 BATCH: Final = 64 * C2SP_WIDTH  # entries per store transaction (64 bundles)
-_AHEAD: Final = 16  # bundles fetched and proven ahead of the store
+CONNECTIONS: Final = 4  # connections fetching level-0 tiles and entry bundles at once
+AHEAD: Final = 96  # level-0 tiles fetched and proven ahead of the store (bounds memory)
 EXIT: Final = {
     "synced": 0,
     "up-to-date": 0,
@@ -107,26 +109,34 @@ class SyncResult:
 class _Pass:
     source: MirrorSource
     files: MirrorFiles
-    mlog: MirroredLog
+    store: Store
+    mlog: MirroredLog | None  # None until the first entry or note is stored
     own_log: EvidenceLog
     client: PodClient
     progress: Progress | None
     start: float = field(default_factory=time.monotonic)
     checkpoint_size: int | None = None
     stored: int = 0
+    requests: int = 0  # of the fetching connections (the pass's own client counts its own)
+
+    def log(self) -> MirroredLog:
+        """The mirrored log, created in the store when something is first stored."""
+        if self.mlog is None:
+            self.mlog = self.store.mirror(self.source.origin, create=True)
+        return self.mlog
 
     def result(self, status: str, message: str = "", proof: str | None = None) -> SyncResult:
-        held = self.mlog.held()
+        held = self.mlog.held() if self.mlog is not None else None
         return SyncResult(
             self.source.origin,
             self.source.url,
             status,
             held.tree_size if held else 0,
-            self.mlog.size(),
+            self.mlog.size() if self.mlog is not None else 0,
             self.checkpoint_size,
             self.stored,
             time.monotonic() - self.start,
-            self.client.requests,
+            self.client.requests + self.requests,
             message,
             proof,
         )
@@ -148,8 +158,11 @@ def sync_one(
     proofs = files.forks()
     token = os.environ.get(source.token_env) if source.token_env else None
     client = PodClient(source.url, token=token, bucket=bucket)
-    mlog = store.mirror(source.origin, create=True)
-    p = _Pass(source, files, mlog, own_log, client, progress)
+    try:
+        mlog: MirroredLog | None = store.mirror(source.origin)
+    except LogNotFoundError:
+        mlog = None  # nothing mirrored yet: created once something proven is stored
+    p = _Pass(source, files, store, mlog, own_log, client, progress)
     if proofs:
         return p.result("stopped", advice(files, proofs), str(proofs[0]))
     try:
@@ -186,19 +199,22 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
             "refused", f"the pod's checkpoint does not verify with the registered key: {exc}"
         )
     p.checkpoint_size = n = cp.size
-    held = p.mlog.held()
+    held = p.mlog.held() if p.mlog is not None else None
     h = held.tree_size if held else 0
     held_root = held.root_hash if held else EMPTY_ROOT
     held_note = held.note.encode() if held else b""
-    s = p.mlog.size()
+    s = p.mlog.size() if p.mlog is not None else 0
     pending = p.files.pending() if s > h else None
+    # the note the entries beyond h were proven against (the held one if none is pending)
+    ref_note, ref_size = (pending, _note_size(pending)) if pending else (held_note, h)
     if n <= s:
         # everything up to n is stored: the stored tree must have the signed root there
-        if p.mlog.root(n) != cp.root:
-            ref_note, ref_size = (held_note, h) if n <= h or pending is None else (pending, s)
+        if p.log().root(n) != cp.root:
+            if n <= h:
+                ref_note, ref_size = held_note, h
             return _fork(p, ref_note, ref_size, note, n, f"the root at size {n} differs")
         if n > h:
-            p.mlog.hold_checkpoint(n, cp.root, note.decode())
+            p.log().hold_checkpoint(n, cp.root, note.decode())
             if pending is not None and _note_size(pending) <= n:
                 p.files.clear_pending()
         return p.result("up-to-date", "" if n >= h else f"the pod serves an older size {n}")
@@ -209,22 +225,22 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
     if h and verified.root_at(h) != held_root:
         reason = f"its tree does not extend the held checkpoint (root at size {h} differs)"
         return _fork(p, held_note, h, note, n, reason)
-    if s > h and verified.root_at(s) != p.mlog.root(s):
-        ref = pending if pending is not None else held_note
+    if s > h and verified.root_at(s) != p.log().root(s):
         reason = f"its tree does not extend the {s} entries stored (root at size {s} differs)"
-        return _fork(p, ref, s if pending is not None else h, note, n, reason)
+        return _fork(p, ref_note, ref_size, note, n, reason)
     p.files.set_pending(note)
+    mlog = p.log()
     for start, entries in _proven(p, verified, leaf_tiles, s, batch):
         try:
-            p.mlog.extend(start, entries)
+            mlog.extend(start, entries)
         except MirrorError as exc:
-            if p.mlog.size() != start:
+            if mlog.size() != start:
                 raise  # another sync stored entries meanwhile: the next pass resumes
             return p.result("refused", f"{exc}; {_SIGNED_BAD}")
         p.stored += len(entries)
         if p.progress is not None:
             p.progress(p.source.origin, start + len(entries), n, s)
-    p.mlog.hold_checkpoint(n, cp.root, note.decode())
+    mlog.hold_checkpoint(n, cp.root, note.decode())
     p.files.clear_pending()
     return p.result("synced")
 
@@ -247,44 +263,56 @@ def _fork(p: _Pass, held: bytes, held_size: int, new: bytes, new_size: int, why:
 def _proven(
     p: _Pass, verified: VerifiedTiles, leaf_tiles: range, s: int, batch: int
 ) -> Iterator[tuple[int, list[bytes]]]:
-    """Batches ``(start, entries)`` of proven entries from index ``s`` on. Fetching and proving
-    run in a thread ahead of the caller's stores (bounded), so the pod's latency and the
-    store's writes overlap."""
-    box: queue.Queue[tuple[int, list[bytes]] | BaseException | None] = queue.Queue(_AHEAD)
-    stop = threading.Event()
+    """Batches ``(start, entries)`` of proven entries from index ``s`` on, in index order.
 
-    def fetch() -> None:
-        try:
-            for n in leaf_tiles:
-                if stop.is_set():
-                    return
-                ref = tile_ref(verified.size, (0, n))
-                hashes = verified.tiles.get((0, n))
-                if hashes is None:
-                    hashes = p.client.tile(ref.path())
-                    verified.check_full((0, n), hashes)
-                bundle_ref = TileRef(None, n, ref.width)
-                entries = check_bundle(bundle_ref, p.client.bundle(bundle_ref.path()), hashes)
-                skip = max(0, s - ref.start)
-                box.put((ref.start + skip, entries[skip:]))
-            box.put(None)
-        except BaseException as exc:  # handed to the storing side, which raises it
-            box.put(exc)
+    Level-0 tiles and their bundles are fetched and proven by :data:`CONNECTIONS` threads, each
+    on its own keep-alive connection, at most :data:`AHEAD` tiles ahead of the caller's stores:
+    the pod's latency (it records every bundle read) and the store's writes overlap."""
+    local = threading.local()
+    clients: list[PodClient] = []
+    lock = threading.Lock()
 
-    worker = threading.Thread(target=fetch, name=f"mirror-fetch {p.source.origin}", daemon=True)
-    worker.start()
+    def client() -> PodClient:
+        c: PodClient | None = getattr(local, "client", None)
+        if c is None:
+            c = p.client.sibling()
+            local.client = c
+            with lock:
+                clients.append(c)
+        return c
+
+    def prove(n: int) -> tuple[int, list[bytes]]:
+        ref = tile_ref(verified.size, (0, n))
+        hashes = verified.tiles.get((0, n))
+        if hashes is None:
+            hashes = client().tile(ref.path())
+            verified.check_full((0, n), hashes)
+        bundle_ref = TileRef(None, n, ref.width)
+        entries = check_bundle(bundle_ref, client().bundle(bundle_ref.path()), hashes)
+        skip = max(0, s - ref.start)
+        return ref.start + skip, entries[skip:]
+
+    pool = ThreadPoolExecutor(CONNECTIONS, thread_name_prefix=f"mirror {p.source.origin}")
+    window: deque[Future[tuple[int, list[bytes]]]] = deque()
+    todo = iter(leaf_tiles)
     pending: list[bytes] = []
     first = s
     try:
         while True:
-            item = box.get()
-            if isinstance(item, BaseException):
-                if pending:
-                    yield first, pending
-                raise item
-            if item is None:
+            while len(window) < AHEAD:
+                n = next(todo, None)
+                if n is None:
+                    break
+                window.append(pool.submit(prove, n))
+            if not window:
                 break
-            pending += item[1]
+            try:
+                _, entries = window.popleft().result()
+            except BaseException:
+                if pending:  # what was proven before the failure is stored
+                    yield first, pending
+                raise
+            pending += entries
             if len(pending) >= batch:
                 yield first, pending
                 first += len(pending)
@@ -292,9 +320,9 @@ def _proven(
         if pending:
             yield first, pending
     finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                box.get_nowait()
-            except queue.Empty:
-                worker.join(0.05)
+        for f in window:
+            f.cancel()
+        pool.shutdown(wait=True)
+        for c in clients:
+            p.requests += c.requests
+            c.close()

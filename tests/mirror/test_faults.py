@@ -64,8 +64,8 @@ def test_a_cut_at_any_point_resumes(
         stored_before = stored
     assert code == 0
     assert resumed[0] == 0
-    assert len([s for s in resumed if 0 < s < size]) >= 2  # cut between stored batches
-    assert proxy.cuts == len(resumed) >= 4
+    assert [s for s in resumed if 0 < s < size]  # cut after some batches were stored
+    assert proxy.cuts >= len(resumed) >= 4  # (several connections fetch at once)
     assert got["stored"] == size - stored_before  # resumed from the store's size
     assert mirrored(ws, origin) == (size, size, entries)
 

@@ -5,6 +5,10 @@ key."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +143,38 @@ def test_add_refuses_a_wrong_key(campus: Campus, tmp_path: Path) -> None:
     assert code == 1, out + err
     assert "does not verify with the registered key" in out
     assert mirrored(ws, pod.config.origin)[:2] == (0, 0)
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_follow_keeps_syncing_until_interrupted(
+    campus: Campus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod = campus.two
+    ws = central(tmp_path)
+    add(ws, pod, monkeypatch)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
+    argv = ["--workspace", str(ws), "--json", "mirror", "sync", "--follow", "--interval", "0.2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeaudit.cli.main", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())["mirrors"][0]
+        assert first["status"] == "synced"
+        size = pod.append(5)
+        while True:  # later passes: nothing new, then the five entries
+            last = json.loads(proc.stdout.readline())["mirrors"][0]
+            if last["stored"]:
+                break
+            assert last["status"] == "up-to-date"
+        assert (last["status"], last["held_size"]) == ("synced", size)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    same(ws, pod)
