@@ -20,8 +20,10 @@ from jose import jws
 from jose.exceptions import JOSEError
 
 from edgeaudit.canonical import canonical_json
-from edgeaudit.errors import CanonicalError, InputError
-from edgeaudit.note.verifier import Verifier
+from edgeaudit.errors import CanonicalError, InputError, NoteError
+from edgeaudit.note.checkpoint import Checkpoint
+from edgeaudit.note.transition import transition_keys
+from edgeaudit.note.verifier import Verifier, verify_note
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.keychain import KeyChain, Revocation, revoked_at
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, PackReport, lines
@@ -59,6 +61,40 @@ def log_chain(
     return KeyChain.from_notes(
         log_keys, [n for n in notes if n], origin if isinstance(origin, str) else None, revoked
     )
+
+
+def cosigned_note_problem(note: bytes, cp: Checkpoint, chain: KeyChain) -> str | None:
+    """Why the pack's ``checkpoint`` ``note`` (verified through ``chain`` as ``cp``), whose
+    bytes differ from the note the manifest lists, is refused; None when it is accepted.
+
+    A witness may add cosignature lines: that changes the file, not what the log signed. The
+    manifest binds the checkpoint's origin, size and root, so the signed text of such a copy
+    must be just those, or else a key transition of that size: exactly the ``prev-key`` and
+    ``next-key`` lines, with valid signatures of both keys they name, one of them a key of the
+    chain. Those lines state nothing but a hand-over each named key signed, which the chain
+    follows by its own rules. Any other extension line is text the manifest does not bind, and
+    is refused."""
+    if not cp.extensions:
+        return None
+    refused = (
+        "differs from the note the manifest lists, and its signed text is not just origin, "
+        "size and root"
+    )
+    try:
+        named = transition_keys(cp)
+    except NoteError as exc:
+        return f"{refused}: {exc}"
+    if named is None or len(cp.extensions) != 2:
+        return f"{refused} (nor a key transition: extension lines {list(cp.extensions)!r})"
+    known = {v.verifier_key for v in chain.verifiers}  # whole keys: a 4-byte id can collide
+    if not known & {k.verifier_key for k in named}:
+        return f"{refused}: a key transition between keys outside the log key chain"
+    for key in named:
+        try:
+            verify_note(note, [key])
+        except NoteError:
+            return f"{refused}: a key transition that {key.label}, a key it names, did not sign"
+    return None
 
 
 def check_manifest_revoked(
