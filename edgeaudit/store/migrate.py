@@ -1,19 +1,27 @@
-"""Run the Alembic migrations in ``migrations/`` against a store (``edgeaudit db upgrade``)."""
+"""Run the Alembic migrations in ``migrations/`` against a store (``edgeaudit db upgrade``).
+
+Opening a store only compares its revision with :data:`HEAD`, read with one query: Alembic (and
+the migration scripts) are imported only to migrate, which keeps every other command's start-up
+light. A test holds :data:`HEAD` to the newest script in ``migrations/``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 import edgeaudit
 from edgeaudit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+HEAD: Final = "0005"
+"""The newest migration's revision (``migrations/versions``)."""
 
 
 def migrations_dir() -> Path:
@@ -26,6 +34,8 @@ def migrations_dir() -> Path:
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     return cfg
@@ -50,6 +60,8 @@ def _locked(engine: Engine) -> Iterator[Connection]:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision`` (default: the newest); creates a missing SQLite file
     (upgrading is how a store is made)."""
+    from alembic import command
+
     from edgeaudit.store.engine import create_sqlite_file, use_wal
 
     create_sqlite_file(engine.url)
@@ -65,6 +77,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     cfg = _config()
     with _locked(engine) as conn:
         cfg.attributes["connection"] = conn
@@ -72,9 +86,24 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The store's schema revision (Alembic's ``alembic_version`` row), None without one."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        found = sorted(
+            str(v) for v in conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        )
+    if len(found) > 1:
+        raise ConfigError(f"the store records several schema revisions ({', '.join(found)})")
+    return found[0] if found else None
 
 
-def head_revision() -> str | None:
+def head_revision() -> str:
+    return HEAD
+
+
+def scripts_head() -> str | None:
+    """The newest revision of the scripts in ``migrations/`` (read by Alembic)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config()).get_current_head()

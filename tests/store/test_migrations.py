@@ -68,3 +68,22 @@ def test_truncate_is_refused_on_postgres(pg_url: str) -> None:
         with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
             conn.execute(text("TRUNCATE entries CASCADE"))
         assert log.size == 3
+
+
+def test_head_is_the_newest_migration_script() -> None:
+    assert migrate.scripts_head() == migrate.HEAD
+
+
+def test_opening_a_store_does_not_import_alembic(store: Store) -> None:
+    """Only migrating needs Alembic: every other command starts without it (start-up time)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from edgeaudit.store import Store\n"
+        f"s = Store.open({store.engine.url.render_as_string(hide_password=False)!r})\n"
+        "print(sorted(s.origins()) is not None, 'alembic' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
