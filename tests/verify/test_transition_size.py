@@ -84,6 +84,24 @@ def test_a_pack_at_the_transition_size_carries_the_transition(lite: Cli, tmp_pat
     cli.ok("pack", "build", "--quarter", "2026Q4", "--no-pdf", "--out", str(pack))
     assert (pack / "checkpoint").read_text() == transition
 
+    # the manifest key rolled over at that same size: the previous manifest key's pack of
+    # size T and the next key's pack of size T both verify from the previous key with the
+    # statement (the previous key signs up to T, the next from T on); without it, the next
+    # key's pack is refused
+    statement = tmp_path / "rollover.jws"
+    cli.ok("pack", "rotate-key", "--out", str(statement))
+    after = tmp_path / "next-manifest-key"
+    cli.ok("pack", "build", "--quarter", "2026Q4", "--no-pdf", "--out", str(after))
+    assert json.loads((after / "manifest.json").read_text())["checkpoint"]["tree_size"] == size
+    for built in (pack, after):
+        for key in (old, new):
+            r = cli("verify", str(built), "--key", key, "--manifest-key", str(mkey),
+                    "--manifest-rollover", str(statement))  # fmt: skip
+            assert r.code == 0, (built.name, key, r.out)
+    r = cli("verify", str(after), "--key", old, "--manifest-key", str(mkey))
+    assert r.code == 1
+    assert "expected the trusted manifest key" in r.out
+
 
 def test_without_a_transition_the_given_note_is_kept(lite: Cli, tmp_path: Path) -> None:
     cli = lite
