@@ -131,9 +131,22 @@ def check_multiproof(
     try:
         verify_multiproof(size, indices, bytes(leaves), blob, root)
     except ProofError as exc:
-        report.add(pf.PROOFS, f"{exc}: no entry of the pack is proven", number)
+        report.add(pf.PROOFS, f"{exc}: no entry of the pack is proven ({_runs(indices)})", number)
         return False
     return True
+
+
+def _runs(indices: array[int]) -> str:
+    """Which entries the failing multi-proof covers. One root comparison cannot tell which of
+    its leaf or proof hashes differs, so the report names the runs, not an entry."""
+    starts = [0, *(k for k in range(1, len(indices)) if indices[k] != indices[k - 1] + 1)]
+    ends = [*starts[1:], len(indices)]
+    spans = [f"{indices[a]}..{indices[b - 1]}" for a, b in zip(starts, ends, strict=True)]
+    shown = ", ".join(spans[:3]) + (f" and {len(spans) - 3} more" if len(spans) > 3 else "")
+    return (
+        f"its {len(indices)} entries in {len(spans)} run(s) of consecutive indices, "
+        f"{shown}, are proven together or not at all"
+    )
 
 
 def check_proof(
