@@ -8,9 +8,11 @@ verify PACK --key ... --manifest-key ...``, one process and with the helper forc
 ``EDGEAUDIT_VERIFY_WORKERS=1`` and ``=2``) against the floor as a process (a Python process
 that reads and SHA-256-hashes the pack's files). ``--base DIR``: also the verifier of an older
 commit unpacked there (``git archive C edgeaudit | tar -x -C DIR``), alternating with this one.
-An editable install's import hook wins over ``PYTHONPATH``, so each tree is run as
-``python -S -P`` with ``PYTHONPATH=TREE:SITE-PACKAGES`` (no hook, the same dependencies); an
-older verifier may report problems it does not know are fine: its time is still its time.
+Each tree is run as ``python -S -P -c`` with ``PYTHONPATH=TREE:SITE-PACKAGES`` from ``/``: the
+same dependencies, and neither the working directory (a checkout there would shadow
+``PYTHONPATH`` for ``python -c``) nor the editable install's import hook decides which
+``edgeaudit`` runs. An older verifier may report problems it does not know are fine: its time
+is still its time.
 """
 
 from __future__ import annotations
