@@ -385,9 +385,12 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
     @app.get(f"{API}/logs", tags=["logs"], **_doc((*_AUTH, 403), authz.LOGS))
     def logs(who: Who) -> dict[str, Any]:
         """The logs served: the workspace's own and each synced mirrored pod's (origin, role,
-        entries, latest checkpoint, verifier key, a mirror's pod URL)."""
+        entries, latest checkpoint, verifier key, tiles prefix, a mirror's pod URL)."""
+        from edgeaudit.serve.log_tiles import prefix
+
         authz.require(who, authz.LOGS)
-        return {"logs": service.logs.listing()}
+        listed = service.logs.listing()
+        return {"logs": [{**x, "tiles": prefix(x["origin"])} for x in listed]}
 
     @app.post(
         f"{API}/exports",
@@ -505,10 +508,12 @@ def create_app(service: Service, *, pages: bool = True) -> FastAPI:
         runs = service.probe_runs(who, period=p, client=_client(request), log=origin)
         return {"runs": runs}
 
+    from edgeaudit.serve.log_tiles import LogTiles, add_log_tile_routes
     from edgeaudit.serve.tiles import TileLog, add_tile_routes
 
     app.state.tiles = TileLog(service.public)
     add_tile_routes(app, app.state.tiles)
+    add_log_tile_routes(app, LogTiles(service.logs, app.state.tiles))
 
     if pages:
         from edgeaudit.serve.page_routes import add_pages

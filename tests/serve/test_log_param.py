@@ -9,6 +9,8 @@ ASGI app (edge layer, fast paths, framework).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ from edgeaudit.merkle.verify import verify_consistency, verify_inclusion
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
 from edgeaudit.serve.app import asgi
 from edgeaudit.serve.fastpath import FastPublic
+from edgeaudit.serve.log_tiles import prefix
 from edgeaudit.serve.service import Service
 from edgeaudit.serve.setup import make_service
 from edgeaudit.store import Store
@@ -301,3 +304,63 @@ def test_a_mirror_added_while_serving_is_served_and_one_removed_is_not(
     finally:
         path.write_text(text, encoding="utf-8")
     assert c.get(f"/api/v1/keys?log={_q(SOUTH)}").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def pods(central: Central) -> Iterator[dict[str, tuple[TestClient, Site]]]:
+    """Each pod's own service, over the pod's own store: what it publishes itself."""
+    out: dict[str, tuple[TestClient, Site]] = {}
+    with contextlib.ExitStack() as stack:
+        for origin in (NORTH, SOUTH):
+            ws = central.site.root / origin.rsplit("/", 1)[-1]
+            site = Site(ws, ws, cfg.load(ws))
+            service = make_service(site.config, settings(site, policies=POLICIES))
+            stack.callback(service.close)
+            client = stack.enter_context(TestClient(asgi(service), raise_server_exceptions=False))
+            out[origin] = (client, site)
+        yield out
+
+
+def test_mirrored_logs_tiles_are_the_pods_under_their_own_prefix(
+    central: Central, pods: dict[str, tuple[TestClient, Site]]
+) -> None:
+    c = central.client
+    officer = central.token("officer")
+    plain = {"Accept-Encoding": "identity"}
+    for origin, size in ((NORTH, 9), (SOUTH, 3)):
+        pod, pod_site = pods[origin]
+        base = prefix(origin)
+        assert base == f"/logs/{hashlib.sha256(origin.encode()).hexdigest()}"
+        assert c.get(f"{base}/checkpoint").text == pod.get("/checkpoint").text
+        for tile in (f"/tile/0/000.p/{size}", f"/tile/1/000.p/{size // 256 + 1}"):
+            mine, theirs = c.get(base + tile), pod.get(tile)
+            if theirs.status_code != 200:  # not a tile of this size: the same answer here
+                assert mine.status_code == theirs.status_code, tile
+                continue
+            assert mine.status_code == 200, (tile, mine.text)
+            assert mine.content == theirs.content, tile
+            assert mine.headers["cache-control"] == theirs.headers["cache-control"]
+        assert c.get(f"{base}/tile/0/000.p/{size + 1}").status_code == 404  # beyond signed
+        entries = f"/tile/entries/000.p/{size}"
+        pod_officer = bearer(pod_site.token("officer"))
+        mine = c.get(base + entries, headers={**officer, **plain})
+        assert mine.status_code == 200, mine.text
+        assert mine.content == pod.get(entries, headers={**pod_officer, **plain}).content
+        last = _access_reads(central.site.config.db_url)[-1]
+        assert (last["what"], last["log"]) == (f"entry bundle {entries[1:]}", origin)
+        assert c.get(base + entries).status_code == 401
+        tenant = central.token("tenant", "fintech-a")
+        assert c.get(base + entries, headers=tenant).status_code == 403
+    own = prefix(CENTRAL)
+    assert c.get(f"{own}/checkpoint").text == c.get("/checkpoint").text
+    assert c.get(f"{own}/tile/0/000.p/3").content == c.get("/tile/0/000.p/3").content
+    for hashed in (prefix(EAST), prefix(WEST), "/logs/nothex", f"/logs/{'0' * 64}"):
+        r = c.get(f"{hashed}/checkpoint")
+        assert r.status_code == 404, (hashed, r.text)
+        assert r.json()["error"]["message"].startswith("no log ")
+        for other in (CENTRAL, NORTH, SOUTH, WEST, EAST):
+            assert other not in r.text
+    listed = c.get("/api/v1/logs", headers=officer).json()["logs"]
+    assert {x["origin"]: x["tiles"] for x in listed} == {
+        o: prefix(o) for o in (CENTRAL, NORTH, SOUTH)
+    }
