@@ -220,7 +220,10 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
         return p.result("up-to-date", "" if n >= h else f"the pod serves an older size {n}")
     leaf_tiles = range(s // C2SP_WIDTH, -(-n // C2SP_WIDTH))
     checks = [x for x in {h, s} if x > 0]
-    tiles = {t: p.client.tile(tile_ref(n, t).path()) for t in needed_tiles(n, checks, leaf_tiles)}
+    # the parents of the first level-0 tiles now, of later ones as they are reached: nothing
+    # iterates over the signed size (a key may sign 2**63) before the tiles prove it
+    first = leaf_tiles[:AHEAD]
+    tiles = {t: p.client.tile(tile_ref(n, t).path()) for t in needed_tiles(n, checks, first)}
     verified = VerifiedTiles.check(n, cp.root, tiles)
     if h and verified.root_at(h) != held_root:
         reason = f"its tree does not extend the held checkpoint (root at size {h} differs)"
@@ -260,6 +263,21 @@ def _fork(p: _Pass, held: bytes, held_size: int, new: bytes, new_size: int, why:
     return p.result("fork", f"{why}; {advice(p.files, [path])}", str(path))
 
 
+def _parents(client: PodClient, verified: VerifiedTiles, tile: tuple[int, int]) -> None:
+    """Fetch the full ancestors of ``tile`` not fetched yet, each authenticated by its own parent
+    (the climb ends at a partial tile, authenticated by the root, or one fetched before)."""
+    k, i = tile
+    parent = (k + 1, i // C2SP_WIDTH)
+    if parent in verified.tiles:
+        return
+    data = client.tile(tile_ref(verified.size, parent).path())
+    _parents(client, verified, parent)
+    verified.check_full(parent, data)
+    tiles = verified.tiles
+    assert isinstance(tiles, dict)  # VerifiedTiles.check keeps its own dict
+    tiles[parent] = data
+
+
 def _proven(
     p: _Pass, verified: VerifiedTiles, leaf_tiles: range, s: int, batch: int
 ) -> Iterator[tuple[int, list[bytes]]]:
@@ -281,11 +299,16 @@ def _proven(
                 clients.append(c)
         return c
 
+    parents = threading.Lock()
+
     def prove(n: int) -> tuple[int, list[bytes]]:
         ref = tile_ref(verified.size, (0, n))
         hashes = verified.tiles.get((0, n))
         if hashes is None:
             hashes = client().tile(ref.path())
+            if (1, n // C2SP_WIDTH) not in verified.tiles:
+                with parents:
+                    _parents(client(), verified, (0, n))
             verified.check_full((0, n), hashes)
         bundle_ref = TileRef(None, n, ref.width)
         entries = check_bundle(bundle_ref, client().bundle(bundle_ref.path()), hashes)
