@@ -205,7 +205,7 @@ def chunks(
     number, rest, at = 1, b"", 0  # at: the file offset where ``rest`` starts
     try:
         with files.open(name) as fh:
-            while block := fh.read(size):
+            for block in _blocks(fh, size):
                 data = rest + block
                 if split is not None and (mark := data.find(b"\n", max(split - 1 - at, 0)) + 1):
                     if mark > 0:
@@ -235,23 +235,33 @@ def tail_chunks(
     try:
         with files.open(name) as fh:
             fh.seek(split - 1)
-            rest = b""
-            while block := fh.read(size):
+            rest, skipping = b"", True
+            for block in _blocks(fh, size):
                 rest += block
-                if (found := rest.find(b"\n") + 1) > 0:
-                    rest = rest[found:]
-                    break
-            else:
-                return
-            while True:
+                if skipping:  # up to the split point
+                    if not (found := rest.find(b"\n") + 1):
+                        continue
+                    rest, skipping = rest[found:], False
                 cut = rest.rfind(b"\n") + 1
                 if cut:
                     yield rest[:cut]
                     rest = rest[cut:]
-                if not (block := fh.read(size)):
-                    break
-                rest += block
+            if skipping:
+                return
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise PackFileError(name, f"cannot be read from the archive ({exc})") from None
     if rest:
         yield rest
+
+
+def _blocks(fh: IO[bytes], size: int) -> Iterator[bytes]:
+    """The file in blocks of about ``size`` bytes, each holding a newline but the last: the
+    reads of one long line are joined once, not copied again with every read."""
+    parts: list[bytes] = []
+    while block := fh.read(size):
+        parts.append(block)
+        if b"\n" in block:
+            yield block if len(parts) == 1 else b"".join(parts)
+            parts = []
+    if parts:
+        yield b"".join(parts)
