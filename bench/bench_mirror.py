@@ -94,8 +94,14 @@ def make_pod(ws: Path, n: int) -> cfg.WorkspaceConfig:
     return config
 
 
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serve(ws: Path) -> Iterator[str]:
+def serve(ws: Path) -> Iterator[tuple[str, int]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -116,7 +122,7 @@ def serve(ws: Path) -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     sys.exit("serve did not start")
                 time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -125,14 +131,18 @@ def serve(ws: Path) -> Iterator[str]:
 def append_round(admin: str, n: int) -> float:
     with database(admin) as db, Store.open(db, upgrade=True) as store:
         log = store.log("bench.example.net/append", create=True)
+        cpu = time.process_time()
         with Timer() as t:
             for start in range(0, n, BATCH):
                 log.append([prepare(e) for e in events(start, min(BATCH, n - start))])
         assert log.size == n
+        print(f"  append: process CPU {time.process_time() - cpu:.1f} s")
         return t.seconds
 
 
-def mirror_round(admin: str, root: Path, pod: cfg.WorkspaceConfig, url: str, n: int) -> float:
+def mirror_round(
+    admin: str, root: Path, pod: cfg.WorkspaceConfig, url: str, pid: int, n: int
+) -> float:
     with database(admin) as db:
         ws = root / f"central-{uuid.uuid4().hex[:6]}"
         run("--workspace", str(ws), "init", "--site", "central", "--db", db)
@@ -140,6 +150,7 @@ def mirror_round(admin: str, root: Path, pod: cfg.WorkspaceConfig, url: str, n: 
             "--token-env", "BENCH_POD_TOKEN")  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
         argv = ["--workspace", str(ws), "--json", "mirror", "sync", "--rate", "0"]
+        server, children = cpu_of(pid), os.times()
         with Timer() as t:
             done = subprocess.run(
                 [sys.executable, "-m", "edgeaudit.cli.main", *argv],
@@ -151,7 +162,13 @@ def mirror_round(admin: str, root: Path, pod: cfg.WorkspaceConfig, url: str, n: 
             sys.exit(f"mirror sync: exit {done.returncode}: {done.stdout!r} {done.stderr[-500:]!r}")
         result = json.loads(done.stdout.decode().strip().splitlines()[-1])["mirrors"][0]
         assert (result["status"], result["held_size"]) == ("synced", n), result
-        print(f"  mirror: {result['requests']} requests, {t.seconds:.2f} s")
+        after = os.times()
+        sync_cpu = after.children_user + after.children_system
+        sync_cpu -= children.children_user + children.children_system
+        print(
+            f"  mirror: {result['requests']} requests, {t.seconds:.2f} s; CPU: sync process "
+            f"{sync_cpu:.1f} s, pod server {cpu_of(pid) - server:.1f} s"
+        )
         shutil.rmtree(ws)
         return t.seconds
 
@@ -177,11 +194,11 @@ def main() -> None:
     os.environ["BENCH_POD_TOKEN"] = token.strip().splitlines()[-1]
     appends: list[float] = []
     mirrors: list[float] = []
-    with serve(root / "pod") as url:
+    with serve(root / "pod") as (url, pid):
         for r in range(args.rounds):
             appends.append(append_round(args.pg, args.n))
             print(f"round {r + 1}: append {appends[-1]:.2f} s; load {os.getloadavg()}")
-            mirrors.append(mirror_round(args.pg, root, pod, url, args.n))
+            mirrors.append(mirror_round(args.pg, root, pod, url, pid, args.n))
             print(f"round {r + 1}: mirror sync {mirrors[-1]:.2f} s; load {os.getloadavg()}")
     a, m = min(appends), min(mirrors)
     print(
