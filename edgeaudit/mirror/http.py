@@ -8,7 +8,9 @@ are size-capped, and a gzip body is inflated with the same cap.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import threading
 import time
 import zlib
@@ -22,6 +24,7 @@ MAX_CHECKPOINT: Final = 64 * 1024
 MAX_TILE: Final = 256 * 32
 MAX_BUNDLE: Final = 256 * (2 + 0xFFFF)
 MAX_WAIT: Final = 60.0
+MIN_RATE: Final = 64 * 1024  # bytes/s: an answer's deadline is the timeout + its cap at this rate
 _RETRIES_429: Final = 5
 
 
@@ -169,6 +172,12 @@ class PodClient:
         for attempt in (0, 1):
             reused = self._conn is not None
             conn = self._connect()
+            # each read has the socket timeout; the whole answer a deadline (a pod sending a
+            # byte now and then would otherwise hold the pass, and every other pod's, for days)
+            late = threading.Event()
+            watchdog = threading.Timer(self._timeout + limit / MIN_RATE, _abort, (conn, late))
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 conn.request("GET", target, headers=headers)
                 response = conn.getresponse()
@@ -192,6 +201,11 @@ class PodClient:
                 return response.status, encoding, retry, data
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
+                if late.is_set():
+                    raise PodUnreachable(
+                        f"{self.url}: no whole answer within "
+                        f"{self._timeout + limit / MIN_RATE:.0f} s"
+                    ) from None
                 idle_close = isinstance(
                     exc, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError
                 )
@@ -200,7 +214,18 @@ class PodClient:
                 raise PodUnreachable(
                     f"{self.url}: {type(exc).__name__}: {exc or 'connection broken'}"
                 ) from None
+            finally:
+                watchdog.cancel()
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _abort(conn: http.client.HTTPConnection, late: threading.Event) -> None:
+    """End a request past its deadline: the blocked read returns, the request fails."""
+    late.set()
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _retry_after(value: str | None) -> float:

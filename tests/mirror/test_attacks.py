@@ -559,3 +559,34 @@ def root_of(tree: Any, size: int) -> bytes:
     from edgeaudit.merkle.tree import root
 
     return root(size, tree)
+
+
+def test_a_pod_that_trickles_its_answer_is_cut_off() -> None:
+    """A byte now and then keeps every read within the socket timeout; the whole answer has
+    a deadline too (else one such pod holds up the mirroring of every other for days)."""
+    from edgeaudit.mirror.http import PodClient, PodUnreachable
+
+    log = HostileLog(generate(ORIGIN), event_entries("t", 5))
+    pod = HostilePod(log, 5)
+    note = log.note(5)
+
+    def trickle(w: BinaryIO) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(note))
+        try:
+            for i in range(len(note)):
+                w.write(note[i : i + 1])
+                w.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+
+    pod.hook = lambda _p, _h: Answer(writer=trickle)
+    client = PodClient(pod.url, timeout=0.5)
+    began = time.monotonic()
+    try:
+        with pytest.raises(PodUnreachable, match="no whole answer within"):
+            client.checkpoint()
+    finally:
+        client.close()
+        pod.close()
+    assert time.monotonic() - began < 5  # the deadline: 0.5 s + 1 s (64 KiB at 64 KiB/s)
