@@ -31,6 +31,7 @@ from edgeaudit.verify.pack_key import ManifestKey
 from edgeaudit.verify.pack_keys import (
     check_manifest_revoked,
     check_manifest_window,
+    cosigned_note_problem,
     log_chain,
     manifest_chain,
     signing_key,
@@ -233,12 +234,11 @@ def _check_checkpoint(
     except NoteError as exc:
         report.add(pf.CHECKPOINT, str(exc))
         return None
-    if report.cosigned and cp.extensions:
-        report.add(
-            pf.CHECKPOINT,
-            "differs from the note the manifest lists, and its signed text is not just "
-            "origin, size and root",
-        )
+    if (
+        report.cosigned
+        and (why := cosigned_note_problem(files.read(pf.CHECKPOINT), cp, chain)) is not None
+    ):
+        report.add(pf.CHECKPOINT, why)
     want = manifest.get("checkpoint") or {}
     if cp.size != want.get("tree_size") or cp.root.hex() != want.get("root_hash"):
         report.add(

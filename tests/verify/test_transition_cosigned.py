@@ -158,12 +158,6 @@ def test_a_cosigned_transition_meets_the_policy_in_the_store_and_proofs(
     assert "witness.test/w1 " in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs edgeaudit/verify/pack.py _check_checkpoint to call "
-    "pack_keys.cosigned_note_problem instead of refusing any extension line (pack.py is being "
-    "changed by another engineer; the call is described in the helper's report)",
-)
 def test_a_pack_whose_transition_was_cosigned_later_verifies(
     tmp_path: Path, witness_procs: list[WitnessProcess]
 ) -> None:
