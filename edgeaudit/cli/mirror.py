@@ -132,15 +132,14 @@ class _Progress:
 
     def __init__(self) -> None:
         self.last = 0.0
-        self.began: dict[str, float] = {}
+        self.began = time.monotonic()  # one per pod and pass
 
     def __call__(self, origin: str, size: int, target: int, start: int) -> None:
         t = time.monotonic()
-        began = self.began.setdefault(origin, t)
         if size < target and t - self.last < 1.0:
             return
         self.last = t
-        rate = (size - start) / max(t - began, 1e-6)
+        rate = (size - start) / max(t - self.began, 1e-3)
         pct = 100.0 * size / target if target else 100.0
         print(
             f"mirror {origin}: {size:,} / {target:,} entries ({pct:.1f} %), {rate:,.0f}/s",
