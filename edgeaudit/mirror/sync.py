@@ -57,10 +57,16 @@ EXIT: Final = {
     "fork": 1,
     "refused": 1,
     "stopped": 1,
+    "rollback": 1,
     "unreachable": 3,
     "error": 3,
 }
 
+_ROLLBACK: Final = (
+    "the pod serves a checkpoint of size {n}, older than the {h} held (consistent with it): the "
+    "pod's log was rolled back (restored from an older copy?) or an old checkpoint is replayed "
+    "to the mirror; the mirror keeps what it holds"
+)
 _SIGNED_BAD: Final = (
     "the pod's key signed a log holding it (its leaf hash is proven), so the pod is broken or "
     "hostile; the proven batches before it are stored"
@@ -217,7 +223,9 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
             p.log().hold_checkpoint(n, cp.root, note.decode())
             if pending is not None and _note_size(pending) <= n:
                 p.files.clear_pending()
-        return p.result("up-to-date", "" if n >= h else f"the pod serves an older size {n}")
+        if n < h:  # a rollback is exit 1 as everywhere (README, exit codes)
+            return p.result("rollback", _ROLLBACK.format(n=n, h=h))
+        return p.result("up-to-date")
     leaf_tiles = range(s // C2SP_WIDTH, -(-n // C2SP_WIDTH))
     checks = [x for x in {h, s} if x > 0]
     # the parents of the first level-0 tiles now, of later ones as they are reached: nothing

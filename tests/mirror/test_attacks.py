@@ -140,11 +140,11 @@ def test_a_rollback_or_fork_signed_with_the_pods_key_never_replaces_what_is_held
     note = log.note(SIZE).decode()
 
     # an older checkpoint the key really signed (a pod restored from a backup, a replay):
-    # nothing changes, and the answer says the pod serves an older size
+    # a rollback, exit 1, nothing changes
     hostile.pod.serve(log, 300)
     code, got, _, _ = hostile.sync()
-    assert code in (0, 1, 3), got
-    assert "older size 300" in str(got["message"]), got
+    assert (code, got["status"]) == (1, "rollback"), got
+    assert "size 300, older than the 600 held" in str(got["message"]), got
     assert hostile.held() == before
 
     # the same size, another root, signed by the pod's key: a fork, kept as proof
