@@ -7,6 +7,9 @@ proof kept, exit 1; the mirrored logs verify in the central store (``verify --lo
 from __future__ import annotations
 
 import json
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,13 +23,31 @@ BULK = 2300  # 9 entry bundles of 256 and a partial one
 CUT_AFTER = 40_000  # bytes: the checkpoint, the hash tiles and a few bundles, never all
 
 
-def _grow(pod: Pod) -> tuple[int, int]:
+def _published(mirror: Mirror, pod: Pod, size: int) -> None:
+    """Wait until the pod's service publishes its checkpoint of ``size`` (it caches its latest
+    checkpoint for up to a second), asked directly, not over the link the test watches."""
+    served = mirror.served[pod.name]
+    public = urllib.parse.urlsplit(served.url).netloc  # the service answers its public name
+    ask = urllib.request.Request(
+        f"http://127.0.0.1:{served.port}/checkpoint", headers={"Host": public}
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        with urllib.request.urlopen(ask, timeout=5) as answer:
+            if answer.read().split(b"\n")[1] == str(size).encode():
+                return
+        assert time.monotonic() < deadline, f"{pod.name} never published size {size}"
+        time.sleep(0.1)
+
+
+def _grow(mirror: Mirror, pod: Pod) -> tuple[int, int]:
     """(size the mirror holds, size of the new checkpoint) after appending a bulk of entries."""
     held = pod.signed_size()
     target = pod.append(BULK, "bulk")
     code, data = pod.checkpoint()
     assert code == 0, data
     assert data["tree_size"] == target
+    _published(mirror, pod, target)
     return held, target
 
 
@@ -58,7 +79,7 @@ def _resume(mirror: Mirror, pod: Pod, partial: int, target: int) -> None:
 
 def test_a_link_reset_mid_transfer_resumes_and_completes(campus: Campus, mirrored: Mirror) -> None:
     pod = campus.pods["pod-a"]
-    held, target = _grow(pod)
+    held, target = _grow(mirrored, pod)
     partial = _cut(mirrored, pod, held, target, reset=True)
     _resume(mirrored, pod, partial, target)
 
@@ -75,7 +96,7 @@ def test_a_link_reset_mid_transfer_resumes_and_completes(campus: Campus, mirrore
 
 def test_a_link_closed_mid_answer_resumes_and_completes(campus: Campus, mirrored: Mirror) -> None:
     pod = campus.pods["pod-a"]
-    held, target = _grow(pod)
+    held, target = _grow(mirrored, pod)
     partial = _cut(mirrored, pod, held, target, reset=False)
     _resume(mirrored, pod, partial, target)
 
@@ -95,6 +116,7 @@ def test_an_unreachable_pod_does_not_hold_up_the_others(campus: Campus, mirrored
     for other in ("pod-a", "pod-c"):
         assert result[other]["status"] in ("up-to-date", "synced"), str(result[other])
     link.up()  # it reconnects: the mirror catches up
+    _published(mirrored, pod, target)
     code, result = mirrored.sync(pod.origin)
     assert code == 0, str(result)
     assert result["pod-b"]["status"] == "synced"
