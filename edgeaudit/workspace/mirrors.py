@@ -103,6 +103,11 @@ def _one(table: dict[str, Any], where: str) -> MirrorSource:
 
 def make_source(url: str, vkey: str, token_env: str | None, where: str) -> MirrorSource:
     """A checked :class:`MirrorSource` (``where`` prefixes the :class:`ConfigError`)."""
+    if "@" in url.split("://", 1)[-1].split("/", 1)[0]:  # not echoed: it may hold a password
+        raise ConfigError(
+            f"{where}: url holds credentials (user:password@host); they would be written into "
+            "fork proofs and the central log: give the pod's token in token_env instead"
+        )
     if not _URL.fullmatch(url):
         raise ConfigError(
             f"{where}: url must be http(s)://host[:port][/prefix] without query, got {url!r}"

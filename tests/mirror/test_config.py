@@ -46,6 +46,7 @@ def test_append_and_load(ws: Path) -> None:
         ('url = "ftp://h"\nkey = "{k}"', "url must be http"),
         ('url = "http://h"\nkey = "nonsense"', "key is not a log verifier key"),
         ('url = "http://h"\nkey = "{k}"\ntoken_env = "A B"', "token_env"),
+        ('url = "http://u:s3cret@h"\nkey = "{k}"', "url holds credentials"),
         ('url = "http://h"\nkey = "{own}"', "own log"),
     ],
 )
@@ -58,6 +59,7 @@ def test_bad_tables_are_named(ws: Path, table: str, named: str) -> None:
     with pytest.raises(ConfigError, match=named) as err:
         load_mirrors(config)
     assert str(path) in str(err.value)
+    assert "s3cret" not in str(err.value)
 
 
 def test_two_tables_for_one_origin(ws: Path) -> None:
