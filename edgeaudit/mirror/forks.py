@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
+
 from edgeaudit.events import prepare
 from edgeaudit.mirror.state import MirrorFiles, now
 from edgeaudit.store import EvidenceLog
@@ -72,3 +74,31 @@ def record_fork(
     }
     own_log.append([prepare(event)])
     return path
+
+
+def record_missing(
+    files: MirrorFiles, own_log: EvidenceLog, source: MirrorSource, proofs: list[Path]
+) -> int:
+    """Append the ``mirror.fork`` entry of a proof file that has none (the mirror stopped
+    between keeping the file and appending its entry); how many were appended. The entry
+    carries the whole proof file, both signed notes included."""
+    names = {str(p.relative_to(files.root)) for p in proofs}
+    with own_log.reader() as reader:
+        size, _ = reader.head()
+        for _idx, body, _leaf in reader.select([FORK_KIND], None, None, size):
+            rec = orjson.loads(body)
+            if rec.get("origin") == source.origin:
+                names.discard(rec.get("proof_file"))
+    for name in sorted(names):
+        event = {
+            "time": now(),
+            "kind": FORK_KIND,
+            "source": "mirror",
+            "origin": source.origin,
+            "url": source.url,
+            "reason": "a fork proof kept without its entry (the mirror stopped in between)",
+            "proof_file": name,
+            "proof": (files.root / name).read_text("utf-8", errors="replace"),
+        }
+        own_log.append([prepare(event)])
+    return len(names)

@@ -33,7 +33,7 @@ from typing import Final
 from edgeaudit.canonical import EMPTY_ROOT
 from edgeaudit.errors import NoteError, StoreError
 from edgeaudit.merkle.c2sp import C2SP_WIDTH, TileRef
-from edgeaudit.mirror.forks import advice, record_fork
+from edgeaudit.mirror.forks import advice, record_fork, record_missing
 from edgeaudit.mirror.http import PodClient, PodRefused, PodUnreachable, TokenBucket
 from edgeaudit.mirror.state import MirrorFiles, now
 from edgeaudit.mirror.tiles import (
@@ -170,6 +170,7 @@ def sync_one(
         mlog = None  # nothing mirrored yet: created once something proven is stored
     p = _Pass(source, files, store, mlog, own_log, client, progress)
     if proofs:
+        record_missing(files, own_log, source, proofs)
         return p.result("stopped", advice(files, proofs), str(proofs[0]))
     try:
         result = _sync(p, batch)
