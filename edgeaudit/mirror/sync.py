@@ -51,6 +51,19 @@ from edgeaudit.workspace.mirrors import MirrorSource
 BATCH: Final = 64 * C2SP_WIDTH  # entries per store transaction (64 bundles)
 CONNECTIONS: Final = 4  # connections fetching level-0 tiles and entry bundles at once
 AHEAD: Final = 96  # level-0 tiles fetched and proven ahead of the store (bounds memory)
+AHEAD_BYTES: Final = 256 << 20  # ... and fewer when bundles are large (entries up to 64 KiB)
+PENDING_BYTES: Final = 64 << 20  # a batch is stored at this many bytes, whatever its count
+
+
+def ahead(bundles: int, nbytes: int) -> int:
+    """How many tiles to have in flight, given the ``bundles`` proven so far and their bytes:
+    :data:`AHEAD`, fewer where that many bundles of this size would pass :data:`AHEAD_BYTES`
+    (a bundle of 256 entries of 64 KiB is 16 MiB), never fewer than :data:`CONNECTIONS`."""
+    if not bundles:
+        return CONNECTIONS
+    return max(CONNECTIONS, min(AHEAD, AHEAD_BYTES * bundles // max(1, nbytes)))
+
+
 EXIT: Final = {
     "synced": 0,
     "up-to-date": 0,
@@ -329,9 +342,10 @@ def _proven(
     todo = iter(leaf_tiles)
     pending: list[bytes] = []
     first = s
+    pending_bytes = seen_bundles = seen_bytes = 0
     try:
         while True:
-            while len(window) < AHEAD:
+            while len(window) < ahead(seen_bundles, seen_bytes):
                 n = next(todo, None)
                 if n is None:
                     break
@@ -344,11 +358,14 @@ def _proven(
                 if pending:  # what was proven before the failure is stored
                     yield first, pending
                 raise
+            size = sum(map(len, entries))
+            seen_bundles, seen_bytes = seen_bundles + 1, seen_bytes + size
             pending += entries
-            if len(pending) >= batch:
+            pending_bytes += size
+            if len(pending) >= batch or pending_bytes >= PENDING_BYTES:
                 yield first, pending
                 first += len(pending)
-                pending = []
+                pending, pending_bytes = [], 0
         if pending:
             yield first, pending
     finally:
