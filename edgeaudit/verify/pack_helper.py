@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from edgeaudit.verify.child import spawn
 from edgeaudit.verify.pack_batch import Rules, full_lines
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, tail_chunks
 
@@ -109,33 +110,10 @@ def start(files: PackFiles, name: str, size: int, rules: Rules) -> Helper | None
     """Start a helper for the second half of ``name`` (``size`` bytes) if that is worth it."""
     if not worth_a_helper(size):
         return None
-    import subprocess  # here: a pack checked in one process does not need it
-
     split = size // 2
     request = (str(files.path.absolute()), name, split, dataclasses.astuple(rules))
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
-    )}  # fmt: skip
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "edgeaudit.verify.pack_helper"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-    except OSError:
-        return None
-    helper = Helper(proc, split)
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(marshal.dumps(request))
-        proc.stdin.close()
-    except OSError:
-        helper.close()
-        return None
-    return helper
+    proc = spawn("edgeaudit.verify.pack_helper", request)
+    return None if proc is None else Helper(proc, split)
 
 
 def check_tail(files: PackFiles, name: str, split: int, rules: Rules) -> tuple[Any, ...]:

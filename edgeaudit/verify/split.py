@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from edgeaudit.merkle.tiles import TILE_HEIGHT
 from edgeaudit.verify import stream
+from edgeaudit.verify.child import spawn
 
 log = logging.getLogger(__name__)
 
@@ -117,29 +118,8 @@ def start(
         sorted({s for s in sizes if lo < s < hi and s % chunk}),
         chunk_levels,
     )
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
-    )}  # fmt: skip
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "edgeaudit.verify.split"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-    except OSError:
-        return None
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(marshal.dumps(request))
-        proc.stdin.close()
-    except OSError:
-        helper = Helper(proc, lo, hi)
-        helper.close()
-        return None
-    return Helper(proc, lo, hi)
+    proc = spawn("edgeaudit.verify.split", request)
+    return None if proc is None else Helper(proc, lo, hi)
 
 
 def _in_a_worker() -> bool:
