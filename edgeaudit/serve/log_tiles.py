@@ -25,12 +25,11 @@ from typing import Annotated, Final
 from fastapi import FastAPI, Path, Request
 from fastapi.responses import Response
 
-from edgeaudit.merkle.c2sp import TileRef
 from edgeaudit.serve import authz
-from edgeaudit.serve.app import ApiError, Who, _client, _doc
+from edgeaudit.serve.app import Who, _client, _doc
 from edgeaudit.serve.logs import ServedLogs, UnknownLog
 from edgeaudit.serve.service import Service
-from edgeaudit.serve.tiles import Answer, TileError, TileLog, TilePath, accepts_gzip, parse
+from edgeaudit.serve.tiles import TileLog, TilePath, accepts_gzip, route_ref, tile_response
 
 PREFIX: Final = "/logs"
 _HASH: Final = re.compile(r"[0-9a-f]{64}")
@@ -78,21 +77,12 @@ def add_log_tile_routes(app: FastAPI, tiles: LogTiles) -> None:
     """``/logs/<hash>/checkpoint``, ``.../tile/entries/...`` (officers, auditors) and
     ``.../tile/...``."""
 
-    def _response(a: Answer) -> Response:
-        return Response(a.body, media_type=a.content_type, headers={"Cache-Control": a.cache})
-
-    def _ref(path: str, entries: bool) -> TileRef:
-        try:
-            return parse(("tile/entries/" if entries else "tile/") + path)
-        except TileError as exc:
-            raise ApiError(400, str(exc)) from None
-
     @app.get(
         f"{PREFIX}/{{log}}/checkpoint", tags=["tiles"], response_model=None, **_doc((404, 422))
     )
     def log_checkpoint(log: LogHash) -> Response:
         """A served log's latest signed checkpoint note (C2SP tlog-tiles), text."""
-        return _response(tiles.get(log)[1].checkpoint())
+        return tile_response(tiles.get(log)[1].checkpoint())
 
     @app.get(
         f"{PREFIX}/{{log}}/tile/entries/{{path:path}}",
@@ -104,14 +94,14 @@ def add_log_tile_routes(app: FastAPI, tiles: LogTiles) -> None:
         """An entry bundle of a served log (gzip when accepted); each read is recorded as an
         access.read entry of the workspace's own log, naming the origin."""
         authz.require(who, authz.TILE_ENTRIES)
-        ref = _ref(path, True)
+        ref = route_ref(path, True)
         origin, tile_log = tiles.get(log)
         answer = tile_log.entry_bundle(ref)
         service: Service = request.app.state.service
         what = f"entry bundle {ref.path()}"
         service.record(who, "access.read", what, _client(request), None, origin)
         if not accepts_gzip(request.headers.get("accept-encoding", "")):
-            return _response(answer)
+            return tile_response(answer)
         headers = {"Cache-Control": answer.cache, "Content-Encoding": "gzip"}
         headers["Vary"] = "Accept-Encoding"
         body = gzip.compress(answer.body, compresslevel=6, mtime=0)
@@ -125,4 +115,4 @@ def add_log_tile_routes(app: FastAPI, tiles: LogTiles) -> None:
     )
     def log_tile(log: LogHash, path: TilePath) -> Response:
         """A hash tile of a served log: tile/<L>/<N>[.p/<W>] (256 hashes when full)."""
-        return _response(tiles.get(log)[1].hash_tile(_ref(path, False)))
+        return tile_response(tiles.get(log)[1].hash_tile(route_ref(path, False)))

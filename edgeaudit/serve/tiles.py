@@ -175,17 +175,21 @@ class FastTiles:
         await send({"type": "http.response.body", "body": a.body})
 
 
+def tile_response(a: Answer) -> Response:
+    """An :class:`Answer` as the HTTP response."""
+    return Response(a.body, media_type=a.content_type, headers={"Cache-Control": a.cache})
+
+
+def route_ref(path: str, entries: bool) -> TileRef:
+    """The tile a route's ``path`` names (below ``tile/`` or ``tile/entries/``); 400 if bad."""
+    try:
+        return parse(("tile/entries/" if entries else "tile/") + path)
+    except TileError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
 def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
     """``/checkpoint``, ``/tile/entries/...`` (officer, auditor) and ``/tile/...``."""
-
-    def _response(a: Answer) -> Response:
-        return Response(a.body, media_type=a.content_type, headers={"Cache-Control": a.cache})
-
-    def _ref(path: str, entries: bool) -> TileRef:
-        try:
-            return parse(("tile/entries/" if entries else "tile/") + path)
-        except TileError as exc:
-            raise ApiError(400, str(exc)) from None
 
     own = [Depends(own_log_only)]  # the tiles are the own log's (a ``log`` naming another: 400)
 
@@ -194,7 +198,7 @@ def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
     )
     async def tlog_checkpoint() -> Response:
         """The latest signed checkpoint note (C2SP tlog-tiles), text."""
-        return _response(tiles.checkpoint())
+        return tile_response(tiles.checkpoint())
 
     @app.get(
         "/tile/entries/{path:path}",
@@ -207,12 +211,12 @@ def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
         """An entry bundle: the entries of a level-0 tile, uint16 length-prefixed (gzip when
         accepted). Each read is recorded as an access.read entry before the answer."""
         authz.require(who, authz.TILE_ENTRIES)
-        ref = _ref(path, True)
+        ref = route_ref(path, True)
         answer = tiles.entry_bundle(ref)
         service: Service = request.app.state.service
         service.record(who, "access.read", f"entry bundle {ref.path()}", _client(request), None)
         if not accepts_gzip(request.headers.get("accept-encoding", "")):
-            return _response(answer)
+            return tile_response(answer)
         headers = {"Cache-Control": answer.cache, "Content-Encoding": "gzip"}
         headers["Vary"] = "Accept-Encoding"
         body = gzip.compress(answer.body, compresslevel=6, mtime=0)
@@ -227,4 +231,4 @@ def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
     )
     async def tlog_tile(path: TilePath) -> Response:
         """A hash tile: tile/<L>/<N>[.p/<W>] (256 hashes when full)."""
-        return _response(tiles.hash_tile(_ref(path, False)))
+        return tile_response(tiles.hash_tile(route_ref(path, False)))

@@ -185,10 +185,10 @@ def _refuse_unknown(raw: dict[str, Any], path: Path) -> None:
     problems = []
     for table, value in raw.items():
         if table == "witness":
-            problems.extend(_witness_problems(value))
+            problems.extend(_array_problems("witness", WITNESS_KEYS, value))
             continue
         if table == "mirror":
-            problems.extend(_mirror_problems(value))
+            problems.extend(_array_problems("mirror", MIRROR_KEYS, value))
             continue
         known = KNOWN_KEYS.get(table)
         if known is None:
@@ -210,25 +210,15 @@ def _refuse_unknown(raw: dict[str, Any], path: Path) -> None:
         raise ConfigError(f"{path}: " + "; ".join(problems))
 
 
-def _witness_problems(value: Any) -> list[str]:
+def _array_problems(name: str, known: tuple[str, ...], value: Any) -> list[str]:
+    """What is wrong with ``[[name]]`` tables: not an array of tables, or unknown keys."""
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
-        return ["'witness' must be an array of tables ([[witness]])"]
+        return [f"'{name}' must be an array of tables ([[{name}]])"]
     return [
-        f"unknown key {key!r} in [[witness]] #{i + 1} (known: {', '.join(WITNESS_KEYS)})"
+        f"unknown key {key!r} in [[{name}]] #{i + 1} (known: {', '.join(known)})"
         for i, t in enumerate(value)
         for key in t
-        if key not in WITNESS_KEYS
-    ]
-
-
-def _mirror_problems(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
-        return ["'mirror' must be an array of tables ([[mirror]])"]
-    return [
-        f"unknown key {key!r} in [[mirror]] #{i + 1} (known: {', '.join(MIRROR_KEYS)})"
-        for i, t in enumerate(value)
-        for key in t
-        if key not in MIRROR_KEYS
+        if key not in known
     ]
 
 
