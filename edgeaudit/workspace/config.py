@@ -148,7 +148,8 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "store": ("url",),
 }
 WITNESS_KEYS = ("name", "url", "key", "timeout")
-MIRROR_KEYS = ("url", "key", "token_env")  # [[mirror]]: checked by workspace.mirrors
+# [[mirror]]: checked by workspace.mirrors
+MIRROR_KEYS = ("url", "key", "token_env", "revoked", "allow_plain_http")
 
 
 def _witnesses(tables: Any, path: Path) -> tuple[WitnessEntry, ...]:
