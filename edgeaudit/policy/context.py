@@ -125,10 +125,17 @@ class Ev:
     leaf: str  # leaf hash, hex
     t: float  # epoch seconds
     rec: Mapping[str, Any]
+    origin: str | None = None  # the log's origin in a campus assessment (None: one log)
 
     @property
     def ref(self) -> EvidenceRef:
-        return EvidenceRef(self.index, self.leaf)
+        return EvidenceRef(self.index, self.leaf, self.origin)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The entry's identity across logs, ``(origin, index)``: what checks key dicts by and
+        sort by (with one log every key has the same origin, so index order)."""
+        return (self.origin or "", self.index)
 
     @property
     def kind(self) -> str:

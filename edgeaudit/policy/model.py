@@ -23,18 +23,42 @@ from edgeaudit.policy.statuses import WAIVED as WAIVED
 # status means, so a recorded assessment of an older engine is never reused silently
 ENGINE: Final = "edgeaudit-policy/2"
 SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
-SCOPE_KEYS: Final = ("tenant", "asset", "principal", "segment", "key", "activity", "subject")
+# ``log`` last: a campus assessment's per-log results name their log; the result id of every
+# scope without it is the id it always had
+SCOPE_KEYS: Final = (
+    "tenant",
+    "asset",
+    "principal",
+    "segment",
+    "key",
+    "activity",
+    "subject",
+    "log",
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class EvidenceRef:
-    """One stored entry a result rests on: its index and leaf hash (hex)."""
+    """One stored entry a result rests on: its index and leaf hash (hex), and in a campus
+    assessment the origin of the log holding it (None in a single-log one)."""
 
     index: int
     leaf_hash: str
+    origin: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[str, int, str]:
+        """Order of citations: by log, then index (one log: index order, as always)."""
+        return (self.origin or "", self.index, self.leaf_hash)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "leaf_hash": self.leaf_hash}
+        if self.origin is None:
+            return {"index": self.index, "leaf_hash": self.leaf_hash}
+        return {"index": self.index, "leaf_hash": self.leaf_hash, "origin": self.origin}
+
+    def text(self) -> str:
+        """As people and CSV cells read it: ``INDEX``, or ``ORIGIN#INDEX`` in a campus one."""
+        return str(self.index) if self.origin is None else f"{self.origin}#{self.index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +72,17 @@ class Scope:
     key: str | None = None
     activity: str | None = None
     subject: str | None = None  # anything else (a grant id, a door, a source file...)
+    log: str | None = None  # a campus assessment's per-log result: the log's origin
 
     def to_dict(self) -> dict[str, str]:
         return {k: v for k in SCOPE_KEYS if (v := getattr(self, k)) is not None}
 
     def text(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.to_dict().items()) or "site"
+
+
+def _ref_order(ref: EvidenceRef) -> tuple[str, int, str]:
+    return ref.sort_key
 
 
 def result_id(rule: str, scope: Scope) -> str:
@@ -74,8 +103,9 @@ class Outcome:
     def __post_init__(self) -> None:
         if self.status not in (PASS, FAIL, NOT_EVALUATED, STALE):
             raise ValueError(f"a check cannot report status {self.status!r}")
-        if list(self.evidence) != sorted(set(self.evidence)):
-            object.__setattr__(self, "evidence", tuple(sorted(set(self.evidence))))
+        ordered = sorted(set(self.evidence), key=_ref_order)
+        if list(self.evidence) != ordered:
+            object.__setattr__(self, "evidence", tuple(ordered))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +221,12 @@ class Assessment:
     checkpoint: tuple[int, str] | None = None
     # each rule as run: id, check, title, activity, severity, params, procedure, population
     rules: tuple[dict[str, Any], ...] = ()
+    # a campus assessment: every log judged, (origin, tree size, root hex), sorted by origin;
+    # empty for a single-log one (whose documents then have no ``logs`` member)
+    logs: tuple[tuple[str, int, str], ...] = ()
+
+    def logs_json(self) -> list[dict[str, Any]]:
+        return [{"origin": o, "tree_size": n, "root_hash": h} for o, n, h in self.logs]
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
@@ -203,7 +239,7 @@ class Assessment:
         return tuple(r for r in self.results if r.status in FINDING_STATUSES)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "assessment": {
                 "id": self.id,
                 "from": self.start,
@@ -226,3 +262,6 @@ class Assessment:
             "results": [r.to_dict() for r in self.results],
             "controls": [c.to_dict() for c in self.controls],
         }
+        if self.logs:
+            out["assessment"]["logs"] = self.logs_json()
+        return out

@@ -14,7 +14,7 @@ SOURCE = "edgeaudit-policy"
 
 
 def records(a: Assessment) -> list[dict[str, Any]]:
-    header = {
+    header: dict[str, Any] = {
         "id": a.id,
         "from": a.start,
         "to": a.end,
@@ -30,6 +30,8 @@ def records(a: Assessment) -> list[dict[str, Any]]:
         if a.checkpoint is None
         else {"tree_size": a.checkpoint[0], "root_hash": a.checkpoint[1]},
     }
+    if a.logs:  # a campus assessment: every log judged (the records go to the central log)
+        header["logs"] = a.logs_json()
     out = []
     for r in a.results:
         rec: dict[str, Any] = {

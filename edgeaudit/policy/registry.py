@@ -42,6 +42,9 @@ class CheckSpec:
     streams: tuple[str, ...]
     params: Mapping[str, Param]
     fn: CheckFn
+    # reads the store itself (reader, verification, quarantine, source summaries), not only
+    # its events: a campus assessment runs it once per log, each result scoped to its log
+    per_log: bool = False
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
@@ -49,9 +52,10 @@ _loaded = False
 
 
 def check(
-    name: str, title: str, streams: tuple[str, ...], **params: Param
+    name: str, title: str, streams: tuple[str, ...], *, per_log: bool = False, **params: Param
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register ``fn`` as check ``name`` (e.g. ``jit.session_covered``)."""
+    """Register ``fn`` as check ``name`` (e.g. ``jit.session_covered``). ``per_log``: the check
+    reads the store itself (see :attr:`CheckSpec.per_log`)."""
     for p in params.values():
         if p.kind not in PARAM_KINDS:
             raise ValueError(f"check {name}: unknown parameter kind {p.kind!r}")
@@ -59,7 +63,7 @@ def check(
     def register(fn: CheckFn) -> CheckFn:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise ConfigError(f"check {name!r} is registered twice")
-        _REGISTRY[name] = CheckSpec(name, title, streams, dict(params), fn)
+        _REGISTRY[name] = CheckSpec(name, title, streams, dict(params), fn, per_log)
         return fn
 
     return register

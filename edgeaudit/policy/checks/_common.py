@@ -12,7 +12,7 @@ MAX_PASS_CITATIONS: Final = 25  # a passing result cites a sample; a failing one
 
 
 def cite(evs: Iterable[Ev], limit: int | None = None) -> tuple[EvidenceRef, ...]:
-    refs = sorted({e.ref for e in evs})
+    refs = sorted({e.ref for e in evs}, key=lambda r: r.sort_key)
     return tuple(refs if limit is None else refs[:limit])
 
 

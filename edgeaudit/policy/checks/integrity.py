@@ -17,6 +17,7 @@ from edgeaudit.policy.registry import Param, check
     "integrity.store",
     "The evidence store verifies and a fresh signed checkpoint covers the period",
     ("STORE",),
+    per_log=True,
     checkpoint_max_age=Param("duration", 86400, "longest time since the latest checkpoint"),
 )
 def store(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
@@ -68,6 +69,7 @@ def store(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     "integrity.completeness",
     "Collection is complete: no source gaps, quarantine within the limit",
     ("STORE",),
+    per_log=True,
     max_quarantined=Param("int", 0, "quarantined records tolerated per source kind"),
 )
 def completeness(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
@@ -107,6 +109,7 @@ def completeness(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     "integrity.forged_identity",
     "No source record forges the identity of a trusted program",
     ("STORE", "ADM"),
+    per_log=True,
 )
 def forged_identity(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     forged: dict[str, list[str]] = defaultdict(list)

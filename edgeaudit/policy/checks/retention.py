@@ -54,6 +54,7 @@ def _at_least_a_day(value: object) -> None:
     "retention.horizon",
     "Evidence is kept back to the retention horizon with no collection gap",
     ("STORE",),
+    per_log=True,
     horizons=Param(
         "records",
         DEFAULT_HORIZONS,
