@@ -428,11 +428,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     revoked = load_revocations(getattr(args, "revoked", None) or ())
     trusted = None
+    if getattr(args, "keys", None):
+        raise InputError("--keys is for `verify PACK`; give the store's key with --key")
     if args.trusted_checkpoint:
+        if len(args.trusted_checkpoint) > 1:  # repeatable for a campus pack's logs only
+            raise InputError("verify of a store takes one --trusted-checkpoint")
+        (kept_path,) = args.trusted_checkpoint
         try:
-            trusted = Path(args.trusted_checkpoint).read_bytes()
+            trusted = Path(kept_path).read_bytes()
         except OSError as exc:
-            raise InputError(f"{args.trusted_checkpoint}: cannot read: {exc.strerror}") from None
+            raise InputError(f"{kept_path}: cannot read: {exc.strerror}") from None
     from edgeaudit.errors import TamperError
     from edgeaudit.store import StoreDamagedError
     from edgeaudit.verify import witnesses

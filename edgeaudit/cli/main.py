@@ -152,13 +152,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--trusted-checkpoint",
         metavar="FILE",
-        help="a signed checkpoint seen earlier: the store (or PACK) must extend it",
+        action="append",
+        help="a signed checkpoint seen earlier: the store (or PACK) must extend it; PACK: "
+        "repeatable, each goes to the log of its origin (a campus pack's part)",
     )
     c.add_argument(
         "--key",
         metavar="VKEY",
         action="append",
-        help="trust this verifier key (string or file) instead of the workspace's",
+        help="trust this verifier key (string or file) instead of the workspace's; PACK: "
+        "repeatable, a campus pack's part is verified with the keys named by its origin",
+    )
+    c.add_argument(
+        "--keys",
+        metavar="FILE",
+        action="append",
+        help="PACK: a file of verifier keys, one a line (# comments), as --key (repeatable)",
     )
     c.add_argument(
         "--revoked",
@@ -247,7 +256,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
     c.add_argument("--inventory", metavar="FILE", help="inventory YAML (tenant packs need it)")
-    c.add_argument("--previous", metavar="FILE", help="previous pack's checkpoint")
+    c.add_argument(
+        "--previous",
+        metavar="FILE",
+        action="append",
+        help="previous pack's checkpoint (--campus: repeatable, each routed by its origin)",
+    )
+    c.add_argument(
+        "--campus",
+        action="store_true",
+        help="a campus pack (edgeaudit-pack/3): this log and every [[mirror]] pod's log, with "
+        "the campus assessment (evaluate --campus)",
+    )
     c.add_argument(
         "--checkpoint",
         metavar="FILE",

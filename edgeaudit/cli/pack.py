@@ -71,6 +71,7 @@ _BUILD_ONLY = (
     ("no_pdf", "--no-pdf"),
     ("raci", "--raci"),
     ("log", "--log"),  # key and rotate-key are about this workspace's manifest key
+    ("campus", "--campus"),
 )
 
 
@@ -121,6 +122,14 @@ def _build(args: argparse.Namespace, config: Any) -> int:
         raise InputError("pack build needs --quarter 2026Q3 or both --from and --to")
     if not args.out:
         raise InputError("pack build needs --out DIR or --out FILE.zip")
+    if getattr(args, "campus", False):
+        if getattr(args, "log", None):
+            raise InputError("pack build --campus proves every log; it does not take --log")
+        from edgeaudit.cli.pack_campus import build_campus
+
+        return build_campus(args, config, period)
+    if args.previous and len(args.previous) > 1:
+        raise InputError("pack build takes one --previous (several only with --campus)")
     from edgeaudit.workspace.state import choose_log
 
     choice = choose_log(config, getattr(args, "log", None))
@@ -158,7 +167,7 @@ def _build(args: argparse.Namespace, config: Any) -> int:
     state = config.root / LAST_PACK_CHECKPOINT
     previous = None
     if args.previous:
-        previous = _read(args.previous, "the previous pack's checkpoint")
+        previous = _read(args.previous[0], "the previous pack's checkpoint")
     elif state.is_file():
         previous = state.read_bytes()
     note = None
@@ -239,7 +248,7 @@ def _build_mirrored(args: argparse.Namespace, config: Any, choice: Any, period: 
     state = config.root / "packs" / state_name(choice.origin)
     previous = None
     if args.previous:
-        previous = _read(args.previous, "the previous pack's checkpoint")
+        previous = _read(args.previous[0], "the previous pack's checkpoint")
     elif state.is_file():
         previous = state.read_bytes()
     note = _read(args.checkpoint, "the signed checkpoint") if args.checkpoint else None
@@ -321,7 +330,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             "with --key"
         )
     config = None
-    if not args.key or not args.manifest_key:
+    if not (args.key or getattr(args, "keys", None)) or not args.manifest_key:
         from edgeaudit.workspace import config as cfg
 
         try:
@@ -331,11 +340,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 f"verify PACK needs --key VKEY and --manifest-key FILE outside a workspace ({exc})"
             ) from None
     keys = []
-    for k in args.key or [config.verifier_key]:  # type: ignore[union-attr]
+    for k in args.key or ([] if getattr(args, "keys", None) else [config.verifier_key]):  # type: ignore[union-attr]
         path = Path(k)
         keys.append(
             Verifier.parse(path.read_text(encoding="utf-8").strip() if path.is_file() else k)
         )
+    from edgeaudit.cli.pack_campus import load_keys
+
+    for f in getattr(args, "keys", None) or ():
+        keys.extend(load_keys(f))
     if args.manifest_key:
         mkey = ManifestKey.load(args.manifest_key)
     else:
@@ -345,25 +358,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from edgeaudit.verify.keychain import load_revocations
 
     revoked = load_revocations(getattr(args, "revoked", None) or ())
-    kept = None
-    if getattr(args, "trusted_checkpoint", None):
-        from edgeaudit.errors import NoteError
-        from edgeaudit.verify.pack_files import PackFiles
-        from edgeaudit.verify.pack_keys import log_chain
-
-        path = args.trusted_checkpoint
-        note = _read(path, "the kept checkpoint")
-        files = PackFiles(Path(args.pack))  # the kept note may be of a key the pack rotated to
-        try:
-            chain = log_chain(files, keys, None, revoked)
-        finally:
-            files.close()
-        try:
-            kept = chain.verify_checkpoint(note)
-        except NoteError as exc:
-            raise InputError(
-                f"{path}: the kept checkpoint does not verify with the log key: {exc}"
-            ) from None
+    # verified by verify_pack with the pack's key chain (a kept note may be of a key the pack
+    # rotated to), each with its origin's keys in a campus pack
+    kept_notes = [
+        (path, _read(path, "the kept checkpoint"))
+        for path in getattr(args, "trusted_checkpoint", None) or ()
+    ]
     rollovers = [
         (f, _read(f, "the manifest key rollover"))
         for f in getattr(args, "manifest_rollover", None) or ()
@@ -373,7 +373,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from edgeaudit.verify.witnesses import load_policy
 
         policy = load_policy(args.witness_policy)
-    report = verify_pack(args.pack, keys, mkey, kept, revoked, rollovers, policy)
+    report = verify_pack(
+        args.pack, keys, mkey, None, revoked, rollovers, policy, kept_notes=kept_notes
+    )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     elif report.ok:
@@ -402,6 +404,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"checkpoint of size {report.tree_size} signed; {report.entries} entries proven "
             f"({report.redacted} redacted); {bound}{consistency}\nroot {report.root_hash}"
         )
+        for part in report.parts:
+            print(
+                f"  {part['part']} {part['origin']}: checkpoint of size {part['tree_size']} "
+                f"signed by its key; {part['entries']} entries proven ({part['redacted']} "
+                "redacted)"
+                + (
+                    f"; extends your kept checkpoint of size {part['kept_from']}"
+                    if part["kept_from"] is not None
+                    else ""
+                )
+            )
         for warning in report.warnings:
             print(f"WARNING: {warning}")
     else:

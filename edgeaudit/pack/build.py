@@ -329,6 +329,8 @@ def _remediated(
             rid = str(r.get("id"))
             if rid not in failing or r.get("status") != "pass":
                 continue
+            if "logs" in a:  # a campus assessment's result: not this log's own
+                continue
             if str(a.get("from") or "") < period.end_text:
                 continue  # not a later period
             out[rid] = (

@@ -29,7 +29,7 @@ from edgeaudit.policy.statuses import (
     WAIVED,
     control_status,
 )
-from edgeaudit.verify.pack_format import FINDINGS_CSV_COLUMNS, HASH_HEX
+from edgeaudit.verify.pack_format import FINDINGS_CSV_COLUMNS, FINDINGS_CSV_COLUMNS_V3, HASH_HEX
 
 
 def _need(value: Any, kind: type, where: str) -> Any:
@@ -63,6 +63,8 @@ def validate(doc: Mapping[str, Any]) -> dict[str, Any]:
             leaf = _need(ev.get("leaf_hash"), str, f"{where}.evidence[{j}].leaf_hash")
             if not HASH_HEX.fullmatch(leaf):
                 raise InputError(f"findings: {where}.evidence[{j}].leaf_hash is not 64 hex digits")
+            if "origin" in ev:  # a campus assessment's reference names its log
+                _need(ev.get("origin"), str, f"{where}.evidence[{j}].origin")
     _need(doc.get("controls", []), list, "controls")
     return doc
 
@@ -183,10 +185,17 @@ def for_view(
     return redacted
 
 
-def to_csv(doc: Mapping[str, Any]) -> bytes:
+def ref_text(ev: Mapping[str, Any], campus: bool = False) -> str:
+    """A citation as text: its index, or ``ORIGIN#INDEX`` in a campus pack."""
+    return f"{ev['origin']}#{ev['index']}" if campus else str(ev["index"])
+
+
+def to_csv(doc: Mapping[str, Any], campus: bool = False) -> bytes:
+    """``findings.csv``; a campus pack's has the column ``log`` (scope.log) after ``key`` and
+    cites ``ORIGIN#INDEX``."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(FINDINGS_CSV_COLUMNS)
+    writer.writerow(FINDINGS_CSV_COLUMNS_V3 if campus else FINDINGS_CSV_COLUMNS)
     for r in doc["results"]:
         scope = r.get("scope") if isinstance(r.get("scope"), Mapping) else {}
         writer.writerow(
@@ -202,7 +211,8 @@ def to_csv(doc: Mapping[str, Any]) -> bytes:
                 scope.get("principal") or "",
                 scope.get("segment") or "",
                 scope.get("key") or "",
-                " ".join(str(e["index"]) for e in r.get("evidence", [])),
+                *([scope.get("log") or ""] if campus else []),
+                " ".join(ref_text(e, campus) for e in r.get("evidence", [])),
                 r.get("reason", ""),
             ]
         )

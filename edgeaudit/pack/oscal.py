@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
+from edgeaudit.pack.findings import ref_text
 from edgeaudit.pack.period import Period
 from edgeaudit.verify.pack_format import OSCAL_NS, control_token
 
@@ -44,7 +45,12 @@ def _prop(name: str, value: str) -> dict[str, str]:
     return {"name": name, "ns": NS, "value": value or "none"}
 
 
-def assessment_results(doc: Mapping[str, Any], *, site: str, period: Period) -> dict[str, Any]:
+def assessment_results(
+    doc: Mapping[str, Any], *, site: str, period: Period, campus: bool = False
+) -> dict[str, Any]:
+    """The OSCAL document of ``doc``; of a campus assessment (``campus``): a prop
+    ``log-checkpoint`` (``<origin> <tree_size> <root hex>``) per judged log, and citations as
+    ``ORIGIN#INDEX``."""
     a = doc["assessment"]
     aid = str(a.get("id") or "assessment")
     evaluated = str(a.get("evaluated_at") or period.end_text)
@@ -56,7 +62,11 @@ def assessment_results(doc: Mapping[str, Any], *, site: str, period: Period) -> 
         "description": f"Automated evaluation of the evidence log for {period.label}.",
         "start": str(a.get("from") or period.start_text),
         "end": str(a.get("to") or period.end_text),
-        "props": [_prop("tree-size", str(a.get("tree_size", "")))],
+        "props": [_prop("tree-size", str(a.get("tree_size", "")))]
+        + [
+            _prop("log-checkpoint", f"{x['origin']} {x['tree_size']} {x['root_hash']}")
+            for x in (a.get("logs") or [] if campus else [])
+        ],
         "reviewed-controls": {
             "control-selections": [
                 {"include-controls": [{"control-id": control_token(c)} for c in controls]}
@@ -85,7 +95,7 @@ def assessment_results(doc: Mapping[str, Any], *, site: str, period: Period) -> 
                 "title": str(r.get("title") or rid),
                 "description": str(r.get("reason") or r.get("title") or rid),
                 "props": [
-                    _prop("evidence-entries", " ".join(str(e["index"]) for e in evidence)),
+                    _prop("evidence-entries", " ".join(ref_text(e, campus) for e in evidence)),
                 ],
                 "methods": ["TEST" if r["status"] != "not-evaluated" else "UNKNOWN"],
                 "collected": evaluated,

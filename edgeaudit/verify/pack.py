@@ -51,13 +51,16 @@ def verify_pack(
     revoked: Sequence[Revocation] = (),
     rollovers: Sequence[tuple[str, bytes]] = (),
     witness_policy: WitnessPolicy | None = None,
+    kept_notes: Sequence[tuple[str, bytes]] = (),
 ) -> PackReport:
     """Every check of docs/pack-format.md; ``kept``: the auditor's kept checkpoint (verified
     with ``log_keys`` by the caller), which the pack must extend by a proof from exactly it.
     The log key chain starts at ``log_keys`` (``pack_keys.log_chain``); ``revoked`` keys sign
     nothing believed beyond their size; ``rollovers`` (where, statement) extend the manifest
     key from ``manifest_key``; ``witness_policy``: the checkpoint must carry the cosignatures
-    it requires (edgeaudit.verify.witnesses)."""
+    it requires (edgeaudit.verify.witnesses); ``kept_notes`` (where, note): kept checkpoint
+    notes, verified here (with the key of their origin in a campus pack, where each goes to
+    the part of its origin), an :class:`InputError` when one does not verify."""
     files = PackFiles(Path(path))
     report = PackReport(str(path))
     for name, problem in files.problems:
@@ -69,6 +72,22 @@ def verify_pack(
             return report
         report.tenant = manifest.get("tenant")
         report.format = manifest.get("format")
+        if report.format == pf.FORMAT_V3:
+            from edgeaudit.verify.pack_campus_check import verify_campus_pack
+
+            verify_campus_pack(
+                files, manifest, signer, log_keys, report, revoked, kept_notes, witness_policy
+            )
+            return report
+        if kept_notes:
+            from edgeaudit.verify.pack_campus import kept_single
+
+            kept_all = [
+                *([kept] if kept is not None else []),
+                *kept_single(files, log_keys, revoked, kept_notes),
+            ]
+        else:
+            kept_all = [kept] if kept is not None else []
         chain = log_chain(files, log_keys, manifest.get("origin"), revoked)
         checkpoint = _check_checkpoint(files, manifest, chain, report)
         if witness_policy is not None:  # the pack's note must carry the cosignatures
@@ -85,9 +104,9 @@ def verify_pack(
             check_entries(files, manifest, size, root, cited, report)
             check_binding(doc, cited, manifest, report)
             proven = check_consistency(files, manifest, chain, size, root, report)
-            if kept is not None:
-                check_kept(kept, manifest, size, root, proven, report)
-        elif kept is not None:
+            for one in kept_all:
+                check_kept(one, manifest, size, root, proven, report)
+        elif kept_all:
             report.add("--trusted-checkpoint", "not compared: the pack's checkpoint is unproven")
         check_csv(files, doc, report)
         check_oscal(files, doc, report)
@@ -187,6 +206,7 @@ def _listed(
     if not isinstance(entries, list):
         report.add(pf.MANIFEST, "files is not a list")
         return listed
+    allowed, required, notes = _format_files(manifest, report)
     paths = []
     for i, f in enumerate(entries):
         if not isinstance(f, dict) or not isinstance(f.get("path"), str):
@@ -194,11 +214,13 @@ def _listed(
             continue
         name = f["path"]
         paths.append(name)
-        if name not in pf.LISTED:
+        if name not in allowed:
             report.add(
                 pf.MANIFEST,
                 f"files[{i}] lists {name!r}, which is not a file of the format "
-                f"({', '.join(sorted(pf.LISTED))})",
+                f"({', '.join(sorted(pf.LISTED))}"
+                + (", p<k>.<name> of its parts" if len(allowed) > len(pf.LISTED) else "")
+                + ")",
             )
             continue
         if name in listed:
@@ -207,7 +229,7 @@ def _listed(
         listed[name] = f
     if paths != sorted(paths):
         report.add(pf.MANIFEST, "files is not sorted by path")
-    for name in pf.REQUIRED:
+    for name in required:
         if name not in listed:
             report.add(pf.MANIFEST, f"does not list the required file {name}")
     for name, f in listed.items():
@@ -215,13 +237,39 @@ def _listed(
             report.add(name, "listed in the manifest but missing from the pack")
             continue
         digest, size = files.sha256(name)
-        if name == pf.CHECKPOINT and (digest, size) != (f.get("sha256"), f.get("size")):
-            report.cosigned = True  # its signed body is compared in _check_checkpoint
+        if name in notes and (digest, size) != (f.get("sha256"), f.get("size")):
+            # its signed body is compared in _check_checkpoint
+            if name == pf.CHECKPOINT:
+                report.cosigned = True
+            else:
+                report.cosigned_parts.add(name.split(".", 1)[0])
         elif digest != f.get("sha256"):
             report.add(name, f"SHA-256 is {digest}, the manifest says {f.get('sha256')}")
         elif size != f.get("size"):
             report.add(name, f"size is {size} bytes, the manifest says {f.get('size')}")
     return listed
+
+
+def _format_files(
+    manifest: dict[str, Any], report: PackReport
+) -> tuple[frozenset[str], list[str], frozenset[str]]:
+    """(the files the manifest may list, those it must list, the checkpoint notes compared by
+    content). A campus pack (/3) adds its parts' files, ``p<k>.<name>`` for k = 1 .. the
+    number of ``logs`` items; a /1 or /2 manifest with ``logs`` is refused (fail closed)."""
+    if manifest.get("format") != pf.FORMAT_V3:
+        if "logs" in manifest:
+            report.add(
+                pf.MANIFEST,
+                f"a {manifest.get('format')} manifest has logs: only a campus pack "
+                f"({pf.FORMAT_V3}) has parts",
+            )
+        return pf.LISTED, list(pf.REQUIRED), frozenset({pf.CHECKPOINT})
+    logs = manifest.get("logs")
+    n = len(logs) if isinstance(logs, list) else 0
+    parts = [pf.part_name(k) for k in range(1, n + 1)]
+    required = [*pf.REQUIRED, *(f"{p}.{name}" for p in parts for name in pf.PART_REQUIRED)]
+    notes = frozenset({pf.CHECKPOINT, *(f"{p}.{pf.CHECKPOINT}" for p in parts)})
+    return pf.LISTED | pf.part_files(n), required, notes
 
 
 def _check_checkpoint(

@@ -136,7 +136,7 @@ def _check_v2(files: PackFiles, rules: Rules, check: _Lines) -> None:
     every line of a piece is a full entry that passes (edgeaudit.verify.pack_batch), else line
     by line; on a large pack with a CPU to spare, the second half by a helper process
     (edgeaudit.verify.pack_helper) unless it finds a line to look at here."""
-    helper = pack_helper.start(files, pf.EVIDENCE, files.size(pf.EVIDENCE), rules)
+    helper = pack_helper.start(files, files.member(pf.EVIDENCE), files.size(pf.EVIDENCE), rules)
     try:
         split = helper.split if helper is not None else None
         for first, piece in chunks(files, pf.EVIDENCE, split):

@@ -49,7 +49,11 @@ class PackReport:
     kept_from: int | None = None  # the auditor's kept checkpoint, proven extended
     truncated: bool = False
     cosigned: bool = False  # the checkpoint note differs from the one listed (cosignatures)
-    format: str | None = None  # the manifest's format (edgeaudit-pack/1 or /2)
+    format: str | None = None  # the manifest's format (edgeaudit-pack/1, /2 or /3)
+    # a campus pack (/3): per pod part, {"part", "origin", "tree_size", "root_hash", "entries",
+    # "redacted", "proven_from", "kept_from"} as verified
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    cosigned_parts: set[str] = field(default_factory=set)  # p<k>: its note was cosigned
     warnings: list[str] = field(default_factory=list)  # shown even when every check passed
 
     @property
@@ -67,6 +71,7 @@ class PackReport:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["ok"] = self.ok
+        out["cosigned_parts"] = sorted(self.cosigned_parts)
         out["problems"] = [{**asdict(p), "text": str(p)} for p in self.problems]
         return out
 
@@ -140,6 +145,10 @@ class PackFiles:
     def names(self) -> list[str]:
         return list(self._names)
 
+    def member(self, name: str) -> str:
+        """The member name of the file ``name`` (a campus part's view prefixes it)."""
+        return name
+
     def has(self, name: str) -> bool:
         return name in self._names
 
@@ -178,6 +187,38 @@ class PackFiles:
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+
+class PartFiles(PackFiles):
+    """The files of one part of a campus pack (``edgeaudit-pack/3``) under their /2 names:
+    ``evidence.jsonl`` is the member ``p<k>.evidence.jsonl`` of the pack ``files``. Reads go
+    to the pack; closing the view closes nothing."""
+
+    def __init__(self, files: PackFiles, part: str) -> None:  # a view: no super().__init__
+        self.path = files.path
+        self.problems = []
+        self._pack = files
+        self._prefix = part + "."
+        self._zip = None
+        self._names = [n[len(self._prefix) :] for n in files.names() if n.startswith(self._prefix)]
+
+    def member(self, name: str) -> str:
+        return self._prefix + name
+
+    def size(self, name: str) -> int:
+        return self._pack.size(self._prefix + name)
+
+    def open(self, name: str) -> IO[bytes]:
+        return self._pack.open(self._prefix + name)
+
+    def read(self, name: str) -> bytes:
+        return self._pack.read(self._prefix + name)
+
+    def sha256(self, name: str) -> tuple[str, int]:
+        return self._pack.sha256(self._prefix + name)
+
+    def close(self) -> None:
+        return None
 
 
 def lines(files: PackFiles, name: str) -> Iterator[tuple[int, bytes]]:

@@ -63,6 +63,7 @@ def load_findings(
     site_wide = _site_wide(doc)
     seen: set[str] = set()
     unbound = 0
+    campus = manifest.get("format") == pf.FORMAT_V3
     for i, r in enumerate(results):
         rid = str(r.get("id")) if isinstance(r, dict) else None
         if not isinstance(r, dict) or rid is None:
@@ -78,7 +79,14 @@ def load_findings(
             if ref is None:
                 report.add(pf.FINDINGS_JSON, f"results[{i}] ({rid}) evidence[{j}] is malformed")
                 continue
-            found.refs.setdefault(ref[0], []).append((rid, ref[1]))
+            if not campus and "origin" in ev:
+                _origin_refused(f"results[{i}] ({rid}) evidence[{j}]", manifest, report)
+                continue
+            if not campus:  # a campus pack's citations go to the part of their origin
+                found.refs.setdefault(ref[0], []).append((rid, ref[1]))
+        if not campus and isinstance(r.get("record"), dict) and "origin" in r["record"]:
+            _origin_refused(f"results[{i}] ({rid}) record", manifest, report)
+            continue
         record = _ref(r.get("record"))
         if record is None and "record" not in r and manifest.get("format") == pf.FORMAT_V1:
             unbound += 1  # a version 1 pack built before findings were bound to the log
@@ -109,6 +117,17 @@ def load_findings(
             f"holds {len(results)} results, the manifest says {manifest['findings']}",
         )
     return doc, found
+
+
+def _origin_refused(where: str, manifest: dict[str, Any], report: PackReport) -> None:
+    """A reference with an ``origin`` member in a /1 or /2 pack: no legitimate one has it (a
+    campus pack is ``edgeaudit-pack/3``), so it fails closed rather than being read as an
+    index of the pack's one log."""
+    report.add(
+        pf.FINDINGS_JSON,
+        f"{where} has an origin member: only a campus pack ({pf.FORMAT_V3}) cites entries by "
+        f"origin, a {manifest.get('format')} pack's references are {{index, leaf_hash}}",
+    )
 
 
 def _site_wide(doc: Mapping[str, Any]) -> set[str]:
@@ -235,17 +254,31 @@ def _check_redacted_record(
         )
 
 
-def check_csv(files: PackFiles, doc: dict[str, Any] | None, report: PackReport) -> None:
+def cited_text(r: Mapping[str, Any], campus: bool = False) -> str:
+    """A result's cited entries as text (CSV ``evidence``, OSCAL ``evidence-entries``): the
+    indexes space-separated, or in a campus pack ``ORIGIN#INDEX`` tokens."""
+    evidence = r.get("evidence")
+    refs = [e for e in evidence if isinstance(e, dict)] if isinstance(evidence, list) else []
+    if campus:
+        return " ".join(f"{e.get('origin')}#{e.get('index')}" for e in refs)
+    return " ".join(str(e.get("index")) for e in refs)
+
+
+def check_csv(
+    files: PackFiles, doc: dict[str, Any] | None, report: PackReport, campus: bool = False
+) -> None:
     """Each row is its findings.json result: id, rule, status, severity, controls, scope
-    (tenant, asset, principal, segment, key) and cited entries, in the same order."""
+    (tenant, asset, principal, segment, key; and log in a campus pack) and cited entries, in
+    the same order."""
     if doc is None or not files.has(pf.FINDINGS_CSV):
         return
+    columns = pf.FINDINGS_CSV_COLUMNS_V3 if campus else pf.FINDINGS_CSV_COLUMNS
     text = files.read(pf.FINDINGS_CSV).decode("utf-8", "replace")
     rows = list(csv.reader(io.StringIO(text)))
-    if not rows or tuple(rows[0]) != pf.FINDINGS_CSV_COLUMNS:
+    if not rows or tuple(rows[0]) != columns:
         report.add(
             pf.FINDINGS_CSV,
-            f"header is {rows[0] if rows else []}, expected {list(pf.FINDINGS_CSV_COLUMNS)}",
+            f"header is {rows[0] if rows else []}, expected {list(columns)}",
             1,
         )
         return
@@ -254,8 +287,6 @@ def check_csv(files: PackFiles, doc: dict[str, Any] | None, report: PackReport) 
         report.add(pf.FINDINGS_CSV, f"{len(rows) - 1} rows, findings.json {len(results)} results")
     for number, (row, r) in enumerate(zip(rows[1:], results, strict=False), 2):
         scope = _obj(r.get("scope"))
-        evidence = r.get("evidence")
-        evidence = evidence if isinstance(evidence, list) else []
         want = {
             "id": str(r.get("id")),
             "rule": str(r.get("rule") or ""),
@@ -264,9 +295,10 @@ def check_csv(files: PackFiles, doc: dict[str, Any] | None, report: PackReport) 
             "controls": " ".join(map(str, r.get("controls") or [])),
             **{k: str(scope.get(k) or "") for k in ("tenant", "asset", "principal", "segment")},
             "key": str(scope.get("key") or ""),
-            "evidence": " ".join(str(e.get("index")) for e in evidence if isinstance(e, dict)),
+            **({"log": str(scope.get("log") or "")} if campus else {}),
+            "evidence": cited_text(r, campus),
         }
-        got = dict(zip(pf.FINDINGS_CSV_COLUMNS, row, strict=False))
+        got = dict(zip(columns, row, strict=False))
         wrong = [k for k, v in want.items() if got.get(k) != v]
         if wrong:
             report.add(
@@ -286,7 +318,9 @@ def _props(item: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def check_oscal(files: PackFiles, doc: dict[str, Any] | None, report: PackReport) -> None:
+def check_oscal(
+    files: PackFiles, doc: dict[str, Any] | None, report: PackReport, campus: bool = False
+) -> None:
     """One OSCAL finding per (result, control) with the result's id and status (state
     ``satisfied`` only for ``pass``), its observation citing the result's entries."""
     if doc is None or not files.has(pf.OSCAL):
@@ -335,7 +369,7 @@ def check_oscal(files: PackFiles, doc: dict[str, Any] | None, report: PackReport
             )
         related = f.get("related-observations") or [{}]
         obs = observations.get(related[0].get("observation-uuid")) if related else None
-        cites = " ".join(str(e.get("index")) for e in r.get("evidence") or [])
+        cites = cited_text(r, campus)
         listed = _props(obs).get("evidence-entries") if isinstance(obs, dict) else None
         if (listed if listed != "none" else "") != cites:
             report.add(pf.OSCAL, f"{where}: its observation does not cite entries [{cites}]")

@@ -12,7 +12,8 @@ from typing import Any, Final
 
 FORMAT: Final = "edgeaudit-pack/2"  # what pack build writes: one multi-proof
 FORMAT_V1: Final = "edgeaudit-pack/1"  # per-entry proofs; verify still reads it
-FORMATS: Final = (FORMAT, FORMAT_V1)
+FORMAT_V3: Final = "edgeaudit-pack/3"  # a campus pack: the central log and one part per pod
+FORMATS: Final = (FORMAT, FORMAT_V1, FORMAT_V3)
 JWS_TYPE: Final = "edgeaudit-pack-manifest+json"
 ALGORITHMS: Final = ("ES256",)  # the only JWS algorithm a pack may use (explicit allow-list)
 
@@ -33,6 +34,15 @@ REQUIRED: Final = (CHECKPOINT, EVIDENCE, PROOFS)
 ASSESSMENT_FILES: Final = (FINDINGS_JSON, FINDINGS_CSV, OSCAL)  # all three or none
 # every file the manifest may list: the format's files, nothing else
 LISTED: Final = frozenset({*REQUIRED, CONSISTENCY, CONSISTENCY_LOG, *ASSESSMENT_FILES, REPORT})
+# a campus pack (edgeaudit-pack/3): part k's files are ``p<k>.<name>`` for these names, k
+# decimal without leading zeros, 1 <= k <= len(manifest ``logs``)
+PART_FILES: Final = (CHECKPOINT, EVIDENCE, PROOFS, CONSISTENCY, CONSISTENCY_LOG)
+PART_REQUIRED: Final = (CHECKPOINT, EVIDENCE, PROOFS)
+# the members of each item of a campus manifest's ``logs``, and of its ``checkpoint``
+PART_KEYS: Final = frozenset(
+    {"part", "origin", "site", "checkpoint", "verifier_key", "entries", "redacted"}
+)
+CHECKPOINT_KEYS: Final = frozenset({"tree_size", "root_hash"})
 REDACTED_VIEW: Final = frozenset({"kind", "outcome", "scope", "time"})  # members it may have
 FINDINGS_CSV_COLUMNS: Final = (
     "id",
@@ -49,6 +59,8 @@ FINDINGS_CSV_COLUMNS: Final = (
     "evidence",
     "reason",
 )
+# a campus pack's CSV: ``log`` (the result's scope.log, for a per-log rule) after ``key``
+FINDINGS_CSV_COLUMNS_V3: Final = (*FINDINGS_CSV_COLUMNS[:11], "log", *FINDINGS_CSV_COLUMNS[11:])
 HASH_HEX: Final = re.compile(r"[0-9a-f]{64}")
 
 # Findings bound to the log: each result of findings.json names its ``policy.result`` entry
@@ -66,12 +78,32 @@ ASSESSMENT_BOUND: Final = (
     "policy_files",
     "site_wide_rules",
     "checkpoint",
+    "logs",  # a campus assessment's judged logs (only a campus record has it)
 )
 RECORD_KIND: Final = "policy.result"
 # a policy.result entry's outcome by the result's status (what a redacted view still shows)
 RECORD_OUTCOME: Final = {"pass": "success", "fail": "failure"}
 OSCAL_NS: Final = "https://edgeaudit.dev/ns/oscal"
 _TOKEN_BAD: Final = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def part_name(k: int) -> str:
+    """The part name of the k-th item of a campus manifest's ``logs`` (1-based): ``p<k>``."""
+    return f"p{k}"
+
+
+def part_files(parts: int) -> frozenset[str]:
+    """Every file name the parts of a campus pack of ``parts`` pod logs may use."""
+    return frozenset(f"{part_name(k)}.{n}" for k in range(1, parts + 1) for n in PART_FILES)
+
+
+def split_ref(token: str) -> tuple[str, int] | None:
+    """``ORIGIN#INDEX`` (a campus citation as text) split at the last ``#``: the index is all
+    digits (no sign, no leading zero), the origin non-empty; None otherwise."""
+    origin, sep, index = token.rpartition("#")
+    if not sep or not origin or not re.fullmatch(r"0|[1-9][0-9]*", index):
+        return None
+    return origin, int(index)
 
 
 def control_token(control: str) -> str:

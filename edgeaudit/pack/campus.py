@@ -1,0 +1,482 @@
+"""``edgeaudit pack build --campus``: a campus pack, ``edgeaudit-pack/3`` (docs/pack-format.md,
+"Campus packs"; docs/adr/0018-campus-assessment-and-packs.md).
+
+The central workspace's own log is the pack's main part, written as :func:`build.build_pack`
+writes a /2 pack (a checkpoint signed here, or ``--checkpoint FILE``). Every ``[[mirror]]`` of
+``edgeaudit.toml`` is a part ``p<k>`` (k = 1, 2, ... by origin): the pod's checkpoint the mirror
+holds (signed by the pod's key, never by this workspace), the part's entries with one
+multi-proof against that note's root, consistency proofs from every earlier checkpoint of the
+pod the mirror held, and from a kept pod note given with ``--previous``. Parts are built one
+after another, so memory is that of the largest log's tree (32 bytes an entry). Nothing is
+written into a pod's log.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeaudit.canonical import canonical_json
+from edgeaudit.collect.inventory import Inventory
+from edgeaudit.errors import InputError, NoteError, TamperError
+from edgeaudit.note.checkpoint import Checkpoint
+from edgeaudit.note.verifier import Verifier, parse_note
+from edgeaudit.pack import findings as fnd
+from edgeaudit.pack.build import (
+    _filter_frameworks,
+    _now,
+    _prepare_out,
+    _signer_of,
+    _with_transition,
+)
+from edgeaudit.pack.consistency import from_earlier, from_previous, previous_checkpoint
+from edgeaudit.pack.evidence import EvidenceResult, write_evidence
+from edgeaudit.pack.manifest import content_manifest, list_files, manifest_bytes, sign_manifest
+from edgeaudit.pack.mirrored import pod_site
+from edgeaudit.pack.period import Period
+from edgeaudit.pack.scope import TenantView
+from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
+from edgeaudit.verify import pack_format as pf
+from edgeaudit.workspace.config import WorkspaceConfig
+from edgeaudit.workspace.manifest_key import manifest_signing_key
+from edgeaudit.workspace.mirrors import MirrorSource, load_mirrors
+
+
+@dataclass(frozen=True)
+class CampusRequest:
+    period: Period
+    out: Path
+    tenant: str | None = None
+    frameworks: tuple[str, ...] = ()
+    # the campus assessment (evaluate --campus, recorded in the central log); None: no findings
+    findings: Mapping[str, Any] | None = None
+    inventory: Inventory | None = None  # the campus inventory (tenant packs need it)
+    previous: tuple[bytes, ...] = ()  # kept checkpoint notes, each routed by its origin
+    checkpoint: bytes | None = None  # the central log's note signed elsewhere (key separation)
+    pdf: bool = True
+    raci: Sequence[Mapping[str, Any]] | None = None
+    supports_only: Collection[str] | None = None
+
+
+@dataclass(frozen=True)
+class PartResult:
+    part: str
+    origin: str
+    tree_size: int
+    root_hash: str
+    entries: int
+    redacted: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "part": self.part,
+            "origin": self.origin,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "entries": self.entries,
+            "redacted": self.redacted,
+        }
+
+
+@dataclass(frozen=True)
+class CampusResult:
+    out: Path
+    tree_size: int
+    root_hash: str
+    entries: int
+    redacted: int
+    findings: int
+    parts: list[PartResult] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    manifest_key: str = ""
+    checkpoint: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "format": pf.FORMAT_V3,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "entries": self.entries,
+            "redacted": self.redacted,
+            "findings": self.findings,
+            "parts": [p.to_dict() for p in self.parts],
+            "files": self.files,
+            "manifest_key": self.manifest_key,
+        }
+
+
+@dataclass(frozen=True)
+class _Pod:
+    mirror: MirrorSource
+    log: EvidenceLog
+    held: StoredCheckpoint
+
+
+def note_origin(note: bytes, where: str) -> str:
+    try:
+        return Checkpoint.parse(parse_note(note).body).origin
+    except (NoteError, InputError) as exc:
+        raise InputError(f"{where}: not a signed checkpoint note: {exc}") from None
+
+
+def campus_pods(config: WorkspaceConfig, store: Store) -> list[_Pod]:
+    """Every ``[[mirror]]`` by origin, with the checkpoint the mirror holds (verified with the
+    pod's key and the store's tree at its size); exit 2 naming a pod the mirror has not
+    synced (nothing of it can be proven)."""
+    held_origins = set(store.origins())
+    pods = []
+    for mirror in sorted(load_mirrors(config), key=lambda m: m.origin):
+        if mirror.origin not in held_origins:
+            raise InputError(
+                f"pack build --campus: the mirror of {mirror.origin} holds nothing yet; run "
+                "`edgeaudit mirror sync` (a campus pack proves every pod's log)"
+            )
+        log = store.log(mirror.origin)
+        latest = log.latest_checkpoint()
+        if latest is None:
+            raise InputError(
+                f"pack build --campus: the mirror holds no checkpoint of {mirror.origin}; run "
+                "`edgeaudit mirror sync`"
+            )
+        from edgeaudit.pack.given import given_checkpoint
+
+        held = given_checkpoint(
+            log,
+            latest.note.encode("utf-8"),
+            [mirror.verifier()],
+            f"the held checkpoint of {mirror.origin}",
+        )
+        pods.append(_Pod(mirror, log, held))
+    return pods
+
+
+def _route_previous(notes: Sequence[bytes], origins: Collection[str]) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for i, note in enumerate(notes, 1):
+        where = f"--previous (note {i})"
+        origin = note_origin(note, where)
+        if origin not in origins:
+            raise InputError(
+                f"{where} is a checkpoint of log {origin!r}, which the campus pack has no part "
+                f"for ({', '.join(sorted(origins))})"
+            )
+        if origin in out:
+            raise InputError(f"{where}: a second previous checkpoint of log {origin}")
+        out[origin] = note
+    return out
+
+
+def _cited(doc: Mapping[str, Any] | None, central: str) -> dict[str, dict[int, str]]:
+    """origin -> {index: leaf hash} of every entry the results cite, and the central log's
+    records of the results."""
+    out: dict[str, dict[int, str]] = {}
+    if doc is None:
+        return out
+    for r in doc["results"]:
+        for e in r.get("evidence", []):
+            out.setdefault(str(e.get("origin")), {})[int(e["index"])] = str(e["leaf_hash"])
+        rec = r["record"]
+        out.setdefault(central, {})[int(rec["index"])] = str(rec["leaf_hash"])
+    return out
+
+
+def build_campus_pack(
+    config: WorkspaceConfig, store: Store, request: CampusRequest
+) -> CampusResult:
+    if request.tenant is not None:
+        if request.inventory is None:
+            raise InputError("a tenant campus pack needs the campus inventory (--inventory FILE)")
+        view = TenantView.for_tenant(request.inventory, request.tenant)
+    else:
+        view = TenantView.site()
+    log = store.log(config.origin)
+    pods = campus_pods(config, store)
+    origins = [config.origin, *(p.mirror.origin for p in pods)]
+    previous = _route_previous(request.previous, origins)
+    doc, site_wide = _campus_findings(log, request, view, config.origin)
+    cited = _cited(doc, config.origin)
+
+    verifier = Verifier.parse(config.verifier_key)
+    earlier_key = verifier
+    if config.origin in previous:
+        earlier_key = _signer_of(log, previous[config.origin], verifier)
+        previous_checkpoint(previous[config.origin], earlier_key, log.origin)
+    if request.checkpoint is not None:
+        from edgeaudit.pack.given import given_checkpoint
+
+        cp = given_checkpoint(log, request.checkpoint, [verifier], "--checkpoint")
+    else:
+        from edgeaudit.witness.gather import cosign
+        from edgeaudit.workspace.signing import sign_checkpoint
+
+        cp, _ = cosign(config, log, sign_checkpoint(config, log))
+    cp = _with_transition(config, log, cp, verifier, own=True)
+    _check_citations(doc, cp.tree_size, pods, config.origin)
+
+    work, zipped = _prepare_out(request.out)
+    try:
+        names: list[str] = []
+        digests: dict[str, dict[str, Any]] = {}
+        central = _write_part(
+            work,
+            "",
+            log,
+            cp,
+            verifier,
+            earlier_key,
+            previous.get(config.origin),
+            request.period,
+            view,
+            cited.get(config.origin, {}),
+            site_wide,
+            config.db_url,
+            names,
+            digests,
+        )
+        parts: list[PartResult] = []
+        items: list[dict[str, Any]] = []
+        for k, pod in enumerate(pods, 1):
+            part = pf.part_name(k)
+            key = pod.mirror.verifier()
+            note = previous.get(pod.mirror.origin)
+            if note is not None:
+                from edgeaudit.pack.given import given_checkpoint
+
+                given_checkpoint(pod.log, note, [key], f"--previous of {pod.mirror.origin}")
+            ev = _write_part(
+                work,
+                part,
+                pod.log,
+                pod.held,
+                key,
+                key,
+                note,
+                request.period,
+                view,
+                cited.get(pod.mirror.origin, {}),
+                (),
+                config.db_url,
+                names,
+                digests,
+            )
+            parts.append(
+                PartResult(
+                    part,
+                    pod.mirror.origin,
+                    pod.held.tree_size,
+                    pod.held.root_hash.hex(),
+                    ev.entries,
+                    ev.stats.redacted,
+                )
+            )
+            items.append(
+                {
+                    "part": part,
+                    "origin": pod.mirror.origin,
+                    "site": pod_site(pod.mirror.origin),
+                    "checkpoint": {
+                        "tree_size": pod.held.tree_size,
+                        "root_hash": pod.held.root_hash.hex(),
+                    },
+                    "verifier_key": pod.mirror.verifier_key,
+                    "entries": ev.entries,
+                    "redacted": ev.stats.redacted,
+                }
+            )
+        if doc is not None:
+            _write_findings(work, doc, config.site, request.period, names)
+        header: dict[str, Any] = {
+            "format": pf.FORMAT_V3,
+            "origin": log.origin,
+            "site": config.site,
+            "tenant": request.tenant,
+            "period": {
+                "from": request.period.start_text,
+                "to": request.period.end_text,
+                "label": request.period.label,
+            },
+            "created_at": _now(),
+            "checkpoint": {"tree_size": cp.tree_size, "root_hash": cp.root_hash.hex()},
+            "entries": central.entries,
+            "redacted": central.stats.redacted,
+            "findings": len(doc["results"]) if doc is not None else None,
+            "verifier_key": config.verifier_key,
+            "logs": items,
+        }
+        listed = [{"path": n, **d} for n, d in digests.items()]
+        listed += list_files(work, [n for n in names if n not in digests])
+        with manifest_signing_key(config) as (private, public):
+            if request.pdf:
+                from edgeaudit.pack.report import ReportInput, render_report
+
+                render_report(
+                    ReportInput(
+                        header=header,
+                        content_manifest=content_manifest(header, listed),
+                        findings=doc,
+                        stats=central.stats,
+                        checkpoint=cp.note,
+                        quarantined=None,
+                        manifest_key=public,
+                        raci=request.raci,
+                        inventory=request.inventory,
+                        view=view,
+                        quarantine=None,
+                        remediated={},
+                        attachments=[
+                            (name, (work / name).read_bytes(), what)
+                            for name, what in (
+                                (pf.FINDINGS_CSV, "the results as CSV (findings.csv)"),
+                                (pf.OSCAL, "the results as OSCAL assessment results"),
+                            )
+                            if name in names
+                        ],
+                    ),
+                    work / pf.REPORT,
+                )
+                names.append(pf.REPORT)
+                listed += list_files(work, [pf.REPORT])
+            files = sorted(listed, key=lambda f: str(f["path"]))
+            payload = manifest_bytes(header, files, public)
+            (work / pf.MANIFEST).write_bytes(payload)
+            (work / pf.MANIFEST_JWS).write_bytes(sign_manifest(payload, private, public))
+        if zipped:
+            tmp_zip = request.out.with_name(request.out.name + ".tmp")
+            with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+                for name in [*names, pf.MANIFEST, pf.MANIFEST_JWS]:
+                    zf.write(work / name, name)
+            tmp_zip.replace(request.out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if zipped:
+        shutil.rmtree(work, ignore_errors=True)
+    return CampusResult(
+        out=request.out,
+        tree_size=cp.tree_size,
+        root_hash=cp.root_hash.hex(),
+        entries=central.entries,
+        redacted=central.stats.redacted,
+        findings=len(doc["results"]) if doc is not None else 0,
+        parts=parts,
+        files=files,
+        manifest_key=public.kid,
+        checkpoint=cp.note,
+    )
+
+
+def _write_part(
+    work: Path,
+    part: str,
+    log: EvidenceLog,
+    cp: StoredCheckpoint,
+    verifier: Verifier,
+    earlier_key: Verifier,
+    previous: bytes | None,
+    period: Period,
+    view: TenantView,
+    cited: Mapping[int, str],
+    site_wide: Collection[int],
+    db_url: str,
+    names: list[str],
+    digests: dict[str, dict[str, Any]],
+) -> EvidenceResult:
+    """One part's files (``part`` "" for the central log, else ``p<k>``): the note, evidence
+    and multi-proof, and the consistency proofs from ``previous`` and every earlier
+    checkpoint the store holds of the log."""
+
+    def name(base: str) -> str:
+        return f"{part}.{base}" if part else base
+
+    with log.reader() as reader:
+        if reader.head()[0] < cp.tree_size:
+            raise TamperError(f"the store holds fewer entries of {log.origin} than its checkpoint")
+        ev = write_evidence(
+            reader,
+            cp.tree_size,
+            cp.root_hash,
+            period,
+            view,
+            cited,
+            work / name(pf.EVIDENCE),
+            work / name(pf.PROOFS),
+            source=(db_url, log.origin),
+            site_wide_records=frozenset(site_wide) & cited.keys(),
+        )
+        consistency = (
+            from_previous(reader, previous, earlier_key, log.origin, cp.tree_size, cp.root_hash)
+            if previous
+            else None
+        )
+        earlier = from_earlier(reader, verifier, log.origin, cp.tree_size, cp.root_hash)
+    digests.update(ev.digests)
+    (work / name(pf.CHECKPOINT)).write_bytes(cp.note.encode("utf-8"))
+    names += [name(pf.CHECKPOINT), name(pf.EVIDENCE), name(pf.PROOFS)]
+    if consistency is not None:
+        (work / name(pf.CONSISTENCY)).write_bytes(canonical_json(consistency))
+        names.append(name(pf.CONSISTENCY))
+    if earlier:
+        (work / name(pf.CONSISTENCY_LOG)).write_bytes(earlier)
+        names.append(name(pf.CONSISTENCY_LOG))
+    return ev
+
+
+def _campus_findings(
+    log: EvidenceLog, request: CampusRequest, view: TenantView, central: str
+) -> tuple[dict[str, Any] | None, frozenset[int]]:
+    """The campus assessment bound to its records in the central log, restricted to the
+    tenant's view; and the record indexes of its site-wide results."""
+    if request.findings is None:
+        return None, frozenset()
+    from edgeaudit.pack.records import bind
+
+    site_doc = _filter_frameworks(fnd.validate(request.findings), request.frameworks)
+    if not isinstance(site_doc["assessment"].get("logs"), list):
+        raise InputError(
+            "findings: not a campus assessment (its header has no logs); a campus pack "
+            "carries the assessment of `edgeaudit evaluate --campus`"
+        )
+    with log.reader() as reader:
+        site_doc, records = bind(site_doc, reader, reader.head()[0], request.period)
+    results = [{**r, "record": {**r["record"], "origin": central}} for r in site_doc["results"]]
+    doc = fnd.for_view({**site_doc, "results": results}, view, request.supports_only)
+    return doc, records.site_wide
+
+
+def _check_citations(
+    doc: Mapping[str, Any] | None, central_size: int, pods: Sequence[_Pod], central: str
+) -> None:
+    """Every citation names a log of the pack, below the size the pack proves it at."""
+    if doc is None:
+        return
+    sizes = {central: central_size, **{p.mirror.origin: p.held.tree_size for p in pods}}
+    for r in doc["results"]:
+        for e in r.get("evidence", []):
+            origin = e.get("origin")
+            if origin not in sizes:
+                raise InputError(
+                    f"finding {r['id']} cites log {origin!r}, which is neither this workspace's "
+                    "nor a [[mirror]] of edgeaudit.toml"
+                )
+            if e["index"] >= sizes[origin]:
+                raise InputError(
+                    f"finding {r['id']} cites {origin}#{e['index']}, beyond the checkpoint of "
+                    f"size {sizes[origin]} the pack proves that log at"
+                )
+
+
+def _write_findings(
+    work: Path, doc: Mapping[str, Any], site: str, period: Period, names: list[str]
+) -> None:
+    from edgeaudit.pack.oscal import assessment_results
+
+    (work / pf.FINDINGS_JSON).write_bytes(canonical_json(doc))
+    (work / pf.FINDINGS_CSV).write_bytes(fnd.to_csv(doc, campus=True))
+    oscal = assessment_results(doc, site=site, period=period, campus=True)
+    (work / pf.OSCAL).write_bytes(canonical_json(oscal))
+    names += [pf.FINDINGS_JSON, pf.FINDINGS_CSV, pf.OSCAL]
