@@ -25,13 +25,17 @@ from edgeaudit.collect.inventory import Inventory
 from edgeaudit.errors import InputError, NoteError, TamperError
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, parse_note
-from edgeaudit.pack import findings as fnd
 from edgeaudit.pack.build import (
-    _filter_frameworks,
     _now,
     _prepare_out,
     _signer_of,
     _with_transition,
+)
+from edgeaudit.pack.campus_findings import (
+    campus_findings,
+    check_citations,
+    cited_by_origin,
+    write_findings,
 )
 from edgeaudit.pack.consistency import from_earlier, from_previous, previous_checkpoint
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
@@ -171,20 +175,6 @@ def _route_previous(notes: Sequence[bytes], origins: Collection[str]) -> dict[st
     return out
 
 
-def _cited(doc: Mapping[str, Any] | None, central: str) -> dict[str, dict[int, str]]:
-    """origin -> {index: leaf hash} of every entry the results cite, and the central log's
-    records of the results."""
-    out: dict[str, dict[int, str]] = {}
-    if doc is None:
-        return out
-    for r in doc["results"]:
-        for e in r.get("evidence", []):
-            out.setdefault(str(e.get("origin")), {})[int(e["index"])] = str(e["leaf_hash"])
-        rec = r["record"]
-        out.setdefault(central, {})[int(rec["index"])] = str(rec["leaf_hash"])
-    return out
-
-
 def build_campus_pack(
     config: WorkspaceConfig, store: Store, request: CampusRequest
 ) -> CampusResult:
@@ -198,8 +188,8 @@ def build_campus_pack(
     pods = campus_pods(config, store)
     origins = [config.origin, *(p.mirror.origin for p in pods)]
     previous = _route_previous(request.previous, origins)
-    doc, site_wide = _campus_findings(log, request, view, config.origin)
-    cited = _cited(doc, config.origin)
+    doc, site_wide = campus_findings(log, request, view, config.origin)
+    cited = cited_by_origin(doc, config.origin)
 
     verifier = Verifier.parse(config.verifier_key)
     earlier_key = verifier
@@ -216,7 +206,7 @@ def build_campus_pack(
 
         cp, _ = cosign(config, log, sign_checkpoint(config, log))
     cp = _with_transition(config, log, cp, verifier, own=True)
-    _check_citations(doc, cp.tree_size, pods, config.origin)
+    check_citations(doc, cp.tree_size, pods, config.origin)
 
     work, zipped = _prepare_out(request.out)
     try:
@@ -289,7 +279,7 @@ def build_campus_pack(
                 }
             )
         if doc is not None:
-            _write_findings(work, doc, config.site, request.period, names)
+            write_findings(work, doc, config.site, request.period, names)
         header: dict[str, Any] = {
             "format": pf.FORMAT_V3,
             "origin": log.origin,
@@ -424,59 +414,3 @@ def _write_part(
         (work / name(pf.CONSISTENCY_LOG)).write_bytes(earlier)
         names.append(name(pf.CONSISTENCY_LOG))
     return ev
-
-
-def _campus_findings(
-    log: EvidenceLog, request: CampusRequest, view: TenantView, central: str
-) -> tuple[dict[str, Any] | None, frozenset[int]]:
-    """The campus assessment bound to its records in the central log, restricted to the
-    tenant's view; and the record indexes of its site-wide results."""
-    if request.findings is None:
-        return None, frozenset()
-    from edgeaudit.pack.records import bind
-
-    site_doc = _filter_frameworks(fnd.validate(request.findings), request.frameworks)
-    if not isinstance(site_doc["assessment"].get("logs"), list):
-        raise InputError(
-            "findings: not a campus assessment (its header has no logs); a campus pack "
-            "carries the assessment of `edgeaudit evaluate --campus`"
-        )
-    with log.reader() as reader:
-        site_doc, records = bind(site_doc, reader, reader.head()[0], request.period)
-    results = [{**r, "record": {**r["record"], "origin": central}} for r in site_doc["results"]]
-    doc = fnd.for_view({**site_doc, "results": results}, view, request.supports_only)
-    return doc, records.site_wide
-
-
-def _check_citations(
-    doc: Mapping[str, Any] | None, central_size: int, pods: Sequence[_Pod], central: str
-) -> None:
-    """Every citation names a log of the pack, below the size the pack proves it at."""
-    if doc is None:
-        return
-    sizes = {central: central_size, **{p.mirror.origin: p.held.tree_size for p in pods}}
-    for r in doc["results"]:
-        for e in r.get("evidence", []):
-            origin = e.get("origin")
-            if origin not in sizes:
-                raise InputError(
-                    f"finding {r['id']} cites log {origin!r}, which is neither this workspace's "
-                    "nor a [[mirror]] of edgeaudit.toml"
-                )
-            if e["index"] >= sizes[origin]:
-                raise InputError(
-                    f"finding {r['id']} cites {origin}#{e['index']}, beyond the checkpoint of "
-                    f"size {sizes[origin]} the pack proves that log at"
-                )
-
-
-def _write_findings(
-    work: Path, doc: Mapping[str, Any], site: str, period: Period, names: list[str]
-) -> None:
-    from edgeaudit.pack.oscal import assessment_results
-
-    (work / pf.FINDINGS_JSON).write_bytes(canonical_json(doc))
-    (work / pf.FINDINGS_CSV).write_bytes(fnd.to_csv(doc, campus=True))
-    oscal = assessment_results(doc, site=site, period=period, campus=True)
-    (work / pf.OSCAL).write_bytes(canonical_json(oscal))
-    names += [pf.FINDINGS_JSON, pf.FINDINGS_CSV, pf.OSCAL]
