@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from edgeaudit.errors import ConfigError
 
@@ -75,8 +73,19 @@ def check_origin(origin: str) -> str:
     return origin
 
 
+# an SQLite URL whose path SQLAlchemy takes and writes back as it is (no %-escapes): resolved
+# without importing SQLAlchemy, which costs a command like ``probe run`` most of its start-up
+_PLAIN_SQLITE = re.compile(r"sqlite:///([A-Za-z0-9._/-]+)")
+
+
 def resolve_db_url(url: str, root: Path) -> str:
     """Make a relative SQLite path relative to the workspace; pass other URLs through."""
+    plain = _PLAIN_SQLITE.fullmatch(url)
+    if plain is not None:  # what the general case below makes of it
+        path = Path(plain[1])
+        return "sqlite:///" + str(path if path.is_absolute() else root / path)
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         path = Path(parsed.database)
@@ -88,6 +97,9 @@ def resolve_db_url(url: str, root: Path) -> str:
 
 def refuse_password(url: str) -> None:
     """A database password never goes into the configuration file."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         password = make_url(url).password
     except ArgumentError as exc:
@@ -100,6 +112,9 @@ def refuse_password(url: str) -> None:
 
 
 def without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         # URL.set(password=None) means "leave unchanged"; _replace really removes it.
         return make_url(url)._replace(password=None).render_as_string(hide_password=False)
@@ -154,6 +169,8 @@ MIRROR_KEYS = ("url", "key", "token_env", "revoked", "allow_plain_http")
 
 def _witnesses(tables: Any, path: Path) -> tuple[WitnessEntry, ...]:
     """The ``[[witness]]`` tables, checked; :class:`ConfigError` names the table and key."""
+    if tables == []:  # most workspaces: no key parsing (and its imports) on every command
+        return ()
     from edgeaudit.errors import InputError
     from edgeaudit.note.verifier import CosignatureVerifier
 
