@@ -451,6 +451,8 @@ def _handler(command: str, args: argparse.Namespace) -> Callable[[argparse.Names
         from edgeaudit.cli import mirror as commands  # type: ignore[no-redef]
     elif command in ("backup", "restore"):
         from edgeaudit.cli import backup as commands  # type: ignore[no-redef]
+    elif command == "probe":  # probe run: the engine starts before the store is imported
+        from edgeaudit.cli import probe as commands  # type: ignore[no-redef]
     elif command == "pack" or getattr(args, "pack", None):
         from edgeaudit.cli import pack as commands  # type: ignore[no-redef]  # verify PACK: no store
     else:

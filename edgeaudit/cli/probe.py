@@ -6,18 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
-import shutil
-import signal
-import subprocess
 import sys
-import threading
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeaudit.errors import InputError
-from edgeaudit.workspace.config import WorkspaceConfig
+
+if TYPE_CHECKING:  # the rest is imported where it is used: probe run starts light
+    from datetime import datetime
+
+    from edgeaudit.workspace.config import WorkspaceConfig
 
 log = logging.getLogger("edgeaudit.probe")
 STATE_FILE = "probe-schedule.json"
@@ -36,6 +34,9 @@ def _policies(args: argparse.Namespace, config: WorkspaceConfig) -> Any:
 
 def _hook(command: str, report: dict[str, Any]) -> None:
     """Run ``--on-violation`` with the run's JSON on stdin (no shell)."""
+    import shlex
+    import subprocess
+
     argv = shlex.split(command)
     if not argv:
         raise InputError("--on-violation: empty command")
@@ -73,13 +74,10 @@ def _text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _run_and_record(
-    policies: Any, plan: str, trigger: str, log_: Any, on_violation: str | None
-) -> dict[str, Any]:
-    from edgeaudit.probe.records import append_events, recorded_references
-    from edgeaudit.probe.run import run_plan
+def _record(report: Any, log_: Any, on_violation: str | None) -> dict[str, Any]:
+    """Append the run's records (one transaction) and run the hook; the run's JSON."""
+    from edgeaudit.probe.records import append_events
 
-    report = run_plan(policies, plan, trigger, lambda a, b: recorded_references(log_, a, b))
     appended = append_events(log_, report.events)
     data = {**report.to_dict(), "appended": appended.appended}
     if report.violations and on_violation:
@@ -87,11 +85,121 @@ def _run_and_record(
     return data
 
 
+def _run_and_record(
+    policies: Any, plan: str, trigger: str, log_: Any, on_violation: str | None
+) -> dict[str, Any]:
+    from edgeaudit.probe.records import recorded_references
+    from edgeaudit.probe.run import run_plan
+
+    report = run_plan(policies, plan, trigger, lambda a, b: recorded_references(log_, a, b))
+    return _record(report, log_, on_violation)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """``edgeaudit probe run|schedule``. A run into the workspace's own log, stored in an
+    SQLite file that exists, starts its engine before the store is imported and opened
+    (:func:`_run_early`); anything else takes the path of every other command: the store
+    first (``commands.cmd_probe``)."""
+    from edgeaudit.workspace import config as cfg
+
+    config = cfg.load(cfg.find_root(args.workspace))
+    if _early(args, config):
+        return _run_early(args, config)
+    from edgeaudit.cli.commands import cmd_probe as store_first
+
+    return store_first(args)
+
+
+def _early(args: argparse.Namespace, config: WorkspaceConfig) -> bool:
+    """Whether the engine may start before the store is opened: a run of one plan into the
+    workspace's own log (``--log`` of another log is refused, or checked against the store,
+    before anything is sent) in an SQLite store whose file exists (a missing store is the
+    store's own error, before anything is sent; PostgreSQL is reached over the network, so
+    its errors are found first too)."""
+    if args.action != "run" or len(args.plan or []) != 1:
+        return False
+    if args.log is not None and args.log != config.origin:
+        return False
+    prefix = "sqlite:///"
+    url = config.db_url
+    if not url.startswith(prefix) or "?" in url:
+        return False
+    return Path(url[len(prefix) :]).is_file()
+
+
+def _run_early(args: argparse.Namespace, config: WorkspaceConfig) -> int:
+    """``probe run`` with the engine probing (in a child process) while this process imports
+    and opens the store. The order of the errors is the other path's: a store that cannot be
+    opened is reported before a bad policy file, plan, trigger or vantage (their check opens
+    the store first when they fail), and before the engine's own errors. Only the plan and the
+    scope guard are checked before the first packet; a store found damaged, empty or another
+    workspace's once the probing has started stops the engine at once, records nothing and
+    fails as it would have before (exit 2).
+
+    The child also decides the results and prepares the records, unless a recorded reference
+    could change a result (a silent UDP probe in a run whose controls answered): then it hands
+    back what the engine collected and this process decides with the store's references."""
+    from edgeaudit.probe.background import start
+    from edgeaudit.probe.run import Prepared, finish_run, prepare_run
+
+    try:
+        run = prepare_run(_policies(args, config), args.plan[0], args.trigger)
+    except Exception:
+        _store_first(args, config)  # the store's error, if it has one, as on the other path
+        raise
+
+    def probe(run: Prepared = run) -> tuple[Any, ...]:  # in the child
+        from edgeaudit.probe.records import prepared
+
+        collected = run.engine.run(run.probes, run.params)
+        report = finish_run(run, collected)
+        if report.wants_references:
+            return ("collected", collected)
+        return ("report", report.to_dict(), report.violations, prepared(report.events))
+
+    running = start(probe)
+    try:
+        from edgeaudit.cli.commands import _open  # the store is imported while the engine probes
+        from edgeaudit.probe.records import recorded_references
+
+        store, log_ = _open(config, args, writes="probe run")
+    except BaseException:
+        running.stop()
+        raise
+    with store:
+        try:
+            answer = running.result()
+        finally:
+            running.stop()
+        assert isinstance(answer, tuple)
+        if answer[0] == "collected":
+            refs = lambda a, b: recorded_references(log_, a, b)  # noqa: E731
+            data = _record(finish_run(run, answer[1], refs), log_, args.on_violation)
+        else:
+            _, data, violations, entries = answer
+            data = {**data, "appended": log_.append(entries).appended}
+            if violations and args.on_violation:
+                _hook(args.on_violation, data)
+    return _emit(args, data)
+
+
+def _store_first(args: argparse.Namespace, config: WorkspaceConfig) -> None:
+    """Open and close the store, raising its error if it has one (and nothing else)."""
+    from edgeaudit.cli.commands import _open
+
+    store, _ = _open(config, args, writes="probe run")
+    store.__exit__(RuntimeError, RuntimeError(), None)  # as when the run fails inside it
+
+
 def run_probe(args: argparse.Namespace, config: WorkspaceConfig, log_: Any) -> int:
     if len(args.plan or []) != 1:
         raise InputError("usage: edgeaudit probe run --plan NAME")
     policies = _policies(args, config)
     data = _run_and_record(policies, args.plan[0], args.trigger, log_, args.on_violation)
+    return _emit(args, data)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any]) -> int:
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
@@ -113,6 +221,8 @@ def exit_code(report: dict[str, Any], strict: bool = False) -> int:
 
 
 def write_systemd(args: argparse.Namespace, config: WorkspaceConfig) -> int:
+    import shutil
+
     from edgeaudit.probe.schedule import systemd_units
 
     policies = _policies(args, config)
@@ -144,6 +254,9 @@ def _runs_here(policies: Any, plan: Any) -> bool:
 
 
 def schedule(args: argparse.Namespace, config: WorkspaceConfig, log_: Any) -> int:
+    import signal
+    import threading
+
     from edgeaudit.probe.records import append_events, missed_event
     from edgeaudit.probe.schedule import Scheduler, State, rfc3339
 

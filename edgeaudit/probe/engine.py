@@ -107,7 +107,8 @@ class Engine:
         self._scapy: Any = None
 
     # -- setup --------------------------------------------------------------------------
-    def _check_scope(self, probes: Sequence[Probe]) -> None:
+    def check_scope(self, probes: Sequence[Probe]) -> None:
+        """The scope guard: :class:`ScopeError` unless every target lies in ``scope``."""
         for p in probes:
             ip = ipaddress.ip_address(p.address)
             if not any(ip.version == net.version and ip in net for net in self.scope):
@@ -153,7 +154,7 @@ class Engine:
 
     # -- run ----------------------------------------------------------------------------
     def run(self, probes: Sequence[Probe], params: Params) -> Collected:
-        self._check_scope(probes)
+        self.check_scope(probes)
         if any(p.protocol == "arp" and ":" not in p.address for p in probes):
             self._load_scapy()
         self._c = c = Collected(started=now_utc())

@@ -216,10 +216,11 @@ def _plan(n: Node, segments: list[str], matrix: IsolationMatrix) -> Plan:
 
     vantage = segment(f["vantage"])
     cron = f["cron"].text("cron") if "cron" in f else None
-    from croniter import croniter  # not at import time: the engine's start-up stays short
+    if cron is not None:
+        from croniter import croniter  # only for a plan with cron: start-up stays short
 
-    if cron is not None and not croniter.is_valid(cron):
-        raise f["cron"].fail(f"cron {cron!r} is not a valid cron expression")
+        if not croniter.is_valid(cron):
+            raise f["cron"].fail(f"cron {cron!r} is not a valid cron expression")
     if "targets" not in f or (
         isinstance(f["targets"].node.value, str) and f["targets"].node.value == "all"
     ):

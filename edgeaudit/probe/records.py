@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from edgeaudit.collect.inventory import Inventory
 from edgeaudit.collect.model import Event, Provenance, Target
-from edgeaudit.events import prepare
 from edgeaudit.probe.reference import Seen, seen_from
 from edgeaudit.probe.verdict import VERDICTS, Result
 
 if TYPE_CHECKING:  # the store is imported by whoever opens it, not to load plans
+    from edgeaudit.events import PreparedEntry
     from edgeaudit.store import AppendResult, EvidenceLog
 
 PARSER_VERSION = "1"
@@ -157,8 +157,16 @@ def missed_event(plan: str, vantage: str, due: str, detected: str, inventory: In
     )
 
 
+def prepared(events: Iterable[Event]) -> list[PreparedEntry]:
+    """The entries the store appends for ``events``, each prepared on the collectors' fast
+    path (its time was validated when the event was built; the bytes are those of
+    :func:`edgeaudit.events.prepare`)."""
+    return [e.prepared() for e in events]
+
+
 def append_events(log: EvidenceLog, events: Sequence[Event]) -> AppendResult:
-    return log.append([prepare(e.to_record(), fingerprint=e.fingerprint()) for e in events])
+    """Append ``events`` in one transaction."""
+    return log.append(prepared(events))
 
 
 def recorded_references(log: EvidenceLog, start: float, end: float) -> list[Seen]:

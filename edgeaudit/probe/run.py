@@ -9,20 +9,22 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeaudit.collect.inventory import Inventory, load_inventory
-from edgeaudit.collect.model import Event
 from edgeaudit.errors import InputError
 from edgeaudit.policy.isolation import IsolationMatrix, load_isolation
-from edgeaudit.probe.engine import ENGINE, Engine, Params, ProbeError
+from edgeaudit.probe.engine import ENGINE, Collected, Engine, Params, ProbeError
 from edgeaudit.probe.model import Probe
 from edgeaudit.probe.plan import Plan, expand, load_plan_set
-from edgeaudit.probe.records import RunInfo, run_events, summary
-from edgeaudit.probe.reference import Seen, parse_time
 from edgeaudit.probe.scope import check_assets, prefixes
-from edgeaudit.probe.verdict import Result, decide, with_references
 from edgeaudit.probe.wire import source_address
+
+if TYPE_CHECKING:  # imported when a run is decided: not before its engine starts
+    from edgeaudit.collect.model import Event
+    from edgeaudit.probe.records import RunInfo
+    from edgeaudit.probe.reference import Seen
+    from edgeaudit.probe.verdict import Result
 
 log = logging.getLogger("edgeaudit.probe")
 _TRIGGER = re.compile(r"manual|schedule|change:[A-Za-z0-9._:/@#-]{1,120}")
@@ -64,12 +66,17 @@ class RunReport:
     results: tuple[Result, ...]
     controls_ok: bool
     events: tuple[Event, ...]
+    # a silent UDP probe of a run whose controls answered: a recorded reference may make it
+    # blocked, so the results depend on the store (``references``)
+    wants_references: bool = False
 
     @property
     def violations(self) -> int:
         return sum(1 for r in self.results if r.violation)
 
     def to_dict(self) -> dict[str, Any]:
+        from edgeaudit.probe.records import summary
+
         i = self.info
         return {
             "run": i.run,
@@ -136,21 +143,29 @@ def check_vantages(plan: Plan, inventory: Inventory, probes: Iterable[Probe]) ->
         check_vantage(plan, inventory, towards)
 
 
-def run_plan(
-    policies: Policies,
-    name: str,
-    trigger: str = "manual",
-    references: Callable[[float, float], Iterable[Seen]] | None = None,
-) -> RunReport:
-    """Probe one plan from here (the process must be inside the plan's vantage network).
-    ``references(start, end)`` gives the recorded reachable UDP results of runs starting in
-    [start, end] (``reference.py``): silent UDP probes with one are blocked."""
+@dataclass(frozen=True)
+class Prepared:
+    """A run checked and ready to send: everything that must hold before the first packet
+    (the plan loaded, the trigger, the vantage, the scope guard) has been checked."""
+
+    policies: Policies
+    plan: Plan
+    trigger: str
+    probes: tuple[Probe, ...]
+    engine: Engine
+    params: Params
+
+
+def prepare_run(policies: Policies, name: str, trigger: str = "manual") -> Prepared:
+    """Check a run of plan ``name`` from here, before anything is sent: a bad plan, trigger or
+    vantage, or a target outside the inventory is an error here (no packet has left)."""
     plan = policies.plan(name)
     check_trigger(trigger)
-    inv, matrix = policies.inventory, policies.matrix
-    probes = expand(plan, inv, matrix)
+    inv = policies.inventory
+    probes = tuple(expand(plan, inv, policies.matrix))
     check_vantages(plan, inv, probes)
     engine = Engine(prefixes(inv))
+    engine.check_scope(probes)  # the engine checks again before it sends
     params = Params(
         rate=plan.rate,
         tries=plan.tries,
@@ -159,11 +174,31 @@ def run_plan(
         udp_pace=plan.udp_pace,
         udp_burst=plan.udp_burst,
     )
-    collected = engine.run(probes, params)
+    return Prepared(policies, plan, trigger, probes, engine, params)
+
+
+def finish_run(
+    run: Prepared,
+    collected: Collected,
+    references: Callable[[float, float], Iterable[Seen]] | None = None,
+) -> RunReport:
+    """Decide what the engine collected and build the run's records. ``references(start,
+    end)`` gives the recorded reachable UDP results of runs starting in [start, end]
+    (``reference.py``): silent UDP probes with one are blocked."""
+    from edgeaudit.probe.records import RunInfo, run_events
+    from edgeaudit.probe.reference import is_silent_udp, parse_time
+    from edgeaudit.probe.verdict import decide, with_references
+
+    plan, probes = run.plan, run.probes
+    inv, matrix = run.policies.inventory, run.policies.matrix
     order = sorted(probes, key=lambda p: (p.segment, p.address, p.protocol, p.port or 0))
     results, controls_ok = decide(order, collected.answers, collected.sent, collected.routed)
     t0, window = parse_time(collected.started), float(plan.reference_window)
-    seen = references(t0 - window, t0 + window) if references is not None else ()
+    wanted = controls_ok and any(  # a reference counts only here: the store is read only then
+        r.probe.port is not None and is_silent_udp(r.probe.protocol, r.verdict, r.reasons)
+        for r in results
+    )
+    seen = references(t0 - window, t0 + window) if references is not None and wanted else ()
     results = with_references(results, controls_ok, plan.vantage, t0, seen, window)
     rtt = collected.rtt_max
     info = RunInfo(
@@ -181,7 +216,19 @@ def run_plan(
         },
         started=collected.started,
         finished=collected.finished,
-        trigger=trigger,
+        trigger=run.trigger,
     )
     events = run_events(info, results, controls_ok, inv)
-    return RunReport(info, results, controls_ok, tuple(events))
+    return RunReport(info, results, controls_ok, tuple(events), wanted)
+
+
+def run_plan(
+    policies: Policies,
+    name: str,
+    trigger: str = "manual",
+    references: Callable[[float, float], Iterable[Seen]] | None = None,
+) -> RunReport:
+    """Probe one plan from here (the process must be inside the plan's vantage network):
+    :func:`prepare_run`, the engine, :func:`finish_run`."""
+    run = prepare_run(policies, name, trigger)
+    return finish_run(run, run.engine.run(run.probes, run.params), references)

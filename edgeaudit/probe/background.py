@@ -1,0 +1,133 @@
+"""The engine in a child process, so that ``edgeaudit probe run`` can import and open the store
+(which the probing does not need) while the engine probes, on another core.
+
+:func:`start` forks once everything that must hold before the first packet has been checked
+(:func:`edgeaudit.probe.run.prepare_run`); the child runs the given function (the engine, and
+what can be decided without the store) and hands back its value, or the error it raised,
+through a pipe, then ends without running any of the parent's clean-up (``os._exit``).
+:meth:`Running.result` returns that value or raises that error, with its type and message, as
+if the function had run in this process. :meth:`Running.stop` kills a child whose result is no
+longer wanted (the store cannot be opened): the probing stops at once and nothing of it is
+recorded.
+
+POSIX only (``os.fork``), as the engine is (raw sockets, Linux).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+
+from edgeaudit.errors import EdgeauditError
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class Running:
+    """A function (the engine's run) running in a child process."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid = pid
+        self._fd = fd
+        self._status: int | None = None
+
+    def result(self) -> object:
+        """Wait for the child: the function's value, or raise what it raised."""
+        try:
+            chunks = []
+            while chunk := os.read(self._fd, 1 << 20):
+                chunks.append(chunk)
+        finally:
+            self._close()
+        data = b"".join(chunks)
+        self._reap()
+        if not data:  # killed, or ended before it could answer
+            raise RuntimeError(
+                f"the probe engine process {self.pid} ended without a result "
+                f"({_describe(self._status)})"
+            )
+        kind, value = pickle.loads(data)  # noqa: S301 - written by our own child
+        if kind == "ok":
+            return value
+        if kind == "error":
+            assert isinstance(value, BaseException)
+            raise value
+        name, module, message, exit_code = value  # an error that does not pickle
+        base: type[Exception] = Exception if exit_code is None else EdgeauditError
+        cls = type(name, (base,), {"__module__": module})
+        if exit_code is not None:
+            cls.exit_code = exit_code  # type: ignore[attr-defined]
+        raise cls(message)
+
+    def stop(self) -> None:
+        """Kill the child if it still runs (its probing stops at once) and collect it."""
+        if self._status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._reap()
+        self._close()
+
+    def _reap(self) -> None:
+        if self._status is None:
+            _, self._status = os.waitpid(self.pid, 0)
+
+    def _close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def start(work: Callable[[], object]) -> Running:
+    """Fork a child that runs ``work()`` (e.g. the engine). Call after every check that must
+    precede the first packet: the child sends at once."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: probe, answer, and end without the parent's clean-up
+        code = 0
+        try:
+            os.close(read)
+            _answer(write, work)
+        except BaseException:  # the pipe is gone: the parent reports an answerless end
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(write)
+    return Running(pid, read)
+
+
+def _answer(fd: int, work: Callable[[], object]) -> None:
+    try:
+        data = pickle.dumps(("ok", work()), pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # handed to the parent, which raises it
+        data = _error(exc)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.close(fd)
+
+
+def _error(exc: BaseException) -> bytes:
+    """``exc`` pickled, if it comes back as itself; else its type's name, module, message and
+    exit code, from which the parent makes an error of that name (same message, same code)."""
+    try:
+        data = pickle.dumps(("error", exc), pickle.HIGHEST_PROTOCOL)
+        back = pickle.loads(data)[1]  # noqa: S301 - what we just wrote
+        if type(back) is type(exc) and str(back) == str(exc):
+            return data
+    except Exception:  # noqa: S110 - falls back to the portable form below
+        pass
+    code = exc.exit_code if isinstance(exc, EdgeauditError) else None
+    described = (type(exc).__name__, type(exc).__module__, str(exc), code)
+    return pickle.dumps(("foreign", described), pickle.HIGHEST_PROTOCOL)
+
+
+def _describe(status: int | None) -> str:
+    if status is None:
+        return "still running"
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
