@@ -380,6 +380,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     elif report.ok:
         scope = f"tenant {report.tenant}" if report.tenant else "site"
+        if report.parts or report.format == "edgeaudit-pack/3":
+            scope = f"campus {scope}"  # the central log's figures, then each pod part's
         consistency = (
             f"; extends the previous pack's checkpoint of size {report.consistency_from}"
             if report.consistency_from is not None

@@ -5,6 +5,7 @@ manifest with the central manifest key (but holds no pod's log key)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ def test_a_campus_pack_verifies_per_pod_with_each_pods_key(campus: Campus, built
         assert len(evidence) == item["entries"] > 0  # the pods' events of 2 November
     code, out = built.verify(built.pack)
     assert code == 0, out
-    assert out.startswith("OK: site pack"), out
+    assert out.startswith("OK: campus site pack"), out
     for k, origin in enumerate(origins, 1):
         assert f"p{k} {origin}: checkpoint of size" in out
     # each pod's key goes to its part: --key repeated works as well as --keys
@@ -467,3 +468,44 @@ print(json.dumps({{"code": code, "loaded": loaded, "campus": campus}}))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"code": 0, "loaded": [], "campus": True}
+
+
+def test_a_tenant_campus_pack_holds_only_the_tenants_entries(built: Built, tmp_path: Path) -> None:
+    """``--campus --tenant``: every part holds the tenant's entries (all three pods are named,
+    with their sizes); another tenant's entry put in full into a pod part is refused."""
+    inventory = Path(__file__).resolve().parents[2] / "policies" / "inventory.yaml"
+    findings = built.pack.parent / "campus-findings.json"
+    out = tmp_path / "media-b"
+    ok_json(
+        "-w", str(built.ws), "pack", "build", "--campus", *PERIOD, "--tenant", "media-b",
+        "--inventory", str(inventory), "--findings", str(findings), "--no-pdf", "--out", str(out),
+    )  # fmt: skip
+    manifest = _manifest(out)
+    assert manifest["tenant"] == "media-b"
+    assert [x["origin"] for x in manifest["logs"]] == [
+        x["origin"] for x in _manifest(built.pack)["logs"]
+    ]
+    for k in (1, 2, 3):
+        for line in (out / f"p{k}.evidence.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            assert "entry" in rec
+            assert '"tenant":"media-b"' in base64.b64decode(rec["entry"]).decode()
+    code, text = built.verify(out)
+    assert code == 0, text
+    assert text.startswith("OK: campus tenant media-b pack"), text
+    # the insider adds another tenant's entry, in full, to pod part 1
+    site = (built.pack / "p1.evidence.jsonl").read_text().splitlines(keepends=True)
+    other = next(
+        line
+        for line in site
+        if '"tenant":"fintech-a"' in base64.b64decode(json.loads(line)["entry"]).decode()
+    )
+    mine = (out / "p1.evidence.jsonl").read_text().splitlines(keepends=True)
+    merged = sorted([*mine, other], key=lambda line: json.loads(line)["index"])
+    (out / "p1.evidence.jsonl").write_text("".join(merged))
+    entries = [{**x, "entries": x["entries"] + (x["part"] == "p1")} for x in manifest["logs"]]
+    _resign(built, out, logs=entries)
+    text = _failed(built, out)
+    index = json.loads(other)["index"]
+    assert f"p1.evidence.jsonl:{merged.index(other) + 1} (entry {index})" in text
+    assert "fintech-a" in text
