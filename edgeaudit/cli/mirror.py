@@ -30,6 +30,12 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--name", metavar="ORIGIN", help="add: the origin expected (must be the key's name)"
     )
+    c.add_argument(
+        "--allow-plain-http",
+        action="store_true",
+        help="add: send the token over plain http:// to a host that is not loopback (a lab "
+        "network; writes allow_plain_http = true)",
+    )
     c.add_argument("--follow", action="store_true", help="sync: keep syncing every --interval")
     c.add_argument(
         "--interval", type=float, default=30.0, help="sync --follow: seconds between passes"
@@ -44,7 +50,7 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     from edgeaudit.workspace import config as cfg
 
     config = cfg.load(cfg.find_root(args.workspace))
-    for option in ("key", "token_env", "name"):
+    for option in ("key", "token_env", "name", "allow_plain_http"):
         if args.action != "add" and getattr(args, option):
             raise InputError(f"--{option.replace('_', '-')} is for mirror add only")
     if args.action != "sync" and (args.follow or args.batch):
@@ -62,6 +68,7 @@ def cmd_mirror(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace, config: object) -> int:
     import os
+    from dataclasses import replace
 
     from edgeaudit.mirror.http import PodClient, PodRefused, PodUnreachable
     from edgeaudit.note.verifier import verify_checkpoint
@@ -78,6 +85,13 @@ def _add(args: argparse.Namespace, config: object) -> int:
             "--token-env VAR instead. Nothing was written"
         )
     source = make_source(args.target, args.key, args.token_env, "mirror add")
+    source = replace(source, allow_plain_http=args.allow_plain_http)
+    if source.token_problem() is not None:
+        raise InputError(
+            f"mirror add {source.url}: the token (${args.token_env}) would be sent over plain "
+            "http:// to a host that is not loopback, readable by anyone on the path; use "
+            "https://, or --allow-plain-http for a lab network. Nothing was written"
+        )
     if args.token_env is not None and not args.token_env.isidentifier():
         raise InputError(f"--token-env {args.token_env!r} is not an environment variable name")
     if args.name and args.name != source.origin:
@@ -90,7 +104,7 @@ def _add(args: argparse.Namespace, config: object) -> int:
     if any(m.origin == source.origin for m in load_mirrors(config)):
         raise ConfigError(f"{source.origin!r} is mirrored already; nothing was written")
     token = os.environ.get(args.token_env) if args.token_env else None
-    client = PodClient(source.url, token=token)
+    client = PodClient(source.url, token=token, allow_plain_http=source.allow_plain_http)
     try:
         note = client.checkpoint()
         cp = verify_checkpoint(note, [source.verifier()], source.origin)
@@ -164,6 +178,9 @@ def _sync(args: argparse.Namespace, config: object) -> int:
             raise InputError(f"{args.target!r} is not mirrored (mirrored: {known})")
     if not sources:
         raise ConfigError("no [[mirror]] in edgeaudit.toml: add one with `edgeaudit mirror add`")
+    for source in sources:  # before any pod is synced: a token is never sent in the clear
+        if (problem := source.token_problem()) is not None:
+            raise ConfigError(f"{config.root / 'edgeaudit.toml'}: {problem}; nothing was synced")
     bucket = TokenBucket(args.rate)
     store, own_log = open_store(config)
     code = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import socket
 import threading
 import time
@@ -18,11 +19,13 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from edgeaudit import __version__
-from edgeaudit.errors import EdgeauditError
+from edgeaudit.errors import ConfigError, EdgeauditError
+from edgeaudit.workspace.mirrors import is_loopback
 
 MAX_CHECKPOINT: Final = 64 * 1024
 MAX_TILE: Final = 256 * 32
 MAX_BUNDLE: Final = 256 * (2 + 0xFFFF)
+MAX_TRANSITIONS: Final = 1 << 20
 MAX_WAIT: Final = 60.0
 MIN_RATE: Final = 64 * 1024  # bytes/s: an answer's deadline is the timeout + its cap at this rate
 _RETRIES_429: Final = 5
@@ -79,10 +82,18 @@ class PodClient:
         token: str | None = None,
         bucket: TokenBucket | None = None,
         timeout: float = 30.0,
+        allow_plain_http: bool = False,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"pod URL must be http(s)://host[:port][/prefix], got {url!r}")
+        plain = token and parts.scheme == "http" and not allow_plain_http
+        if plain and not is_loopback(parts.hostname):
+            raise ConfigError(
+                f"{url}: a token is sent over plain http:// only to a loopback host "
+                "(allow_plain_http for a lab network)"
+            )
+        self._plain_ok = allow_plain_http
         self.url = url.rstrip("/")
         self._prefix = parts.path.rstrip("/")
         self._token = token
@@ -95,7 +106,13 @@ class PodClient:
 
     def sibling(self) -> PodClient:
         """Another connection to the same pod, with the same token and rate limit."""
-        return PodClient(self.url, token=self._token, bucket=self._bucket, timeout=self._timeout)
+        return PodClient(
+            self.url,
+            token=self._token,
+            bucket=self._bucket,
+            timeout=self._timeout,
+            allow_plain_http=self._plain_ok,
+        )
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -113,6 +130,24 @@ class PodClient:
 
     def tile(self, path: str) -> bytes:
         return self.get(path, MAX_TILE)
+
+    def transitions(self) -> list[bytes]:
+        """The pod's key transition checkpoints (``key-transitions``, JSON): their signed
+        notes, unchecked; none from a pod that publishes none (404)."""
+        try:
+            data = self.get("key-transitions", MAX_TRANSITIONS)
+        except PodRefused as exc:
+            if exc.status == 404:
+                return []
+            raise
+        try:
+            doc = json.loads(data)
+            notes = [t["note"].encode("utf-8") for t in doc["transitions"]]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise PodRefused(
+                f"{self.url}/key-transitions: not a list of transition notes (JSON)", 200
+            ) from None
+        return notes
 
     def bundle(self, path: str) -> bytes:
         if not self._token:

@@ -5,6 +5,9 @@
 * ``state/<slug>.pending``: the pod's signed note a sync is storing entries for, written before
   the first entry it proves is stored and removed once the note is held; after a cut, the
   entries stored beyond the held checkpoint were proven against this note;
+* ``witnessed/<slug>/<size>.note``: the pod's checkpoint of that size with the witnesses'
+  cosignatures it was served with (the store holds it as the pod's log signed it); later
+  copies of the same checkpoint add their cosignatures (:mod:`edgeaudit.mirror.cosigned`);
 * ``forks/<slug>-<size>.txt`` (mode 600): the proof of a fork, two notes signed by the pod's
   key that contradict each other. While one is there, the origin is not synced; an operator
   moves it to ``forks/resolved/`` once the fork is dealt with.
@@ -75,6 +78,12 @@ class MirrorFiles:
     @property
     def pending_path(self) -> Path:
         return self.base / "state" / f"{self._slug}.pending"
+
+    def witnessed_path(self, size: int) -> Path:
+        return self.base / "witnessed" / self._slug / f"{size}.note"
+
+    def write_witnessed(self, size: int, note: bytes) -> None:
+        _write(self.witnessed_path(size), note, 0o644)
 
     def read_state(self) -> dict[str, Any]:
         try:

@@ -22,48 +22,42 @@ pending note; the next pass resumes from the store's size.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from edgeaudit.canonical import EMPTY_ROOT
-from edgeaudit.errors import NoteError, StoreError
-from edgeaudit.merkle.c2sp import C2SP_WIDTH, TileRef
+from edgeaudit.errors import ConfigError, NoteError, StoreError
+from edgeaudit.merkle.c2sp import C2SP_WIDTH
+from edgeaudit.mirror.cosigned import keep_cosigned
+from edgeaudit.mirror.fetch import AHEAD, proven
 from edgeaudit.mirror.forks import advice, record_fork, record_missing
 from edgeaudit.mirror.http import PodClient, PodRefused, PodUnreachable, TokenBucket
+from edgeaudit.mirror.keys import (
+    Transition,
+    chain_of,
+    followed,
+    is_transition,
+    log_lines_only,
+    record_key_changes,
+    unfollowed,
+)
 from edgeaudit.mirror.state import MirrorFiles, now
 from edgeaudit.mirror.tiles import (
     TileMismatch,
     VerifiedTiles,
-    check_bundle,
     needed_tiles,
     tile_ref,
 )
-from edgeaudit.note.verifier import verify_checkpoint
+from edgeaudit.note.checkpoint import Checkpoint
+from edgeaudit.note.verifier import parse_note
 from edgeaudit.store import EvidenceLog, LogNotFoundError, Store
 from edgeaudit.store.mirror import MirroredLog, MirrorError
+from edgeaudit.verify.keychain import KeyChain
 from edgeaudit.workspace.mirrors import MirrorSource
 
 BATCH: Final = 64 * C2SP_WIDTH  # entries per store transaction (64 bundles)
-CONNECTIONS: Final = 4  # connections fetching level-0 tiles and entry bundles at once
-AHEAD: Final = 96  # level-0 tiles fetched and proven ahead of the store (bounds memory)
-AHEAD_BYTES: Final = 256 << 20  # ... and fewer when bundles are large (entries up to 64 KiB)
-PENDING_BYTES: Final = 64 << 20  # a batch is stored at this many bytes, whatever its count
-
-
-def ahead(bundles: int, nbytes: int) -> int:
-    """How many tiles to have in flight, given the ``bundles`` proven so far and their bytes:
-    :data:`AHEAD`, fewer where that many bundles of this size would pass :data:`AHEAD_BYTES`
-    (a bundle of 256 entries of 64 KiB is 16 MiB), never fewer than :data:`CONNECTIONS`."""
-    if not bundles:
-        return CONNECTIONS
-    return max(CONNECTIONS, min(AHEAD, AHEAD_BYTES * bundles // max(1, nbytes)))
-
-
 EXIT: Final = {
     "synced": 0,
     "up-to-date": 0,
@@ -176,7 +170,12 @@ def sync_one(
     files = MirrorFiles(Path(root_dir), source.origin)
     proofs = files.forks()
     token = os.environ.get(source.token_env) if source.token_env else None
-    client = PodClient(source.url, token=token, bucket=bucket)
+    problem = source.token_problem()
+    if problem is not None:
+        raise ConfigError(problem)
+    client = PodClient(
+        source.url, token=token, bucket=bucket, allow_plain_http=source.allow_plain_http
+    )
     try:
         mlog: MirroredLog | None = store.mirror(source.origin)
     except LogNotFoundError:
@@ -212,13 +211,12 @@ def sync_one(
 
 def _sync(p: _Pass, batch: int) -> SyncResult:
     note = p.client.checkpoint()
-    try:
-        cp = verify_checkpoint(note, [p.source.verifier()], p.source.origin)
-    except NoteError as exc:
-        return p.result(
-            "refused", f"the pod's checkpoint does not verify with the registered key: {exc}"
-        )
+    trust = _trust(p, note)
+    if isinstance(trust, SyncResult):
+        return trust
+    cp, chain, transitions = trust
     p.checkpoint_size = n = cp.size
+    log_note = log_lines_only(note, chain)  # held as the pod's log signed it
     held = p.mlog.held() if p.mlog is not None else None
     h = held.tree_size if held else 0
     held_root = held.root_hash if held else EMPTY_ROOT
@@ -227,6 +225,10 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
     pending = p.files.pending() if s > h else None
     # the note the entries beyond h were proven against (the held one if none is pending)
     ref_note, ref_size = (pending, _note_size(pending)) if pending else (held_note, h)
+    for t in transitions:
+        if t.size <= s and p.log().root(t.size) != t.root:
+            why = f"its key transition at size {t.size} has another root than the entries stored"
+            return _fork(p, ref_note, ref_size, t.note, t.size, why)
     if n <= s:
         # everything up to n is stored: the stored tree must have the signed root there
         if p.log().root(n) != cp.root:
@@ -234,14 +236,17 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
                 ref_note, ref_size = held_note, h
             return _fork(p, ref_note, ref_size, note, n, f"the root at size {n} differs")
         if n > h:
-            p.log().hold_checkpoint(n, cp.root, note.decode())
+            _hold_transitions(p, transitions)
+            p.log().hold_checkpoint(n, cp.root, log_note.decode())
             if pending is not None and _note_size(pending) <= n:
                 p.files.clear_pending()
         if n < h:  # a rollback is exit 1 as everywhere (README, exit codes)
             return p.result("rollback", _ROLLBACK.format(n=n, h=h))
+        keep_cosigned(p.files, n, note, chain)
         return p.result("up-to-date")
     leaf_tiles = range(s // C2SP_WIDTH, -(-n // C2SP_WIDTH))
-    checks = [x for x in {h, s} if x > 0]
+    later = [t for t in transitions if t.size > s]
+    checks = [x for x in {h, s, *(t.size for t in later)} if x > 0]
     # the parents of the first level-0 tiles now, of later ones as they are reached: nothing
     # iterates over the signed size (a key may sign 2**63) before the tiles prove it
     first = leaf_tiles[:AHEAD]
@@ -253,9 +258,13 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
     if s > h and verified.root_at(s) != p.log().root(s):
         reason = f"its tree does not extend the {s} entries stored (root at size {s} differs)"
         return _fork(p, ref_note, ref_size, note, n, reason)
+    for t in later:
+        if verified.root_at(t.size) != t.root:
+            reason = f"its tree has another root at size {t.size} than its key transition"
+            return _fork(p, t.note, t.size, note, n, reason)
     p.files.set_pending(note)
     mlog = p.log()
-    for start, entries in _proven(p, verified, leaf_tiles, s, batch):
+    for start, entries in proven(p, verified, leaf_tiles, s, batch):
         try:
             mlog.extend(start, entries)
         except MirrorError as exc:
@@ -265,9 +274,59 @@ def _sync(p: _Pass, batch: int) -> SyncResult:
         p.stored += len(entries)
         if p.progress is not None:
             p.progress(p.source.origin, start + len(entries), n, s)
-    mlog.hold_checkpoint(n, cp.root, note.decode())
+    _hold_transitions(p, transitions)
+    mlog.hold_checkpoint(n, cp.root, log_note.decode())
     p.files.clear_pending()
+    keep_cosigned(p.files, n, note, chain)
     return p.result("synced")
+
+
+def _trust(p: _Pass, note: bytes) -> tuple[Checkpoint, KeyChain, list[Transition]] | SyncResult:
+    """The pod's checkpoint verified with the keys the mirror trusts (the ``[[mirror]]`` key
+    and the transitions held from it), else with the pod's key transitions followed from them
+    (fetched only then); the chain, and the transitions newly followed. A checkpoint no key of
+    the chain signed is refused, as is a transition that retires the key of the checkpoint
+    the mirror holds."""
+    held = [c.note.encode() for c in p.mlog.checkpoints()] if p.mlog is not None else []
+    held_transitions = [x for x in held if is_transition(x)]
+    chain = chain_of(p.source, held_transitions)
+    try:
+        return chain.verify_checkpoint(note, p.source.origin), chain, []
+    except NoteError as exc:
+        first = exc
+    try:
+        fetched = p.client.transitions()
+    except PodRefused as exc:
+        fetched, first = [], NoteError(f"{first} (and the pod's key transitions: {exc})")
+    chain = chain_of(p.source, [*held_transitions, *fetched])
+    try:
+        cp = chain.verify_checkpoint(note, p.source.origin)
+    except NoteError as exc:
+        why = f"{exc if fetched else first}{unfollowed(chain, fetched, p.source.origin)}"
+        return p.result(
+            "refused",
+            "the pod's checkpoint does not verify with the registered key nor with a key a "
+            f"valid transition of the pod hands over to: {why}",
+        )
+    known = {Checkpoint.parse(parse_note(x).body).size for x in held_transitions}
+    new = [t for t in followed(chain, fetched) if t.size not in known and t.size <= cp.size]
+    try:
+        if held:
+            chain.verify_checkpoint(held[-1], p.source.origin)
+    except NoteError as exc:
+        return p.result(
+            "refused",
+            f"the pod's key transitions do not agree with the checkpoint the mirror holds: {exc}",
+        )
+    return cp, chain, new
+
+
+def _hold_transitions(p: _Pass, transitions: list[Transition]) -> None:
+    """Record (once) and hold the transitions followed (their entries are stored)."""
+    if transitions:
+        record_key_changes(p.own_log, p.source, transitions)
+        for t in transitions:
+            p.log().hold_checkpoint(t.size, t.root, t.note.decode())
 
 
 def _note_size(note: bytes) -> int:
@@ -283,95 +342,3 @@ def _fork(p: _Pass, held: bytes, held_size: int, new: bytes, new_size: int, why:
         return p.result("refused", f"the pod's checkpoint of size {new_size}: {why}")
     path = record_fork(p.files, p.own_log, p.source, held, held_size, new, new_size, why)
     return p.result("fork", f"{why}; {advice(p.files, [path])}", str(path))
-
-
-def _parents(client: PodClient, verified: VerifiedTiles, tile: tuple[int, int]) -> None:
-    """Fetch the full ancestors of ``tile`` not fetched yet, each authenticated by its own parent
-    (the climb ends at a partial tile, authenticated by the root, or one fetched before)."""
-    k, i = tile
-    parent = (k + 1, i // C2SP_WIDTH)
-    if parent in verified.tiles:
-        return
-    data = client.tile(tile_ref(verified.size, parent).path())
-    _parents(client, verified, parent)
-    verified.check_full(parent, data)
-    tiles = verified.tiles
-    assert isinstance(tiles, dict)  # VerifiedTiles.check keeps its own dict
-    tiles[parent] = data
-
-
-def _proven(
-    p: _Pass, verified: VerifiedTiles, leaf_tiles: range, s: int, batch: int
-) -> Iterator[tuple[int, list[bytes]]]:
-    """Batches ``(start, entries)`` of proven entries from index ``s`` on, in index order.
-
-    Level-0 tiles and their bundles are fetched and proven by :data:`CONNECTIONS` threads, each
-    on its own keep-alive connection, at most :data:`AHEAD` tiles ahead of the caller's stores:
-    the pod's latency (it records every bundle read) and the store's writes overlap."""
-    local = threading.local()
-    clients: list[PodClient] = []
-    lock = threading.Lock()
-
-    def client() -> PodClient:
-        c: PodClient | None = getattr(local, "client", None)
-        if c is None:
-            c = p.client.sibling()
-            local.client = c
-            with lock:
-                clients.append(c)
-        return c
-
-    parents = threading.Lock()
-
-    def prove(n: int) -> tuple[int, list[bytes]]:
-        ref = tile_ref(verified.size, (0, n))
-        hashes = verified.tiles.get((0, n))
-        if hashes is None:
-            hashes = client().tile(ref.path())
-            if (1, n // C2SP_WIDTH) not in verified.tiles:
-                with parents:
-                    _parents(client(), verified, (0, n))
-            verified.check_full((0, n), hashes)
-        bundle_ref = TileRef(None, n, ref.width)
-        entries = check_bundle(bundle_ref, client().bundle(bundle_ref.path()), hashes)
-        skip = max(0, s - ref.start)
-        return ref.start + skip, entries[skip:]
-
-    pool = ThreadPoolExecutor(CONNECTIONS, thread_name_prefix=f"mirror {p.source.origin}")
-    window: deque[Future[tuple[int, list[bytes]]]] = deque()
-    todo = iter(leaf_tiles)
-    pending: list[bytes] = []
-    first = s
-    pending_bytes = seen_bundles = seen_bytes = 0
-    try:
-        while True:
-            while len(window) < ahead(seen_bundles, seen_bytes):
-                n = next(todo, None)
-                if n is None:
-                    break
-                window.append(pool.submit(prove, n))
-            if not window:
-                break
-            try:
-                _, entries = window.popleft().result()
-            except BaseException:
-                if pending:  # what was proven before the failure is stored
-                    yield first, pending
-                raise
-            size = sum(map(len, entries))
-            seen_bundles, seen_bytes = seen_bundles + 1, seen_bytes + size
-            pending += entries
-            pending_bytes += size
-            if len(pending) >= batch or pending_bytes >= PENDING_BYTES:
-                yield first, pending
-                first += len(pending)
-                pending, pending_bytes = [], 0
-        if pending:
-            yield first, pending
-    finally:
-        for f in window:
-            f.cancel()
-        pool.shutdown(wait=True)
-        for c in clients:
-            p.requests += c.requests
-            c.close()

@@ -4,7 +4,9 @@
 (:mod:`edgeaudit.serve.logs`: the workspace's own, and each mirrored pod's, read-only), named as
 C2SP tlog-witness names logs, so an origin's ``/`` needs no escaping:
 
-* ``GET /logs/<hash>/checkpoint``: the log's latest signed checkpoint note (a pod's own note);
+* ``GET /logs/<hash>/checkpoint``: the log's latest signed checkpoint note (a pod's own note,
+  with the cosignatures kept for it);
+* ``GET /logs/<hash>/key-transitions``: its key transition checkpoints (JSON);
 * ``GET /logs/<hash>/tile/<L>/<N>[.p/<W>]``: hash tiles, public;
 * ``GET /logs/<hash>/tile/entries/<N>[.p/<W>]``: entry bundles, officers and auditors only,
   each read recorded as an ``access.read`` entry of the workspace's own log naming the origin.
@@ -83,6 +85,16 @@ def add_log_tile_routes(app: FastAPI, tiles: LogTiles) -> None:
     def log_checkpoint(log: LogHash) -> Response:
         """A served log's latest signed checkpoint note (C2SP tlog-tiles), text."""
         return tile_response(tiles.get(log)[1].checkpoint())
+
+    @app.get(
+        f"{PREFIX}/{{log}}/key-transitions",
+        tags=["tiles"],
+        response_model=None,
+        **_doc((404, 422)),
+    )
+    def log_transitions(log: LogHash) -> Response:
+        """A served log's key transition checkpoints, JSON by size."""
+        return tile_response(tiles.get(log)[1].transitions())
 
     @app.get(
         f"{PREFIX}/{{log}}/tile/entries/{{path:path}}",

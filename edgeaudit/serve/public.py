@@ -34,6 +34,7 @@ class PublicLog:
         self._checkpoints: list[StoredCheckpoint] = []
         self._cp_checked = -1e9
         self._manifest: ManifestKey | None = None
+        self._transitions: tuple[list[StoredCheckpoint] | None, list[dict[str, Any]]] = (None, [])
 
     def _signed(self) -> list[StoredCheckpoint]:
         """The signed checkpoints, re-read at most every CHECKPOINT_TTL seconds (a checkpoint
@@ -71,6 +72,21 @@ class PublicLog:
             "note": cp.note,
             "verifier_key": self.verifier_key,
         }
+
+    def transitions(self) -> list[dict[str, Any]]:
+        """The log's key transition checkpoints (``prev-key`` / ``next-key``), by size."""
+        signed = self._signed()
+        with self._cp_lock:
+            if self._transitions[0] is signed:
+                return self._transitions[1]
+        found = [
+            {"tree_size": cp.tree_size, "note": cp.note}
+            for cp in signed
+            if "\nprev-key " in cp.note and "\nnext-key " in cp.note
+        ]
+        with self._cp_lock:
+            self._transitions = (signed, found)
+        return found
 
     def keys(self) -> dict[str, Any]:
         """The public keys a pack is verified with (the manifest key created on first use):

@@ -1,7 +1,12 @@
 """The log published read-only as C2SP tlog-tiles, at the service's root (the prefix).
 
 * ``GET /checkpoint``: the latest signed checkpoint note (``text/plain; charset=utf-8``),
-  cacheable for a second.
+  cacheable for a second, with the witnesses' cosignatures the workspace keeps for it
+  (``witnessed/<size>.note``; a mirrored pod's: the copy ``mirror sync`` keeps), since a
+  signed note may carry extra signature lines that clients of other keys ignore.
+* ``GET /key-transitions``: the log's key transition checkpoints (ADR 0014), JSON
+  ``{"origin", "transitions": [{"tree_size", "note"}]}`` by size, so a mirror that trusts an
+  earlier key can follow a rotation.
 * ``GET /tile/<L>/<N>[.p/<W>]``: hash tiles, public. A tile is served when the latest signed
   checkpoint covers all its hashes, so every partial tile of every signed size is served, and
   nothing beyond the signed size is (404). Full tiles are immutable (cached a year); partial
@@ -19,10 +24,12 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Final
 
+import orjson
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,10 +37,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from edgeaudit.merkle.c2sp import TileRef, assemble, bundle, parse_path, store_keys
 from edgeaudit.serve import authz
 from edgeaudit.serve.app import ApiError, Who, _client, _doc, own_log_only
-from edgeaudit.serve.public import PublicLog
+from edgeaudit.serve.public import CHECKPOINT_TTL, PublicLog
 from edgeaudit.serve.service import Service
 from edgeaudit.serve.service_errors import NotFound
 from edgeaudit.store.tile_reads import entry_bodies, stored_tiles
+from edgeaudit.verify.witnesses import witnessed_note
 
 FULL_CACHE: Final = "public, max-age=31536000, immutable"
 PARTIAL_CACHE: Final = "public, max-age=60"
@@ -64,10 +72,27 @@ class TileLog:
         self.public = public
         self._full: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self._cosigned: tuple[str, float, bytes] = ("", -1e9, b"")  # note, when read, copy
 
     def checkpoint(self) -> Answer:
-        note = str(self.public.checkpoint()["note"]).encode()
-        return Answer(note, TEXT, CHECKPOINT_CACHE)
+        """The latest checkpoint with the cosignatures kept for it (re-read at most every
+        :data:`~edgeaudit.serve.public.CHECKPOINT_TTL` seconds)."""
+        cp = self.public.checkpoint()
+        note = str(cp["note"])
+        with self._lock:
+            kept_note, read_at, body = self._cosigned
+        t = time.monotonic()
+        if kept_note != note or t - read_at >= CHECKPOINT_TTL:
+            root = self.public.config.root
+            body = witnessed_note(root, note, int(cp["tree_size"])).encode()
+            with self._lock:
+                self._cosigned = (note, t, body)
+        return Answer(body, TEXT, CHECKPOINT_CACHE)
+
+    def transitions(self) -> Answer:
+        """The log's key transition checkpoints, JSON, by size."""
+        doc = {"origin": self.public.log.origin, "transitions": self.public.transitions()}
+        return Answer(orjson.dumps(doc), "application/json", CHECKPOINT_CACHE)
 
     def _covered(self, ref: TileRef) -> None:
         size = int(self.public.checkpoint()["tree_size"])
@@ -199,6 +224,18 @@ def add_tile_routes(app: FastAPI, tiles: TileLog) -> None:
     async def tlog_checkpoint() -> Response:
         """The latest signed checkpoint note (C2SP tlog-tiles), text."""
         return tile_response(tiles.checkpoint())
+
+    @app.get(
+        "/key-transitions",
+        tags=["tiles"],
+        response_model=None,
+        dependencies=own,
+        **_doc((400, 404)),
+    )
+    async def tlog_transitions() -> Response:
+        """The log's key transition checkpoints (signed by the previous and the next key),
+        JSON by size: a mirror or auditor trusting an earlier key follows a rotation."""
+        return tile_response(tiles.transitions())
 
     @app.get(
         "/tile/entries/{path:path}",

@@ -158,17 +158,24 @@ def witnessed_path(root: Path, size: int) -> Path:
 
 def witnessed_note(root: Path, note: str, size: int) -> str:
     """The workspace's cosigned copy of the checkpoint ``note`` (tree size ``size``), if it
-    keeps one whose signed body is the same; else ``note`` itself."""
+    keeps one whose signed body is the same (its own log's, ``witnessed/<size>.note``, or, for
+    a mirrored pod's log, the copy ``mirror sync`` keeps); else ``note`` itself."""
+    from edgeaudit.mirror.state import MirrorFiles
+    from edgeaudit.note.checkpoint import Checkpoint
+
     try:
-        kept = witnessed_path(root, size).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        body = parse_note(note.encode()).body
+        origin = Checkpoint.parse(body).origin
+    except (NoteError, InputError):
         return note
-    try:
-        if parse_note(kept.encode()).body != parse_note(note.encode()).body:
-            return note
-    except NoteError:
-        return note
-    return kept
+    for path in (witnessed_path(root, size), MirrorFiles(root, origin).witnessed_path(size)):
+        try:
+            kept = path.read_text(encoding="utf-8")
+            if parse_note(kept.encode()).body == body:
+                return kept
+        except (OSError, UnicodeDecodeError, NoteError):
+            continue
+    return note
 
 
 def policy_problem(note: bytes | None, policy: WitnessPolicy) -> str | None:

@@ -102,9 +102,10 @@ Hook = Callable[[str, dict[str, str]], Answer | None]
 
 
 class HostilePod:
-    """Serve ``log`` at ``size`` on 127.0.0.1 (a fresh port); ``hook`` may answer instead."""
+    """Serve ``log`` at ``size`` on ``host`` (a fresh port; :attr:`url` names 127.0.0.1);
+    ``hook`` may answer instead."""
 
-    def __init__(self, log: HostileLog, size: int) -> None:
+    def __init__(self, log: HostileLog, size: int, host: str = "127.0.0.1") -> None:
         self.hook: Hook | None = None
         self.requests: list[Seen] = []
         self.serve(log, size)
@@ -119,7 +120,7 @@ class HostilePod:
             def do_GET(self) -> None:
                 pod._answer(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"

@@ -535,7 +535,7 @@ class _TileClient:
 def test_parents_of_later_tiles_are_fetched_as_reached_and_authenticated() -> None:
     """The parent of a level-0 tile beyond the first window is fetched when that tile is
     reached and authenticated by its own (authenticated) parent; an altered one is refused."""
-    from edgeaudit.mirror.sync import _parents
+    from edgeaudit.mirror.fetch import _parents
     from edgeaudit.mirror.tiles import TileMismatch, VerifiedTiles, needed_tiles, tile_ref
     from tests.mirror.test_tiles import BIG, BIG_SIZE
 

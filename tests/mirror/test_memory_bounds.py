@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgeaudit.events import prepare
-from edgeaudit.mirror import sync
+from edgeaudit.mirror import fetch as sync
 from edgeaudit.note.signer import generate
 from edgeaudit.store.mirror import MirroredLog
 from edgeaudit.workspace import config as cfg
