@@ -83,6 +83,9 @@ def build_campus(args: argparse.Namespace, config: Any, period: Any) -> int:
         f"\n  {p.part} {p.origin}: {p.entries} entries ({p.redacted} redacted), the pod's "
         f"checkpoint of size {p.tree_size}"
         for p in result.parts
+    ) + "".join(
+        f"\n  {origin}: never synced by the mirror, no part (nothing of it can be proven)"
+        for origin in result.unsynced
     )
     text = (
         f"wrote campus pack for {who}, {period.label}, to {result.out}: central log "

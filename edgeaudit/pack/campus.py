@@ -96,6 +96,7 @@ class CampusResult:
     findings: int
     parts: list[PartResult] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
+    unsynced: list[str] = field(default_factory=list)  # [[mirror]] pods without a part
     manifest_key: str = ""
     checkpoint: str = ""
 
@@ -109,6 +110,7 @@ class CampusResult:
             "redacted": self.redacted,
             "findings": self.findings,
             "parts": [p.to_dict() for p in self.parts],
+            "unsynced": self.unsynced,
             "files": self.files,
             "manifest_key": self.manifest_key,
         }
@@ -128,25 +130,22 @@ def note_origin(note: bytes, where: str) -> str:
         raise InputError(f"{where}: not a signed checkpoint note: {exc}") from None
 
 
-def campus_pods(config: WorkspaceConfig, store: Store) -> list[_Pod]:
+def campus_pods(config: WorkspaceConfig, store: Store) -> tuple[list[_Pod], list[str]]:
     """Every ``[[mirror]]`` by origin, with the checkpoint the mirror holds (verified with the
-    pod's key and the store's tree at its size); exit 2 naming a pod the mirror has not
-    synced (nothing of it can be proven)."""
+    pod's key and the store's tree at its size); and the origins of the pods the mirror never
+    synced (no checkpoint held): they have no part, nothing of them can be proven (a campus
+    assessment judges them at size 0, the empty tree)."""
     held_origins = set(store.origins())
     pods = []
+    unsynced = []
     for mirror in sorted(load_mirrors(config), key=lambda m: m.origin):
-        if mirror.origin not in held_origins:
-            raise InputError(
-                f"pack build --campus: the mirror of {mirror.origin} holds nothing yet; run "
-                "`edgeaudit mirror sync` (a campus pack proves every pod's log)"
-            )
-        log = store.log(mirror.origin)
-        latest = log.latest_checkpoint()
+        latest = (
+            store.log(mirror.origin).latest_checkpoint() if mirror.origin in held_origins else None
+        )
         if latest is None:
-            raise InputError(
-                f"pack build --campus: the mirror holds no checkpoint of {mirror.origin}; run "
-                "`edgeaudit mirror sync`"
-            )
+            unsynced.append(mirror.origin)
+            continue
+        log = store.log(mirror.origin)
         from edgeaudit.pack.given import given_checkpoint
 
         held = given_checkpoint(
@@ -156,7 +155,7 @@ def campus_pods(config: WorkspaceConfig, store: Store) -> list[_Pod]:
             f"the held checkpoint of {mirror.origin}",
         )
         pods.append(_Pod(mirror, log, held))
-    return pods
+    return pods, unsynced
 
 
 def _route_previous(notes: Sequence[bytes], origins: Collection[str]) -> dict[str, bytes]:
@@ -185,7 +184,7 @@ def build_campus_pack(
     else:
         view = TenantView.site()
     log = store.log(config.origin)
-    pods = campus_pods(config, store)
+    pods, unsynced = campus_pods(config, store)
     origins = [config.origin, *(p.mirror.origin for p in pods)]
     previous = _route_previous(request.previous, origins)
     doc, site_wide = campus_findings(log, request, view, config.origin)
@@ -355,6 +354,7 @@ def build_campus_pack(
         findings=len(doc["results"]) if doc is not None else 0,
         parts=parts,
         files=files,
+        unsynced=unsynced,
         manifest_key=public.kid,
         checkpoint=cp.note,
     )

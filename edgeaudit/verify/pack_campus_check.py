@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from edgeaudit.canonical import EMPTY_ROOT
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.keychain import Revocation
@@ -121,7 +122,9 @@ def campus_cited(
 def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: PackReport) -> None:
     """The assessment's ``logs`` names exactly the pack's logs, each at its part's checkpoint
     or at an earlier checkpoint its consistency proofs prove (the assessment judged a prefix
-    of the log the pod's key signed), and every citation lies below its log's judged size."""
+    of the log the pod's key signed), and every citation lies below its log's judged size.
+    A log judged at size 0 with the empty tree's root (a pod the mirror never synced) needs
+    no part: the empty tree is a prefix of every log, and nothing can cite it."""
     if doc is None:
         return
     header = doc.get("assessment")
@@ -132,6 +135,7 @@ def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: Pack
         )
         return
     judged: dict[str, int] = {}
+    empty: set[str] = set()
     for i, item in enumerate(logs):
         if not isinstance(item, dict) or set(item) != {"origin", "tree_size", "root_hash"}:
             report.add(
@@ -141,6 +145,9 @@ def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: Pack
         judged[str(item["origin"])] = (
             item["tree_size"] if isinstance(item["tree_size"], int) else -1
         )
+        if (item["tree_size"], item["root_hash"]) == (0, EMPTY_ROOT.hex()):
+            empty.add(str(item["origin"]))  # a pod never synced: judged as the empty tree,
+            continue  # a prefix of any log: nothing to prove, nothing it can cite
         part = next((p for p in parts if p.origin == item["origin"]), None)
         if part is None:
             report.add(
@@ -171,7 +178,8 @@ def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: Pack
                 f"{root!r:.70}, the log's key signed root {at} at that size",
             )
     named = sorted(judged)
-    if named != sorted(p.origin for p in parts) or len(judged) != len(logs):
+    proven = {p.origin for p in parts}
+    if not proven <= set(judged) or set(judged) - proven - empty or len(judged) != len(logs):
         report.add(
             pf.FINDINGS_JSON,
             f"assessment.logs names {named}, the pack's logs are {sorted(p.origin for p in parts)}",

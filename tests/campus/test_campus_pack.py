@@ -6,6 +6,7 @@ manifest with the central manifest key (but holds no pod's log key)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -82,8 +83,11 @@ def _campus_assessment(ws: Path, root: Path) -> dict[str, Any]:
             with store.log(origin).reader() as reader:
                 index, _body, leaf, _ = next(reader.iter_entries(3))
                 cited[origin] = (index, bytes(leaf).hex())
-    logs.sort(key=lambda x: x["origin"])
     pods = [x["origin"] for x in logs if x["origin"] != config.origin]
+    # a [[mirror]] never synced is judged as the empty tree (its size-0 item needs no part)
+    empty = hashlib.sha256(b"").hexdigest()
+    logs.append({"origin": "campus.example.org/pod-z", "tree_size": 0, "root_hash": empty})
+    logs.sort(key=lambda x: x["origin"])
 
     def ref(origin: str) -> dict[str, Any]:
         return {"index": cited[origin][0], "leaf_hash": cited[origin][1], "origin": origin}
