@@ -2,6 +2,10 @@
 
 Exit codes: 0 nothing fails (waived results alone are 0); 1 something fails (with ``--strict``
 also: not evaluated, stale); 2 usage or policy-file errors.
+
+``--campus`` (ADR 0018): the central workspace's own log at a checkpoint signed now and every
+``[[mirror]]`` pod's log at the checkpoint the mirror holds, judged as one campus; the results
+are recorded in the workspace's own log only.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     from edgeaudit.policy.record import record
     from edgeaudit.verify.background import BackgroundVerify
 
+    if getattr(args, "campus", False):
+        return run_campus(args, config)
     # a mirrored pod's log (--log) is judged only without recording: it is the pod's to write
     own = _choice(args, config).own
     writes = None if args.no_record else "evaluate` without `--no-record"
@@ -104,6 +110,10 @@ def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     finally:
         if verify is not None:
             verify.close()
+    return _show(args, policies, assessment, recorded)
+
+
+def _show(args: argparse.Namespace, policies: Any, assessment: Assessment, recorded: Any) -> int:
     data = assessment.to_dict()
     if recorded is not None:
         data["recorded"] = {"appended": recorded.appended, "first_index": recorded.first_index}
@@ -121,6 +131,69 @@ def run(args: argparse.Namespace, config: WorkspaceConfig) -> int:
         text = TenantView.for_tenant(policies.inventory, args.tenant).redact_text(text)
     print(text)
     return exit_code((r.status for r in assessment.results), strict=args.strict)
+
+
+def run_campus(args: argparse.Namespace, config: WorkspaceConfig) -> int:
+    """``evaluate --campus``: every log of the campus, recorded in the workspace's own log."""
+    from edgeaudit.cli.commands import _open, _verifier_texts
+    from edgeaudit.mirror.state import MirrorFiles
+    from edgeaudit.policy.campus import PodLog, evaluate_campus
+    from edgeaudit.policy.files import load_policies
+    from edgeaudit.policy.record import record
+    from edgeaudit.store.mirror import MirroredLog
+    from edgeaudit.verify.background import BackgroundVerifyLogs
+    from edgeaudit.workspace.mirrors import load_mirrors
+
+    if getattr(args, "log", None):
+        raise InputError(
+            "evaluate --campus judges this workspace's own log and every [[mirror]] pod's log: "
+            "it takes no --log (judge one pod's log with `evaluate --log POD --no-record`)"
+        )
+    start, end = period(args)
+    policies = load_policies(policy_dir(args, config))
+    mirrors = load_mirrors(config)
+    own_keys = _verifier_texts(args, config)  # --key: the central log's (a bad one: exit 2)
+    store, log = _open(config, args, writes=None if args.no_record else "evaluate")
+    pods: list[PodLog] = []
+    verify = None
+    try:
+        with store:
+            held_origins = set(store.origins())
+            for m in mirrors:
+                forks = tuple(
+                    str(p.relative_to(config.root))
+                    for p in MirrorFiles(config.root, m.origin).forks()
+                )
+                if m.origin not in held_origins:
+                    pods.append(PodLog(m.origin, None, None, forks))
+                    continue
+                pod_log = store.log(m.origin)
+                cp = MirroredLog(pod_log).held()
+                held = None if cp is None else (int(cp.tree_size), cp.root_hash.hex())
+                pods.append(PodLog(m.origin, pod_log, held, forks))
+            if any(rule.check == "integrity.store" for rule in policies.rules.rules):
+                keyed = [(log.origin, own_keys)] + [
+                    (m.origin, [m.verifier_key])
+                    for m, p in zip(mirrors, pods, strict=True)
+                    if p.held is not None and not p.forks  # a fork fails without it
+                ]
+                verify = BackgroundVerifyLogs(config.db_url, keyed)
+            assessment = evaluate_campus(
+                policies,
+                log,
+                pods,
+                start=start,
+                end=end,
+                central_size=_checkpoint_size(config, log),
+                tenant=args.tenant,
+                frameworks=args.framework or None,
+                verify=None if verify is None else verify.report,
+            )
+            recorded = None if args.no_record else record(assessment, log)
+    finally:
+        if verify is not None:
+            verify.close()
+    return _show(args, policies, assessment, recorded)
 
 
 def _checkpoint_size(config: WorkspaceConfig, log: Any) -> int | None:
@@ -166,6 +239,12 @@ def table(a: Assessment, first_index: int | None) -> str:
         + (f"  tenant {a.tenant}" if a.tenant else "")
         + f"  tree size {a.tree_size}"
         + (f" (signed checkpoint, root {a.checkpoint[1][:16]}...)" if a.checkpoint else ""),
+        *(
+            [f"campus of {len(a.logs)} logs (entries judged, root):"]
+            + [f"  {origin}  {size}  {root[:16]}..." for origin, size, root in a.logs]
+            if a.logs
+            else []
+        ),
         "",
         "controls per framework (satisfied / with exceptions: waived results inside / supported "
         "by automated evidence / not satisfied / not evaluated):",
@@ -187,7 +266,7 @@ def table(a: Assessment, first_index: int | None) -> str:
             f"findings ({len(findings)}: {len(findings) - n_waived} failing, {n_waived} waived):",
         ]
         for r in findings:
-            refs = ", ".join(str(e.index) for e in r.evidence[:8])
+            refs = ", ".join(e.text() for e in r.evidence[:8])
             more = f" +{len(r.evidence) - 8}" if len(r.evidence) > 8 else ""
             state = " WAIVED" if r.status == WAIVED else ""
             lines.append(f"  {r.id} [{r.severity}]{state} {r.rule} ({r.scope.text()})")

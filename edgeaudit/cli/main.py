@@ -298,6 +298,12 @@ def _parser() -> argparse.ArgumentParser:
         "--no-record", action="store_true", help="do not append the results to the store"
     )
     c.add_argument(
+        "--campus",
+        action="store_true",
+        help="judge this log and every [[mirror]] pod's log (at its held checkpoint) as one "
+        "campus; recorded in this log only (takes no --log)",
+    )
+    c.add_argument(
         "--key", metavar="VKEY", action="append", help="verifier key for the integrity check"
     )
 

@@ -3,6 +3,10 @@
 Evidence is read from one store snapshot (a :class:`~edgeaudit.store.log.LogReader`), filtered by
 kind and time in SQL, parsed once per kind and shared by every check. Times are compared as
 epoch seconds (floats), parsed here once per entry.
+
+A campus assessment (ADR 0018) reads several logs, each at its own size (:class:`LogSlice`):
+every :class:`Ev` then carries its log's origin, ``events`` are merged in ``(time, origin,
+index)`` order, and ``stream`` / ``log_rows`` read one log after another (each in index order).
 """
 
 from __future__ import annotations
@@ -118,6 +122,15 @@ def iso(seconds: float) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class LogSlice:
+    """One log of a campus assessment: its origin, a reader on one snapshot, the size judged."""
+
+    origin: str
+    reader: LogReader
+    tree_size: int
+
+
+@dataclass(frozen=True, slots=True)
 class Ev:
     """One stored entry as a check sees it."""
 
@@ -173,6 +186,15 @@ class Context:
     last_index_in_period: int = -1
     sources: Sequence[str] = ()  # source kinds that contributed entries
     activity: str | None = None  # the RACI activity of the rule being evaluated
+    # a campus assessment: the origin of ``reader``'s log, set on every Ev read through it
+    # (None: a single-log assessment, whose citations carry no origin)
+    origin: str | None = None
+    # a campus assessment's event context: every log judged (``reader`` and ``tree_size`` are
+    # then the central log's); events, stream and log_rows read them all
+    logs: Sequence[LogSlice] = ()
+    # ``reader``'s log is a mirrored pod's: its checkpoints are the pod's, held by the mirror
+    # (``signed_at`` is when the mirror held them)
+    mirrored: bool = False
 
     def __post_init__(self) -> None:
         self._cache: dict[tuple[str, bool], list[Ev]] = {}
@@ -204,7 +226,7 @@ class Context:
         if len(kinds) == 1:
             return self._cache[(kinds[0], lookback)]
         merged = [e for k in kinds for e in self._cache[(k, lookback)]]
-        merged.sort(key=lambda e: e.index)
+        merged.sort(key=_campus_order if self.logs else _index_order)
         return merged
 
     def _fill(self, kinds: Sequence[str]) -> None:
@@ -217,37 +239,56 @@ class Context:
                 self._cache[(ev.kind, True)].append(ev)
                 if start <= ev.t < end:
                     self._cache[(ev.kind, False)].append(ev)
+            if self.logs:  # across pods, index order is not arrival order
+                for k in kinds:
+                    self._cache[(k, True)].sort(key=_campus_order)
+                    self._cache[(k, False)].sort(key=_campus_order)
 
     def stream(self, *kinds: str) -> Iterator[Ev]:
         """Entries of ``kinds`` in the period, in index order, read without caching (for the
-        bulk kinds a single check reads, e.g. key use)."""
+        bulk kinds a single check reads, e.g. key use). A campus: log after log."""
         return self._load(kinds, self.start, self.end)
 
     def rows(self, *kinds: str) -> Iterator[tuple[int, bytes, float, dict[str, Any]]]:
         """(index, leaf hash, time, record) of the entries :meth:`stream` yields, without
         building an :class:`Ev` per entry: for a bulk scan that keeps a few fields of each
-        (the record is parsed whole, its ``provenance`` left in; make an ``Ev`` to cite one)."""
+        (the record is parsed whole, its ``provenance`` left in; make an ``Ev`` to cite one).
+        One log only: a campus assessment refuses it (an index alone names no entry there),
+        so a check using it is not evaluated; use :meth:`log_rows`."""
+        if self.logs:
+            raise TypeError("Context.rows names no log in a campus assessment: use log_rows")
+        for _origin, idx, leaf, t, rec in self.log_rows(*kinds):
+            yield idx, leaf, t, rec
+
+    def log_rows(
+        self, *kinds: str
+    ) -> Iterator[tuple[str | None, int, bytes, float, dict[str, Any]]]:
+        """(origin, index, leaf hash, time, record): :meth:`rows` with the origin of each
+        entry's log (None in a single-log assessment; ``Ev(..., origin)`` cites it)."""
         lo, hi, loads = self.start, self.end, orjson.loads
-        for idx, body, leaf in self.reader.select(
-            kinds, iso(lo - WIDEN), iso(hi + WIDEN), self.tree_size
-        ):
-            rec = loads(body)
-            t = epoch(rec["time"])
-            if lo <= t < hi:
-                yield idx, leaf, t, rec
+        for origin, reader, size in self._slices():
+            for idx, body, leaf in reader.select(kinds, iso(lo - WIDEN), iso(hi + WIDEN), size):
+                rec = loads(body)
+                t = epoch(rec["time"])
+                if lo <= t < hi:
+                    yield origin, idx, leaf, t, rec
+
+    def _slices(self) -> list[tuple[str | None, LogReader, int]]:
+        if self.logs:
+            return [(s.origin, s.reader, s.tree_size) for s in self.logs]
+        return [(self.origin, self.reader, self.tree_size)]
 
     def _load(
         self, kinds: Sequence[str], lo: float, hi: float, closed: bool = False
     ) -> Iterator[Ev]:
         loads = orjson.loads
-        for idx, body, leaf in self.reader.select(
-            kinds, iso(lo - WIDEN), iso(hi + WIDEN), self.tree_size
-        ):
-            rec = loads(body)
-            rec.pop("provenance", None)  # no check reads it; it is most of an entry's size
-            t = epoch(rec["time"])
-            if lo <= t < hi or (closed and t == hi):
-                yield Ev(idx, leaf.hex(), t, rec)
+        for origin, reader, size in self._slices():
+            for idx, body, leaf in reader.select(kinds, iso(lo - WIDEN), iso(hi + WIDEN), size):
+                rec = loads(body)
+                rec.pop("provenance", None)  # no check reads it; it is most of an entry's size
+                t = epoch(rec["time"])
+                if lo <= t < hi or (closed and t == hi):
+                    yield Ev(idx, leaf.hex(), t, rec, origin)
 
     def in_period(self, t: float) -> bool:
         return self.start <= t < self.end
@@ -258,6 +299,19 @@ class Context:
         a = self.inventory.asset(asset)
         return a.owner if a else None
 
+    def arrival(self, ev: Ev) -> tuple[float, str, int]:
+        """Order of entries as they came: index order in one log; across the logs of a
+        campus (whose indexes are not comparable), time, then origin and index."""
+        return _campus_order(ev) if self.logs else (0.0, "", ev.index)
+
     @staticmethod
     def tenant_of(owner: str | None) -> str | None:
         return owner if owner not in (None, "shared", "") else None
+
+
+def _index_order(ev: Ev) -> int:
+    return ev.index
+
+
+def _campus_order(ev: Ev) -> tuple[float, str, int]:
+    return (ev.t, ev.origin or "", ev.index)

@@ -68,18 +68,7 @@ def evaluate(
 
     ``at_size``: judge the first ``at_size`` entries (the size of a signed checkpoint, so an
     auditor can re-perform the assessment against that checkpoint); default the whole log."""
-    t0, t1 = epoch(start), epoch(end)
-    if t1 <= t0:
-        raise EdgeauditError(f"the period is empty: {start} .. {end}")
-    evaluated_at = now or iso(datetime.now(UTC).timestamp())
-    if tenant is not None and tenant not in policies.inventory.tenant_ids:
-        raise EdgeauditError(f"unknown tenant {tenant!r}")
-    selected = tuple(frameworks or policies.catalogue.framework_ids)
-    for f in selected:
-        if f not in policies.catalogue.framework_ids:
-            raise EdgeauditError(
-                f"unknown framework {f!r} (known: {', '.join(policies.catalogue.framework_ids)})"
-            )
+    t0, t1, evaluated_at, selected = check_request(policies, start, end, tenant, frameworks, now)
     checks = registry()
     cedar = Decider(policies.inventory, policies.cedar_files)
     with evidence.reader() as reader:
@@ -113,21 +102,7 @@ def evaluate(
         for rule in policies.rules.rules:
             spec = checks[rule.check]
             ctx.activity = rule.activity
-            try:
-                outcomes = list(spec.fn(ctx, rule.param_map))
-            except EdgeauditError:
-                raise
-            except Exception as exc:  # a broken check is a visible result, not a crash
-                log.exception("check %s failed", rule.check)
-                outcomes = [
-                    Outcome(
-                        Scope(subject=rule.id),
-                        NOT_EVALUATED,
-                        f"check {rule.check} failed: {type(exc).__name__}: {exc}",
-                    )
-                ]
-            if not outcomes:
-                outcomes = [Outcome(Scope(subject=rule.id), NOT_EVALUATED, "nothing in scope")]
+            outcomes = run_check(rule, spec.fn, ctx)
             seen: set[str] = set()
             for o in outcomes:
                 r = _result(rule, o, policies.waivers, ctx)
@@ -139,28 +114,12 @@ def evaluate(
             # a tenant sees a citation only if the cited entry is in its scope
             cited = {e.index for r in results for e in r.evidence}
             visible = {
-                i for i in cited if tenant in (orjson.loads(reader.entry(i)[0]).get("scope") or ())
+                ("", i)
+                for i in cited
+                if tenant in (orjson.loads(reader.entry(i)[0]).get("scope") or ())
             }
-            site_wide = {rule.id for rule in policies.rules.rules if rule.site_wide}
-            results = [
-                _for_tenant(r, tenant, visible)
-                for r in results
-                if tenant_sees(r.scope.tenant, r.rule, tenant, site_wide)
-            ]
-    controls = rollup_results(
-        policies.catalogue,
-        selected,
-        [
-            {"id": r.id, "status": r.status, "controls": r.controls, "scope": r.scope.to_dict()}
-            for r in results
-        ],
-        tenant=tenant,
-        mapped={ref for rule in policies.rules.rules for ref in rule.controls},
-    )
-    in_frameworks = {
-        c for c in (ctl.ref for ctl in policies.catalogue.controls) if c.split(":")[0] in selected
-    }
-    results = [r for r in results if not r.controls or set(r.controls) & in_frameworks]
+            results = tenant_view(policies, results, tenant, visible)
+    controls, results = finish(policies, results, tenant, selected)
     return Assessment(
         id=str(uuid.uuid4()),
         start=iso(t0),
@@ -178,6 +137,87 @@ def evaluate(
         checkpoint=checkpoint,
         rules=rule_descriptions(policies),
     )
+
+
+def check_request(
+    policies: Policies,
+    start: str,
+    end: str,
+    tenant: str | None,
+    frameworks: Sequence[str] | None,
+    now: str | None,
+) -> tuple[float, float, str, tuple[str, ...]]:
+    """(start, end, evaluated_at, frameworks) of a request, or :class:`EdgeauditError`."""
+    t0, t1 = epoch(start), epoch(end)
+    if t1 <= t0:
+        raise EdgeauditError(f"the period is empty: {start} .. {end}")
+    evaluated_at = now or iso(datetime.now(UTC).timestamp())
+    if tenant is not None and tenant not in policies.inventory.tenant_ids:
+        raise EdgeauditError(f"unknown tenant {tenant!r}")
+    selected = tuple(frameworks or policies.catalogue.framework_ids)
+    for f in selected:
+        if f not in policies.catalogue.framework_ids:
+            raise EdgeauditError(
+                f"unknown framework {f!r} (known: {', '.join(policies.catalogue.framework_ids)})"
+            )
+    return t0, t1, evaluated_at, selected
+
+
+def run_check(
+    rule: Rule, fn: Callable[[Context, Mapping[str, Any]], Iterable[Outcome]], ctx: Context
+) -> list[Outcome]:
+    """The outcomes of one rule's check: a check that raises is one not-evaluated outcome
+    with the error, one that reports nothing is "nothing in scope"."""
+    try:
+        outcomes = list(fn(ctx, rule.param_map))
+    except EdgeauditError:
+        raise
+    except Exception as exc:  # a broken check is a visible result, not a crash
+        log.exception("check %s failed", rule.check)
+        outcomes = [
+            Outcome(
+                Scope(subject=rule.id),
+                NOT_EVALUATED,
+                f"check {rule.check} failed: {type(exc).__name__}: {exc}",
+            )
+        ]
+    if not outcomes:
+        outcomes = [Outcome(Scope(subject=rule.id), NOT_EVALUATED, "nothing in scope")]
+    return outcomes
+
+
+def tenant_view(
+    policies: Policies, results: list[Result], tenant: str, visible: set[tuple[str, int]]
+) -> list[Result]:
+    """The results ``tenant`` sees, each citing only the entries in ``visible`` (their
+    ``(origin or "", index)``)."""
+    site_wide = {rule.id for rule in policies.rules.rules if rule.site_wide}
+    return [
+        _for_tenant(r, tenant, visible)
+        for r in results
+        if tenant_sees(r.scope.tenant, r.rule, tenant, site_wide)
+    ]
+
+
+def finish(
+    policies: Policies, results: list[Result], tenant: str | None, selected: tuple[str, ...]
+) -> tuple[list[ControlStatus], list[Result]]:
+    """The controls rolled up from ``results``, and the results of the selected frameworks."""
+    controls = rollup_results(
+        policies.catalogue,
+        selected,
+        [
+            {"id": r.id, "status": r.status, "controls": r.controls, "scope": r.scope.to_dict()}
+            for r in results
+        ],
+        tenant=tenant,
+        mapped={ref for rule in policies.rules.rules for ref in rule.controls},
+    )
+    in_frameworks = {
+        c for c in (ctl.ref for ctl in policies.catalogue.controls) if c.split(":")[0] in selected
+    }
+    results = [r for r in results if not r.controls or set(r.controls) & in_frameworks]
+    return controls, results
 
 
 def rule_descriptions(policies: Policies) -> tuple[dict[str, Any], ...]:
@@ -277,8 +317,8 @@ def tenant_sees(
     return rule in site_wide
 
 
-def _for_tenant(r: Result, tenant: str, visible: set[int]) -> Result:
-    kept = tuple(e for e in r.evidence if e.index in visible)
+def _for_tenant(r: Result, tenant: str, visible: set[tuple[str, int]]) -> Result:
+    kept = tuple(e for e in r.evidence if (e.origin or "", e.index) in visible)
     if len(kept) == len(r.evidence):
         return r
     observed = (*r.observed, ("withheld_evidence", len(r.evidence) - len(kept)))

@@ -5,6 +5,10 @@ assessment's own results was appended after it was made (the same snapshot of th
 and only when it was made by the same engine (:data:`~edgeaudit.policy.model.ENGINE`: what the
 statuses mean) from the same policy files (their digest); otherwise the caller evaluates
 afresh, so a result recorded under an older meaning of a status is never reused silently.
+
+A campus assessment's records (header member ``logs``, ADR 0018) are in the central log too:
+a single-log lookup skips them, a campus lookup (``campus=``) takes only them, and reuses one
+only while each pod's held checkpoint is still the one its ``logs`` name.
 """
 
 from __future__ import annotations
@@ -31,9 +35,14 @@ def latest_for_snapshot(
     policy_digest: str,
     mapped: set[str] | None = None,
     rules: Sequence[Mapping[str, Any]] = (),
+    campus: Mapping[str, tuple[int, str]] | None = None,
 ) -> dict[str, Any] | None:
     """The assessment document (``Assessment.to_dict`` shape) of the latest recorded assessment
-    of ``start``..``end`` for ``tenant`` that is still current, or None."""
+    of ``start``..``end`` for ``tenant`` that is still current, or None.
+
+    ``campus``: a campus assessment's, whose pods (origin -> held checkpoint's size and root
+    hex, every ``[[mirror]]``; a pod with none held: ``(0, root of the empty tree)``) are still
+    at the sizes and roots its ``logs`` name (``log``'s own item is checked by the size rule)."""
     with log.reader() as reader:
         size, _ = reader.head()
         found: dict[str, list[dict[str, Any]]] = {}
@@ -43,6 +52,8 @@ def latest_for_snapshot(
             a = rec.get("assessment") or {}
             if a.get("from") != start or a.get("to") != end or a.get("tenant") != tenant:
                 continue
+            if ("logs" in a) != (campus is not None):
+                continue  # a campus record for a single-log lookup, or the other way round
             aid = str(a.get("id"))
             if aid not in found:
                 order.append(aid)
@@ -54,6 +65,8 @@ def latest_for_snapshot(
             return None  # evidence arrived after the latest one: evaluate afresh
         if header.get("engine") != ENGINE or header.get("policy_digest") != policy_digest:
             return None  # another engine or other policy files: the statuses may differ
+        if campus is not None and not _same_pods(header.get("logs"), log.origin, campus):
+            return None  # a pod moved on (or was added, or dropped) since: evaluate afresh
         selected = tuple(frameworks or header.get("frameworks") or catalogue.framework_ids)
         results = [r["result"] for r in recs]
         counts: dict[str, int] = {}
@@ -72,6 +85,7 @@ def latest_for_snapshot(
                 "checkpoint": header.get("checkpoint"),
                 "counts": counts,
                 "reused": True,
+                **({"logs": header["logs"]} if campus is not None else {}),
             },
             "rules": [dict(r) for r in rules],  # as described by the same policy files
             "results": results,
@@ -81,3 +95,13 @@ def latest_for_snapshot(
             ],
         }
     return None
+
+
+def _same_pods(logs: Any, own: str, pods: Mapping[str, tuple[int, str]]) -> bool:
+    if not isinstance(logs, list) or not all(isinstance(x, dict) for x in logs):
+        return False
+    named = {str(x.get("origin")): (x.get("tree_size"), x.get("root_hash")) for x in logs}
+    if own not in named or len(named) != len(logs):
+        return False
+    named.pop(own)
+    return named == {o: (size, root) for o, (size, root) in pods.items()}

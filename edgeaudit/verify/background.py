@@ -44,3 +44,22 @@ class BackgroundVerify:
         while SQLite recovers its write-ahead log could leave the shared-memory index for others
         to trip over, and a verification only reads."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class BackgroundVerifyLogs:
+    """Several logs of one store verified one after another in one other process (a campus
+    assessment: the central log and each mirrored pod's, each with its own keys);
+    :meth:`report` waits for one log's report."""
+
+    def __init__(self, db_url: str, logs: Sequence[tuple[str, Sequence[str]]]) -> None:
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._futures = {
+            origin: self._pool.submit(_run, db_url, origin, list(keys)) for origin, keys in logs
+        }
+
+    def report(self, origin: str) -> VerifyReport:
+        return self._futures[origin].result()
+
+    def close(self) -> None:
+        """As :meth:`BackgroundVerify.close`: the worker finishes, it is never killed."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -67,7 +67,7 @@ def test_sliding_window_matches_the_definition(
     stream: list[tuple[int, int]], threshold: int, window: int
 ) -> None:
     items: list[Item] = [
-        (float(t), i, w, bytes(32), ("asset", "h")) for i, (t, w) in enumerate(stream)
+        (float(t), i, w, bytes(32), ("asset", "h"), None) for i, (t, w) in enumerate(stream)
     ]
     got = [
         ([ev.index for ev in ep.failures], ep.count)

@@ -44,6 +44,7 @@ class Session:
     user: str  # the identity as the first record wrote it (the account sudo / su ran from)
     start: float
     records: list[Ev] = field(default_factory=list)
+    origin: str = ""  # the log holding its records (a campus assessment; "" for one log)
     keys: set[tuple[str, str]] = field(default_factory=set)
     end_record: Ev | None = None
 
@@ -122,21 +123,24 @@ def _asset_of(ctx: Context, ev: Ev) -> str | None:
 def _build(ctx: Context) -> list[Session]:
     opening = sorted(
         (
-            (ev.t, ev.index, asset, ev)
+            (ev.t, ev.key, asset, ev)
             for ev in ctx.events(*OPEN_KINDS)
             if ev.rec.get("outcome") == "success" and (asset := _asset_of(ctx, ev)) is not None
         ),
         key=lambda o: (o[0], o[1]),
     )
     out: list[Session] = []
-    live: dict[tuple[str, str], list[Session]] = defaultdict(list)
+    # a session's records are in one log: grouped by (log, asset, account)
+    live: dict[tuple[str, str, str], list[Session]] = defaultdict(list)
     for _, _, asset, ev in opening:
         account, principal = _account(ev), who(ev)
         keys = _keys(ev)
-        s = _join(live[(asset, account)], ev.t, keys, principal)
+        origin = ev.key[0]
+        s = _join(live[(origin, asset, account)], ev.t, keys, principal)
         if s is None:
-            s = Session(asset, account, principal, text(ev.get("actor", "user")), ev.t)
-            live[(asset, account)].append(s)
+            user = text(ev.get("actor", "user"))
+            s = Session(asset, account, principal, user, ev.t, origin=origin)
+            live[(origin, asset, account)].append(s)
             out.append(s)
         elif s.principal.startswith("unresolved: ") and not principal.startswith("unresolved: "):
             s.principal = principal  # one of the records resolved the identity
@@ -163,18 +167,18 @@ def _join(
 
 
 def _ends(ctx: Context, out: Iterable[Session]) -> None:
-    ends: dict[tuple[str, str], list[Ev]] = defaultdict(list)
+    ends: dict[tuple[str, str, str], list[Ev]] = defaultdict(list)
     for ev in ctx.events(*END_KINDS):
         asset = _asset_of(ctx, ev)
         if asset is not None:
-            ends[(asset, _account(ev))].append(ev)
-    times: dict[tuple[str, str], list[float]] = {}
+            ends[(ev.key[0], asset, _account(ev))].append(ev)
+    times: dict[tuple[str, str, str], list[float]] = {}
     for k, evs in ends.items():
-        evs.sort(key=lambda e: (e.t, e.index))
+        evs.sort(key=lambda e: (e.t, e.key))
         times[k] = [e.t for e in evs]
     for s in out:
         first: float | None = None
-        key = (s.asset, s.account)
+        key = (s.origin, s.asset, s.account)
         candidates = ends.get(key, [])
         at = bisect_left(times[key], s.start) if candidates else 0
         for ev in candidates[at:]:

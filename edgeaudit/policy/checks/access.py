@@ -43,18 +43,19 @@ def _reviewed_breakglass(ctx: Context, s: Session) -> Ev | None:
         return None
     by_entry = ctx.memo("access.breakglass_reviews", lambda: _reviews(ctx))
     for e in s.evidence():
-        for r in by_entry.get(e.index, ()):
+        for r in by_entry.get(e.key, ()):
             if reviewer_problem(ctx, r.rec.get("reviewer"), {s.principal}, s.asset) is None:
                 return r
     return None
 
 
-def _reviews(ctx: Context) -> dict[int, list[Ev]]:
-    out: dict[int, list[Ev]] = defaultdict(list)
+def _reviews(ctx: Context) -> dict[tuple[str, int], list[Ev]]:
+    # a review names an entry of its own log
+    out: dict[tuple[str, int], list[Ev]] = defaultdict(list)
     for ev in ctx.events("review.breakglass"):
         entry = ev.rec.get("entry")
         if isinstance(entry, int) and not isinstance(entry, bool):
-            out[entry].append(ev)
+            out[(ev.key[0], entry)].append(ev)
     return out
 
 

@@ -51,7 +51,7 @@ def synchronized(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
         if ev.t <= ctx.as_of:
             by_asset[_asset(ev)].append(ev)
     for asset, evs in sorted(by_asset.items()):
-        evs.sort(key=lambda e: (e.t, e.index))
+        evs.sort(key=lambda e: (e.t, e.key))
         a = ctx.inventory.asset(asset)
         scope = Scope(tenant=ctx.tenant_of(a.owner if a else None), asset=asset)
         inside = [e for e in evs if e.t >= ctx.start]

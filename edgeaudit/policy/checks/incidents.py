@@ -80,7 +80,7 @@ def reporting(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     tenants = {t.id: t for t in ctx.inventory.tenants}
     seen: set[tuple[str | None, str]] = set()
     for ev in ctx.events(*params["incident_kinds"]):
-        incident = text(ev.rec.get("incident"), f"entry {ev.index}")
+        incident = text(ev.rec.get("incident"), f"entry {ev.ref.text()}")
         owner = ev.rec.get("tenant")
         concerned = [tenants[owner]] if isinstance(owner, str) and owner in tenants else []
         if not concerned:

@@ -270,7 +270,9 @@ class _Judged:
             "uncovered_s": round(self.uncovered),
             "sources": list(self.session.sources),
             "grants": sorted(g.id for g in self.grants),
-            "entries": [e.index for e in self.session.evidence()],
+            "entries": [
+                e.index if e.origin is None else e.ref.text() for e in self.session.evidence()
+            ],
         }
 
 
@@ -428,11 +430,11 @@ def breakglass_reviewed(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
     the reviewer holds R or A for the rule's RACI activity and is not the session's principal;
     otherwise it is cited and the result fails with the reason."""
     deadline = float(params["deadline"])
-    reviews: dict[int, list[Ev]] = defaultdict(list)
+    reviews: dict[tuple[str, int], list[Ev]] = defaultdict(list)  # an entry of its own log
     for ev in ctx.events("review.breakglass"):
         entry = ev.rec.get("entry")
         if isinstance(entry, int) and not isinstance(entry, bool):
-            reviews[entry].append(ev)
+            reviews[(ev.key[0], entry)].append(ev)
     for s in sessions(ctx):
         if not ctx.inventory.is_break_glass(s.account, s.asset):
             continue
@@ -443,7 +445,7 @@ def breakglass_reviewed(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
         )
         evs = s.evidence()
         use = f"break-glass {s.action} as {s.account} on {s.asset} at {when(s.start)}"
-        found = sorted((r for e in evs for r in reviews.get(e.index, ())), key=lambda r: r.t)
+        found = sorted((r for e in evs for r in reviews.get(e.key, ())), key=lambda r: r.t)
         valid: list[tuple[Ev, str | None]] = []
         refused: list[tuple[Ev, str | None]] = []
         for r in found:

@@ -97,7 +97,7 @@ def _exposure(ctx: Context, configs: Mapping[str, list[Ev]]) -> Iterator[Outcome
             snaps[text(ev.get("key", "key"))].append(ev)
     for key in ctx.inventory.keys:
         scope = Scope(tenant=key.tenant, key=key.id, subject="exposure")
-        every = sorted(snaps.get(key.id, []), key=lambda e: (e.t, e.index))
+        every = sorted(snaps.get(key.id, []), key=lambda e: (e.t, e.key))
         # the period's snapshots, else the latest before it (what the key was as the period began)
         states = [e for e in every if e.t >= ctx.start] or every[-1:]
         flags: list[str] = []
@@ -166,7 +166,7 @@ ROOT_KINDS = ("key.config", "key.rotate", "vault.request")
 def root_token(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     uses = [ev for ev in ctx.events(*ROOT_KINDS) if is_root(ev)]
     uses += facts(ctx).root
-    uses.sort(key=lambda e: e.index)
+    uses.sort(key=ctx.arrival)
     if not uses:
         if "vault" in ctx.sources:
             yield Outcome(
@@ -180,7 +180,7 @@ def root_token(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
         Scope(subject="vault root token"),
         FAIL,
         f"{plural(len(uses), 'request')} made with a Vault root token (first at "
-        f"{when(uses[0].t)}, entry {uses[0].index}; paths {', '.join(paths[:10])}"
+        f"{when(uses[0].t)}, entry {uses[0].ref.text()}; paths {', '.join(paths[:10])}"
         f"{' …' if len(paths) > 10 else ''}): root tokens are for emergencies, revoked after use",
         cite(uses),
         (("requests", len(uses)),),

@@ -67,7 +67,7 @@ def leavers(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
         tenant = p.tenant if p is not None else None
         scope = Scope(tenant=tenant, principal=user)
         how = "listed as a leaver" if user in listed else "end date in the inventory"
-        evs = sorted(after.get(user, []), key=lambda e: e.index)
+        evs = sorted(after.get(user, []), key=ctx.arrival)
         if evs:
             kinds = sorted({e.kind for e in evs})
             yield Outcome(
@@ -75,7 +75,7 @@ def leavers(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
                 FAIL,
                 f"{user}'s access ended {when(end)} ({how}), yet {plural(len(evs), 'entry')} "
                 f"of activity follow ({', '.join(kinds)}); first at {when(evs[0].t)} "
-                f"(entry {evs[0].index}), last at {when(evs[-1].t)}",
+                f"(entry {evs[0].ref.text()}), last at {when(evs[-1].t)}",
                 cite(evs),
                 (("end", when(end)), ("after_end", len(evs))),
             )

@@ -119,14 +119,16 @@ def episodes(ctx: Context, threshold: int, window: float) -> Failures:
     return ctx.memo(f"logons.episodes:{threshold}:{window}", lambda: _find(ctx, threshold, window))
 
 
-# one failed logon as the burst search keeps it: (time, index, weight, leaf hash, where)
-Item = tuple[float, int, int, bytes, tuple[str, str] | None]
+# one failed logon as the burst search keeps it: (time, index, weight, leaf hash, where, the
+# origin of its log: None in a single-log assessment)
+Item = tuple[float, int, int, bytes, tuple[str, str] | None, str | None]
 
 
 def _ev(item: Item) -> Ev:
     """An entry to cite, with only what the reasons read (where the attempt was)."""
-    t, index, _, leaf, where = item
-    return Ev(index, leaf.hex(), t, {"kind": FAILED, "target": dict([where]) if where else {}})
+    t, index, _, leaf, where, origin = item
+    target = dict([where]) if where else {}
+    return Ev(index, leaf.hex(), t, {"kind": FAILED, "target": target}, origin)
 
 
 def _find(ctx: Context, threshold: int, window: float) -> Failures:
@@ -143,7 +145,7 @@ def _scan(ctx: Context, threshold: int, window: float) -> Failures:
     empty: dict[str, Any] = {}
     count = 0
     sample: list[Ev] = []
-    for index, leaf, t, rec in ctx.rows(FAILED):
+    for origin, index, leaf, t, rec in ctx.log_rows(FAILED):
         kind = rec.get("source")
         kind = kind if type(kind) is str else "?"
         attrs, actor, target = rec.get("attrs"), rec.get("actor"), rec.get("target")
@@ -158,7 +160,7 @@ def _scan(ctx: Context, threshold: int, window: float) -> Failures:
             where = ("asset", asset)
         elif type(resource) is str and resource:
             where = ("resource", resource)
-        item: Item = (t, index, weight, leaf, where)
+        item: Item = (t, index, weight, leaf, where, origin)
         count += 1
         if len(sample) < MAX_PASS_CITATIONS:
             sample.append(_ev(item))
@@ -186,7 +188,7 @@ def _scan(ctx: Context, threshold: int, window: float) -> Failures:
         if totals[k] < threshold:
             continue  # the common case: a handful of failures in the quarter
         by, key, _kind = k
-        items.sort(key=lambda i: (i[0], i[1]))
+        items.sort(key=lambda i: (i[0], i[5] or "", i[1]))
         out.extend(_bursts(by, key, principal.get((by, key)), items, threshold, window))
     out.sort(key=lambda e: (e.first, e.by, e.key))
     return Failures(out, count, sample)
@@ -203,7 +205,7 @@ def _bursts(
     """Maximal runs of failures that lie in some window of ``threshold`` or more, linear."""
     marked = [False] * len(items)
     lo, total, upto = 0, 0, 0  # marked[:upto] are decided
-    for hi, (t, _, weight, _, _) in enumerate(items):
+    for hi, (t, _, weight, _, _, _) in enumerate(items):
         total += weight
         while t - items[lo][0] > window:
             total -= items[lo][2]
@@ -295,7 +297,7 @@ def success_after_burst(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
             successes[("account", acct[0])].append(ev)
     times = {}
     for k, evs in successes.items():
-        evs.sort(key=lambda e: (e.t, e.index))
+        evs.sort(key=lambda e: (e.t, e.key))
         times[k] = [e.t for e in evs]
     failed_scopes: set[Scope] = set()
     for ep in found:
@@ -326,7 +328,10 @@ def success_after_burst(ctx: Context, params: Mapping[str, Any]) -> Iterator[Out
             f"successful logon of {who} from {source_of(first) or '?'} at {when(first.t)}, "
             f"{describe(max(0.0, first.t - ep.last))} after {ep.describe()}",
             cite([*ep.failures, *hits]),
-            (("success", first.index), ("failures", ep.count)),
+            (
+                ("success", first.index if first.origin is None else first.ref.text()),
+                ("failures", ep.count),
+            ),
         )
     if failed_scopes:
         return

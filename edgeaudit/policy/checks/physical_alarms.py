@@ -57,14 +57,14 @@ def alarm_follow_up(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome
     deadline = float(params["deadline"])
     wanted = set(params["alarms"])
     alarms = [e for e in ctx.events(ALARM, TAMPER) if _alarm_name(e) in wanted]
-    by_entry: dict[int, list[Ev]] = defaultdict(list)
+    by_entry: dict[tuple[str, int], list[Ev]] = defaultdict(list)  # entries of its own log
     by_door: dict[tuple[str, int], list[Ev]] = defaultdict(list)
     for rec in ctx.events(*params["follow_ups"]):
         entries = rec.rec.get("entries")
         refs = list(entries) if isinstance(entries, list) else [rec.rec.get("entry")]
         for ref in refs:
             if isinstance(ref, int) and not isinstance(ref, bool):
-                by_entry[ref].append(rec)
+                by_entry[(rec.key[0], ref)].append(rec)
         door, at = rec.rec.get("door"), rec.rec.get("alarm_time")
         if isinstance(door, str) and isinstance(at, str):
             try:
@@ -83,8 +83,8 @@ def alarm_follow_up(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome
         return
     groups: dict[str, list[tuple[Ev, Ev | None, str]]] = defaultdict(list)
     for a in alarms:
-        found = {f.index: f for f in by_entry.get(a.index, [])}
-        found.update({f.index: f for f in by_door.get((_door(a), _second(a.t)), [])})
+        found = {f.key: f for f in by_entry.get(a.key, [])}
+        found.update({f.key: f for f in by_door.get((_door(a), _second(a.t)), [])})
         best: Ev | None = None
         notes: list[str] = []
         for f in sorted(found.values(), key=lambda e: e.t):
@@ -169,7 +169,7 @@ def denied_repeated(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome
     for card, evs in sorted(by_card.items()):
         if len(evs) < threshold:
             continue
-        evs.sort(key=lambda e: (e.t, e.index))
+        evs.sort(key=lambda e: (e.t, e.key))
         bursts: list[list[Ev]] = []
         lo = 0
         marked: set[int] = set()
@@ -286,7 +286,7 @@ def console_badged(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]
             entries[p].append(ev)
     times = {}
     for p, evs in entries.items():
-        evs.sort(key=lambda e: (e.t, e.index))
+        evs.sort(key=lambda e: (e.t, e.key))
         times[p] = [e.t for e in evs]
     groups: dict[Scope, list[tuple[Session, Ev | None]]] = defaultdict(list)
     every = sessions(ctx)

@@ -92,7 +92,7 @@ def rerun_after_change(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outc
         return
     runs = sorted(
         (e for e in ctx.events("probe.run", lookback=True) if e.t <= ctx.as_of),
-        key=lambda e: (e.t, e.index),
+        key=lambda e: (e.t, e.key),
     )
     # probed (src, dst) pairs per run id, from the results
     probed: dict[str, set[tuple[str, str]]] = defaultdict(set)

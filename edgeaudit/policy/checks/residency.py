@@ -118,7 +118,7 @@ def _key(
         ops = sorted({text(e.get("key", "operation"), "use") for e in g.cited})
         problems.append(
             f"{plural(g.count, 'use')} in {use_at} ({', '.join(ops)}; first at "
-            f"{when(g.cited[0].t)}, entry {g.cited[0].index})"
+            f"{when(g.cited[0].t)}, entry {g.cited[0].ref.text()})"
         )
         cited.extend(g.cited)
     for ev in admin:
@@ -128,16 +128,18 @@ def _key(
             replica = ev.get("attrs", "replica_region")
             if not (isinstance(replica, str) and replica in allowed):
                 where = replica if isinstance(replica, str) else "a region the entry does not name"
-                problems.append(f"replicated to {where} at {when(ev.t)} (entry {ev.index})")
+                problems.append(f"replicated to {where} at {when(ev.t)} (entry {ev.ref.text()})")
                 cited.append(ev)
                 continue
         primary = ev.get("attrs", "primary_region")
         if isinstance(primary, str) and primary not in allowed:
-            problems.append(f"primary region moved to {primary} at {when(ev.t)} (entry {ev.index})")
+            problems.append(
+                f"primary region moved to {primary} at {when(ev.t)} (entry {ev.ref.text()})"
+            )
             cited.append(ev)
             continue
         if region is not None and region not in allowed:
-            problems.append(f"{api or ev.kind} in {region} at {when(ev.t)} (entry {ev.index})")
+            problems.append(f"{api or ev.kind} in {region} at {when(ev.t)} (entry {ev.ref.text()})")
             cited.append(ev)
         elif region is not None:
             sample.append(ev)
@@ -218,7 +220,7 @@ def _storage(
     declared = {s.name: s for s in stores}
     for name in sorted(set(declared) | set(runs)):
         store = declared.get(name)
-        evs = sorted(runs.get(name, []), key=lambda e: e.index)
+        evs = sorted(runs.get(name, []), key=ctx.arrival)
         kind = store.kind if store is not None else "backup"
         scope = Scope(tenant=tenant.id, subject=f"{kind}: {name}")
         problems: list[str] = []
@@ -229,7 +231,7 @@ def _storage(
             where = sorted({text(e.rec.get("region"), "no region recorded") for e in bad})
             problems.append(
                 f"{plural(len(bad), 'backup')} of {tenant.id}'s data to {name} in "
-                f"{', '.join(where)}; first at {when(bad[0].t)} (entry {bad[0].index})"
+                f"{', '.join(where)}; first at {when(bad[0].t)} (entry {bad[0].ref.text()})"
             )
         if problems:
             yield Outcome(

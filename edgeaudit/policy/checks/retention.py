@@ -130,7 +130,7 @@ def horizon(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
                 f"{plural(len(gaps), 'collection gap')} of {source} longer than "
                 f"{limit / DAY:g} days (longest {longest / DAY:.1f}): {listed}"
                 f"{' …' if len(gaps) > 5 else ''}",
-                tuple(EvidenceRef(i, ctx.reader.entry(i)[1].hex()) for i in resumed),
+                tuple(EvidenceRef(i, ctx.reader.entry(i)[1].hex(), ctx.origin) for i in resumed),
                 (*observed, ("gaps", [[when(a), when(b)] for a, b in gaps])),
             )
         elif first <= since + DAY:

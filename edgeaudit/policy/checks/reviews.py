@@ -40,7 +40,7 @@ def access_cadence(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]
             for ev in ctx.events("review.access", lookback=True)
             if ev.t <= ctx.as_of and not isinstance(ev.rec.get("tenant"), str)
         ),  # a review naming a tenant is that tenant's own (reviews.tenant_access)
-        key=lambda e: (e.t, e.index),
+        key=lambda e: (e.t, e.key),
     )
     scope = Scope(subject="access-review")
     valid: list[tuple[Ev, str | None]] = []
@@ -131,7 +131,7 @@ def tenant_access(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
     cadence = float(params["cadence"])
     reviews = sorted(
         (ev for ev in ctx.events("review.access", lookback=True) if ev.t <= ctx.as_of),
-        key=lambda e: (e.t, e.index),
+        key=lambda e: (e.t, e.key),
     )
     for tenant in ctx.inventory.tenants:
         members = {p.id for p in ctx.inventory.principals if p.tenant == tenant.id}
@@ -175,7 +175,7 @@ def tenant_access(ctx: Context, params: Mapping[str, Any]) -> Iterator[Outcome]:
             for name in names & members:
                 last_of[name] = ev
         missing = sorted(members - set(last_of))
-        cited = cite([*{e.index: e for e in last_of.values()}.values(), *(e for e, _ in refused)])
+        cited = cite([*{e.key: e for e in last_of.values()}.values(), *(e for e, _ in refused)])
         if missing:
             latest = valid[-1][0]
             yield Outcome(

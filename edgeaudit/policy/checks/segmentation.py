@@ -216,23 +216,24 @@ def _udp_silence(ctx: Context, denied: list[Ev], window: float) -> tuple[list[Ev
     settled only by a reference in the period (``edgeaudit.probe.reference``)."""
     from edgeaudit.probe.reference import seen_from, settle
 
+    # entries are numbered by their position here, not their index: across the logs of a
+    # campus an index names no entry alone
     evs = ctx.memo(
         "segmentation.udp_reachable",
-        lambda: {
-            e.index: e
+        lambda: [
+            e
             for e in ctx.events("probe.result", lookback=True)
             if e.get("attrs", "protocol") == "udp" and e.get("attrs", "verdict") == "reachable"
-        },
+        ],
     )
-    seen = [s for e in evs.values() if (s := seen_from(e.rec, e.index)) is not None]
+    seen = [s for i, e in enumerate(evs) if (s := seen_from(e.rec, i)) is not None]
     unsettled, settled, refs = settle(
-        [(e.rec, e.index) for e in denied], seen, (ctx.start, ctx.end), window
+        [(e.rec, i) for i, e in enumerate(denied)], seen, (ctx.start, ctx.end), window
     )
     unsure = [
         e
-        for e in denied
-        if e.index in unsettled
-        or (e.get("attrs", "verdict") == "inconclusive" and e.index not in settled)
+        for i, e in enumerate(denied)
+        if i in unsettled or (e.get("attrs", "verdict") == "inconclusive" and i not in settled)
     ]
     return unsure, [evs[i] for i in refs]
 
