@@ -7,7 +7,9 @@ In process (``verify_pack``), and with ``--process`` also as a whole process (``
 verify PACK --key ... --manifest-key ...``, one process and with the helper forced:
 ``EDGEAUDIT_VERIFY_WORKERS=1`` and ``=2``) against the floor as a process (a Python process
 that reads and SHA-256-hashes the pack's files). ``--base DIR``: also the verifier of an older
-commit unpacked there (``git archive C edgeaudit | tar -x -C DIR``), alternating with this one.
+commit unpacked there (``git archive C edgeaudit | tar -x -C DIR``), alternating with this one;
+``--tree DIR``: the verifier timed as this one (e.g. a commit with only some changes applied,
+while others work in the checkout).
 Each tree is run as ``python -S -P -c`` with ``PYTHONPATH=TREE:SITE-PACKAGES`` from ``/``: the
 same dependencies, and neither the working directory (a checkout there would shadow
 ``PYTHONPATH`` for ``python -c``) nor the editable install's import hook decides which
@@ -85,6 +87,7 @@ def main() -> None:
     ap.add_argument("--pack", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--base", help="an older commit's edgeaudit, unpacked here")
+    ap.add_argument("--tree", help="the edgeaudit timed as 'this' (default: this checkout)")
     ap.add_argument("--process", action="store_true", help="also time whole processes")
     args = ap.parse_args()
     ws, pack = Path(args.ws), Path(args.pack)
@@ -102,7 +105,9 @@ def main() -> None:
         f"({evidence / 1e6:.1f} MB); proofs.jsonl {sizes.get('proofs.jsonl', 0) / 1e6:.3f} MB; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    trees = [("this", ROOT)] + ([("base", Path(args.base))] if args.base else [])
+    trees = [("this", Path(args.tree) if args.tree else ROOT)] + (
+        [("base", Path(args.base))] if args.base else []
+    )
     cli = [str(pack), "--key", str(vkey), "--manifest-key", str(mkey)]
     for r in range(args.rounds):
         floor, floor_cpu, _ = _timed(_python(ROOT, _FLOOR, str(pack)))

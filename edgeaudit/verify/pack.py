@@ -22,6 +22,7 @@ from edgeaudit.errors import CanonicalError, NoteError
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.verify import pack_format as pf
+from edgeaudit.verify import pack_helper
 from edgeaudit.verify.keychain import KeyChain, Revocation
 from edgeaudit.verify.pack_consistency import check_consistency, check_kept
 from edgeaudit.verify.pack_entries import check_entries
@@ -62,6 +63,7 @@ def verify_pack(
     notes, verified here (with the key of their origin in a campus pack, where each goes to
     the part of its origin), an :class:`InputError` when one does not verify."""
     files = PackFiles(Path(path))
+    pack_helper.prepare(files, pf.EVIDENCE)  # starts while the manifest is checked
     report = PackReport(str(path))
     for name, problem in files.problems:
         report.add(name, problem)
@@ -113,6 +115,7 @@ def verify_pack(
     except PackFileError as exc:
         report.add(exc.name, exc.message)
     finally:
+        pack_helper.discard(files)
         files.close()
     return report
 

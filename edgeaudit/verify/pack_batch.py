@@ -11,18 +11,24 @@ would have gathered (indices, leaf hashes, the cited entries). Anything else, an
 accepts nothing the line-by-line check refuses; it only does the same work in fewer, larger
 steps (each over every line of the piece instead of one call per line and rule).
 
-Why each accepted entry is canonical: its bytes are ASCII, its parsed value holds only exact
-dicts, lists, strings, integers, booleans and nulls at most 64 containers deep (no float), and
-``orjson`` with sorted keys and strict integers writes exactly those bytes back. For such a
-value ``edgeaudit.canonical.canonical_json`` gives those same bytes (its orjson path, taken
-for these types, safe integers and keys below U+E000), so the line-by-line check, which compares
-the bytes with that form, accepts it too. Duplicate members, white space, other escapes, a
-non-canonical number or key order all change the bytes written back.
+Why each accepted entry is canonical: the line-by-line check (``pack_rules.is_canonical``)
+accepts entry bytes that are ASCII, hold no number with a fraction or an exponent (its
+``_FLOAT`` pattern finds none) and that ``orjson`` with sorted keys and strict integers writes
+back exactly from their parsed value. The batch accepts a piece only when its entries are
+ASCII, orjson writes every one back exactly (one call over the piece's values compared with
+the entries joined) and either the float pattern can match none of them (a test over the
+whole piece that finds every text the pattern would, see ``_FLOAT_TABLE``) or every parsed
+value holds only exact dicts, lists, strings, integers, booleans and nulls at most 64
+containers deep (no float: then ``edgeaudit.canonical.canonical_json``, the check's other
+branch, gives orjson's bytes too). Duplicate members, white space, escapes, a non-canonical
+number or key order all change the bytes written back; so do integers beyond 2**53 - 1
+(strict integers: orjson refuses them) and non-ASCII keys (refused as non-ASCII bytes).
 """
 
 from __future__ import annotations
 
 import binascii
+import gc
 import hashlib
 import re
 from bisect import bisect_left
@@ -30,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice, repeat
-from operator import add, floordiv, lt, methodcaller, mul
+from operator import add, and_, itemgetter, lt, methodcaller
 from typing import Any, Final
 
 import orjson
@@ -40,17 +46,33 @@ from edgeaudit.errors import InputError
 from edgeaudit.events import parse_utc_time
 from edgeaudit.verify.pack_format import full_scope
 
-# a full line as pf.evidence_line writes it. Its base64 is canonical (what b2a_base64 writes)
+# a full line as pf.evidence_line writes it, cut at its quotes: ``{``, ``entry``, ``:``, the
+# base64 text, ``,``, ``index``, ``:N,``, ``leaf_hash``, ``:``, the hex leaf hash, then ``}\n{``
+# (``}\n`` after the last line). Ten fields a line; the text, number and hash are checked below.
+_FIELDS: Final = 10
+_CONSTANT: Final = (
+    (1, b"entry"),
+    (2, b":"),
+    (4, b","),
+    (5, b"index"),
+    (7, b"leaf_hash"),
+    (8, b":"),
+)
+# the base64 text's last three characters. Its base64 is canonical (what b2a_base64 writes)
 # exactly when: it ends in a character other than "=", or in one "=" after a character whose
 # last 2 bits are zero, or in "==" after one whose last 4 bits are; it decodes in strict mode
-# (the alphabet, padding only at the end); and its length is 4 * ceil(decoded length / 3) (no
-# "=" after a complete group). ``tests/verify/test_pack_fast_batch.py`` holds this to the
-# round trip for every text of up to 7 characters over the characters where it matters.
-_LINE: Final = re.compile(
-    rb'\{"entry":"([^"]*(?:[AEIMQUYcgkosw048]=|[AQgw]==|[^="]))",'
-    rb'"index":(0|[1-9][0-9]{0,15}),"leaf_hash":"([0-9a-f]{64})"\}\n'
-)
-_LINE_FIXED: Final = len(b'{"entry":"","index":,"leaf_hash":""}\n') + 64
+# (the alphabet, padding only at the end); and its length is a multiple of 4 (no "=" after a
+# complete group: Python 3.11's strict mode lets "AAAA=" through). ``tests/verify/
+# test_pack_fast_batch.py`` holds this to the round trip for every text of up to 8 characters
+# over the characters where it matters.
+_TAILS: Final = re.compile(rb"(?:[^=][^=][^=]|[^=][AEIMQUYcgkosw048]=|[AQgw]==)*")
+_NUMBERS: Final = re.compile(rb":(?:0|[1-9][0-9]{0,15}),(?:\n:(?:0|[1-9][0-9]{0,15}),)*")
+_tail: Final = itemgetter(slice(-3, None))
+# A number with a fraction or an exponent (what ``pack_rules._FLOAT``, ``[:,\[]-?[0-9]+[.eE]``,
+# finds) leaves ``:.`` once digits and "-" are deleted, "," and "[" read as ":" and "e", "E"
+# as ".": no ``:.`` in the translated text, no such number in it.
+_FLOAT_TABLE: Final = bytes.maketrans(b",[eE", b"::..")
+_DIGITS: Final = b"0123456789-"
 _a2b: Final = partial(binascii.a2b_base64, strict_mode=True)
 _dumps: Final = partial(orjson.dumps, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER)
 _digest: Final = methodcaller("digest")
@@ -92,32 +114,64 @@ class Batch:
 
 def full_lines(piece: bytes, last: int, rules: Rules) -> Batch | None:
     """The lines of ``piece`` if every one is a full entry passing every rule, its index above
-    ``last``; None when any is not (the caller then checks them one by one)."""
-    found = _LINE.findall(piece)
-    if not found:
-        return None
-    texts, numbers, hexes = zip(*found, strict=True)
-    # the matches do not overlap: covering the piece's length, they are all of its lines
-    if len(found) * _LINE_FIXED + sum(map(len, texts)) + sum(map(len, numbers)) != len(piece):
-        return None
+    ``last``; None when any is not (the caller then checks them one by one).
+
+    The cyclic collector is off meanwhile: the parsed entries hold no cycles (reference counts
+    free them) and it would otherwise walk them again and again as they are made."""
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        bodies = list(map(_a2b, texts))
-        if not whole_groups(texts, bodies):
-            return None  # "=" beyond the last group: not the canonical encoding
-        indices = list(map(int, numbers))
+        return _full_lines(piece, last, rules)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _full_lines(piece: bytes, last: int, rules: Rules) -> Batch | None:
+    fields = piece.split(b'"')
+    n, extra = divmod(len(fields) - 1, _FIELDS)
+    if extra or not n or fields[0] != b"{" or fields[-1] != b"}\n":
+        return None
+    if fields[_FIELDS:-1:_FIELDS].count(b"}\n{") != n - 1:
+        return None
+    for at, constant in _CONSTANT:
+        if fields[at::_FIELDS].count(constant) != n:
+            return None
+    # every field in its place: the piece is n lines {"entry":"T","index":N,"leaf_hash":"H"}\n
+    # with T, N and H free of quotes, checked now
+    texts, numbers, hexes = fields[3::_FIELDS], fields[6::_FIELDS], fields[9::_FIELDS]
+    try:
+        joined = b"\n".join(numbers)  # each :N, with N canonical and no newline inside
+        if not _NUMBERS.fullmatch(joined) or joined.count(b"\n") != n - 1:
+            return None
+        indices = list(map(int, joined[1:-1].split(b",\n:")))
         if indices[0] <= last or indices[-1] >= rules.size:
             return None
         if not all(map(lt, indices, islice(indices, 1, None))):
             return None
-        leaves = bytes.fromhex(b"".join(hexes).decode("ascii"))
+        if set(map(len, hexes)) != {64}:
+            return None
+        hex_text = b"".join(hexes).decode("ascii")
+        leaves = bytes.fromhex(hex_text)
+        if leaves.hex() != hex_text:  # lower case only, no white space
+            return None
+        if not whole_groups(texts) or not _TAILS.fullmatch(b"".join(map(_tail, texts))):
+            return None  # not the canonical base64 of what it decodes to (if it decodes)
+        bodies = list(map(_a2b, texts))
         hashed = map(_digest, map(hashlib.sha256, map(add, repeat(_LEAF_PREFIX), bodies)))
         if b"".join(hashed) != leaves:
             return None
         values = list(map(orjson.loads, bodies))
-        if not all(map(bytes.isascii, bodies)) or not plain_objects(values):
+        if set(map(type, values)) != {dict}:
+            return None
+        text = b",".join(bodies)
+        if not text.isascii():
+            return None
+        if b":." in text.translate(_FLOAT_TABLE, _DIGITS) and not plain_objects(values):
             return None
         # each body an object, so the joined texts can only be equal body by body
-        if _dumps(values) != b"[" + b",".join(bodies) + b"]":
+        written = _dumps(values)
+        if len(written) != len(text) + 2 or not written.startswith(text, 1):
             return None
         if not _in_period(indices, list(map(_time, values)), rules):
             return None
@@ -136,11 +190,12 @@ def full_lines(piece: bytes, last: int, rules: Rules) -> Batch | None:
     return Batch(indices, leaves, cited)
 
 
-def whole_groups(texts: Sequence[bytes], bodies: Sequence[bytes]) -> bool:
-    """Whether each base64 text is exactly as long as the encoding of its decoded bytes
-    (4 characters per group of 3 bytes or fewer): no padding after a complete group."""
-    groups = map(floordiv, map(add, map(len, bodies), repeat(2)), repeat(3))
-    return list(map(len, texts)) == list(map(mul, groups, repeat(4)))
+def whole_groups(texts: Sequence[bytes]) -> bool:
+    """Whether every base64 text is a whole number of 4-character groups, at least one: with
+    strict decoding and the rule of its last characters (``_TAILS``), exactly the texts that
+    ``b2a_base64`` writes (no "=" after a complete group, none missing)."""
+    lengths = list(map(len, texts))
+    return min(lengths) >= 4 and not any(map(and_, lengths, repeat(3)))
 
 
 def _in_period(indices: list[int], times: list[Any], rules: Rules) -> bool:

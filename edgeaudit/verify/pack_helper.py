@@ -1,10 +1,15 @@
-"""The second half of a large pack's ``evidence.jsonl`` checked by a second process, beside the
+"""The larger part of a large pack's ``evidence.jsonl`` checked by a second process, beside the
 first.
 
-On a large pack with a CPU to spare, :func:`start` runs this module as a fresh interpreter
+On a large pack with a CPU to spare, :func:`prepare` runs this module as a fresh interpreter
 (``python -m edgeaudit.verify.pack_helper``: only the pack reading and the batch check to
-import) over the lines after the file's split point near its middle
-(``edgeaudit.verify.pack_files.tail_chunks``), while the caller checks the lines before it.
+import) as soon as the pack is opened, told which lines are its part: those after the file's
+split point (``edgeaudit.verify.pack_files.tail_chunks``), a little past the middle because
+the caller has more to do besides (the manifest's file hashes before, the multi-proof after).
+It starts and imports while the caller checks the manifest, and waits for the rules
+(:func:`start`, once the checkpoint and findings are read); then it checks its lines while
+the caller checks those before the split point. The cyclic garbage collector is off in the
+helper: it only makes and frees parsed entries, which hold no cycles.
 
 The helper is trusted with nothing it could get wrong silently. It answers ``ok`` only if every
 line of its part passes :func:`edgeaudit.verify.pack_batch.full_lines` (every rule of a full
@@ -18,7 +23,9 @@ does not follow the caller's last.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import logging
 import marshal
 import os
@@ -28,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from edgeaudit.verify.child import spawn
+from edgeaudit.verify.child import receive, send, spawn
 from edgeaudit.verify.pack_batch import Rules, full_lines
 from edgeaudit.verify.pack_files import PackFileError, PackFiles, tail_chunks
 
@@ -41,6 +48,10 @@ MIN_BYTES: Final = 16 << 20
 """Evidence files smaller than this are checked in one process (a second interpreter costs
 about 0.1 s; 16 MiB is about 30 000 entries, 0.4 s of checks)."""
 WORKERS_ENV: Final = "EDGEAUDIT_VERIFY_WORKERS"  # "1": never a helper; "2": even on one CPU
+CALLER_SHARE: Final = 0.44
+"""The caller checks the lines before this fraction of the file, the helper the rest: the
+caller also hashes the files and checks the multi-proof (measured on a 200 k-entry site pack,
+docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +65,24 @@ class Answer:
 
 
 class Helper:
-    """A running helper for the lines after ``split``; :meth:`answer` waits for it."""
+    """A running helper for the lines after ``split``: :meth:`begin` sends it the rules,
+    :meth:`answer` waits for its answer."""
 
     def __init__(self, proc: subprocess.Popen[bytes], split: int) -> None:
         self._proc = proc
         self.split = split
+
+    def begin(self, rules: Rules) -> bool:
+        """Send the rules (the helper then checks its part); False if it cannot take them
+        (it is then stopped and the caller checks every line)."""
+        assert self._proc.stdin is not None
+        try:
+            send(self._proc.stdin, dataclasses.astuple(rules))
+            self._proc.stdin.close()
+        except OSError:
+            self.close()
+            return False
+        return True
 
     def answer(self) -> Answer | None:
         """The helper's answer if its part is clean, else None (the caller checks it)."""
@@ -83,11 +107,16 @@ class Helper:
 
     def close(self) -> None:
         """Stop the helper if it still runs (it only reads) and wait for it."""
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream is not None and not stream.closed:
+                with contextlib.suppress(OSError):  # a frame undelivered: it is stopped below
+                    stream.close()
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
+
+
+_prepared: dict[tuple[int, str], Helper] = {}  # (id of the PackFiles, member) -> its helper
 
 
 def worth_a_helper(size: int) -> bool:
@@ -106,14 +135,40 @@ def worth_a_helper(size: int) -> bool:
     return cpus >= 2 and os.getloadavg()[0] <= cpus - 1 and not in_a_worker
 
 
-def start(files: PackFiles, name: str, size: int, rules: Rules) -> Helper | None:
-    """Start a helper for the second half of ``name`` (``size`` bytes) if that is worth it."""
+def prepare(files: PackFiles, name: str) -> None:
+    """Start a helper for the member ``name`` of the open pack ``files`` now, if one is worth
+    it (:func:`worth_a_helper`): it imports while the caller reads the manifest and waits for
+    :func:`start`. The caller must :func:`discard` ``files`` when done with it."""
+    if not files.has(name):
+        return
+    size = files.size(name)
     if not worth_a_helper(size):
+        return
+    split = int(size * CALLER_SHARE)
+    proc = spawn("edgeaudit.verify.pack_helper", (str(files.path.absolute()), name, split), True)
+    if proc is not None:
+        _prepared[(id(files), name)] = Helper(proc, split)
+
+
+def discard(files: PackFiles) -> None:
+    """Stop the helpers :func:`prepare` started for ``files`` that :func:`start` did not take
+    (verification ended before the entries, e.g. at a manifest that does not verify)."""
+    for key in [key for key in _prepared if key[0] == id(files)]:
+        _prepared.pop(key).close()
+
+
+def start(files: PackFiles, name: str, size: int, rules: Rules) -> Helper | None:
+    """The helper for the part of ``name`` (``size`` bytes) after its split point, checking it
+    by ``rules``: the one :func:`prepare` started, or one started now if that is worth it."""
+    helper = _prepared.pop((id(files), name), None)
+    if helper is None and worth_a_helper(size):
+        split = int(size * CALLER_SHARE)
+        request = (str(files.path.absolute()), name, split)
+        proc = spawn("edgeaudit.verify.pack_helper", request, True)
+        helper = None if proc is None else Helper(proc, split)
+    if helper is None or not helper.begin(rules):
         return None
-    split = size // 2
-    request = (str(files.path.absolute()), name, split, dataclasses.astuple(rules))
-    proc = spawn("edgeaudit.verify.pack_helper", request)
-    return None if proc is None else Helper(proc, split)
+    return helper
 
 
 def check_tail(files: PackFiles, name: str, split: int, rules: Rules) -> tuple[Any, ...]:
@@ -134,9 +189,14 @@ def check_tail(files: PackFiles, name: str, split: int, rules: Rules) -> tuple[A
 
 
 def _main(stdin: IO[bytes], stdout: IO[bytes]) -> int:
-    path, name, split, fields = marshal.loads(stdin.read())  # noqa: S302
+    gc.disable()  # it makes and frees parsed entries only: no cycles to collect
+    path, name, split = receive(stdin)
     files = PackFiles(Path(path))
     try:
+        try:
+            fields = receive(stdin)
+        except EOFError:  # the caller stopped before the entries: nothing to answer
+            return 0
         answer = check_tail(files, name, split, Rules(*fields))
     except (PackFileError, OSError) as exc:
         answer = ("unclean", f"{type(exc).__name__}: {exc}")
