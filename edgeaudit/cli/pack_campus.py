@@ -55,12 +55,17 @@ def build_campus(args: argparse.Namespace, config: Any, period: Any) -> int:
             findings = json.loads(_read(args.findings, "findings"))
         except ValueError as exc:
             raise InputError(f"{args.findings}: not JSON: {exc}") from None
+    policies = None
+    if findings is None:  # the campus assessment of the period by the policy directory
+        from edgeaudit.cli.pack import _policies
+
+        policies = _policies(args, config)
     inventory = None
     if args.inventory:
         if not Path(args.inventory).is_file():
             raise InputError(f"{args.inventory}: no such inventory file")
         inventory = load_inventory(args.inventory)
-    elif (config.root / "policies" / "inventory.yaml").is_file():
+    elif policies is None and (config.root / "policies" / "inventory.yaml").is_file():
         inventory = load_inventory(config.root / "policies" / "inventory.yaml")
     previous = tuple(_read(p, "the previous pack's checkpoint") for p in args.previous or ())
     note = _read(args.checkpoint, "the signed checkpoint") if args.checkpoint else None
@@ -74,6 +79,7 @@ def build_campus(args: argparse.Namespace, config: Any, period: Any) -> int:
         previous=previous,
         checkpoint=note,
         pdf=not args.no_pdf,
+        policies=policies,
     )
     with Store.open(config.db_url) as store:
         result = build_campus_pack(config, store, request)

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeaudit.canonical import canonical_json
 from edgeaudit.collect.inventory import Inventory
@@ -49,6 +49,9 @@ from edgeaudit.workspace.config import WorkspaceConfig
 from edgeaudit.workspace.manifest_key import manifest_signing_key
 from edgeaudit.workspace.mirrors import MirrorSource, load_mirrors
 
+if TYPE_CHECKING:
+    from edgeaudit.policy.files import Policies
+
 
 @dataclass(frozen=True)
 class CampusRequest:
@@ -64,6 +67,9 @@ class CampusRequest:
     pdf: bool = True
     raci: Sequence[Mapping[str, Any]] | None = None
     supports_only: Collection[str] | None = None
+    # without findings: the campus assessment of the period by these policies (the recorded
+    # one while current, else evaluated and recorded); None: a pack without findings
+    policies: Policies | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,10 @@ def build_campus_pack(
     else:
         view = TenantView.site()
     log = store.log(config.origin)
+    if request.findings is None and request.policies is not None:
+        from edgeaudit.pack.campus_assessment import with_assessment
+
+        request = with_assessment(config, store, log, request)
     pods, unsynced = campus_pods(config, store)
     origins = [config.origin, *(p.mirror.origin for p in pods)]
     previous = _route_previous(request.previous, origins)

@@ -23,7 +23,7 @@ from edgeaudit.verify import pack_format as pf
 from edgeaudit.workspace import config as cfg
 from edgeaudit.workspace.manifest_key import manifest_signing_key
 from tests.campus.conftest import Campus, Mirror
-from tests.campus.parts import ok_json, run
+from tests.campus.parts import REPO, ok_json, run
 from tests.pack.helpers import record_assessment
 
 PERIOD = ("--from", "2026-11-01T00:00:00Z", "--to", "2026-11-03T00:00:00Z")
@@ -513,3 +513,30 @@ def test_a_tenant_campus_pack_holds_only_the_tenants_entries(built: Built, tmp_p
     index = json.loads(other)["index"]
     assert f"p1.evidence.jsonl:{merged.index(other) + 1} (entry {index})" in text
     assert "fintech-a" in text
+
+
+def test_a_campus_pack_of_evaluate_campus_verifies(
+    built: Built, campus: Campus, tmp_path: Path
+) -> None:
+    """Without --findings the pack carries the campus assessment of the period (evaluated by
+    the policy directory and recorded in the central log): every citation is proven in the
+    part of its origin, every record in the central part."""
+    policies = Path(shutil.copytree(REPO / "policies", tmp_path / "policies"))
+    out = tmp_path / "assessed"
+    data = ok_json(
+        "-w", str(built.ws), "pack", "build", "--campus", *PERIOD, "--policies", str(policies),
+        "--no-pdf", "--out", str(out),
+    )  # fmt: skip
+    assert data["findings"] > 0
+    doc = json.loads((out / pf.FINDINGS_JSON).read_text())
+    central = _manifest(out)["origin"]
+    judged = {x["origin"] for x in doc["assessment"]["logs"]}
+    assert judged == {central, *(pod.origin for pod in campus.pods.values())}
+    cited = {e["origin"] for r in doc["results"] for e in r["evidence"]}
+    assert cited <= judged  # (the pods' logons here are cited by no rule; the stand-in does)
+    per_log = [r for r in doc["results"] if r["rule"] == "store-integrity"]
+    assert {r["scope"]["log"] for r in per_log} == judged
+    code, text = built.verify(out, "--json")
+    assert code == 0, text
+    report = json.loads(text)
+    assert report["bound"] == report["findings"] == data["findings"]
