@@ -2,7 +2,8 @@
 
 ``add URL --key VKEY``: register a pod log after fetching and verifying its checkpoint once;
 ``sync [ORIGIN]``: one pass over every mirror (or one), ``--follow`` to keep going;
-``list``: what is mirrored, held, fetched, and any fork.
+``list``: what is mirrored, held, fetched, and any fork;
+``resolve ORIGIN --keep-held``: settle a fork for the history the mirror holds.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from edgeaudit.errors import ConfigError, InputError
 
 
 def add_arguments(c: argparse.ArgumentParser) -> None:
-    c.add_argument("action", choices=["add", "sync", "list"])
-    c.add_argument("target", nargs="?", metavar="URL|ORIGIN", help="add: URL; sync: ORIGIN")
+    c.add_argument("action", choices=["add", "sync", "list", "resolve"])
+    c.add_argument(
+        "target", nargs="?", metavar="URL|ORIGIN", help="add: URL; sync, resolve: ORIGIN"
+    )
     c.add_argument("--key", metavar="VKEY", help="add: the pod's log verifier key")
     c.add_argument(
         "--token-env",
@@ -36,6 +39,19 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
         help="add: send the token over plain http:// to a host that is not loopback (a lab "
         "network; writes allow_plain_http = true)",
     )
+    c.add_argument(
+        "--keep-held",
+        action="store_true",
+        help="resolve: the history the mirror holds is the real one (archive the fork proof, "
+        "record it, sync again)",
+    )
+    c.add_argument(
+        "--accept-new",
+        action="store_true",
+        help="resolve: the pod's new history is the real one (refused: mirror it under a new "
+        "origin and key)",
+    )
+    c.add_argument("--reason", metavar="TEXT", default="", help="resolve: why (recorded)")
     c.add_argument("--follow", action="store_true", help="sync: keep syncing every --interval")
     c.add_argument(
         "--interval", type=float, default=30.0, help="sync --follow: seconds between passes"
@@ -55,10 +71,14 @@ def cmd_mirror(args: argparse.Namespace) -> int:
             raise InputError(f"--{option.replace('_', '-')} is for mirror add only")
     if args.action != "sync" and (args.follow or args.batch):
         raise InputError("--follow is for mirror sync only")
+    if args.action != "resolve" and (args.keep_held or args.accept_new or args.reason):
+        raise InputError("--keep-held, --accept-new and --reason are for mirror resolve only")
     if args.rate < 0 or args.interval <= 0 or args.batch < 0:
         raise InputError("--rate must be >= 0 (0: no limit) and --interval > 0")
     if args.action == "add":
         return _add(args, config)
+    if args.action == "resolve":
+        return _resolve(args, config)
     if args.action == "list":
         if args.target:
             raise InputError("mirror list takes no argument")
@@ -201,6 +221,56 @@ def _sync(args: argparse.Namespace, config: object) -> int:
             if not args.follow:
                 return code
             time.sleep(args.interval)
+
+
+def _resolve(args: argparse.Namespace, config: object) -> int:
+    """Settle an open fork for the held history, then sync the origin once (its exit code)."""
+    from edgeaudit.mirror.forks import resolve
+    from edgeaudit.mirror.state import MirrorFiles
+    from edgeaudit.store import LogNotFoundError
+    from edgeaudit.workspace.config import WorkspaceConfig
+    from edgeaudit.workspace.mirrors import load_mirrors
+    from edgeaudit.workspace.state import open_store
+
+    assert isinstance(config, WorkspaceConfig)
+    source = next((m for m in load_mirrors(config) if m.origin == args.target), None)
+    if source is None:
+        known = ", ".join(m.origin for m in load_mirrors(config)) or "none"
+        raise InputError(f"mirror resolve: {args.target!r} is not mirrored (mirrored: {known})")
+    if args.accept_new == args.keep_held:
+        raise InputError("mirror resolve needs one of --keep-held or --accept-new")
+    if args.accept_new:
+        raise InputError(
+            f"mirror resolve --accept-new: refused. The central store is append-only and the "
+            f"mirror of {source.origin} holds entries the pod's new history contradicts; they "
+            "cannot be replaced, and the mirror never drops what it holds. Keep the proof, and "
+            "mirror the pod's new history under a new origin and key (the pod: init a new "
+            "workspace or origin; here: mirror add). Nothing was changed"
+        )
+    files = MirrorFiles(config.root, source.origin)
+    if not files.forks():
+        raise InputError(f"mirror resolve: {source.origin} has no open fork proof; nothing to do")
+    if not args.reason.strip():
+        raise InputError("mirror resolve --keep-held needs --reason TEXT (it is recorded)")
+    store, own_log = open_store(config)
+    with store:
+        try:
+            cp = store.mirror(source.origin).held()
+        except LogNotFoundError:
+            cp = None
+        if cp is None:
+            raise InputError(
+                f"mirror resolve --keep-held: the mirror holds no checkpoint of {source.origin}"
+            )
+        moved = resolve(files, own_log, source, cp.tree_size, args.reason.strip())
+    names = ", ".join(str(p.relative_to(config.root)) for p in moved)
+    print(
+        f"{source.origin}: fork settled for the held history (size {cp.tree_size}); proof "
+        f"archived: {names}; recorded as mirror.fork_resolved. Syncing again:",
+        file=sys.stderr,
+    )
+    args.target, args.follow = source.origin, False
+    return _sync(args, config)
 
 
 def _exit(results: Sequence[object]) -> int:

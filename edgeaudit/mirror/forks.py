@@ -4,7 +4,8 @@ The mirror never stores over what it holds. It keeps both signed notes, the proo
 pod's key signed two histories, as a file (``mirror/forks/<slug>-<size>.txt``, mode 600) and as
 a ``mirror.fork`` alert entry appended to the central workspace's own log (the normal append
 path, so the proof is itself tamper-evident and exported with the log), and stops syncing the
-origin until an operator moves the file to ``mirror/forks/resolved/``.
+origin until an operator settles it: ``mirror resolve ORIGIN --keep-held``
+(:func:`resolve`) or by moving the file to ``mirror/forks/resolved/`` by hand.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from edgeaudit.store import EvidenceLog
 from edgeaudit.workspace.mirrors import MirrorSource
 
 FORK_KIND = "mirror.fork"
+RESOLVED_KIND = "mirror.fork_resolved"
 
 
 def advice(files: MirrorFiles, proofs: list[Path]) -> str:
@@ -27,9 +29,10 @@ def advice(files: MirrorFiles, proofs: list[Path]) -> str:
         f"the mirror of {files.origin} is stopped by a fork proof ({names}; also in this "
         f"workspace's log as a {FORK_KIND} entry): two checkpoints signed by the pod's key "
         "contradict each other, so the pod's history was rewritten or its key is misused. "
-        "The mirror keeps what it holds. Investigate with the pod's operator; to sync this "
-        "origin again once that is settled, move the file to mirror/forks/resolved/ (a pod "
-        "whose history was really replaced is mirrored under a new origin and key)"
+        "The mirror keeps what it holds. Investigate with the pod's operator; once the held "
+        f"history is established as the real one, `edgeaudit mirror resolve {files.origin} "
+        "--keep-held --reason TEXT` archives the proof in mirror/forks/resolved/ and syncs "
+        "again (a pod whose history was really replaced is mirrored under a new origin and key)"
     )
 
 
@@ -102,3 +105,51 @@ def record_missing(
         }
         own_log.append([prepare(event)])
     return len(names)
+
+
+def resolve(
+    files: MirrorFiles,
+    own_log: EvidenceLog,
+    source: MirrorSource,
+    held_size: int,
+    reason: str,
+) -> list[Path]:
+    """Settle the origin's open fork proofs for the held history: append one
+    ``mirror.fork_resolved`` entry naming them (after the ``mirror.fork`` entries they may
+    lack), then move them to ``forks/resolved/`` (never over a file there); the new paths.
+    Nothing in the store changes."""
+    proofs = files.forks()
+    record_missing(files, own_log, source, proofs)
+    names = [str(p.relative_to(files.root)) for p in proofs]
+    done: set[str] = set()
+    with own_log.reader() as reader:
+        size, _ = reader.head()
+        for _idx, body, _leaf in reader.select([RESOLVED_KIND], None, None, size):
+            rec = orjson.loads(body)
+            if rec.get("origin") == source.origin and isinstance(rec.get("proof_files"), list):
+                done.update(str(n) for n in rec["proof_files"])
+    if any(n not in done for n in names):  # a resolve stopped before the move is not repeated
+        event = {
+            "time": now(),
+            "kind": RESOLVED_KIND,
+            "source": "mirror",
+            "origin": source.origin,
+            "url": source.url,
+            "decision": "keep-held",
+            "held_size": held_size,
+            "reason": reason,
+            "proof_files": names,
+        }
+        own_log.append([prepare(event)])
+    folder = files.base / "forks" / "resolved"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    moved = []
+    for path in proofs:
+        target = folder / path.name
+        n = 0
+        while target.exists():
+            n += 1
+            target = folder / f"{path.stem}.{n}{path.suffix}"
+        path.rename(target)
+        moved.append(target)
+    return moved

@@ -117,13 +117,17 @@ class MirrorFiles:
         return sorted(folder.glob(f"{self._slug}-*.txt"))
 
     def keep_fork(self, size: int, text: str) -> Path:
-        """Write a new fork proof file (mode 600); never overwrite one."""
+        """Write a new fork proof file (mode 600); never overwrite one, nor reuse the name of
+        one archived in ``forks/resolved/`` (entries of the central log name them)."""
         folder = self.base / "forks"
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         n = 0
         while True:
             name = f"{self._slug}-{size}{f'.{n}' if n else ''}.txt"
             path = folder / name
+            if (folder / "resolved" / name).exists():  # names stay unique once archived
+                n += 1
+                continue
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
