@@ -4,8 +4,7 @@ first.
 On a large pack with a CPU to spare, :func:`prepare` runs this module as a fresh interpreter
 (``python -m edgeaudit.verify.pack_helper``: only the pack reading and the batch check to
 import) as soon as the pack is opened, told which lines are its part: those after the file's
-split point (``edgeaudit.verify.pack_files.tail_chunks``), a little past the middle because
-the caller has more to do besides (the manifest's file hashes before, the multi-proof after).
+split point in the middle (``edgeaudit.verify.pack_files.tail_chunks``).
 It starts and imports while the caller checks the manifest, and waits for the rules
 (:func:`start`, once the checkpoint and findings are read); then it checks its lines while
 the caller checks those before the split point. The cyclic garbage collector is off in the
@@ -48,10 +47,11 @@ MIN_BYTES: Final = 16 << 20
 """Evidence files smaller than this are checked in one process (a second interpreter costs
 about 0.1 s; 16 MiB is about 30 000 entries, 0.4 s of checks)."""
 WORKERS_ENV: Final = "EDGEAUDIT_VERIFY_WORKERS"  # "1": never a helper; "2": even on one CPU
-CALLER_SHARE: Final = 0.44
-"""The caller checks the lines before this fraction of the file, the helper the rest: the
-caller also hashes the files and checks the multi-proof (measured on a 200 k-entry site pack,
-docs/benchmarks.md)."""
+CALLER_SHARE: Final = 0.5
+"""The caller checks the lines before this fraction of the file, the helper the rest. Both
+start on the entries when the rules are sent (the helper has imported by then); the caller's
+multi-proof needs every leaf hash, so it cannot overlap the helper's part: halves finish
+together (at 0.44 the caller waited for the helper, docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True, slots=True)
