@@ -540,3 +540,50 @@ def test_a_campus_pack_of_evaluate_campus_verifies(
     assert code == 0, text
     report = json.loads(text)
     assert report["bound"] == report["findings"] == data["findings"]
+
+
+def test_benign_repackaging_and_an_unknown_cosignature_still_verify(
+    built: Built, tmp_path: Path
+) -> None:
+    import zipfile
+
+    pack = _copy(built, tmp_path)
+    # an unknown witness's cosignature line on a pod's note: ignored (signed-note rules)
+    sig = base64.b64encode(b"\x01\x02\x03\x04" + bytes(72)).decode()
+    with (pack / "p2.checkpoint").open("a") as f:
+        f.write(f"\u2014 w9.witness.example.net {sig}\n")
+    code, out = built.verify(pack)
+    assert code == 0, out
+    zipped = tmp_path / "campus.zip"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as zf:
+        for p in sorted(pack.iterdir(), reverse=True):  # another order, stored, not deflated
+            zf.write(p, p.name)
+    code, out = built.verify(zipped)
+    assert code == 0, out
+
+
+def test_the_witness_policy_applies_to_every_note(
+    built: Built, campus: Campus, tmp_path: Path
+) -> None:
+    """The pods' notes the mirror holds carry the witnesses' cosignatures; the central log has
+    no witness: a policy of both witnesses fails on its note alone."""
+    code, out = built.verify(built.pack, "--witness-policy", str(campus.policy("2")))
+    assert code == 1, out
+    failing = {line.split(":", 1)[0].strip() for line in out.splitlines()[1:]}
+    assert "checkpoint" in failing
+    notes = {f"p{k}.checkpoint": (built.pack / f"p{k}.checkpoint").read_text() for k in (1, 2, 3)}
+    for name, note in notes.items():
+        cosigned = all(f"\u2014 {w.label}." in note for w in campus.witnesses)
+        assert (name in failing) == (not cosigned), (name, out)
+
+
+def test_a_record_said_to_be_in_a_pod_part_fails(built: Built, tmp_path: Path) -> None:
+    """The assessment is recorded in the central log only: a record naming a pod's log (where
+    the insider might place a pod's own policy.result of the same id) is refused."""
+    pack = _copy(built, tmp_path)
+    pod = _manifest(pack)["logs"][0]["origin"]
+    doc = _edit_findings(pack, lambda d: d["results"][1]["record"].update(origin=pod))
+    _resign(built, pack)
+    out = _failed(built, pack)
+    rid = doc["results"][1]["id"]
+    assert f"results[1] ({rid}) record names log {pod!r}" in out

@@ -46,3 +46,10 @@ def test_a_v2_manifest_with_logs_is_refused(site: Site, site_pack: Path, tmp_pat
     resign(site, pack, logs=[])
     out = failed(site, pack)
     assert "a edgeaudit-pack/2 manifest has logs: only a campus pack" in out
+
+
+def test_a_v2_pack_relabelled_v3_is_refused(site: Site, site_pack: Path, tmp_path: Path) -> None:
+    pack = Path(shutil.copytree(site_pack, tmp_path / "v3"))
+    resign(site, pack, format=pf.FORMAT_V3)
+    out = failed(site, pack)
+    assert "logs is NoneType, a edgeaudit-pack/3 pack lists its parts" in out
