@@ -20,9 +20,9 @@ e.g. ``git archive HEAD~3 edgeaudit | tar -x -C DIR``), for a before/after at eq
 
 ``--cli N`` also times the real command, ``edgeaudit probe run`` of a plan with the same 1000
 TCP ports (plus the matrix's built-in management ports, so 1002 TCP and 2 UDP probes) in a new
-SQLite workspace, N times: the whole process, and how much of it the engine's run took (the
-run's recorded start and end), the rest being start-up, loading the policy files, opening the
-store and recording.
+SQLite workspace, N times, with nmap's 1000 ports in the same rounds: the whole process, and
+how much of it the engine's run took (the run's recorded start and end), the rest being
+start-up, loading the policy files, opening the store and recording.
 
 Needs root, iproute2, nftables and nmap (``scripts/_venv.sh``: ``ensure_probe_tools bench``).
 Run from the repository root: ``.venv/bin/python bench/bench_probe.py``.
@@ -287,6 +287,7 @@ def cli(t: Topology, rounds: int, trees: list[str | None]) -> None:
             argv += [f"--plans={d / 'probes.yaml'}"]
             walls: dict[str | None, list[float]] = {p: [] for p in trees}
             engines: dict[str | None, list[float]] = {p: [] for p in trees}
+            nmaps: list[float] = []
             probes = 0
             for i in range(rounds + 1):  # the first round warms the caches up
                 for path in trees:
@@ -301,16 +302,24 @@ def cli(t: Topology, rounds: int, trees: list[str | None]) -> None:
                         walls[path].append(wall)
                         engines[path].append(seconds(r["finished"]) - seconds(r["started"]))
                     probes = r["params"]["probes"]
+                if i:  # nmap in the same rounds: the same ports, as in the engine's rounds
+                    nmaps.append(nmap(t, "1-1000", 5000)[0])
         finally:
             os.chdir(here)
     med = statistics.median
+    print(
+        f"nmap (1000 ports) in the same rounds, x {rounds}: median {med(nmaps):.3f} s "
+        f"(min {min(nmaps):.3f}, max {max(nmaps):.3f})"
+    )
     for path in trees:
         w, e = walls[path], engines[path]
         print(
             f"edgeaudit probe run ({probes} probes, SQLite workspace), {path or 'checkout'}, "
             f"x {rounds}: process wall median {med(w):.3f} s (min {min(w):.3f}, max "
-            f"{max(w):.3f}); the engine's run median {med(e):.3f} s; the rest (start-up, policy "
-            f"files, store, records) {med(w) - med(e):.3f} s"
+            f"{max(w):.3f}) = {med(w) / med(nmaps):.2f} x nmap; the engine's run median "
+            f"{med(e):.3f} s; the rest (start-up, policy files, store, records; since the "
+            f"engine starts before the store is opened, partly while it probes) "
+            f"{med(w) - med(e):.3f} s"
         )
 
 

@@ -128,29 +128,28 @@ def _early(args: argparse.Namespace, config: WorkspaceConfig) -> bool:
 
 
 def _run_early(args: argparse.Namespace, config: WorkspaceConfig) -> int:
-    """``probe run`` with the engine probing (in a child process) while this process imports
-    and opens the store. The order of the errors is the other path's: a store that cannot be
-    opened is reported before a bad policy file, plan, trigger or vantage (their check opens
-    the store first when they fail), and before the engine's own errors. Only the plan and the
-    scope guard are checked before the first packet; a store found damaged, empty or another
-    workspace's once the probing has started stops the engine at once, records nothing and
-    fails as it would have before (exit 2).
+    """``probe run`` with a child process that loads the policy files, checks the plan (the
+    trigger, the vantage, the scope guard: all before its first packet), probes, decides and
+    prepares the records, while this process imports and opens the store on the other core.
 
-    The child also decides the results and prepares the records, unless a recorded reference
-    could change a result (a silent UDP probe in a run whose controls answered): then it hands
-    back what the engine collected and this process decides with the store's references."""
+    The errors are the store-first path's, in its order: a store that cannot be opened is
+    reported (and the child stopped at once, nothing recorded) before a bad policy file, plan,
+    trigger or vantage and before the engine's own errors, which the child hands back as
+    themselves. A store found damaged, empty or another workspace's while the child probes
+    fails as before (exit 2) with nothing written; a missing one never gets here
+    (:func:`_early`). The child's log lines are printed by this process, once the store is
+    open (none when it cannot be opened, as before: the policy files were not read then).
+
+    When a recorded reference could change a result (a silent UDP probe in a run whose
+    controls answered) the child hands back what the engine collected, and this process
+    decides with the store's references."""
     from edgeaudit.probe.background import start
-    from edgeaudit.probe.run import Prepared, finish_run, prepare_run
 
-    try:
-        run = prepare_run(_policies(args, config), args.plan[0], args.trigger)
-    except Exception:
-        _store_first(args, config)  # the store's error, if it has one, as on the other path
-        raise
-
-    def probe(run: Prepared = run) -> tuple[Any, ...]:  # in the child
+    def probe() -> tuple[Any, ...]:  # in the child
         from edgeaudit.probe.records import prepared
+        from edgeaudit.probe.run import finish_run, prepare_run
 
+        run = prepare_run(_policies(args, config), args.plan[0], args.trigger)
         collected = run.engine.run(run.probes, run.params)
         report = finish_run(run, collected)
         if report.wants_references:
@@ -159,8 +158,7 @@ def _run_early(args: argparse.Namespace, config: WorkspaceConfig) -> int:
 
     running = start(probe)
     try:
-        from edgeaudit.cli.commands import _open  # the store is imported while the engine probes
-        from edgeaudit.probe.records import recorded_references
+        from edgeaudit.cli.commands import _open  # the store is imported while the child probes
 
         store, log_ = _open(config, args, writes="probe run")
     except BaseException:
@@ -173,8 +171,7 @@ def _run_early(args: argparse.Namespace, config: WorkspaceConfig) -> int:
             running.stop()
         assert isinstance(answer, tuple)
         if answer[0] == "collected":
-            refs = lambda a, b: recorded_references(log_, a, b)  # noqa: E731
-            data = _record(finish_run(run, answer[1], refs), log_, args.on_violation)
+            data = _decide_here(args, config, answer[1], log_)
         else:
             _, data, violations, entries = answer
             data = {**data, "appended": log_.append(entries).appended}
@@ -183,12 +180,21 @@ def _run_early(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     return _emit(args, data)
 
 
-def _store_first(args: argparse.Namespace, config: WorkspaceConfig) -> None:
-    """Open and close the store, raising its error if it has one (and nothing else)."""
-    from edgeaudit.cli.commands import _open
+def _decide_here(
+    args: argparse.Namespace, config: WorkspaceConfig, collected: Any, log_: Any
+) -> dict[str, Any]:
+    """Decide what the child's engine collected, with the store's references; the policy
+    files are read again (quietly: the child's warnings about them were printed)."""
+    from edgeaudit.probe.records import recorded_references
+    from edgeaudit.probe.run import finish_run, prepare_run
 
-    store, _ = _open(config, args, writes="probe run")
-    store.__exit__(RuntimeError, RuntimeError(), None)  # as when the run fails inside it
+    logging.disable(logging.CRITICAL)
+    try:
+        run = prepare_run(_policies(args, config), args.plan[0], args.trigger)
+    finally:
+        logging.disable(logging.NOTSET)
+    report = finish_run(run, collected, lambda a, b: recorded_references(log_, a, b))
+    return _record(report, log_, args.on_violation)
 
 
 def run_probe(args: argparse.Namespace, config: WorkspaceConfig, log_: Any) -> int:

@@ -5,8 +5,9 @@
 (:func:`edgeaudit.probe.run.prepare_run`); the child runs the given function (the engine, and
 what can be decided without the store) and hands back its value, or the error it raised,
 through a pipe, then ends without running any of the parent's clean-up (``os._exit``).
-:meth:`Running.result` returns that value or raises that error, with its type and message, as
-if the function had run in this process. :meth:`Running.stop` kills a child whose result is no
+:meth:`Running.result` prints the child's log lines (kept until then, with this process's
+handlers) and returns that value or raises that error, with its type and message, as if the
+function had run in this process. :meth:`Running.stop` kills a child whose result is no
 longer wanted (the store cannot be opened): the probing stops at once and nothing of it is
 recorded.
 
@@ -16,6 +17,7 @@ POSIX only (``os.fork``), as the engine is (raw sockets, Linux).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import signal
@@ -50,7 +52,9 @@ class Running:
                 f"the probe engine process {self.pid} ended without a result "
                 f"({_describe(self._status)})"
             )
-        kind, value = pickle.loads(data)  # noqa: S301 - written by our own child
+        kind, value, lines = pickle.loads(data)  # noqa: S301 - written by our own child
+        for name, level, message in lines:
+            logging.getLogger(name).log(level, "%s", message)
         if kind == "ok":
             return value
         if kind == "error":
@@ -99,22 +103,36 @@ def start(work: Callable[[], object]) -> Running:
     return Running(pid, read)
 
 
+class _Keep(logging.Handler):
+    """The child's log lines, kept for the parent to print (its stderr may not be ours: a
+    test's captured stream is a copy in the child)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.name, record.levelno, record.getMessage()))
+
+
 def _answer(fd: int, work: Callable[[], object]) -> None:
+    keep = _Keep()
+    logging.root.handlers = [keep]
     try:
-        data = pickle.dumps(("ok", work()), pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(("ok", work(), keep.lines), pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # handed to the parent, which raises it
-        data = _error(exc)
+        data = _error(exc, keep.lines)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
     os.close(fd)
 
 
-def _error(exc: BaseException) -> bytes:
+def _error(exc: BaseException, lines: list[tuple[str, int, str]]) -> bytes:
     """``exc`` pickled, if it comes back as itself; else its type's name, module, message and
     exit code, from which the parent makes an error of that name (same message, same code)."""
     try:
-        data = pickle.dumps(("error", exc), pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(("error", exc, lines), pickle.HIGHEST_PROTOCOL)
         back = pickle.loads(data)[1]  # noqa: S301 - what we just wrote
         if type(back) is type(exc) and str(back) == str(exc):
             return data
@@ -122,7 +140,7 @@ def _error(exc: BaseException) -> bytes:
         pass
     code = exc.exit_code if isinstance(exc, EdgeauditError) else None
     described = (type(exc).__name__, type(exc).__module__, str(exc), code)
-    return pickle.dumps(("foreign", described), pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(("foreign", described, lines), pickle.HIGHEST_PROTOCOL)
 
 
 def _describe(status: int | None) -> str:

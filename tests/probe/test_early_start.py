@@ -309,3 +309,23 @@ def test_the_engine_starts_early_only_into_an_sqlite_file_that_exists(
     assert not _early(args(action="schedule"), config)
     store_file(workspace_nonet).unlink()
     assert not _early(args(), config)
+
+
+def test_the_childs_log_lines_are_printed_once_before_its_error(
+    workspace_nonet: Workspace, tmp_path: Path
+) -> None:
+    plans = tmp_path / "p.yaml"
+    plans.write_text(
+        "plans:\n  - {name: lonely, vantage: seg-b, targets: [seg-v]}\n"
+        "  - {name: bad, vantage: seg-v, tries: 99}\n"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["-w", str(workspace_nonet.root), "probe", "run", "--plan", "bad"]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main([*argv, *workspace_nonet.policy_args(plans)]) == 2
+    lines = err.getvalue().splitlines()
+    assert [line.split(":")[1] for line in lines] == [" WARNING", " ERROR", " error"], lines
+    assert "plan 'lonely'" in lines[0]
+    assert "no positive control" in lines[0]
+    assert lines[1].startswith("edgeaudit: ERROR: plan bad skipped: ")
+    assert lines[2] == f"edgeaudit: error: {plans}:3: tries must be at most 10, not 99"
