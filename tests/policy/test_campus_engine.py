@@ -5,6 +5,7 @@ log, and every citation names its log."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from edgeaudit.policy.campus import PodLog, evaluate_campus
@@ -83,3 +84,34 @@ def test_per_log_results_and_citations(tmp_path: Path) -> None:
         for r in a.results:
             assert all(e.origin in (CENTRAL, QUAY) for e in r.evidence), r
         assert all(r.scope.log is None for r in a.results if r.rule == BREAKGLASS)
+
+
+def test_a_tenant_sees_citations_of_its_own_entries_in_every_log(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path}/central.db", upgrade=True) as store:
+        central, quay = store.log(CENTRAL, create=True), store.log(QUAY, create=True)
+        q, c = Evidence(quay), Evidence(central)
+        # sessions without a grant on a harbor-pay host in quay and on an orbit-media host in
+        # the central log, at the same index of each log: a quay citation's scope must be read
+        # from quay's entry, not the central one
+        mine = q.one(ssh_logon("2026-11-20T09:00:00Z", "tobias.r", "hp-api-01", 11))
+        other = c.one(ssh_logon("2026-11-20T09:00:00Z", "tobias.r", "om-encode-01", 12))
+        assert mine == other
+        with quay.reader() as r:
+            size, _ = r.head()
+            root = r.root(size).hex()
+        a = evaluate_campus(
+            load_policies(MODEL),
+            central,
+            [PodLog(QUAY, quay, (size, root))],
+            start=START,
+            end=END,
+            now=NOW,
+            tenant="harbor-pay",
+        )
+        cited = {(e.origin, e.index) for r in a.results for e in r.evidence}
+        assert (QUAY, mine) in cited
+        assert (CENTRAL, other) not in cited  # orbit-media's entry, at the same index
+        logs = {CENTRAL: central, QUAY: quay}
+        for origin, index in cited:
+            with logs[str(origin)].reader() as r:
+                assert "harbor-pay" in json.loads(r.entry(index)[0]).get("scope", []), index
