@@ -138,7 +138,7 @@ def evaluate_campus(
                 **fields,
             )
 
-        def one_log(g: _Log) -> Context:
+        def one_log(g: _Log, parent: Context) -> Context:
             assert g.reader is not None
             return context(
                 reader=g.reader,
@@ -148,6 +148,7 @@ def evaluate_campus(
                 sources=[s for s, _ in g.reader.source_counts(g.size)],
                 origin=g.origin,
                 mirrored=g.pod is not None,
+                parent=parent,
             )
 
         slices = [LogSlice(g.origin, g.reader, g.size) for g in logs if g.reader is not None]
@@ -159,7 +160,7 @@ def evaluate_campus(
             origin=central.origin,
             logs=slices,
         )
-        per_log = {g.origin: one_log(g) for g in logs if g.reader is not None}
+        per_log = {g.origin: one_log(g, campus) for g in logs if g.reader is not None}
         central_view = _Central(central.origin, reader, size, (iso(t0), iso(t1)))
         results: list[Result] = []
         for rule in policies.rules.rules:

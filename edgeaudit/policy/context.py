@@ -195,6 +195,9 @@ class Context:
     # ``reader``'s log is a mirrored pod's: its checkpoints are the pod's, held by the mirror
     # (``signed_at`` is when the mirror held them)
     mirrored: bool = False
+    # a campus assessment's per-log context: its ``events`` are the campus context's entries of
+    # this log (read once for all checks; in time order), not a second read of the log
+    parent: Context | None = None
 
     def __post_init__(self) -> None:
         self._cache: dict[tuple[str, bool], list[Ev]] = {}
@@ -217,6 +220,10 @@ class Context:
         The first call reads every kind of :data:`PREFETCH` in one pass over the store (the
         entries table has no kind index: one scan instead of one per kind); other kinds are
         read when first asked for."""
+        if self.parent is not None:
+            return [
+                e for e in self.parent.events(*kinds, lookback=lookback) if e.origin == self.origin
+            ]
         if not self._prefetched:
             self._prefetched = True
             self._fill(PREFETCH)

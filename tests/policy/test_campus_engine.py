@@ -115,3 +115,21 @@ def test_a_tenant_sees_citations_of_its_own_entries_in_every_log(tmp_path: Path)
         for origin, index in cited:
             with logs[str(origin)].reader() as r:
                 assert "harbor-pay" in json.loads(r.entry(index)[0]).get("scope", []), index
+
+
+def test_a_per_log_check_reads_only_its_own_logs_events(tmp_path: Path) -> None:
+    gap = {"kind": "audit.pipeline", "outcome": "failure", "source": "syslog"}
+    with Store.open(f"sqlite:///{tmp_path}/central.db", upgrade=True) as store:
+        central, quay = store.log(CENTRAL, create=True), store.log(QUAY, create=True)
+        Evidence(quay).one({**gap, "time": "2026-11-03T01:00:00Z", "attrs": {"reason": "q"}})
+        Evidence(central).one({"time": "2026-11-03T02:00:00Z", "kind": "note", "source": "syslog"})
+        a = _campus(central, quay)
+        [mine] = [r for r in a.results if r.rule == "collection-gapless" and r.scope.log == CENTRAL]
+        assert mine.status == PASS, mine.reason  # quay's gap is quay's, not the central log's
+        idx = Evidence(central).one(
+            {**gap, "time": "2026-11-03T03:00:00Z", "attrs": {"reason": "c"}}
+        )
+        a = _campus(central, quay)
+        [mine] = [r for r in a.results if r.rule == "collection-gapless" and r.scope.log == CENTRAL]
+        assert mine.status == FAIL
+        assert [(e.origin, e.index) for e in mine.evidence] == [(CENTRAL, idx)]
