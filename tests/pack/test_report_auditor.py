@@ -10,6 +10,7 @@ heat-map cell red in the image, PDF/A-3b metadata and the attachments.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -50,21 +51,30 @@ def _pack(root: Path, ws: Path, name: str, *extra: str) -> Path:
     return out
 
 
-HTML: dict[str, str] = {}  # report.pdf path -> the HTML WeasyPrint laid it out from
+LAYOUT: dict[str, Any] = {}  # report.pdf path -> the WeasyPrint document it was written from
 
 
 @pytest.fixture(scope="module")
 def packs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import weasyprint
+
     from edgeaudit.pack import report as report_module
 
-    original = report_module.render_report
+    original, original_render = report_module.render_report, weasyprint.HTML.render
+    rendered: list[Any] = []
 
-    def keep_html(data: Any, out: Path, templates: Path = report_module.TEMPLATES) -> None:
+    def keep_document(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rendered.append(original_render(self, *args, **kwargs))
+        return rendered[-1]
+
+    def keep_layout(data: Any, out: Path, templates: Path = report_module.TEMPLATES) -> None:
+        rendered.clear()
         original(data, out, templates)
-        HTML[str(out)] = report_module.render_html(data, templates)
+        (LAYOUT[str(out)],) = rendered  # the laid-out pages write_pdf wrote, kept (not redone)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(report_module, "render_report", keep_html)
+        mp.setattr(report_module, "render_report", keep_layout)
+        mp.setattr(weasyprint.HTML, "render", keep_document)
         mp.delenv(cfg.ENV_WORKSPACE, raising=False)
         mp.delenv(cfg.ENV_DB_URL, raising=False)
         root = tmp_path_factory.mktemp("auditor")
@@ -78,8 +88,9 @@ def packs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         return {"site": site, "tenant": tenant}
 
 
-def _pages(pdf: Path) -> list[str]:
-    return [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+@functools.cache  # the packs are read only: each PDF's text is extracted once (seconds each)
+def _pages(pdf: Path) -> tuple[str, ...]:
+    return tuple(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
 
 
 def _doc(pack: Path) -> dict[str, Any]:
@@ -126,17 +137,9 @@ def test_every_result_has_its_population_and_procedure(packs: dict[str, Path]) -
 
 
 def _layout(pack: Path) -> list[list[tuple[str, int]]]:
-    """Per page, the (tag, element id) of each block box in document order, laid out by
-    WeasyPrint from the HTML and stylesheet the pack's PDF was made from."""
-    import weasyprint
-
-    from edgeaudit.pack import report as report_module
-
-    (html,) = [v for k, v in HTML.items() if Path(k).parent.name == pack.name]
-    css = weasyprint.CSS(
-        string=(report_module.TEMPLATES / "report.css").read_text(encoding="utf-8")
-    )
-    document = weasyprint.HTML(string=html).render(stylesheets=[css])
+    """Per page, the (tag, element id) of each block box in document order, as WeasyPrint laid
+    out the pages of the pack's PDF (the document ``write_pdf`` wrote)."""
+    (document,) = [v for k, v in LAYOUT.items() if Path(k).parent.name == pack.name]
     out = []
     for page in document.pages:
         seq: list[tuple[str, int]] = []
