@@ -54,12 +54,18 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(ROOT / name, src / name)
     venv = root / "venv"
+    # without pip (ensurepip took most of the venv's time): the test run's own pip installs
+    # into it, so the venv holds the core, its dependencies and nothing else
     made = subprocess.run(
-        [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if made.returncode != 0:
         _unavailable(f"cannot create a venv: {made.stderr.strip()[-500:]}")
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
+    pip.append("--disable-pip-version-check")
     done = subprocess.run(
         [*pip, "install", "-q", str(src)], capture_output=True, text=True, timeout=300
     )
