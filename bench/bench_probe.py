@@ -288,19 +288,23 @@ def cli(t: Topology, rounds: int, trees: list[str | None]) -> None:
             walls: dict[str | None, list[float]] = {p: [] for p in trees}
             engines: dict[str | None, list[float]] = {p: [] for p in trees}
             nmaps: list[float] = []
+            cpus: dict[str | None, list[float]] = {p: [] for p in trees}
             probes = 0
             for i in range(rounds + 1):  # the first round warms the caches up
                 for path in trees:
                     with tree(path):
+                        used = cpu_of_children()
                         start = time.perf_counter()
                         done = t.exec("v", *argv, timeout=300)
                         wall = time.perf_counter() - start
+                        used = cpu_of_children() - used
                     if done.returncode not in (0, 1, 3):
                         raise RuntimeError(done.stderr)
                     r = json.loads(done.stdout)
                     if i:
                         walls[path].append(wall)
                         engines[path].append(seconds(r["finished"]) - seconds(r["started"]))
+                        cpus[path].append(used)
                     probes = r["params"]["probes"]
                 if i:  # nmap in the same rounds: the same ports, as in the engine's rounds
                     nmaps.append(nmap(t, "1-1000", 5000)[0])
@@ -319,8 +323,18 @@ def cli(t: Topology, rounds: int, trees: list[str | None]) -> None:
             f"{max(w):.3f}) = {med(w) / med(nmaps):.2f} x nmap; the engine's run median "
             f"{med(e):.3f} s; the rest (start-up, policy files, store, records; since the "
             f"engine starts before the store is opened, partly while it probes) "
-            f"{med(w) - med(e):.3f} s"
+            f"{med(w) - med(e):.3f} s; CPU (user+sys, every process of the command) median "
+            f"{med(cpus[path]):.3f} s"
         )
+
+
+def cpu_of_children() -> float:
+    """User + system CPU seconds of the waited-for child processes so far (a command's own
+    children, e.g. the engine's process, count once the command has waited for them)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def seconds(rfc3339: str) -> float:

@@ -135,10 +135,11 @@ def _run_early(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     The errors are the store-first path's, in its order: a store that cannot be opened is
     reported (and the child stopped at once, nothing recorded) before a bad policy file, plan,
     trigger or vantage and before the engine's own errors, which the child hands back as
-    themselves. A store found damaged, empty or another workspace's while the child probes
-    fails as before (exit 2) with nothing written; a missing one never gets here
-    (:func:`_early`). The child's log lines are printed by this process, once the store is
-    open (none when it cannot be opened, as before: the policy files were not read then).
+    themselves. A store found damaged (also by the page check every first write makes, done
+    here while the child probes), empty or another workspace's fails as before (exit 2) with
+    nothing written; a missing one never gets here (:func:`_early`). The child's log lines
+    are printed by this process, once the store is open (none when it cannot be opened, as
+    before: the policy files were not read then).
 
     When a recorded reference could change a result (a silent UDP probe in a run whose
     controls answered) the child hands back what the engine collected, and this process
@@ -159,6 +160,7 @@ def _run_early(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     running = start(probe)
     try:
         from edgeaudit.cli.commands import _open  # the store is imported while the child probes
+        from edgeaudit.store import health
 
         store, log_ = _open(config, args, writes="probe run")
     except BaseException:
@@ -166,6 +168,9 @@ def _run_early(args: argparse.Namespace, config: WorkspaceConfig) -> int:
         raise
     with store:
         try:
+            # the page check of the first write (SQLite quick_check: it reads the whole file),
+            # also while the child probes; the append then does not repeat it
+            health.check_before_first_write(store.engine)
             answer = running.result()
         finally:
             running.stop()

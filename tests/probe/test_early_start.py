@@ -41,6 +41,7 @@ from tests.cli import GOOD
 from tests.probe.conftest import TOPO, Workspace, init_workspace
 from tests.probe.netns import Topology, run
 
+EDGEAUDIT = (sys.executable, "-m", "edgeaudit.cli.main")
 C = "198.18.3.30"  # the vantage of plan from-c (tests/probe/data/topo)
 COUNTER = f"""table inet eacount {{
   chain count {{
@@ -96,9 +97,7 @@ def errors(stderr: str) -> list[str]:
 def store_first_error(ws: Workspace) -> list[str]:
     """The error of a command that opens the store before anything else (append)."""
     assert ws.topo is not None
-    done = ws.topo.exec(
-        "c", sys.executable, "-m", "edgeaudit.cli.main", "-w", str(ws.root), "append", str(GOOD)
-    )
+    done = ws.topo.exec("c", *EDGEAUDIT, "-w", str(ws.root), "append", str(GOOD))
     assert done.returncode == 2, done.stderr
     return errors(done.stderr)
 
@@ -120,7 +119,16 @@ def truncated(db: Path) -> None:
     os.truncate(db, db.stat().st_size // 2)
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated", "another workspace's"])
+def noise_on_an_index_page(db: Path) -> None:
+    """Damage only a page check finds (every first write makes one): an index page no read
+    touches (tests/cli/test_damaged_store.py)."""
+    from tests.cli.test_damaged_store import _settle, noise_on_index
+
+    _settle(db)
+    noise_on_index(db)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "another workspace's", "index page"])
 def test_a_store_found_bad_once_probing_started_fails_as_before_and_writes_nothing(
     ws: Workspace, tmp_path: Path, damage: str
 ) -> None:
@@ -129,6 +137,11 @@ def test_a_store_found_bad_once_probing_started_fails_as_before_and_writes_nothi
         empty_database(db)
     elif damage == "truncated":
         truncated(db)
+    elif damage == "index page":
+        assert ws.topo is not None
+        done = ws.topo.exec("c", *EDGEAUDIT, "-w", str(ws.root), "append", str(GOOD))
+        assert done.returncode == 0, done.stderr
+        noise_on_an_index_page(db)
     else:
         other = tmp_path / "other"
         with contextlib.redirect_stdout(io.StringIO()):
