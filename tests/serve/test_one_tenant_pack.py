@@ -26,6 +26,7 @@ import json
 import shutil
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,36 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return ws
 
 
+Built = tuple[Site, bytes, bytes]  # the site (a copy of base), the service's pack, the CLI's
+
+
+@pytest.fixture(scope="module")
+def _builds() -> dict[tuple[str, str | None], Built]:
+    return {}
+
+
 @pytest.fixture
-def site(base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
+def build(
+    base: Path,
+    _builds: dict[tuple[str, str | None], Built],
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[str, str | None], Built]:
+    """``build(tenant, framework)``: both packs of that tenant, built on a fresh copy of
+    ``base``, once per module (the tests only read the packs and the copy; the counts test
+    reads the same fintech-a build the comparison does, instead of building it again)."""
     monkeypatch.delenv(cfg.ENV_WORKSPACE, raising=False)
     monkeypatch.delenv(cfg.ENV_DB_URL, raising=False)
-    ws = tmp_path / "ws"
-    shutil.copytree(base, ws)
-    return Site(tmp_path, ws, cfg.load(ws))
+
+    def get(tenant: str, framework: str | None) -> Built:
+        if (tenant, framework) not in _builds:
+            root = tmp_path_factory.mktemp("onetenant")
+            shutil.copytree(base, root / "ws")
+            site = Site(root, root / "ws", cfg.load(root / "ws"))
+            _builds[tenant, framework] = (site, *_build_both(site, tenant, framework))
+        return _builds[tenant, framework]
+
+    return get
 
 
 def _members(data: bytes) -> dict[str, bytes]:
@@ -140,9 +164,9 @@ def _build_both(site: Site, tenant: str, framework: str | None) -> tuple[bytes, 
     ("tenant", "framework"), [("fintech-a", None), ("media-b", "pci-dss-4.0.1")]
 )
 def test_cli_and_service_build_the_same_tenant_pack(
-    site: Site, tenant: str, framework: str | None
+    build: Callable[[str, str | None], Built], tenant: str, framework: str | None
 ) -> None:
-    served, built = _build_both(site, tenant, framework)
+    site, served, built = build(tenant, framework)
     a, b = _members(served), _members(built)
     assert list(a) == list(b)  # the same files, in the same order
     assert {"findings.json", "report.pdf", "checkpoint"} <= set(a)
@@ -194,10 +218,10 @@ def test_cli_and_service_build_the_same_tenant_pack(
         assert {c["framework"] for c in doc["controls"]} == {framework}
 
 
-def test_a_tenant_packs_counts_are_its_own(site: Site) -> None:
+def test_a_tenant_packs_counts_are_its_own(build: Callable[[str, str | None], Built]) -> None:
     """``assessment.counts`` of a tenant pack count the tenant's results, never the site's;
     so do the control notes ("n of m results fail")."""
-    served, _ = _build_both(site, "fintech-a", None)
+    site, served, _ = build("fintech-a", None)
     doc = json.loads(_members(served)["findings.json"])
     own = Counter(r["status"] for r in doc["results"])
     assert doc["assessment"]["counts"] == {s: own[s] for s in STATUSES}
