@@ -378,7 +378,9 @@ def _parser() -> argparse.ArgumentParser:
 
     from edgeaudit.cli import mirror as mirror_cli
 
-    mirror_cli.add_arguments(cmd("mirror", "mirror pods' logs (C2SP tiles) here: add, sync, list"))
+    mirror_cli.add_arguments(
+        cmd("mirror", "mirror pods' logs (C2SP tiles) here: add, sync, list, resolve")
+    )
 
     c = cmd("demo", "generate demo data (campus: a quarter of raw source logs of the demo pod)")
     c.add_argument(

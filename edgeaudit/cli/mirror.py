@@ -90,7 +90,9 @@ def _add(args: argparse.Namespace, config: object) -> int:
     import os
     from dataclasses import replace
 
+    from edgeaudit.errors import NoteError
     from edgeaudit.mirror.http import PodClient, PodRefused, PodUnreachable
+    from edgeaudit.mirror.keys import chain_of
     from edgeaudit.note.verifier import verify_checkpoint
     from edgeaudit.workspace.config import WorkspaceConfig
     from edgeaudit.workspace.mirrors import append_mirror, load_mirrors, make_source
@@ -127,7 +129,10 @@ def _add(args: argparse.Namespace, config: object) -> int:
     client = PodClient(source.url, token=token, allow_plain_http=source.allow_plain_http)
     try:
         note = client.checkpoint()
-        cp = verify_checkpoint(note, [source.verifier()], source.origin)
+        try:
+            cp = verify_checkpoint(note, [source.verifier()], source.origin)
+        except NoteError:  # the pod may have rotated its key since: follow its transitions
+            cp = chain_of(source, client.transitions()).verify_checkpoint(note, source.origin)
         entries_checked = False
         if token and cp.size:
             width = min(cp.size, 256)

@@ -82,6 +82,13 @@ def test_a_pod_rotated_twice_is_followed(tmp_path: Path, clean_env: None) -> Non
             # the central copy verifies from the [[mirror]] key (the first one) on
             code, out, err = run("--workspace", str(ws), "verify", "--log", pod.config.origin)
             assert code == 0, out + err
+            # a second central workspace registers the pod with its first key after the
+            # rotations: add and the first sync follow the transitions from it
+            other = central(tmp_path / "second")
+            assert run("--workspace", str(other), *argv)[0] == 0
+            code, r = _sync(other)
+            assert (code, r["status"], r["held_size"]) == (0, "synced", size), r
+            assert [c["tree_size"] for c in _key_changes(other)] == transitions
         finally:
             os.environ.pop("ROT_TOKEN", None)
     finally:
