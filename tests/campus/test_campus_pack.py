@@ -587,3 +587,32 @@ def test_a_record_said_to_be_in_a_pod_part_fails(built: Built, tmp_path: Path) -
     out = _failed(built, pack)
     rid = doc["results"][1]["id"]
     assert f"results[1] ({rid}) record names log {pod!r}" in out
+
+
+def test_a_citation_at_the_judged_size_fails(built: Built, tmp_path: Path) -> None:
+    pack = _copy(built, tmp_path)
+    judged = {x["origin"]: x["checkpoint"]["tree_size"] for x in _manifest(pack)["logs"]}
+    doc = json.loads((pack / pf.FINDINGS_JSON).read_text())
+    ev = doc["results"][0]["evidence"][0]
+    size = next(x["tree_size"] for x in doc["assessment"]["logs"] if x["origin"] == ev["origin"])
+    assert size <= judged[ev["origin"]]
+    _edit_findings(pack, lambda d: d["results"][0]["evidence"][0].update(index=size))
+    _resign(built, pack)
+    out = _failed(built, pack)
+    assert f"cites {ev['origin']}#{size}, at or beyond the size {size}" in out
+
+
+def test_a_campus_pack_on_a_note_signed_elsewhere(built: Built, tmp_path: Path) -> None:
+    """Key separation (ADR 0014): --checkpoint NOTE, signed where the central log key is, is
+    the central part's note; nothing is signed by the builder."""
+    note = tmp_path / "central.note"
+    ok_json("-w", str(built.ws), "checkpoint", "sign", "--out", str(note))
+    findings = built.pack.parent / "campus-findings.json"
+    out = tmp_path / "separated"
+    ok_json(
+        "-w", str(built.ws), "pack", "build", "--campus", *PERIOD, "--findings", str(findings),
+        "--checkpoint", str(note), "--no-pdf", "--out", str(out),
+    )  # fmt: skip
+    assert (out / pf.CHECKPOINT).read_bytes() == note.read_bytes()
+    code, text = built.verify(out)
+    assert code == 0, text
