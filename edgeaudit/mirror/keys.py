@@ -45,10 +45,6 @@ class Transition:
     following: str
 
 
-def is_transition(note: bytes) -> bool:
-    return b"\nprev-key " in note or b"\nnext-key " in note
-
-
 def chain_of(source: MirrorSource, notes: Sequence[bytes]) -> KeyChain:
     """The keys trusted for ``source`` given the pod's signed ``notes`` (any order)."""
     return KeyChain.from_notes([source.verifier()], notes, source.origin, source.revoked)

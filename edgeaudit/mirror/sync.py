@@ -38,7 +38,6 @@ from edgeaudit.mirror.keys import (
     Transition,
     chain_of,
     followed,
-    is_transition,
     log_lines_only,
     record_key_changes,
     unfollowed,
@@ -287,8 +286,7 @@ def _trust(p: _Pass, note: bytes) -> tuple[Checkpoint, KeyChain, list[Transition
     (fetched only then); the chain, and the transitions newly followed. A checkpoint no key of
     the chain signed is refused, as is a transition that retires the key of the checkpoint
     the mirror holds."""
-    held = [c.note.encode() for c in p.mlog.checkpoints()] if p.mlog is not None else []
-    held_transitions = [x for x in held if is_transition(x)]
+    held_transitions = [n.encode() for n in p.mlog.transitions()] if p.mlog is not None else []
     chain = chain_of(p.source, held_transitions)
     try:
         return chain.verify_checkpoint(note, p.source.origin), chain, []
@@ -310,9 +308,10 @@ def _trust(p: _Pass, note: bytes) -> tuple[Checkpoint, KeyChain, list[Transition
         )
     known = {Checkpoint.parse(parse_note(x).body).size for x in held_transitions}
     new = [t for t in followed(chain, fetched) if t.size not in known and t.size <= cp.size]
+    latest = p.mlog.held() if p.mlog is not None else None
     try:
-        if held:
-            chain.verify_checkpoint(held[-1], p.source.origin)
+        if latest is not None:
+            chain.verify_checkpoint(latest.note.encode(), p.source.origin)
     except NoteError as exc:
         return p.result(
             "refused",

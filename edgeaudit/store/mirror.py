@@ -73,6 +73,22 @@ class MirroredLog:
         """Every pod checkpoint held, by size."""
         return self.log.checkpoints()
 
+    def transitions(self) -> list[str]:
+        """The notes of the held checkpoints that name a key transition (``prev-key`` and
+        ``next-key`` lines), by size: only those rows are read, however many are held."""
+        t = CheckpointRow.__table__
+        with self.log._engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.note)
+                .where(
+                    t.c.log_id == self.log.log_id,
+                    t.c.note.contains("\nprev-key ", autoescape=True),
+                    t.c.note.contains("\nnext-key ", autoescape=True),
+                )
+                .order_by(t.c.tree_size)
+            ).all()
+        return [r[0] for r in rows]
+
     def reader(self) -> AbstractContextManager[LogReader]:
         """A read session on one snapshot, as :meth:`EvidenceLog.reader`."""
         return self.log.reader()

@@ -123,13 +123,16 @@ class Rotating:
 
 
 @pytest.fixture
-def rotating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotating]:
+def rotating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Rotating]:
     monkeypatch.delenv(cfg.ENV_WORKSPACE, raising=False)
     monkeypatch.delenv(cfg.ENV_DB_URL, raising=False)
     monkeypatch.setenv("ROT_TOKEN", "t0ken")
     log = HostileLog(generate(ORIGIN), event_entries("r", 900))
     pod = HostilePod(log, 300)
-    ws = central(tmp_path)
+    db = getattr(request, "param", "sqlite")
+    ws = central(tmp_path, request.getfixturevalue("pg_url") if db == "postgresql" else None)
     argv = ["mirror", "add", pod.url, "--key", log.vkey, "--token-env", "ROT_TOKEN"]
     code, _, err = run("--workspace", str(ws), *argv)
     assert code == 0, err
@@ -141,12 +144,25 @@ def rotating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotati
         pod.close()
 
 
+@pytest.mark.parametrize(
+    "rotating",
+    ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+    indirect=True,
+)
 def test_a_valid_transition_from_a_hostile_pod_is_followed(rotating: Rotating) -> None:
     t = rotating.transition(400, [rotating.old, rotating.new])
     rotating.rotate(400, 700, t)
     code, r = _sync(rotating.ws)
     assert (code, r["status"], r["held_size"]) == (0, "synced", 700), r
     assert [c["tree_size"] for c in _key_changes(rotating.ws)] == [400]
+    # the next pass trusts the new key through the transition it holds: no fetch of it
+    rotating.pod.serve(HostileLog(rotating.new, rotating.log.entries), 800)
+    rotating.pod.requests.clear()
+    code, r = _sync(rotating.ws)
+    assert (code, r["status"], r["held_size"]) == (0, "synced", 800), r
+    assert "key-transitions" not in [q.path for q in rotating.pod.requests]
+    code, out, err = run("--workspace", str(rotating.ws), "verify", "--log", ORIGIN)
+    assert code == 0, out + err
 
 
 @pytest.mark.parametrize(
