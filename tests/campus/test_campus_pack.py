@@ -616,3 +616,28 @@ def test_a_campus_pack_on_a_note_signed_elsewhere(built: Built, tmp_path: Path) 
     assert (out / pf.CHECKPOINT).read_bytes() == note.read_bytes()
     code, text = built.verify(out)
     assert code == 0, text
+
+
+def test_the_report_names_every_pods_log(built: Built, tmp_path: Path) -> None:
+    """report.pdf of a campus pack: every pod part on the cover (origin, entries, size, root)
+    and, on the last page, how to give each log's key."""
+    from pypdf import PdfReader
+
+    findings = built.pack.parent / "campus-findings.json"
+    out = tmp_path / "with-pdf"
+    ok_json(
+        "-w", str(built.ws), "pack", "build", "--campus", *PERIOD, "--findings", str(findings),
+        "--out", str(out),
+    )  # fmt: skip
+    pages = [p.extract_text() for p in PdfReader(out / pf.REPORT).pages]
+    cover = " ".join(pages[0].split())
+    assert cover.startswith("Campus audit pack")
+    for item in _manifest(out)["logs"]:
+        cp = item["checkpoint"]
+        assert (
+            f"pod log {item['part']} {item['origin']}: {item['entries']} entries of a log of "
+            f"{cp['tree_size']}, root {cp['root_hash']}"
+        ) in cover
+    assert "--keys FILE" in " ".join(pages[-1].split()).replace("-- keys", "--keys")
+    code, text = built.verify(out)
+    assert code == 0, text
