@@ -141,13 +141,15 @@ def _context(data: ReportInput) -> dict[str, Any]:
     ctx["passing"] = []
     ctx["index"] = []
     ctx["jit_split"] = None
+    # a campus pack: its citations name their logs; the figures are the central part's
+    central = str(h.get("origin")) if h.get("logs") is not None else None
     if doc is not None:
-        register = rc.exceptions(doc, stats, data.raci, data.remediated)
+        register = rc.exceptions(doc, stats, data.raci, data.remediated, central)
         ctx["register"] = register
         ctx["summary"] = rc.summary(doc, register)
         ctx["framework_controls"] = rc.controls(doc, stats)
         ctx["passing"] = [r for r in doc["results"] if r["status"] not in ("fail", "waived")]
-        ctx["index"] = rc.evidence_index(doc, stats)
+        ctx["index"] = rc.evidence_index(doc, stats, central)
         ctx["physical"] = [
             r for r in doc["results"] if str(r.get("rule", "")).startswith("physical")
         ]
@@ -190,6 +192,7 @@ def render_html(data: ReportInput, templates: Path = TEMPLATES) -> str:
         autoescape=True,
         undefined=jinja2.ChainableUndefined,  # optional members of results render empty
     )
+    env.filters["entry_ref"] = lambda e: rc.ref(int(e["index"]), e.get("origin"))
     return env.get_template("report.html.j2").render(**_context(data))
 
 

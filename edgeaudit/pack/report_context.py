@@ -32,9 +32,38 @@ CONTROL_WORDS: Final = {
 }
 
 
-def ref(index: int) -> str:
-    """An entry's stable reference, as the report and an auditor quote it."""
-    return f"E-{index}"
+def ref(index: int, origin: str | None = None) -> str:
+    """An entry's stable reference, as the report and an auditor quote it: ``E-<index>``; in
+    a campus pack, where every citation names its log, ``<site> E-<index>`` (the site the last
+    path segment of the log's origin)."""
+    if origin is None:
+        return f"E-{index}"
+    from edgeaudit.pack.mirrored import pod_site
+
+    return f"{pod_site(origin)} E-{index}"
+
+
+Key = tuple[str | None, int]  # an entry as a citation names it: (origin or None, index)
+
+
+def _key(e: Mapping[str, Any]) -> Key:
+    origin = e.get("origin")
+    return (origin if isinstance(origin, str) else None, int(e["index"]))
+
+
+def _order(key: Key) -> tuple[str, int]:
+    return (key[0] or "", key[1])
+
+
+def _time(stats: Stats, key: Key, central: str | None) -> str | None:
+    """The cited entry's time, when the pack's pass read it: the report's figures are those
+    of the log the pack was written from (a campus pack: the central part), so a pod's
+    entry has none here."""
+    origin, index = key
+    if origin is not None and origin != central:
+        return None
+    t = stats.times.get(index)
+    return None if t is None else str(t)
 
 
 def anchor(result_id: str) -> str:
@@ -71,6 +100,7 @@ def exceptions(
     stats: Stats,
     raci: Sequence[Mapping[str, Any]] | None,
     remediated: Mapping[str, str] | None = None,
+    central: str | None = None,
 ) -> list[dict[str, Any]]:
     """The exceptions register: every failing and waived result, by severity, then control.
     State: accepted (a waiver), remediated after the period (a later recorded assessment passed
@@ -80,8 +110,8 @@ def exceptions(
     for r in doc["results"]:
         if r.get("status") not in (FAIL, WAIVED):
             continue
-        evidence = [int(e["index"]) for e in r.get("evidence", [])]
-        times = sorted(str(stats.times[i]) for i in evidence if i in stats.times)
+        evidence = [_key(e) for e in r.get("evidence", [])]
+        times = sorted(t for k in evidence if (t := _time(stats, k, central)) is not None)
         waiver = r.get("waiver") if isinstance(r.get("waiver"), Mapping) else None
         if waiver:
             state = (
@@ -108,7 +138,7 @@ def exceptions(
                 if times
                 else "-",
                 "reason": r.get("reason"),
-                "refs": [ref(i) for i in evidence[:EVIDENCE_SHOWN]],
+                "refs": [ref(i, o) for o, i in evidence[:EVIDENCE_SHOWN]],
                 "more": max(0, len(evidence) - EVIDENCE_SHOWN),
                 "owner": owners.get(str(r.get("activity") or ""), "-"),
                 "state": state,
@@ -183,7 +213,7 @@ def controls(doc: Mapping[str, Any], stats: Stats) -> list[tuple[str, list[dict[
                     ],
                 }
             )
-        cited = sorted({int(e["index"]) for r in rolled for e in r.get("evidence", [])})
+        cited = sorted({_key(e) for r in rolled for e in r.get("evidence", [])}, key=_order)
         out[str(c.get("framework"))].append(
             {
                 "control": c.get("control"),
@@ -192,7 +222,7 @@ def controls(doc: Mapping[str, Any], stats: Stats) -> list[tuple[str, list[dict[
                 "words": CONTROL_WORDS.get(str(c.get("status")), str(c.get("status"))),
                 "note": c.get("note"),
                 "tests": tests,
-                "refs": [ref(i) for i in cited[:EVIDENCE_SHOWN]],
+                "refs": [ref(i, o) for o, i in cited[:EVIDENCE_SHOWN]],
                 "more": max(0, len(cited) - EVIDENCE_SHOWN),
             }
         )
@@ -307,22 +337,23 @@ def jit_split(doc: Mapping[str, Any]) -> list[tuple[str, int]]:
     ]
 
 
-def evidence_index(doc: Mapping[str, Any], stats: Stats) -> list[tuple[str, str, str, str]]:
+def evidence_index(
+    doc: Mapping[str, Any], stats: Stats, central: str | None = None
+) -> list[tuple[str, str, str, str]]:
     """Every entry a finding cites: reference, time, leaf hash, the findings citing it."""
-    by_entry: dict[int, tuple[str, list[str]]] = {}
+    by_entry: dict[Key, tuple[str, list[str]]] = {}
     for r in doc["results"]:
         if r.get("status") not in (FAIL, WAIVED):
             continue  # other results' citations are listed with them (and in findings.json)
         for e in r.get("evidence", []):
-            i = int(e["index"])
-            _, ids = by_entry.setdefault(i, (str(e.get("leaf_hash", "")), []))
+            _, ids = by_entry.setdefault(_key(e), (str(e.get("leaf_hash", "")), []))
             ids.append(str(r["id"]))
     return [
         (
-            ref(i),
-            str(stats.times.get(i, "-")),
+            ref(k[1], k[0]),
+            _time(stats, k, central) or "-",
             leaf,
             ", ".join(ids[:3]) + (" ..." if len(ids) > 3 else ""),
         )
-        for i, (leaf, ids) in sorted(by_entry.items())
+        for k, (leaf, ids) in sorted(by_entry.items(), key=lambda item: _order(item[0]))
     ]

@@ -639,5 +639,10 @@ def test_the_report_names_every_pods_log(built: Built, tmp_path: Path) -> None:
             f"{cp['tree_size']}, root {cp['root_hash']}"
         ) in cover
     assert "--keys FILE" in " ".join(pages[-1].split()).replace("-- keys", "--keys")
+    # the leaver's citations name their pods (site E-index), not a bare index of no log
+    text = " ".join(" ".join(pages).split())
+    doc = json.loads((out / pf.FINDINGS_JSON).read_text())
+    for e in doc["results"][0]["evidence"]:
+        assert f"{e['origin'].rsplit('/', 1)[1]} E-{e['index']}" in text
     code, text = built.verify(out)
     assert code == 0, text
