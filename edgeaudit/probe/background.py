@@ -89,11 +89,13 @@ def start(work: Callable[[], object]) -> Running:
     """Fork a child that runs ``work()`` (e.g. the engine). Call after every check that must
     precede the first packet: the child sends at once."""
     read, write = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: probe, answer, and end without the parent's clean-up
         code = 0
         try:
             os.close(read)
+            _die_with(parent)
             _answer(write, work)
         except BaseException:  # the pipe is gone: the parent reports an answerless end
             code = 70
@@ -113,6 +115,18 @@ class _Keep(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append((record.name, record.levelno, record.getMessage()))
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``): a command killed while
+    its child probes must not leave it probing, unrecorded. A parent already gone: end now."""
+    import ctypes  # only in the child
+
+    # not Linux (no prctl): the pipe's broken end stops it once its run is over
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(70)
 
 
 def _answer(fd: int, work: Callable[[], object]) -> None:

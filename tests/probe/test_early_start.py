@@ -20,6 +20,7 @@ import io
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -246,6 +247,51 @@ def test_a_child_that_dies_is_an_internal_error_and_stop_ends_a_running_one() ->
     assert time.monotonic() - began < 10
     with pytest.raises(ChildProcessError):  # collected: no zombie left
         os.waitpid(running.pid, 0)
+
+
+PARENT = """
+import os, sys, time
+from edgeaudit.probe.background import start
+ready = sys.argv[1]
+running = start(lambda: (open(ready, "w").close(), time.sleep(30)))
+while not os.path.exists(ready):  # the child is at its work (probing, in a real run)
+    time.sleep(0.01)
+print(running.pid, flush=True)
+time.sleep(30)
+"""
+REAPER = """
+import ctypes, os, signal, subprocess, sys, time
+# orphans come to this process, not to PID 1 (which may end them itself, whatever they do)
+assert ctypes.CDLL(None, use_errno=True).prctl(36, 1) == 0  # PR_SET_CHILD_SUBREAPER
+parent = subprocess.Popen([sys.executable, *sys.argv[1:]], stdout=subprocess.PIPE, text=True)
+child = int(parent.stdout.readline())
+parent.kill()
+parent.wait()
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    pid, status = os.waitpid(child, os.WNOHANG)
+    if pid:
+        print("killed" if os.WIFSIGNALED(status) else "ended", flush=True)
+        break
+    time.sleep(0.05)
+else:
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    print("still running", flush=True)
+"""
+
+
+def test_the_child_dies_with_its_parent(tmp_path: Path) -> None:
+    """A command killed (SIGKILL) while its child probes leaves no child probing."""
+    (tmp_path / "parent.py").write_text(PARENT)
+    (tmp_path / "reaper.py").write_text(REAPER)
+    done = subprocess.run(
+        [sys.executable, *(str(tmp_path / n) for n in ("reaper.py", "parent.py", "ready"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "killed", done.stdout + done.stderr
 
 
 # -- the records and the store URL -------------------------------------------------------------
