@@ -646,3 +646,35 @@ def test_the_report_names_every_pods_log(built: Built, tmp_path: Path) -> None:
         assert f"{e['origin'].rsplit('/', 1)[1]} E-{e['index']}" in text
     code, text = built.verify(out)
     assert code == 0, text
+
+
+def test_a_pod_grown_since_the_assessment_is_proven_from_the_judged_size(
+    built: Built, campus: Campus, mirrored: Mirror, tmp_path: Path
+) -> None:
+    """The pod appends and the mirror syncs after the assessment: the part is the newer held
+    checkpoint, and the judged size is one its consistency proofs prove the log grew from."""
+    from tests.campus.test_mirror import _published
+
+    pod = campus.pods["pod-a"]
+    findings = built.pack.parent / "campus-findings.json"
+    judged = next(
+        x["tree_size"]
+        for x in json.loads(findings.read_text())["assessment"]["logs"]
+        if x["origin"] == pod.origin
+    )
+    size = pod.append(5, "after-the-assessment")
+    code, data = pod.checkpoint()
+    assert code == 0, data
+    _published(mirrored, pod, size)
+    mirrored.sync()
+    out = tmp_path / "grown"
+    ok_json(
+        "-w", str(built.ws), "pack", "build", "--campus", *PERIOD, "--findings", str(findings),
+        "--no-pdf", "--out", str(out),
+    )  # fmt: skip
+    item = next(x for x in _manifest(out)["logs"] if x["origin"] == pod.origin)
+    assert item["checkpoint"]["tree_size"] == size > judged
+    code, text = built.verify(out, "--json")
+    assert code == 0, text
+    part = next(p for p in json.loads(text)["parts"] if p["origin"] == pod.origin)
+    assert part["proven_from"] >= 1
