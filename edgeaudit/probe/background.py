@@ -1,10 +1,11 @@
 """The engine in a child process, so that ``edgeaudit probe run`` can import and open the store
 (which the probing does not need) while the engine probes, on another core.
 
-:func:`start` forks once everything that must hold before the first packet has been checked
-(:func:`edgeaudit.probe.run.prepare_run`); the child runs the given function (the engine, and
-what can be decided without the store) and hands back its value, or the error it raised,
-through a pipe, then ends without running any of the parent's clean-up (``os._exit``).
+:func:`start` forks a child that runs the given function (in ``probe run``: the policy files
+and :func:`edgeaudit.probe.run.prepare_run`, which checks everything that must hold before the
+first packet, then the engine and what can be decided without the store) and hands back its
+value, or the error it raised, through a pipe, then ends without running any of the parent's
+clean-up (``os._exit``); it dies with its parent.
 :meth:`Running.result` prints the child's log lines (kept until then, with this process's
 handlers) and returns that value or raises that error, with its type and message, as if the
 function had run in this process. :meth:`Running.stop` kills a child whose result is no
@@ -86,8 +87,8 @@ class Running:
 
 
 def start(work: Callable[[], object]) -> Running:
-    """Fork a child that runs ``work()`` (e.g. the engine). Call after every check that must
-    precede the first packet: the child sends at once."""
+    """Fork a child that runs ``work()``. Whatever must hold before the first packet is
+    checked in ``work`` before it sends, or before this is called."""
     read, write = os.pipe()
     parent = os.getpid()
     pid = os.fork()
