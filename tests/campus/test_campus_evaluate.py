@@ -328,3 +328,39 @@ def test_campus_refuses_log_and_says_origins_in_text(world: World) -> None:
     assert "campus of 5 logs" in out
     assert f"{origin('harbour')}#" in out
     assert f"{origin('quay')}#" in out
+
+
+def test_an_altered_mirrored_entry_fails_that_pods_integrity(world: World, tmp_path: Path) -> None:
+    """A copy of the SQLite central workspace whose copy of a harbour entry is altered: the
+    harbour log's integrity result fails (verified with harbour's [[mirror]] key), the other
+    logs' do not."""
+    from sqlalchemy import text
+
+    from edgeaudit.store.triggers import create_append_only_triggers, drop_append_only_triggers
+
+    ws = tmp_path / "central"
+    shutil.copytree(world.centrals["sqlite"], ws)
+    config = cfg.load(ws)
+    with Store.open(config.db_url) as store:
+        log_id = store.log(origin("harbour")).log_id
+        with store.engine.begin() as conn:
+            drop_append_only_triggers(conn)
+            body = conn.execute(
+                text("SELECT body FROM entries WHERE log_id = :l AND idx = 0"), {"l": log_id}
+            ).scalar_one()
+            altered = bytes(body).replace(b"tobias.r", b"tobias.x")
+            assert altered != bytes(body)
+            conn.execute(
+                text("UPDATE entries SET body = :b WHERE log_id = :l AND idx = 0"),
+                {"b": altered, "l": log_id},
+            )
+            create_append_only_triggers(conn)
+    code, data = run_json(
+        "-w", str(ws), "evaluate", "--campus", "--quarter", "2026Q4", "--no-record"
+    )
+    assert code == 1, data
+    store_results = {r["scope"]["log"]: r for r in _results(data, "evidence-sealed")}
+    assert store_results[origin("harbour")]["status"] == "fail"
+    assert "store verification found" in store_results[origin("harbour")]["reason"]
+    assert store_results[origin("quay")]["status"] == "pass"
+    assert store_results[CENTRAL]["status"] == "pass"
