@@ -88,8 +88,8 @@ class Plan:
             "rate": self.rate,
             "tries": self.tries,
             "timeout": self.timeout,
-            "extra_tcp": list(self.extra_tcp),
-            "extra_udp": list(self.extra_udp),
+            "extra_tcp": compact_ports(self.extra_tcp),
+            "extra_udp": compact_ports(self.extra_udp),
             "icmp": self.icmp,
             "arp": self.arp,
             "reference_window": self.reference_window,
@@ -100,6 +100,25 @@ class Plan:
                 else {}
             ),
         }
+
+
+def compact_ports(ports: tuple[int, ...]) -> list[int | str]:
+    """Sorted ports for a record: a run of three or more consecutive ports as ``"LO-HI"`` (the
+    range form of ``probes.yaml``, any length), the others as numbers. A plan may list every
+    port; one number each would make its ``probe.run`` record larger than an entry may be
+    (65 535 bytes), refused after the probing."""
+    out: list[int | str] = []
+    i = 0
+    while i < len(ports):
+        j = i
+        while j + 1 < len(ports) and ports[j + 1] == ports[j] + 1:
+            j += 1
+        if j - i >= 2:
+            out.append(f"{ports[i]}-{ports[j]}")
+        else:
+            out.extend(ports[i : j + 1])
+        i = j + 1
+    return out
 
 
 @dataclass(frozen=True)

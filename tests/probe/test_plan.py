@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,29 @@ def test_udp_pace_is_recorded_with_the_run_params(
     assert (plans["p"].udp_pace, plans["p"].udp_burst) == (1.1, 6)
     assert plans["p"].params()["udp_pace"] == 1.1
     assert "udp_pace" not in plans["q"].params()  # not paced: the records are as before
+
+
+def test_every_port_fits_in_the_run_record(
+    tmp_path: Path, inventory: Inventory, matrix: IsolationMatrix
+) -> None:
+    # 1-65535 in ranges of at most 4096: one number each would be ~390 KB in probe.run
+    ranges = ", ".join(f'"{lo}-{min(lo + 4095, 65535)}"' for lo in range(1, 65536, 4096))
+    ports_yaml = f"{{tcp: [{ranges}], udp: [9, 12, 11, 10, 7]}}"
+    body = f"  - {{name: p, vantage: seg-ai, extra_ports: {ports_yaml}}}\n"
+    plan = load_plans(_plans(tmp_path, body), inventory, matrix)["p"]
+    assert len(plan.extra_tcp) == 65535
+    params = plan.params()
+    assert params["extra_tcp"] == ["1-65535"]
+    assert params["extra_udp"] == [7, "9-12"]  # runs of three or more only
+    assert len(json.dumps(params)) < 400
+
+    # the compact form reads back to the same ports
+    def ports(items: list[int | str]) -> tuple[int, ...]:
+        out: list[int] = []
+        for item in items:
+            lo, _, hi = str(item).partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+        return tuple(out)
+
+    assert ports(params["extra_tcp"]) == plan.extra_tcp
+    assert ports(params["extra_udp"]) == plan.extra_udp == (7, 9, 10, 11, 12)
