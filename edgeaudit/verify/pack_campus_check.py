@@ -145,10 +145,17 @@ def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: Pack
         judged[str(item["origin"])] = (
             item["tree_size"] if isinstance(item["tree_size"], int) else -1
         )
+        part = next((p for p in parts if p.origin == item["origin"]), None)
         if (item["tree_size"], item["root_hash"]) == (0, EMPTY_ROOT.hex()):
+            if part is not None:  # a log the pack proves was synced: never judged empty
+                report.add(
+                    pf.FINDINGS_JSON,
+                    f"assessment.logs[{i}] judged {item['origin']} as the empty tree, but the "
+                    f"pack has its part {part.file(pf.CHECKPOINT)} (size {part.size})",
+                )
+                continue
             empty.add(str(item["origin"]))  # a pod never synced: judged as the empty tree,
             continue  # a prefix of any log: nothing to prove, nothing it can cite
-        part = next((p for p in parts if p.origin == item["origin"]), None)
         if part is None:
             report.add(
                 pf.FINDINGS_JSON,
@@ -178,6 +185,20 @@ def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: Pack
                 f"{root!r:.70}, the log's key signed root {at} at that size",
             )
     named = sorted(judged)
+    order = [item.get("origin") for item in logs if isinstance(item, dict)]
+    if order != named:
+        report.add(pf.FINDINGS_JSON, f"assessment.logs is not sorted by origin: {order}")
+    central = parts[0] if parts else None
+    if (
+        central is not None
+        and isinstance(header, dict)
+        and (header.get("tree_size") != judged.get(central.origin))
+    ):
+        report.add(
+            pf.FINDINGS_JSON,
+            f"assessment.tree_size is {header.get('tree_size')!r}, the central log "
+            f"{central.origin} is judged at {judged.get(central.origin)!r} in assessment.logs",
+        )
     proven = {p.origin for p in parts}
     if not proven <= set(judged) or set(judged) - proven - empty or len(judged) != len(logs):
         report.add(

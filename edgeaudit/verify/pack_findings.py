@@ -336,6 +336,31 @@ def check_oscal(
         return
     if not _canonical(raw, oscal):
         report.add(pf.OSCAL, "is not canonical JSON (RFC 8785)")
+    header = doc.get("assessment")
+    size = _props(result).get("tree-size") if isinstance(result, dict) else None
+    if size is not None and isinstance(header, dict) and size != str(header.get("tree_size")):
+        report.add(
+            pf.OSCAL,
+            f"prop tree-size is {size!r:.30}, the assessment judged size "
+            f"{header.get('tree_size')!r:.30}",
+        )
+    if campus:  # one log-checkpoint prop per judged log, as assessment.logs says
+        logs = header.get("logs") if isinstance(header, dict) else None
+        want = sorted(
+            f"{x.get('origin')} {x.get('tree_size')} {x.get('root_hash')}"
+            for x in (logs if isinstance(logs, list) else [])
+            if isinstance(x, dict)
+        )
+        props = result.get("props") if isinstance(result, dict) else None
+        got = sorted(
+            str(p.get("value"))
+            for p in (props if isinstance(props, list) else [])
+            if isinstance(p, dict)
+            and p.get("ns") == pf.OSCAL_NS
+            and p.get("name") == "log-checkpoint"
+        )
+        if got != want:
+            report.add(pf.OSCAL, f"log-checkpoint props {got}, assessment.logs says {want}"[:300])
     expected: dict[tuple[str, str], Mapping[str, Any]] = {}
     for r in doc["results"]:
         if isinstance(r, dict):

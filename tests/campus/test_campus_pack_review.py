@@ -313,3 +313,59 @@ def test_an_unbound_tenant_header_still_names_each_part_at_a_signed_size(
     _edit_json(pack, pf.FINDINGS_JSON, lambda d: d["assessment"].pop("logs"))
     _resign(built, pack)
     assert "assessment.logs is missing" in _failed(built, pack)
+
+
+def test_an_unbound_header_judging_a_proven_pod_empty_unsorted_or_off_size_fails(
+    built: Built, tenant_pack: Path, tmp_path: Path
+) -> None:
+    """The tenant pack's header is bound by no record: its own rules must still hold."""
+    origin = _manifest(tenant_pack)["logs"][1]["origin"]
+    empty_root = hashlib.sha256(b"").hexdigest()
+
+    def emptied(doc: dict[str, Any]) -> None:
+        item = next(x for x in doc["assessment"]["logs"] if x["origin"] == origin)
+        item.update(tree_size=0, root_hash=empty_root)
+
+    def unsorted(doc: dict[str, Any]) -> None:
+        doc["assessment"]["logs"].reverse()
+
+    def off_size(doc: dict[str, Any]) -> None:
+        doc["assessment"]["tree_size"] -= 1
+
+    for name, change, problem in (
+        ("emptied", emptied, f"judged {origin} as the empty tree, but the pack has its part"),
+        ("unsorted", unsorted, "assessment.logs is not sorted by origin"),
+        ("off-size", off_size, "assessment.tree_size is"),
+    ):
+        pack = Path(shutil.copytree(tenant_pack, tmp_path / name))
+        _edit_json(pack, pf.FINDINGS_JSON, change)
+        _resign(built, pack)
+        assert problem in _failed(built, pack), name
+
+
+def test_the_oscal_checkpoint_props_are_checked(built: Built, tmp_path: Path) -> None:
+    def props(doc: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(doc["assessment-results"]["results"][0]["props"])
+
+    def smaller(doc: dict[str, Any]) -> None:
+        prop = next(p for p in props(doc) if p["name"] == "log-checkpoint")
+        origin, size, root = prop["value"].split(" ")
+        prop["value"] = f"{origin} {int(size) - 1} {root}"
+
+    def dropped(doc: dict[str, Any]) -> None:  # one pod's prop gone
+        result = doc["assessment-results"]["results"][0]
+        result["props"].remove(next(p for p in props(doc) if p["name"] == "log-checkpoint"))
+
+    def tree_size(doc: dict[str, Any]) -> None:
+        prop = next(p for p in props(doc) if p["name"] == "tree-size")
+        prop["value"] = str(int(prop["value"]) + 1)
+
+    for name, change, problem in (
+        ("smaller", smaller, "log-checkpoint props"),
+        ("dropped", dropped, "log-checkpoint props"),
+        ("tree-size", tree_size, "prop tree-size is"),
+    ):
+        pack = Path(shutil.copytree(built.pack, tmp_path / name))
+        _edit_json(pack, pf.OSCAL, change)
+        _resign(built, pack)
+        assert problem in _failed(built, pack), name
