@@ -121,3 +121,21 @@ def test_verbose_errors_never_show_the_passphrase_or_key(tmp_path: Path) -> None
         assert secret not in text
         assert wrong not in text
         assert not [p for p in pieces if p in text]
+
+
+def test_python_dash_m_edgeaudit_is_the_command(tmp_path: Path) -> None:
+    env = _env(tmp_path / "none")
+    done = subprocess.run(
+        [sys.executable, "-m", "edgeaudit", "--version"],
+        capture_output=True, text=True, env=env, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    again = _run(env, "--version")
+    assert done.returncode == again.returncode == 0, done.stderr
+    assert done.stdout == again.stdout
+    assert "edgeaudit" in done.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "edgeaudit", "verify", str(tmp_path / "missing")],
+        capture_output=True, text=True, env=env, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert bad.returncode == 2, bad.stderr
+    assert "edgeaudit: error:" in bad.stderr
