@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from edgeaudit.canonical import canonical_json
 from edgeaudit.collect.inventory import Inventory
-from edgeaudit.errors import InputError, NoteError, TamperError
-from edgeaudit.note.checkpoint import Checkpoint
-from edgeaudit.note.verifier import Verifier, parse_note
+from edgeaudit.errors import InputError, TamperError
+from edgeaudit.note.verifier import Verifier
 from edgeaudit.pack.build import (
     _now,
     _prepare_out,
@@ -37,6 +36,7 @@ from edgeaudit.pack.campus_findings import (
     cited_by_origin,
     write_findings,
 )
+from edgeaudit.pack.campus_pods import campus_pods, note_origin, signer_of
 from edgeaudit.pack.consistency import from_earlier, from_previous, previous_checkpoint
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
 from edgeaudit.pack.manifest import content_manifest, list_files, manifest_bytes, sign_manifest
@@ -47,7 +47,6 @@ from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.workspace.config import WorkspaceConfig
 from edgeaudit.workspace.manifest_key import manifest_signing_key
-from edgeaudit.workspace.mirrors import MirrorSource, load_mirrors
 
 if TYPE_CHECKING:
     from edgeaudit.policy.files import Policies
@@ -120,48 +119,6 @@ class CampusResult:
             "files": self.files,
             "manifest_key": self.manifest_key,
         }
-
-
-@dataclass(frozen=True)
-class _Pod:
-    mirror: MirrorSource
-    log: EvidenceLog
-    held: StoredCheckpoint
-
-
-def note_origin(note: bytes, where: str) -> str:
-    try:
-        return Checkpoint.parse(parse_note(note).body).origin
-    except (NoteError, InputError) as exc:
-        raise InputError(f"{where}: not a signed checkpoint note: {exc}") from None
-
-
-def campus_pods(config: WorkspaceConfig, store: Store) -> tuple[list[_Pod], list[str]]:
-    """Every ``[[mirror]]`` by origin, with the checkpoint the mirror holds (verified with the
-    pod's key and the store's tree at its size); and the origins of the pods the mirror never
-    synced (no checkpoint held): they have no part, nothing of them can be proven (a campus
-    assessment judges them at size 0, the empty tree)."""
-    held_origins = set(store.origins())
-    pods = []
-    unsynced = []
-    for mirror in sorted(load_mirrors(config), key=lambda m: m.origin):
-        latest = (
-            store.log(mirror.origin).latest_checkpoint() if mirror.origin in held_origins else None
-        )
-        if latest is None:
-            unsynced.append(mirror.origin)
-            continue
-        log = store.log(mirror.origin)
-        from edgeaudit.pack.given import given_checkpoint
-
-        held = given_checkpoint(
-            log,
-            latest.note.encode("utf-8"),
-            [mirror.verifier()],
-            f"the held checkpoint of {mirror.origin}",
-        )
-        pods.append(_Pod(mirror, log, held))
-    return pods, unsynced
 
 
 def _route_previous(notes: Sequence[bytes], origins: Collection[str]) -> dict[str, bytes]:
@@ -242,18 +199,21 @@ def build_campus_pack(
         for k, pod in enumerate(pods, 1):
             part = pf.part_name(k)
             key = pod.mirror.verifier()
+            pod_earlier = key
             note = previous.get(pod.mirror.origin)
             if note is not None:
                 from edgeaudit.pack.given import given_checkpoint
 
-                given_checkpoint(pod.log, note, [key], f"--previous of {pod.mirror.origin}")
+                where = f"--previous of {pod.mirror.origin}"
+                given_checkpoint(pod.log, note, [key], where, pod.mirror.revoked)
+                pod_earlier = signer_of(pod.log, note, pod.mirror)
             ev = _write_part(
                 work,
                 part,
                 pod.log,
                 pod.held,
                 key,
-                key,
+                pod_earlier,
                 note,
                 request.period,
                 view,

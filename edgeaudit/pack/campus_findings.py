@@ -19,7 +19,8 @@ from edgeaudit.store import EvidenceLog
 from edgeaudit.verify import pack_format as pf
 
 if TYPE_CHECKING:
-    from edgeaudit.pack.campus import CampusRequest, _Pod
+    from edgeaudit.pack.campus import CampusRequest
+    from edgeaudit.pack.campus_pods import Pod
 
 
 def cited_by_origin(doc: Mapping[str, Any] | None, central: str) -> dict[str, dict[int, str]]:
@@ -59,7 +60,7 @@ def campus_findings(
 
 
 def check_citations(
-    doc: Mapping[str, Any] | None, central_size: int, pods: Sequence[_Pod], central: str
+    doc: Mapping[str, Any] | None, central_size: int, pods: Sequence[Pod], central: str
 ) -> None:
     """Every citation names a log of the pack, below the size the pack proves it at."""
     if doc is None:

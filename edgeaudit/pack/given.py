@@ -14,18 +14,23 @@ from collections.abc import Sequence
 from edgeaudit.errors import InputError, NoteError
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.store import EvidenceLog, StoredCheckpoint
-from edgeaudit.verify.keychain import KeyChain
+from edgeaudit.verify.keychain import KeyChain, Revocation
 
 
 def given_checkpoint(
-    log: EvidenceLog, note: bytes, verifiers: Sequence[Verifier], where: str = "--checkpoint"
+    log: EvidenceLog,
+    note: bytes,
+    verifiers: Sequence[Verifier],
+    where: str = "--checkpoint",
+    revoked: Sequence[Revocation] = (),
 ) -> StoredCheckpoint:
     """The note ``note`` as the pack's checkpoint, after checking that the log key signed it
-    (following rotations recorded in the store) and that this store's tree at its size has its
-    root; :class:`InputError` (exit 2) otherwise."""
+    (following rotations recorded in the store; ``revoked`` keys sign nothing beyond their
+    size) and that this store's tree at its size has its root; :class:`InputError` (exit 2)
+    otherwise."""
     with log.reader() as reader:
         chain = KeyChain.from_notes(
-            verifiers, [c.note.encode("utf-8") for c in reader.checkpoints()], log.origin
+            verifiers, [c.note.encode("utf-8") for c in reader.checkpoints()], log.origin, revoked
         )
         try:
             cp = chain.verify_checkpoint(note, log.origin)
