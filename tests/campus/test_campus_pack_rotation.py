@@ -222,3 +222,39 @@ def test_a_forged_transition_is_never_followed(rotated: Rotated, tmp_path: Path)
     assert code == 2, text
     assert f"the held checkpoint of {origin}" in text
     assert not (out / pf.MANIFEST).exists()
+
+
+def test_a_forged_transition_in_the_pack_is_never_followed(
+    rotated: Rotated, tmp_path: Path
+) -> None:
+    """The insider (the central manifest key, no pod key) replaces a pod part's note with a
+    transition of the same tree to a key of its own, signed by that key alone, and re-signs
+    the manifest: no auditor, of the first key or of the new one, follows it."""
+    from edgeaudit.pack.manifest import list_files, manifest_bytes, sign_manifest
+    from edgeaudit.workspace.manifest_key import manifest_signing_key
+
+    out = tmp_path / "campus"
+    code, text = _build(rotated.ws, out)
+    assert code == 0, text
+    grown = _parts(out)["pod-grown"]
+    path = out / f"{grown}.{pf.CHECKPOINT}"
+    cp = Checkpoint.parse(parse_note(path.read_bytes()).body)
+    attacker = generate(cp.origin)
+    new_g = rotated.keys["pod-grown"][1]
+    lines = tuple(transition_lines(new_g, attacker.verifier_key))
+    path.write_bytes(attacker.sign_checkpoint(Checkpoint(cp.origin, cp.size, cp.root, lines)))
+    manifest = json.loads((out / pf.MANIFEST).read_text())
+    header = {
+        k: v for k, v in manifest.items() if k not in ("files", "evidence_digest", "manifest_key")
+    }
+    names = sorted(p.name for p in out.iterdir() if p.name not in pf.SIGNATURE_FILES)
+    with manifest_signing_key(cfg.load(rotated.ws)) as (private, public):
+        payload = manifest_bytes(header, list_files(out, names), public)
+        (out / pf.MANIFEST).write_bytes(payload)
+        (out / pf.MANIFEST_JWS).write_bytes(sign_manifest(payload, private, public))
+    for key in rotated.keys["pod-grown"]:
+        code, text = _verify(rotated, out, keys=[key, rotated.keys["pod-edge"][1]])
+        assert code == 1, text
+        assert f"{grown}.{pf.CHECKPOINT}" in text
+        assert "1 problem(s)" in text
+        assert "no signature from a trusted key" in text
