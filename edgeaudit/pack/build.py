@@ -14,9 +14,6 @@ store-integrity check and recorded), restricted to the tenant by :func:`findings
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -35,8 +32,9 @@ from edgeaudit.pack.consistency import (
     previous_checkpoint,
     transition_at,
 )
+from edgeaudit.pack.container import attachments, discard, prepare_out, seal, zip_pack
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
-from edgeaudit.pack.manifest import content_manifest, list_files, manifest_bytes, sign_manifest
+from edgeaudit.pack.manifest import content_manifest, list_files
 from edgeaudit.pack.period import Period
 from edgeaudit.pack.records import Records, bind
 from edgeaudit.pack.scope import TenantView
@@ -123,18 +121,6 @@ def _filter_frameworks(doc: dict[str, Any], frameworks: tuple[str, ...]) -> dict
     }
 
 
-def _prepare_out(out: Path) -> tuple[Path, bool]:
-    """(directory to write into, whether to zip it afterwards)."""
-    zipped = out.suffix.lower() == ".zip"
-    if out.exists() and (zipped or any(out.iterdir())):
-        raise InputError(f"{out} already exists; refusing to overwrite a pack")
-    if zipped:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".pack-", dir=out.parent)), True
-    out.mkdir(parents=True, exist_ok=True)
-    return out, False
-
-
 def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) -> PackResult:
     if request.tenant is not None:
         if request.inventory is None:
@@ -175,7 +161,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
 
         cp, _ = cosign(config, log, sign_checkpoint(config, log))
     cp = _with_transition(config, log, cp, verifier, own=request.log_key is None)
-    work, zipped = _prepare_out(request.out)
+    work, zipped = prepare_out(request.out)
     try:
         with log.reader() as reader:
             if reader.head()[0] < cp.tree_size:
@@ -265,37 +251,20 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                         view=view,
                         quarantine=_quarantine(log) if own_site else None,
                         remediated=_remediated(log, doc, request.period, cp.tree_size),
-                        attachments=[
-                            (name, (work / name).read_bytes(), what)
-                            for name, what in (
-                                (pf.FINDINGS_CSV, "the results as CSV (findings.csv)"),
-                                (pf.OSCAL, "the results as OSCAL assessment results"),
-                            )
-                            if name in names
-                        ],
+                        attachments=attachments(work, names),
                     ),
                     work / pf.REPORT,
                 )
                 names.append(pf.REPORT)
                 listed += list_files(work, [pf.REPORT])
-            files = sorted(listed, key=lambda f: str(f["path"]))
-            payload = manifest_bytes(header, files, public)
-            (work / pf.MANIFEST).write_bytes(payload)
-            (work / pf.MANIFEST_JWS).write_bytes(sign_manifest(payload, private, public))
+            files = seal(work, header, listed, private, public)
         if zipped:
-            tmp_zip = request.out.with_name(request.out.name + ".tmp")
-            with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-                for name in [*names, pf.MANIFEST, pf.MANIFEST_JWS]:
-                    zf.write(work / name, name)
-            tmp_zip.replace(request.out)
+            zip_pack(work, names, request.out)
     except BaseException:
-        if zipped:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        discard(work)
         raise
     if zipped:
-        shutil.rmtree(work, ignore_errors=True)
+        discard(work)
     return PackResult(
         out=request.out,
         tree_size=cp.tree_size,

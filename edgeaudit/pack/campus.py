@@ -13,8 +13,6 @@ written into a pod's log.
 
 from __future__ import annotations
 
-import shutil
-import zipfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,6 @@ from edgeaudit.errors import InputError, TamperError
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.pack.build import (
     _now,
-    _prepare_out,
     _signer_of,
     _with_transition,
 )
@@ -38,8 +35,9 @@ from edgeaudit.pack.campus_findings import (
 )
 from edgeaudit.pack.campus_pods import campus_pods, note_origin, signer_of
 from edgeaudit.pack.consistency import from_earlier, from_previous, previous_checkpoint
+from edgeaudit.pack.container import attachments, discard, prepare_out, seal, zip_pack
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
-from edgeaudit.pack.manifest import content_manifest, list_files, manifest_bytes, sign_manifest
+from edgeaudit.pack.manifest import content_manifest, list_files
 from edgeaudit.pack.mirrored import pod_site
 from edgeaudit.pack.period import Period
 from edgeaudit.pack.scope import TenantView
@@ -174,7 +172,7 @@ def build_campus_pack(
     cp = _with_transition(config, log, cp, verifier, own=True)
     check_citations(doc, cp.tree_size, pods, config.origin)
 
-    work, zipped = _prepare_out(request.out)
+    work, zipped = prepare_out(request.out)
     try:
         names: list[str] = []
         digests: dict[str, dict[str, Any]] = {}
@@ -287,34 +285,20 @@ def build_campus_pack(
                         view=view,
                         quarantine=None,
                         remediated={},
-                        attachments=[
-                            (name, (work / name).read_bytes(), what)
-                            for name, what in (
-                                (pf.FINDINGS_CSV, "the results as CSV (findings.csv)"),
-                                (pf.OSCAL, "the results as OSCAL assessment results"),
-                            )
-                            if name in names
-                        ],
+                        attachments=attachments(work, names),
                     ),
                     work / pf.REPORT,
                 )
                 names.append(pf.REPORT)
                 listed += list_files(work, [pf.REPORT])
-            files = sorted(listed, key=lambda f: str(f["path"]))
-            payload = manifest_bytes(header, files, public)
-            (work / pf.MANIFEST).write_bytes(payload)
-            (work / pf.MANIFEST_JWS).write_bytes(sign_manifest(payload, private, public))
+            files = seal(work, header, listed, private, public)
         if zipped:
-            tmp_zip = request.out.with_name(request.out.name + ".tmp")
-            with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-                for name in [*names, pf.MANIFEST, pf.MANIFEST_JWS]:
-                    zf.write(work / name, name)
-            tmp_zip.replace(request.out)
+            zip_pack(work, names, request.out)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        discard(work)
         raise
     if zipped:
-        shutil.rmtree(work, ignore_errors=True)
+        discard(work)
     return CampusResult(
         out=request.out,
         tree_size=cp.tree_size,
