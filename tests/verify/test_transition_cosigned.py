@@ -43,6 +43,15 @@ def run(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def run_json(*argv: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) apart: a --json document is read from stdout alone (sys.stderr
+    is process-wide while redirected, so another thread's log line may land in it)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--json", *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
 @pytest.fixture
 def witness_procs() -> Iterator[list[WitnessProcess]]:
     started: list[WitnessProcess] = []
@@ -118,8 +127,8 @@ def _rotated_pack(
     ws = ["-w", str(pod.path)]
     mkey = tmp_path / "manifest.pub"
     assert run(*ws, "pack", "key", "--out", str(mkey))[0] == 0
-    code, out = run("--json", *ws, "key", "rotate")
-    assert code == 0, out
+    code, out, err = run_json(*ws, "key", "rotate")
+    assert code == 0, out + err
     done = json.loads(out)
     new, size = done["verifier_key"], done["transition_size"]
     pack = tmp_path / "pack"
@@ -129,8 +138,8 @@ def _rotated_pack(
     assert "witness.test/w1 " not in (pack / "checkpoint").read_text()
     with (pod.path / "edgeaudit.toml").open("a") as f:
         f.write(f'\n[[witness]]\nname = "w1"\nurl = "{w1.url}"\nkey = "{w1.vkey}"\ntimeout = 5\n')
-    code, out = run("--json", *ws, "checkpoint")  # the signer's latest: the transition
-    assert code == 0, out
+    code, out, err = run_json(*ws, "checkpoint")  # the signer's latest: the transition
+    assert code == 0, out + err
     assert json.loads(out)["witnesses"][0]["cosigned"] is True, out
     policy = tmp_path / "w1.policy"
     policy.write_text(f"witness w1 {w1.vkey}\nquorum w1\n")
