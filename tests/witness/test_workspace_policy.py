@@ -30,8 +30,11 @@ from tests.witness.conftest import (
 
 
 def run(*argv: str) -> tuple[int, str]:
+    """(exit code, output); with --json the output is stdout alone, the document (sys.stderr
+    is process-wide while redirected: another thread's log line may land in it)."""
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+    err = io.StringIO() if "--json" in argv else out
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(argv))
     return code, out.getvalue()
 
