@@ -7,6 +7,7 @@ signed checkpoints, trusted with its ``[[mirror]]`` verifier key).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -35,6 +36,7 @@ class PublicLog:
         self._cp_checked = -1e9
         self._manifest: ManifestKey | None = None
         self._transitions: tuple[list[StoredCheckpoint] | None, list[dict[str, Any]]] = (None, [])
+        self._current: tuple[list[StoredCheckpoint] | None, str] = (None, self.verifier_key)
 
     def _signed(self) -> list[StoredCheckpoint]:
         """The signed checkpoints, re-read at most every CHECKPOINT_TTL seconds (a checkpoint
@@ -70,7 +72,7 @@ class PublicLog:
             "root_hash": cp.root_hash.hex(),
             "signed_at": cp.signed_at,
             "note": cp.note,
-            "verifier_key": self.verifier_key,
+            "verifier_key": self.current_key(),
         }
 
     def transitions(self) -> list[dict[str, Any]]:
@@ -88,6 +90,33 @@ class PublicLog:
             self._transitions = (signed, found)
         return found
 
+    def current_key(self) -> str:
+        """The key that signed the newest checkpoint. For a mirrored pod whose key rotated:
+        the key its held transitions lead to from the ``[[mirror]]`` key (as ``mirror sync``
+        and ``verify`` follow them), not the ``[[mirror]]`` key the checkpoints no longer
+        verify with; that one is the anchor, ``mirror_key`` in :meth:`keys`."""
+        if self.own:
+            return self.verifier_key
+        signed = self._signed()
+        with self._cp_lock:
+            if self._current[0] is signed:
+                return self._current[1]
+        key = self.verifier_key
+        notes = [t["note"].encode() for t in self.transitions()]
+        if signed and notes:
+            from edgeaudit.errors import NoteError
+            from edgeaudit.note.verifier import Verifier
+            from edgeaudit.verify.keychain import KeyChain
+
+            origin = self.log.origin
+            chain = KeyChain.from_notes([Verifier.parse(self.verifier_key)], notes, origin)
+            # a note held without a chain to it (not stored by sync): the anchor is all we know
+            with contextlib.suppress(NoteError):
+                key = chain.signer_of(signed[-1].note.encode(), origin).verifier_key
+        with self._cp_lock:
+            self._current = (signed, key)
+        return key
+
     def keys(self) -> dict[str, Any]:
         """The public keys a pack is verified with (the manifest key created on first use):
         the log's verifier key (a mirrored pod's own) and this service's manifest key."""
@@ -98,7 +127,8 @@ class PublicLog:
         return {
             "origin": self.log.origin,
             "role": "own" if self.own else "mirror",
-            "verifier_key": self.verifier_key,
+            "verifier_key": self.current_key(),
+            **({} if self.own else {"mirror_key": self.verifier_key}),
             "manifest_kid": self._manifest.kid,
             "manifest_public_pem": self._manifest.public_pem,
         }

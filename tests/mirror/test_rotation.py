@@ -17,6 +17,7 @@ import pytest
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.signer import Ed25519Signer, generate, sign_transition
 from edgeaudit.note.transition import transition_lines
+from edgeaudit.serve.public import PublicLog
 from edgeaudit.store import Store
 from edgeaudit.workspace import config as cfg
 from tests.mirror.conftest import Pod, central, mirrored
@@ -82,6 +83,16 @@ def test_a_pod_rotated_twice_is_followed(tmp_path: Path, clean_env: None) -> Non
             # the central copy verifies from the [[mirror]] key (the first one) on
             code, out, err = run("--workspace", str(ws), "verify", "--log", pod.config.origin)
             assert code == 0, out + err
+            # the central service names the key the newest checkpoint verifies with, the
+            # [[mirror]] key as the anchor it was followed from
+            with Store.open(cfg.load(ws).db_url) as store:
+                served = PublicLog(
+                    cfg.load(ws), store.log(pod.config.origin), verifier_key=first_key
+                )
+                keys = served.keys()
+                assert keys["verifier_key"] == pod.config.verifier_key != first_key
+                assert keys["mirror_key"] == first_key
+                assert served.checkpoint()["verifier_key"] == pod.config.verifier_key
             # a second central workspace registers the pod with its first key after the
             # rotations: add and the first sync follow the transitions from it
             other = central(tmp_path / "second")
