@@ -17,7 +17,6 @@ judged as one campus.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -31,9 +30,8 @@ from edgeaudit.policy.context import Context, LogSlice, epoch, iso
 from edgeaudit.policy.engine import (
     LOOKBACK,
     _result,
+    assessment,
     check_request,
-    finish,
-    rule_descriptions,
     run_check,
     tenant_view,
 )
@@ -192,24 +190,16 @@ def evaluate_campus(
                 and tenant in (orjson.loads(readers[o].entry(i)[0]).get("scope") or ())
             }
             results = tenant_view(policies, results, tenant, visible)
-    controls, results = finish(policies, results, tenant, selected)
-    return Assessment(
-        id=str(uuid.uuid4()),
-        start=iso(t0),
-        end=iso(t1),
-        tenant=tenant,
-        frameworks=selected,
-        tree_size=size,
-        evaluated_at=evaluated_at,
-        policy_digest=policies.digest,
-        results=tuple(results),
-        controls=tuple(controls),
-        rules_version=policies.rules.version,
-        policy_files=policies.file_digests,
-        site_wide_rules=tuple(rule.id for rule in policies.rules.rules if rule.site_wide),
-        checkpoint=checkpoint,
-        rules=rule_descriptions(policies),
-        logs=tuple((g.origin, g.size, g.root) for g in logs),
+    return assessment(
+        policies,
+        results,
+        tenant,
+        selected,
+        (t0, t1),
+        size,
+        evaluated_at,
+        checkpoint,
+        tuple((g.origin, g.size, g.root) for g in logs),
     )
 
 

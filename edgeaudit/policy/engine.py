@@ -119,24 +119,7 @@ def evaluate(
                 if tenant in (orjson.loads(reader.entry(i)[0]).get("scope") or ())
             }
             results = tenant_view(policies, results, tenant, visible)
-    controls, results = finish(policies, results, tenant, selected)
-    return Assessment(
-        id=str(uuid.uuid4()),
-        start=iso(t0),
-        end=iso(t1),
-        tenant=tenant,
-        frameworks=selected,
-        tree_size=size,
-        evaluated_at=evaluated_at,
-        policy_digest=policies.digest,
-        results=tuple(results),
-        controls=tuple(controls),
-        rules_version=policies.rules.version,
-        policy_files=policies.file_digests,
-        site_wide_rules=tuple(rule.id for rule in policies.rules.rules if rule.site_wide),
-        checkpoint=checkpoint,
-        rules=rule_descriptions(policies),
-    )
+    return assessment(policies, results, tenant, selected, (t0, t1), size, evaluated_at, checkpoint)
 
 
 def check_request(
@@ -197,6 +180,40 @@ def tenant_view(
         for r in results
         if tenant_sees(r.scope.tenant, r.rule, tenant, site_wide)
     ]
+
+
+def assessment(
+    policies: Policies,
+    results: list[Result],
+    tenant: str | None,
+    selected: tuple[str, ...],
+    period: tuple[float, float],
+    size: int,
+    evaluated_at: str,
+    checkpoint: tuple[int, str] | None,
+    logs: tuple[tuple[str, int, str], ...] = (),
+) -> Assessment:
+    """The assessment of ``results`` (a fresh id): the controls rolled up, the results of the
+    selected frameworks, and what it was judged by; ``logs`` for a campus assessment."""
+    controls, results = finish(policies, results, tenant, selected)
+    return Assessment(
+        id=str(uuid.uuid4()),
+        start=iso(period[0]),
+        end=iso(period[1]),
+        tenant=tenant,
+        frameworks=selected,
+        tree_size=size,
+        evaluated_at=evaluated_at,
+        policy_digest=policies.digest,
+        results=tuple(results),
+        controls=tuple(controls),
+        rules_version=policies.rules.version,
+        policy_files=policies.file_digests,
+        site_wide_rules=tuple(rule.id for rule in policies.rules.rules if rule.site_wide),
+        checkpoint=checkpoint,
+        rules=rule_descriptions(policies),
+        logs=logs,
+    )
 
 
 def finish(
