@@ -403,9 +403,7 @@ def period_assessment(
         )
         record(assessment, log)
         doc = assessment.to_dict()
-    header = {k: v for k, v in doc["assessment"].items() if k != "reused"}
-    header["counts"] = fnd.counts(doc["results"])
-    return {**doc, "assessment": header}
+    return fnd.carried(doc)
 
 
 def build_assessed_pack(

@@ -106,9 +106,7 @@ def campus_period_assessment(
                 verify.close()
         record(assessment, log)
         doc = assessment.to_dict()
-    header = {k: v for k, v in doc["assessment"].items() if k != "reused"}
-    header["counts"] = fnd.counts(doc["results"])
-    return {**doc, "assessment": header}
+    return fnd.carried(doc)
 
 
 def with_assessment(

@@ -84,6 +84,14 @@ def counts(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return {s: statuses.count(s) for s in STATUSES}
 
 
+def carried(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An assessment document as a pack carries it: the header without ``reused`` (a fact of
+    the lookup, not of the assessment) and with the results counted per status."""
+    header = {k: v for k, v in doc["assessment"].items() if k != "reused"}
+    header["counts"] = counts(doc["results"])
+    return {**doc, "assessment": header}
+
+
 _NO_RULE = "no automated rule maps to this control"
 _SUPPORTS = "automated evidence supports this control; it calls for a qualified, independent tester"
 
