@@ -7,6 +7,7 @@ token key; requests go through the real ASGI app (TestClient speaks HTTP semanti
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,28 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
         code, _, err = run("--workspace", str(ws), "checkpoint")
         assert code == 0, err
         return Site(root, ws, cfg.load(ws))
+
+
+def copy_site(site: Site, dest: Path, *, exports: bool = True) -> Path:
+    """Copy the site's workspace to ``dest`` while services may be writing its store: the
+    store through SQLite's backup API (a consistent snapshot), the rest as files. A plain
+    file copy of a store being written can be torn, and opening and closing the store file
+    outside SQLite drops every SQLite lock this process holds on it (POSIX record locks
+    belong to the process), so another process could write under the session service's
+    feet."""
+    store = site.ws / "evidence" / "store.db"
+    skip = ["store.db", "store.db-*"] + ([] if exports else ["exports"])
+    shutil.copytree(site.ws, dest, ignore=shutil.ignore_patterns(*skip))
+    src = sqlite3.connect(store)
+    try:
+        dst = sqlite3.connect(dest / "evidence" / "store.db")
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return dest
 
 
 def settings(site: Site, **kw: object) -> Settings:

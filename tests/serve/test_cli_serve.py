@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from tests.serve.conftest import Site
+from tests.serve.conftest import Site, copy_site
 
 
 def test_serve_command_answers(site: Site, tmp_path: object) -> None:
@@ -91,7 +91,7 @@ def test_with_scheduler_needs_plans_and_runs_the_scheduler_beside_the_server(
     from pathlib import Path
 
     ws = Path(str(tmp_path)) / "ws"
-    shutil.copytree(site.ws, ws)
+    copy_site(site, ws)
     shutil.rmtree(ws / "policies", ignore_errors=True)
     shutil.copytree(Path(__file__).resolve().parents[2] / "policies", ws / "policies")
     (ws / "policies" / "probes.yaml").rename(ws / "probes.yaml.off")

@@ -5,7 +5,6 @@ and one failing quarter never stops the others."""
 from __future__ import annotations
 
 import logging
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from edgeaudit.serve.edge import Edge, PublicUrl
 from edgeaudit.serve.service import Service
 from edgeaudit.serve.setup import make_service
 from edgeaudit.workspace import config as cfg
-from tests.serve.conftest import Site, bearer, settings
+from tests.serve.conftest import Site, bearer, copy_site, settings
 
 BAD, GOOD = "2026Q3", "2026Q2"
 SECRET = "kms key of media-b used by svc-media-b"  # what an engine error could name
@@ -108,7 +107,7 @@ def test_a_damaged_store_fails_exports_without_its_detail_for_tenants(
     """Real damage (an entry's bytes changed under the store): the export fails, the tenant
     is told an error id, the officer what the integrity check found."""
     ws = tmp_path / "ws"
-    shutil.copytree(site.ws, ws, ignore=shutil.ignore_patterns("exports"))
+    copy_site(site, ws, exports=False)
     config = cfg.load(ws)
     db = ws / "evidence" / "store.db"
     assert db.is_file()

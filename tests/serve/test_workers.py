@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve.conftest import Site
+from tests.serve.conftest import Site, copy_site
 
 
 @dataclass(frozen=True)
@@ -182,15 +182,13 @@ def test_two_workers_share_a_rate_limit_and_export_jobs(site: Site, server: Serv
 
 
 def test_one_worker_runs_the_alert_watcher(site: Site, tmp_path: Path) -> None:
-    import shutil
-
     from edgeaudit.serve.service import Service
     from edgeaudit.serve.setup import make_service
     from edgeaudit.workspace import config as cfg
     from tests.serve.conftest import settings
 
     ws = tmp_path / "ws"
-    shutil.copytree(site.ws, ws, ignore=shutil.ignore_patterns("exports"))
+    copy_site(site, ws, exports=False)
     config = cfg.load(ws)
 
     def worker() -> Service:
