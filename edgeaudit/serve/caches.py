@@ -110,7 +110,9 @@ class Cache:
         with self._lock:
             hit = self._cache.get(key)
             running = self._computing.get(key)
-            if hit is not None and now - hit[0] >= self.seconds and not running:
+            if hit is None and running is None:  # a miss: claimed while no other can see it
+                self._computing[key] = threading.Event()
+            elif hit is not None and now - hit[0] >= self.seconds and not running:
                 self._computing[key] = threading.Event()
                 threading.Thread(
                     target=self._refresh, args=(key, compute), name="edgeaudit-refresh", daemon=True

@@ -8,6 +8,7 @@ import threading
 import time
 
 from edgeaudit.pack.period import Period
+from edgeaudit.serve.caches import Cache
 from edgeaudit.serve.setup import make_service
 from tests.serve.conftest import Site, settings
 
@@ -94,3 +95,54 @@ def test_no_cache_means_no_warm_up_and_fresh_values(site: Site) -> None:
         assert svc.cached(("z",), lambda: next(n)) == 1
     finally:
         svc.close()
+
+
+class _HandOff:
+    """A lock that, when the first thread to hold it lets it go, waits there until a second
+    thread has taken and released it: the interleaving a loaded machine can produce between a
+    thread's look into the cache and its next step, made certain."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.first_out = threading.Event()
+        self.second_out = threading.Event()
+        self._first: int | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        if self._first is None:
+            self._first = threading.get_ident()
+
+    def __exit__(self, *exc: object) -> None:
+        me = threading.get_ident()
+        self._lock.release()
+        if me != self._first:
+            self.second_out.set()
+        elif not self.first_out.is_set():
+            self.first_out.set()
+            assert self.second_out.wait(10), "the second thread never took the lock"
+
+
+def test_a_miss_is_claimed_under_the_lock_it_was_seen_under() -> None:
+    cache = Cache(60)
+    hand_off = _HandOff()
+    cache._lock = hand_off  # type: ignore[assignment]
+    calls: list[str] = []
+    out: dict[str, object] = {}
+
+    def compute() -> str:
+        calls.append(threading.current_thread().name)
+        return "value"
+
+    def get(name: str) -> None:
+        out[name] = cache.get(("m",), compute)
+
+    first = threading.Thread(target=get, args=("first",), name="first")
+    first.start()
+    assert hand_off.first_out.wait(10)
+    second = threading.Thread(target=get, args=("second",), name="second")
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert out == {"first": "value", "second": "value"}
+    assert calls == ["first"]  # the second miss waited for the first one's computation
