@@ -138,6 +138,7 @@ def run_campus(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     from edgeaudit.cli.commands import _open, _verifier_texts
     from edgeaudit.mirror.state import MirrorFiles
     from edgeaudit.policy.campus import PodLog, evaluate_campus
+    from edgeaudit.policy.coverage import mirror_verified
     from edgeaudit.policy.files import load_policies
     from edgeaudit.policy.record import record
     from edgeaudit.store.mirror import MirroredLog
@@ -170,7 +171,8 @@ def run_campus(args: argparse.Namespace, config: WorkspaceConfig) -> int:
                 pod_log = store.log(m.origin)
                 cp = MirroredLog(pod_log).held()
                 held = None if cp is None else (int(cp.tree_size), cp.root_hash.hex())
-                pods.append(PodLog(m.origin, pod_log, held, forks))
+                verified = mirror_verified(config.root, m.origin, None if held is None else held[0])
+                pods.append(PodLog(m.origin, pod_log, held, forks, verified))
             if any(rule.check == "integrity.store" for rule in policies.rules.rules):
                 keyed = [(log.origin, own_keys)] + [
                     (m.origin, [m.verifier_key])

@@ -12,6 +12,10 @@ judged as one campus.
   period within the held size, and are not evaluated without one (never a pass from absence).
   A pod stopped by a fork fails ``integrity.store`` citing the central ``mirror.fork`` entries;
   a pod never synced fails it.
+* Coverage (:mod:`edgeaudit.policy.coverage`): each pod's held log is judged against the period's
+  end; while a pod is not covered, no event check's result is a pass, and the pod's
+  ``integrity.completeness`` gains a ``mirror-coverage`` result naming the gap. The header's
+  ``coverage`` lists every pod's state.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import orjson
 from edgeaudit.errors import EdgeauditError
 from edgeaudit.policy.cedar import Decider
 from edgeaudit.policy.context import Context, LogSlice, epoch, iso
+from edgeaudit.policy.coverage import Coverage, coverage_outcome, judge, no_pass_from_absence
 from edgeaudit.policy.engine import (
     LOOKBACK,
     _result,
@@ -57,6 +62,7 @@ from edgeaudit.verify.report import VerifyReport
 # per-log checks that read the store's quarantine, which a mirror does not copy
 QUARANTINE_CHECKS: Final = frozenset({"integrity.completeness", "integrity.forged_identity"})
 STORE_CHECK: Final = "integrity.store"
+COMPLETENESS_CHECK: Final = "integrity.completeness"  # a pod's coverage result goes with it
 FORK_KIND: Final = "mirror.fork"  # the entry mirror sync appends on a fork (edgeaudit.mirror)
 RECORD_KIND: Final = "policy.result"
 EMPTY_ROOT: Final = hashlib.sha256(b"").hexdigest()  # RFC 9162: the root of an empty tree
@@ -70,6 +76,9 @@ class PodLog:
     log: EvidenceLog | None  # None: the store holds no log of this origin (never synced)
     held: tuple[int, str] | None  # the held checkpoint (size, root hex), None: none held
     forks: tuple[str, ...] = ()  # open fork proofs (files): the mirror is stopped
+    # when the mirror last verified the held checkpoint as the pod's newest signed one (RFC 3339
+    # UTC; :func:`edgeaudit.policy.coverage.mirror_verified`); None: never, or not recorded
+    verified_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +128,10 @@ def evaluate_campus(
             else:
                 logs.append(_Log(pod.origin, stack.enter_context(pod.log.reader()), *pod.held, pod))
         logs.sort(key=lambda g: g.origin)
+        horizon = min(t1, epoch(evaluated_at))
+        ended = t1 <= epoch(evaluated_at)
+        coverage = [_coverage(g, g.pod, horizon, ended) for g in logs if g.pod is not None]
+        gaps = {c.origin: coverage_outcome(c, ended) for c in coverage}
 
         def context(**fields: Any) -> Context:
             return Context(
@@ -170,10 +183,13 @@ def evaluate_campus(
                     if ctx is not None:
                         ctx.activity = rule.activity
                     got = _per_log(rule, g, ctx, spec.fn, central_view)
+                    gap = gaps.get(g.origin) if rule.check == COMPLETENESS_CHECK else None
+                    got += [] if gap is None else [gap]
                     outcomes += [replace(o, scope=replace(o.scope, log=g.origin)) for o in got]
             else:
                 campus.activity = rule.activity
                 outcomes = [_named(rule, o) for o in run_check(rule, spec.fn, campus)]
+                outcomes = no_pass_from_absence(outcomes, coverage)
             seen: set[str] = set()
             for o in outcomes:
                 r = _result(rule, o, policies.waivers, campus)
@@ -190,7 +206,7 @@ def evaluate_campus(
                 and tenant in (orjson.loads(readers[o].entry(i)[0]).get("scope") or ())
             }
             results = tenant_view(policies, results, tenant, visible)
-    return assessment(
+    judged = assessment(
         policies,
         results,
         tenant,
@@ -200,6 +216,31 @@ def evaluate_campus(
         evaluated_at,
         checkpoint,
         tuple((g.origin, g.size, g.root) for g in logs),
+    )
+    pods_json = [c.to_dict() for c in coverage]
+    return replace(judged, coverage={"until": iso(horizon), "pods": pods_json})
+
+
+def _coverage(g: _Log, pod: PodLog, horizon: float, ended: bool) -> Coverage:
+    """The pod's coverage: the time its last held entry states, and whether the mirror stores
+    entries beyond the held checkpoint dated before the horizon (late evidence of the period)."""
+    last: str | None = None
+    late = False
+    if g.reader is not None:
+        if g.size:
+            stated = orjson.loads(g.reader.entry(g.size - 1)[0]).get("time")
+            last = stated if isinstance(stated, str) else None
+        stored, _ = g.reader.head()
+        late = stored > g.size and g.reader.last_index_before(iso(horizon), stored) >= g.size
+    return judge(
+        pod.origin,
+        None if g.reader is None else g.size,
+        last_entry=last,
+        verified_at=pod.verified_at,
+        forked=bool(pod.forks),
+        late_stored=late,
+        horizon=horizon,
+        ended=ended,
     )
 
 

@@ -224,6 +224,9 @@ class Assessment:
     # a campus assessment: every log judged, (origin, tree size, root hex), sorted by origin;
     # empty for a single-log one (whose documents then have no ``logs`` member)
     logs: tuple[tuple[str, int, str], ...] = ()
+    # a campus assessment: how much of the period's evidence of each pod it holds
+    # (``{"until", "pods"}``, edgeaudit.policy.coverage); None for a single-log one
+    coverage: dict[str, Any] | None = None
 
     def logs_json(self) -> list[dict[str, Any]]:
         return [{"origin": o, "tree_size": n, "root_hash": h} for o, n, h in self.logs]
@@ -264,4 +267,6 @@ class Assessment:
         }
         if self.logs:
             out["assessment"]["logs"] = self.logs_json()
+        if self.coverage is not None:
+            out["assessment"]["coverage"] = self.coverage
         return out

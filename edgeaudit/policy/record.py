@@ -32,6 +32,8 @@ def records(a: Assessment) -> list[dict[str, Any]]:
     }
     if a.logs:  # a campus assessment: every log judged (the records go to the central log)
         header["logs"] = a.logs_json()
+    if a.coverage is not None:  # and how much of each pod's evidence of the period it held
+        header["coverage"] = a.coverage
     out = []
     for r in a.results:
         rec: dict[str, Any] = {

@@ -86,6 +86,7 @@ def latest_for_snapshot(
                 "counts": counts,
                 "reused": True,
                 **({"logs": header["logs"]} if campus is not None else {}),
+                **({"coverage": header["coverage"]} if "coverage" in header else {}),
             },
             "rules": [dict(r) for r in rules],  # as described by the same policy files
             "results": results,

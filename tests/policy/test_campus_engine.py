@@ -1,7 +1,8 @@
 """The campus engine (ADR 0018) on two logs of one SQLite store, by the second operating model:
 a join on a log index stays within its log (a break-glass review names an entry of its own
 log, never the entry at the same index of another pod), per-log checks give one result per
-log, and every citation names its log."""
+log, and every citation names its log. Quay's held checkpoint counts as verified at ``NOW``,
+after the period's end (covered: ``edgeaudit.policy.coverage``)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _campus(central: EvidenceLog, quay: EvidenceLog) -> Assessment:
     return evaluate_campus(
         load_policies(MODEL),
         central,
-        [PodLog(QUAY, quay, (size, root))],
+        [PodLog(QUAY, quay, (size, root), verified_at=NOW)],
         start=START,
         end=END,
         now=NOW,
@@ -102,7 +103,7 @@ def test_a_tenant_sees_citations_of_its_own_entries_in_every_log(tmp_path: Path)
         a = evaluate_campus(
             load_policies(MODEL),
             central,
-            [PodLog(QUAY, quay, (size, root))],
+            [PodLog(QUAY, quay, (size, root), verified_at=NOW)],
             start=START,
             end=END,
             now=NOW,
