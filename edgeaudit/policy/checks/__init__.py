@@ -6,6 +6,7 @@ from edgeaudit.policy.checks import (  # noqa: F401
     incidents,
     integrity,
     jit,
+    jit_approvals,
     key_lifecycle,
     keys,
     leavers,
