@@ -314,11 +314,17 @@ def test_leased_rate_limit_admits_within_its_bound(pg_url: str) -> None:
     with Store.open(pg_url, upgrade=True) as store:
         hosts = [PgRateLimiter(store.engine, rate=10.0, burst=40) for _ in range(2)]
         assert hosts[0].lease == 5
-        start, admitted = time.time(), 0
-        while time.time() - start < 1.0:
-            admitted += sum(h.allow("tok") is None for h in hosts)
+        # The burst is counted over the first 40 requests, not over what one second admits: a
+        # loaded machine may not even ask 40 times (8 leases from PostgreSQL) within a second.
+        start, admitted, asked, refused_in_burst = time.time(), 0, 0, 0
+        while time.time() - start < 1.0 or asked < 40:
+            for h in hosts:
+                ok = h.allow("tok") is None
+                admitted += ok
+                asked += 1
+                refused_in_burst += asked <= 40 and not ok
         elapsed = time.time() - start
-        assert admitted >= 40  # the burst, whichever host asked
+        assert refused_in_burst == 0  # the burst, whichever host asked
         assert admitted <= 40 + 10.0 * elapsed + 2 * (5 - 1)  # ADR 0010's bound
 
 
