@@ -2,7 +2,8 @@
 
 ``add URL --key VKEY``: register a pod log after fetching and verifying its checkpoint once;
 ``sync [ORIGIN]``: one pass over every mirror (or one), ``--follow`` to keep going;
-``list``: what is mirrored, held, fetched, and any fork;
+``list``: per pod, the key it verifies with now, what is held, the last verified and the last
+attempted pass (its error), a fork that stops it, the cosignatures kept (:mod:`.mirror_list`);
 ``resolve ORIGIN --keep-held``: settle a fork for the history the mirror holds.
 """
 
@@ -13,7 +14,6 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from edgeaudit.errors import ConfigError, InputError
 
@@ -82,7 +82,9 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     if args.action == "list":
         if args.target:
             raise InputError("mirror list takes no argument")
-        return _list(args, config)
+        from edgeaudit.cli.mirror_list import cmd_list
+
+        return cmd_list(args, config)
     return _sync(args, config)
 
 
@@ -295,50 +297,3 @@ def _line(r: object) -> str:
     elif r.stored:
         head += f" (+{r.stored:,} stored, {r.stored_size:,} held in the store)"
     return head + (f": {r.message}" if r.message else "")
-
-
-def _list(args: argparse.Namespace, config: object) -> int:
-    from edgeaudit.mirror.state import MirrorFiles
-    from edgeaudit.store import LogNotFoundError
-    from edgeaudit.workspace.config import WorkspaceConfig
-    from edgeaudit.workspace.mirrors import load_mirrors
-    from edgeaudit.workspace.state import open_store
-
-    assert isinstance(config, WorkspaceConfig)
-    sources = load_mirrors(config)
-    rows: list[dict[str, Any]] = []
-    store, _ = open_store(config)
-    with store:
-        for m in sources:
-            held = stored = 0
-            try:
-                mlog = store.mirror(m.origin)
-                cp = mlog.held()
-                held, stored = (cp.tree_size if cp else 0), mlog.size()
-            except LogNotFoundError:
-                pass
-            files = MirrorFiles(config.root, m.origin)
-            state = files.read_state()
-            forks = [str(p.relative_to(config.root)) for p in files.forks()]
-            rows.append(
-                {
-                    "origin": m.origin,
-                    "url": m.url,
-                    "held_size": held,
-                    "stored_size": stored,
-                    "fetched_size": state.get("fetched_size"),
-                    "fetched_at": state.get("fetched_at"),
-                    "last_status": state.get("status"),
-                    "fork": bool(forks),
-                    "fork_proofs": forks,
-                }
-            )
-    if args.json:
-        print(json.dumps({"mirrors": rows}))
-    elif not rows:
-        print("no mirrors (add one with `edgeaudit mirror add URL --key VKEY`)")
-    for r in [] if args.json else rows:
-        fetched = "never" if r["fetched_size"] is None else f"{r['fetched_size']:,}"
-        how = "FORK: " + ", ".join(r["fork_proofs"]) if r["fork"] else r["last_status"] or "-"
-        print(f"{r['origin']}  {r['url']}  held {r['held_size']:,}  fetched {fetched}  {how}")
-    return 1 if any(r["fork"] for r in rows) else 0

@@ -1,7 +1,10 @@
 """What the mirror keeps in the workspace besides the store, under ``mirror/``:
 
-* ``state/<slug>.json``: per origin, the last checkpoint size fetched, when, and how the last
-  sync ended (for ``mirror list``);
+* ``state/<slug>.json``: per origin, how the last sync pass ended (``attempted_at``,
+  ``status``, ``message``; ``error`` and ``failing_since`` while passes fail), the checkpoint
+  size the pod served then (``fetched_size``, None when none was fetched) and the last pass that
+  verified the pod's checkpoint and holds it (``verified_at``, ``verified_size``), for
+  ``mirror list`` (:func:`MirrorFiles.record_pass`);
 * ``state/<slug>.pending``: the pod's signed note a sync is storing entries for, written before
   the first entry it proves is stored and removed once the note is held; after a cut, the
   entries stored beyond the held checkpoint were proven against this note;
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 MIRROR_DIR = "mirror"
+VERIFIED = frozenset({"synced", "up-to-date"})  # pass statuses that end holding the checkpoint
 
 
 def slug(origin: str) -> str:
@@ -96,6 +100,22 @@ class MirrorFiles:
         state = self.read_state()
         state.update(fields, origin=self.origin)
         _write(self.state_path, json.dumps(state, sort_keys=True).encode() + b"\n")
+
+    def record_pass(self, status: str, message: str, checkpoint_size: int | None) -> None:
+        """Record how a sync pass ended (one atomic write of the state file): when, its status
+        and message, the checkpoint size the pod served (None: none was fetched); when it
+        verified and holds the pod's checkpoint, or else the error and since when passes
+        fail."""
+        at = now()
+        fields: dict[str, Any] = {"attempted_at": at, "status": status, "message": message}
+        fields.update(fetched_size=checkpoint_size, fetched_at=at)
+        if status in VERIFIED:
+            fields.update(verified_at=at, verified_size=checkpoint_size)
+            fields.update(error=None, failing_since=None)
+        else:
+            since = self.read_state().get("failing_since")
+            fields.update(error=message or status, failing_since=since or at)
+        self.write_state(**fields)
 
     def pending(self) -> bytes | None:
         try:

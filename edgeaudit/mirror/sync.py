@@ -21,6 +21,7 @@ pending note; the next pass resumes from the store's size.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -42,7 +43,7 @@ from edgeaudit.mirror.keys import (
     record_key_changes,
     unfollowed,
 )
-from edgeaudit.mirror.state import MirrorFiles, now
+from edgeaudit.mirror.state import MirrorFiles
 from edgeaudit.mirror.tiles import (
     TileMismatch,
     VerifiedTiles,
@@ -182,7 +183,9 @@ def sync_one(
     p = _Pass(source, files, store, mlog, own_log, client, progress)
     if proofs:
         record_missing(files, own_log, source, proofs)
-        return p.result("stopped", advice(files, proofs), str(proofs[0]))
+        stopped = p.result("stopped", advice(files, proofs), str(proofs[0]))
+        files.record_pass(stopped.status, stopped.message, None)
+        return stopped
     try:
         result = _sync(p, batch)
     except PodUnreachable as exc:
@@ -197,14 +200,13 @@ def sync_one(
         )
     except StoreError as exc:
         result = p.result("error", str(exc))
+    except Exception as exc:  # not the pod's doing: recorded as the pass's error, then raised
+        with contextlib.suppress(OSError):  # the exception itself says more than this
+            files.record_pass("error", f"{type(exc).__name__}: {exc}", p.checkpoint_size)
+        raise
     finally:
         client.close()
-    files.write_state(
-        fetched_size=p.checkpoint_size,
-        fetched_at=now(),
-        status=result.status,
-        message=result.message,
-    )
+    files.record_pass(result.status, result.message, p.checkpoint_size)
     return result
 
 
