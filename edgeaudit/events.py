@@ -209,7 +209,7 @@ def prepare_plain(event: object) -> PreparedEntry | None:
     an integer, which canonicalization then refuses), so a value holding any float is None; so is
     anything but exact dict/list/str/int/bool/None nested at most 64 deep. What is left is the
     value the strict parse makes of the same text, as long as no object repeats a member name:
-    ``edgeaudit.collect.jsonl`` checks that. None is never an answer about the event: the
+    ``edgeaudit.collect.jsonl_line`` checks that. None is never an answer about the event: the
     caller takes the strict path (:func:`prepare` on the standard library's parse), which
     accepts or refuses with the usual message. Otherwise the entry is exactly :func:`prepare`'s.
     """
@@ -283,7 +283,7 @@ def prepare_canonical(raw: bytes) -> PreparedEntry:
         row = None
     if row is not None and row[0] == raw:
         return PreparedEntry._make(row)
-    from edgeaudit.collect.jsonl import parse_line  # imports this module
+    from edgeaudit.collect.jsonl_line import parse_line  # imports this module
 
     try:
         value = parse_line(raw)

@@ -1,6 +1,6 @@
 """The fast parse of ``edgeaudit append`` (orjson + a colon count) is exact.
 
-``jsonl._fast`` may only ever answer with the entry the strict path (the standard library parse
+``jsonl_line._fast`` may only ever answer with the entry the strict path (the standard library parse
 refusing repeated member names and NaN/Infinity, then ``prepare``) makes of the same line; when
 it cannot prove that, it answers None and the strict path decides. Checked here: repeated member
 names at every depth, however the names are spelled (escapes, surrogate pairs, ``\\/``), colons
@@ -20,17 +20,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeaudit.collect import jsonl
+from edgeaudit.collect import jsonl_line
 from edgeaudit.events import PreparedEntry, prepare, prepare_plain
 
 T = "2026-11-20T08:07:02Z"
 HEAD = f'"time":"{T}","kind":"auth.logon"'
 
 
-def outcomes(raw: bytes) -> tuple[PreparedEntry | None, PreparedEntry | jsonl.LineError | None]:
+def outcomes(
+    raw: bytes,
+) -> tuple[PreparedEntry | None, PreparedEntry | jsonl_line.LineError | None]:
     """(fast answer, strict answer); asserts the one rule: a fast answer is the strict one."""
-    fast = jsonl._fast(raw)
-    strict = jsonl._strict("f", 1, raw)
+    fast = jsonl_line._fast(raw)
+    strict = jsonl_line._strict("f", 1, raw)
     if fast is not None:
         assert isinstance(strict, PreparedEntry), (raw, strict)
         assert tuple(fast) == tuple(strict)
@@ -40,7 +42,7 @@ def outcomes(raw: bytes) -> tuple[PreparedEntry | None, PreparedEntry | jsonl.Li
 def refused_as_repeat(raw: bytes) -> None:
     fast, strict = outcomes(raw)
     assert fast is None
-    assert isinstance(strict, jsonl.LineError)
+    assert isinstance(strict, jsonl_line.LineError)
     assert "appears more than once" in strict.reason, strict
 
 
@@ -183,7 +185,7 @@ def test_lines_the_fast_path_leaves_alone_are_still_accepted(line: str) -> None:
 def test_refusals_read_as_before(line: str, says: str) -> None:
     fast, strict = outcomes(line.encode())
     assert fast is None
-    assert isinstance(strict, jsonl.LineError)
+    assert isinstance(strict, jsonl_line.LineError)
     assert says in strict.reason, strict.reason
 
 
@@ -198,7 +200,7 @@ def test_bad_utf8_anywhere_is_refused(bad: bytes) -> None:
     ):
         fast, strict = outcomes(raw)
         assert fast is None
-        assert isinstance(strict, jsonl.LineError)
+        assert isinstance(strict, jsonl_line.LineError)
         assert "UTF-8" in strict.reason
 
 
@@ -206,7 +208,7 @@ def test_nesting_deeper_than_the_parser_allows_is_a_line_error() -> None:
     raw = ("{" + HEAD + ',"x":' + "[" * 60_000 + "]" * 60_000 + "}").encode()  # < a line's limit
     fast, strict = outcomes(raw)
     assert fast is None
-    assert isinstance(strict, jsonl.LineError)
+    assert isinstance(strict, jsonl_line.LineError)
     assert "nested deeper" in strict.reason
 
 
@@ -316,7 +318,7 @@ def test_differential_random_lines(extra: dict[str, Any], time: str, seed: int) 
     fast, strict = outcomes(raw)  # the rule: a fast answer is the strict answer
     if repeats:
         assert fast is None
-        assert isinstance(strict, jsonl.LineError)
+        assert isinstance(strict, jsonl_line.LineError)
 
 
 def test_compact_lines_of_plain_events_take_the_fast_path() -> None:
@@ -329,4 +331,4 @@ def test_compact_lines_of_plain_events_take_the_fast_path() -> None:
             "list": [i, "a:b", {"k": None}],
         }
         raw = orjson.dumps(event)
-        assert jsonl._fast(raw) == prepare(event)
+        assert jsonl_line._fast(raw) == prepare(event)

@@ -122,12 +122,13 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_append(args: argparse.Namespace) -> int:
     """Validate every line first (nothing is written if one is bad), then append in batches.
 
-    The validated entries wait in a spool (``edgeaudit.collect.jsonl``: up to 16 MB in memory,
-    then an unnamed temporary file in the workspace), so memory does not grow with the input;
-    a large input is validated by two processes. Each batch of ``jsonl.BATCH_SIZE`` (20 000) is
-    one transaction: a call of at most that many events is stored completely or not at all, as
-    before. If the store fails (or the user interrupts) after some batches were committed, the
-    message says how many: running the same command again appends only the rest.
+    The validated entries wait in a spool (``edgeaudit.collect.jsonl_spool``: up to 16 MB in
+    memory, then an unnamed temporary file in the workspace), so memory does not grow with the
+    input; a large input is validated by two processes (``edgeaudit.collect.jsonl``). Each batch
+    of ``jsonl_spool.BATCH_SIZE`` (20 000) is one transaction: a call of at most that many
+    events is stored completely or not at all, as before. If the store fails (or the user
+    interrupts) after some batches were committed, the message says how many: running the same
+    command again appends only the rest.
     """
     import sys
 

@@ -6,9 +6,10 @@ number and reason, and then nothing is written.
 Two passes, so that memory does not grow with the input (:func:`spool_events`): the first reads
 every line once, validates and prepares it, and keeps the prepared entries (marshalled, a
 record of ``_RECORD`` at a time) in memory up to ``_HELD_BYTES``, then in an unnamed temporary
-file; only if no line was bad does the second pass hand them to the store, ``BATCH_SIZE`` per
-transaction. The input is read once, so stdin works the same way and a file changing under us
-cannot slip unvalidated lines into the store.
+file (the :class:`~edgeaudit.collect.jsonl_spool.Spool`); only if no line was bad does the
+second pass hand them to the store, ``BATCH_SIZE`` per transaction. The input is read once, so
+stdin works the same way and a file changing under us cannot slip unvalidated lines into the
+store.
 
 When the input is large (at least ``SPLIT_MIN_BYTES`` of regular files) and a second CPU is
 idle (two CPUs or more and the load average at most the CPUs less one), a forked worker
@@ -21,202 +22,29 @@ CPU (docs/benchmarks.md); the first pass is a third of the work, so a second pro
 little and, on a busy machine, costs its share of the caches and the disk.
 
 Parsing is exact and fast at once: ``orjson`` parses a line, and its value is used only when it
-is provably the value of the strict parse (:func:`parse_line`, the standard library with
-duplicate member names and NaN/Infinity refused); otherwise the strict parse decides, with its
-usual message. See :func:`_fast`.
+is provably the value of the strict parse (the standard library with duplicate member names and
+NaN/Infinity refused); otherwise the strict parse decides, with its usual message. One line is
+:mod:`edgeaudit.collect.jsonl_line`; the spool and the reading of inputs into it are
+:mod:`edgeaudit.collect.jsonl_spool`; this module runs the first pass, in one process or two.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import marshal
 import os
 import signal
-import sys
-import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, BinaryIO, Final
+from typing import IO, Any, Final
 
-import orjson
-
+from edgeaudit.collect.jsonl_line import LineError
+from edgeaudit.collect.jsonl_spool import Spool, _Part, _read_part, _temporary
 from edgeaudit.errors import InputError
-from edgeaudit.events import MAX_ENTRY_BYTES, EntryRow, PreparedEntry, prepare, prepare_plain_row
+from edgeaudit.events import PreparedEntry
 
-MAX_LINE_BYTES: Final = 2 * MAX_ENTRY_BYTES
-BATCH_SIZE = 20_000
-"""Entries per store transaction in the second pass."""
-_RECORD = 1024  # entries per marshalled spool record
-_HELD_BYTES = 16 << 20  # spool records kept in memory before a temporary file is used
 SPLIT_MIN_BYTES = 8 << 20
 """Regular-file input from which the first pass is split between two processes."""
 WORKERS_ENV: Final = "EDGEAUDIT_APPEND_WORKERS"  # "1": never split; "2": even on one CPU
-
-_loads: Final = orjson.loads
-_JSONDecodeError: Final = orjson.JSONDecodeError
-
-
-@dataclass(frozen=True, slots=True)
-class LineError:
-    file: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"member {key!r} appears more than once in an object")
-            seen.add(key)
-    return obj
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_line(raw: bytes) -> Any:
-    """Parse one line as I-JSON (RFC 7493), the input RFC 8785 requires.
-
-    The standard library parser is used on purpose: it keeps big integers exact (so they are
-    refused later instead of silently becoming floats), and lets us refuse duplicate member
-    names and NaN/Infinity literals, which orjson accepts or silently resolves.
-    """
-    text = raw.decode("utf-8")  # strict: JSON text exchanged between systems is UTF-8
-    return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
-
-
-def _fast(raw: bytes) -> PreparedEntry | None:
-    """The entry of ``raw`` from orjson's parse, or None: then the strict path decides
-    (:func:`_fast_row`, as a named tuple)."""
-    row = _fast_row(raw)
-    return None if row is None else PreparedEntry._make(row)
-
-
-def _fast_row(raw: bytes) -> EntryRow | None:
-    """The entry of ``raw`` (a plain tuple) from orjson's parse, or None: then the strict path
-    decides.
-
-    orjson and the strict parse make the same value of the same text, except that orjson
-    refuses some texts the strict parse accepts (they go the strict way), turns integers beyond
-    64 bits into floats (:func:`~edgeaudit.events.prepare_plain` returns None for any float) and
-    keeps the last of repeated member names where the strict parse refuses the line. That last
-    difference is caught by counting colons:
-
-    * in the line, every ``:`` outside a string separates one member: the line's colons are
-      M (its members, repeats included) plus the colons written inside its strings;
-    * the canonical body is the parsed value written out, and no encoder escapes ``:``: its
-      colons are P (the members the parsed value kept) plus the colons of the kept strings.
-
-    If no string of the line spells a colon as an escape (no ``\\u003``: the escape of ``:`` is
-    ``\\u003a``), every colon of a kept string is a colon written in the line, so the line has
-    at least as many colons as the body, and exactly as many only when M == P, i.e. when no
-    object repeats a name (however the names are escaped). Normalizing ``time`` may drop the
-    colon of ``+00:00``; that difference is added back. ``tests/test_events_fast.py`` checks
-    repeats at every depth, escaped names and colons, and differentially random lines.
-    """
-    try:
-        value = _loads(raw)
-    except _JSONDecodeError:
-        return None
-    row = prepare_plain_row(value)
-    if row is None or b"\\u003" in raw:
-        return None
-    colons = row[0].count(b":")  # the body
-    written, text = value["time"], row[3]  # prepare_plain_row accepted it: a str
-    if text != written:
-        colons += written.count(":") - text.count(":")
-    return row if raw.count(b":") == colons else None
-
-
-def _strict(name: str, number: int, raw: bytes) -> PreparedEntry | LineError | None:
-    """The exact path for one line: None for a blank line, else its entry or its error."""
-    if not raw.strip():
-        return None
-    if len(raw) > MAX_LINE_BYTES:
-        return LineError(name, number, f"line is longer than {MAX_LINE_BYTES}")
-    try:
-        value = parse_line(raw)
-    except UnicodeDecodeError as exc:
-        return LineError(
-            name, number, f"not valid UTF-8: byte {raw[exc.start]:#04x} at {exc.start}"
-        )
-    except ValueError as exc:  # json.JSONDecodeError and our own refusals
-        return LineError(name, number, f"not valid JSON: {exc}")
-    except RecursionError:
-        return LineError(name, number, "not valid JSON: nested deeper than the parser allows")
-    try:
-        return prepare(value)
-    except InputError as exc:
-        return LineError(name, number, str(exc))
-
-
-def _scan(name: str, lines: Iterable[bytes], spool: Spool) -> int:
-    """Validate ``lines`` into ``spool``; return how many lines there were."""
-    errors, fast, limit, record = spool.errors, _fast_row, MAX_LINE_BYTES, _RECORD
-    rows: list[EntryRow] = []
-    add = rows.append
-    number = 0
-    for number, raw in enumerate(lines, start=1):
-        row = fast(raw) if len(raw) <= limit else None
-        if row is None:
-            found = _strict(name, number, raw)
-            if found is None:
-                continue
-            if isinstance(found, LineError):
-                errors.append(found)
-                continue
-            add(tuple(found))  # type: ignore[arg-type]  # a named tuple's fields
-        else:
-            add(row)
-        if len(rows) >= record:
-            spool.extend(rows)
-            rows.clear()
-    spool.extend(rows)
-    return number
-
-
-@dataclass(frozen=True, slots=True)
-class _Part:
-    """Lines of one input: all of it, or the bytes from ``start`` (a line start) to ``end``."""
-
-    name: str
-    start: int = 0
-    end: int | None = None
-
-
-def _upto(fh: BinaryIO, size: int) -> Iterator[bytes]:
-    for raw in fh:
-        yield raw
-        size -= len(raw)
-        if size <= 0:
-            return
-
-
-def _read_part(part: _Part, spool: Spool) -> int:
-    """Validate one part into ``spool``; return its number of lines (line numbers count from
-    the part's start)."""
-    name = part.name
-    if name == "-":
-        return _scan(name, sys.stdin.buffer, spool)
-    try:
-        with Path(name).open("rb") as fh:
-            if part.start:
-                fh.seek(part.start)
-            if part.end is None:
-                return _scan(name, fh, spool)
-            return _scan(name, _upto(fh, part.end - part.start), spool)
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read: {exc.strerror}") from None
 
 
 def _split(paths: list[str]) -> tuple[list[_Part], list[_Part]] | None:
@@ -307,147 +135,6 @@ def _stop(pid: int, read_end: int) -> None:
     os.waitpid(pid, 0)
 
 
-class Spool:
-    """The first pass's result: every line's entry in order (unless a line was bad) and the
-    errors. Entries are marshalled by records of ``_RECORD`` (which also drops the slack orjson
-    leaves in each body's buffer); records stay in memory up to ``_HELD_BYTES``, after which all
-    of them go to an unnamed temporary file (mode 0600, gone when closed or when the process
-    ends), or all go to ``file`` when one is given. Use as a context manager."""
-
-    def __init__(
-        self,
-        batch_size: int | None = None,
-        spool_dir: str | Path | None = None,
-        *,
-        file: IO[bytes] | None = None,
-    ) -> None:
-        batch_size = batch_size or BATCH_SIZE
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self.errors: list[LineError] = []
-        self.count = 0  # entries kept (not meaningful once a line is bad)
-        self._batch_size = batch_size
-        self._dir = spool_dir
-        self._rows: list[tuple[Any, ...]] = []
-        self._held: list[bytes] = []
-        self._held_bytes = 0
-        self._file = file
-        self._more: list[IO[bytes]] = []  # a worker's spool files, read after ours
-
-    def add(self, entry: PreparedEntry) -> None:
-        self.extend([tuple(entry)])  # type: ignore[list-item]
-
-    def extend(self, rows: list[EntryRow]) -> None:
-        """Keep ``rows`` (entries as plain tuples, in input order)."""
-        if self.errors:  # nothing will be written: validate on, keep nothing
-            self._drop()
-            return
-        self._rows += rows
-        self.count += len(rows)
-        if len(self._rows) >= _RECORD:
-            self._flush()
-
-    def _flush(self) -> None:
-        blob = marshal.dumps(self._rows)
-        self._rows = []
-        if self._file is None:
-            self._held.append(blob)
-            self._held_bytes += len(blob)
-            if self._held_bytes <= _HELD_BYTES:
-                return
-            self._file = _temporary(self._dir)
-            blobs, self._held, self._held_bytes = self._held, [], 0
-        else:
-            blobs = [blob]
-        write = self._file.write
-        for b in blobs:
-            write(len(b).to_bytes(8, "big"))
-            write(b)
-
-    def finish(self) -> None:
-        """Write what is still in memory to ``file`` (a worker's spool, before it hands over)."""
-        if self.errors:
-            self._drop()
-        elif self._file is not None:
-            if self._rows:
-                self._flush()
-            self._file.flush()
-
-    def adopt(self, file: IO[bytes], count: int, errors: list[LineError]) -> None:
-        """Append a worker's spool (its entries follow ours) and its errors."""
-        self.errors += errors
-        self.count += count
-        self._more.append(file)
-        if self.errors:
-            self._drop()
-
-    def _drop(self) -> None:
-        self._rows.clear()
-        self._held.clear()
-        self.close()
-
-    def _records(self) -> Iterator[bytes]:
-        yield from self._held
-        if self._file is not None:
-            yield from _file_records(self._file)
-        if self._rows:
-            yield marshal.dumps(self._rows)
-        for fh in self._more:
-            yield from _file_records(fh)
-
-    def batches(self) -> Iterator[list[PreparedEntry]]:
-        """The entries in input order, ``batch_size`` at a time (the last batch may be
-        shorter); at least one batch, empty when the input held no event. Refuses when a line
-        was bad."""
-        if self.errors:
-            raise InputError("the input has bad lines: nothing may be appended")
-        make, loads, size = PreparedEntry._make, marshal.loads, self._batch_size
-        batch: list[PreparedEntry] = []
-        yielded = False
-        for blob in self._records():
-            batch += map(make, loads(blob))
-            while len(batch) >= size:
-                yield batch[:size]
-                del batch[:size]
-                yielded = True
-        if batch or not yielded:
-            yield batch
-
-    def close(self) -> None:
-        for fh in [self._file, *self._more]:
-            if fh is not None:
-                fh.close()
-        self._file = None
-        self._more = []
-
-    def __enter__(self) -> Spool:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _file_records(fh: IO[bytes]) -> Iterator[bytes]:
-    fh.flush()
-    fh.seek(0)
-    while head := fh.read(8):
-        yield fh.read(int.from_bytes(head, "big"))
-
-
-def _temporary(spool_dir: str | Path | None) -> IO[bytes]:
-    try:
-        return tempfile.TemporaryFile(prefix=".edgeaudit-append-", dir=spool_dir)
-    except OSError:
-        if spool_dir is None:
-            raise
-        return tempfile.TemporaryFile(prefix="edgeaudit-append-")
-
-
 def spool_events(
     paths: list[str],
     *,
@@ -460,7 +147,7 @@ def spool_events(
     else the system's temporary directory) and every bad line's error. ``workers=1`` keeps it
     in this process; by default a large input is split with a forked worker (module docstring;
     ``EDGEAUDIT_APPEND_WORKERS=1`` turns that off)."""
-    spool = Spool(batch_size or BATCH_SIZE, spool_dir)
+    spool = Spool(batch_size, spool_dir)  # None: BATCH_SIZE
     try:
         split = None if workers == 1 else _split(paths)
         if split is None:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from edgeaudit.collect import jsonl
+from edgeaudit.collect import jsonl, jsonl_spool
 from edgeaudit.errors import StoreError
 from edgeaudit.events import prepare
 from edgeaudit.store import EvidenceLog
@@ -49,9 +49,9 @@ def _size(cli: Cli) -> int:
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of 7, spool records of 3 and at most 100 bytes held: a 50-event file uses the
     temporary file and eight transactions."""
-    monkeypatch.setattr(jsonl, "BATCH_SIZE", 7)
-    monkeypatch.setattr(jsonl, "_RECORD", 3)
-    monkeypatch.setattr(jsonl, "_HELD_BYTES", 100)
+    monkeypatch.setattr(jsonl_spool, "BATCH_SIZE", 7)
+    monkeypatch.setattr(jsonl_spool, "_RECORD", 3)
+    monkeypatch.setattr(jsonl_spool, "_HELD_BYTES", 100)
 
 
 @pytest.fixture
@@ -307,16 +307,16 @@ def test_no_split_for_stdin_small_input_a_busy_machine_or_when_turned_off(
 
 def test_spool_memory_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past _HELD_BYTES the records go to the file; at most one record is in memory."""
-    monkeypatch.setattr(jsonl, "_HELD_BYTES", 4096)
+    monkeypatch.setattr(jsonl_spool, "_HELD_BYTES", 4096)
     path = _write(tmp_path / "e.jsonl", _events(5000))
     with jsonl.spool_events([str(path)], workers=1, spool_dir=tmp_path) as spool:
         assert spool._file is not None
         assert spool._held == []
-        assert len(spool._rows) < jsonl._RECORD
+        assert len(spool._rows) < jsonl_spool._RECORD
         assert [p.name for p in tmp_path.iterdir()] == ["e.jsonl"]  # unnamed: nothing to leak
         sizes = [len(b) for b in spool.batches()]
     assert sum(sizes) == 5000
-    assert max(sizes) == jsonl.BATCH_SIZE or sizes == [5000]
+    assert max(sizes) == jsonl_spool.BATCH_SIZE or sizes == [5000]
 
 
 def test_read_events_still_returns_everything(tmp_path: Path) -> None:
