@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -274,10 +275,12 @@ def test_a_flood_of_bad_tokens_adds_a_few_entries(site: Site, edge_service: Serv
                 codes.append(r.status_code)
             return codes
 
+    first_minute = int(time.time() // 60)
     codes = asyncio.run(flood())
+    minutes = int(time.time() // 60) - first_minute + 1  # a loaded machine: maybe several
     assert set(codes) == {401}
     entries = [e for e in _denied(edge_service, before) if e["key"] == "198.51.100.9"]
-    assert 1 <= len(entries) <= 3  # one per minute the flood lasted
+    assert 1 <= len(entries) <= minutes  # one per minute the flood lasted
     assert sum(e["count"] for e in entries) == 10_000
     assert {e["reason"] for e in entries} == {"invalid_token"}
 
@@ -307,11 +310,16 @@ def test_distinct_keys_per_minute_are_capped_with_one_overflow_entry(
     ]
     keys = [e for e in entries if e["key_kind"] == "address"]
     overflow = [e for e in entries if e["key_kind"] == "overflow"]
-    assert len(keys) <= 3  # denied_keys=3 (one minute boundary may split them)
+    minutes = {e["time"] for e in entries}  # a minute boundary may fall among the 8 requests
+    assert 1 <= len(minutes) <= 2
+    for minute in minutes:  # denied_keys=3 in each minute; refusals past the cap: overflow
+        in_minute = [e for e in keys if e["time"] == minute]
+        assert len(in_minute) <= 3
+        assert len(in_minute) == 3 or not [e for e in overflow if e["time"] == minute]
     assert {e["key"] for e in keys} <= {f"198.51.100.{n}" for n in range(8)}
+    assert all(e["count"] == 1 for e in keys)
     assert sum(e["count"] for e in entries) == 8
-    assert overflow
-    assert overflow[0]["count"] >= 5 - 3 * (len(entries) > 2)
+    assert sum(e["count"] for e in overflow) >= 8 - 3 * len(minutes)
 
 
 def test_denials_aggregate_by_minute() -> None:
