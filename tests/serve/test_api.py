@@ -279,8 +279,9 @@ def test_errors_limits_and_rate(site: Site, client: TestClient, tmp_path: Path) 
     r = client.post("/api/v1/exports", json=big, headers=officer)
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "too_large"
-    # the per-token rate limit, on a second service with a low limit
-    svc = make_service(site.config, settings(site, rate=1.0, burst=3, exports=tmp_path / "x"))
+    # the per-token rate limit, on a second service with a low limit (one token per 10 s: at
+    # 1 per second, a loaded machine slow over the first 4 requests refilled one, a 200)
+    svc = make_service(site.config, settings(site, rate=0.1, burst=3, exports=tmp_path / "x"))
     try:
         with TestClient(asgi(svc), raise_server_exceptions=False) as c:
             t1, t2 = bearer(site.token("officer")), bearer(site.token("officer"))
