@@ -13,7 +13,7 @@ from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.transition import transition_keys
 from edgeaudit.note.verifier import Verifier, parse_note, verify_checkpoint
-from edgeaudit.store.log import LogReader
+from edgeaudit.store.reader import LogReader
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.keychain import KeyChain
 

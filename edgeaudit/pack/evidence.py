@@ -30,7 +30,7 @@ from edgeaudit.pack.charts import heat_merge, heat_state
 from edgeaudit.pack.period import Period
 from edgeaudit.pack.scope import TenantView, entry_scope
 from edgeaudit.pack.tree import LevelTree
-from edgeaudit.store.log import LogReader
+from edgeaudit.store.reader import LogReader
 from edgeaudit.verify.pack_format import evidence_line, multiproof_line
 
 

@@ -22,7 +22,7 @@ import orjson
 from edgeaudit.canonical import canonical_json
 from edgeaudit.errors import InputError
 from edgeaudit.pack.period import Period
-from edgeaudit.store.log import LogReader
+from edgeaudit.store.reader import LogReader
 from edgeaudit.verify import pack_format as pf
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from edgeaudit.policy.cedar import Decider
     from edgeaudit.policy.controls import Catalogue
     from edgeaudit.policy.raci import Raci
-    from edgeaudit.store.log import LogReader
+    from edgeaudit.store.reader import LogReader
     from edgeaudit.verify.report import VerifyReport
 
 T = TypeVar("T")

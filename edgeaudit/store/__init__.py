@@ -25,17 +25,17 @@ from edgeaudit.store.health import (
     StoreEmptyError,
     StoreMissingError,
 )
-from edgeaudit.store.log import (
+from edgeaudit.store.log import EvidenceLog
+from edgeaudit.store.mirror import MirroredLog, MirrorError
+from edgeaudit.store.reader import LogReader
+from edgeaudit.store.schema import Log
+from edgeaudit.store.values import (
     AppendResult,
     CheckpointSigner,
-    EvidenceLog,
-    LogReader,
     QuarantineRecord,
     ResumePoint,
     StoredCheckpoint,
 )
-from edgeaudit.store.mirror import MirroredLog, MirrorError
-from edgeaudit.store.schema import Log
 
 __all__ = [
     "AppendResult",

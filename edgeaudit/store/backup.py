@@ -32,8 +32,9 @@ from sqlalchemy.engine import URL, make_url
 from edgeaudit.errors import ConfigError, StoreError
 from edgeaudit.store import LogNotFoundError, Store, health
 from edgeaudit.store.engine import SQLITE_BUSY_TIMEOUT_MS, normalize_url, open_engine
-from edgeaudit.store.log import LogReader, StoredCheckpoint
+from edgeaudit.store.reader import LogReader
 from edgeaudit.store.schema import Log
+from edgeaudit.store.values import StoredCheckpoint
 
 SQLITE_FILE = "store.db"
 PG_FILE = "store.pgdump"

@@ -1,4 +1,7 @@
-"""One evidence log in the store: batch append, reads, proofs and checkpoint signing.
+"""One evidence log in the store: batch append, checkpoint signing and reads. The rows an append
+stores are written by :func:`~edgeaudit.store.entries.store_entries`, a snapshot's reads and
+proofs are :class:`~edgeaudit.store.reader.LogReader`, and the values taken and given are in
+:mod:`edgeaudit.store.values`.
 
 Writers serialize on the log's head row (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL:
 ``SELECT ... FOR UPDATE``), so concurrent appenders never fork or gap the chain; the primary key
@@ -8,82 +11,42 @@ one transaction: the batch is stored completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
-from edgeaudit.canonical import chain_hash
-from edgeaudit.errors import (
-    InconsistentCheckpointError,
-    InputError,
-    NoteError,
-    ProofError,
-    StoreError,
-    TamperError,
-)
+from edgeaudit.errors import InconsistentCheckpointError, NoteError, ProofError, StoreError
 from edgeaudit.events import PreparedEntry
-from edgeaudit.merkle.tiles import TileKey, TileNodeSource, extend_tiles, right_edge
-from edgeaudit.merkle.tree import consistency_proof, inclusion_proof, root
+from edgeaudit.merkle.tiles import TileNodeSource
+from edgeaudit.merkle.tree import consistency_proof, root
 from edgeaudit.merkle.verify import verify_consistency
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import Verifier, verify_checkpoint
-from edgeaudit.store import health, sql, summaries
-from edgeaudit.store import queries as reads
+from edgeaudit.store import health, sql
+from edgeaudit.store.entries import store_entries
+from edgeaudit.store.reader import LogReader, tiles_intact
 from edgeaudit.store.schema import Checkpoint as CheckpointRow
-from edgeaudit.store.schema import Entry, Log, QuarantineRow, SourceOffset, Tile
+from edgeaudit.store.schema import Entry, QuarantineRow, SourceOffset
+from edgeaudit.store.values import (
+    AppendResult,
+    CheckpointSigner,
+    QuarantineRecord,
+    ResumePoint,
+    StoredCheckpoint,
+)
 
-
-class CheckpointSigner(Protocol):
-    """What the store needs from a signer; the store never sees a private key."""
-
-    @property
-    def verifier_key(self) -> str: ...
-
-    def sign_checkpoint(self, checkpoint: Checkpoint) -> bytes: ...
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    appended: int
-    duplicates: int
-    first_index: int | None
-    tree_size: int
-    quarantined: int = 0  # newly quarantined records (repeats of stored ones not counted)
-
-
-@dataclass(frozen=True, slots=True)
-class QuarantineRecord:
-    """A source record that could not be parsed, with the reason."""
-
-    source_kind: str
-    source: str
-    location: str
-    reason: str
-    raw: bytes
-    raw_sha256: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResumePoint:
-    """How far a source file has been read: committed together with what it produced."""
-
-    source_kind: str
-    path: str
-    offset: int
-    head_sha256: str  # SHA-256 of the file's first bytes: a different head means a new file
-
-
-@dataclass(frozen=True, slots=True)
-class StoredCheckpoint:
-    tree_size: int
-    root_hash: bytes
-    note: str
-    signed_at: str
+# The values and the reader are imported from here too, by code written before they moved
+# (edgeaudit.policy.campus, edgeaudit.policy.record, edgeaudit.mirror.view, tests/campus).
+__all__ = [
+    "AppendResult",
+    "EvidenceLog",
+    "LogReader",
+    "QuarantineRecord",
+    "StoredCheckpoint",
+]
 
 
 def _now() -> str:
@@ -172,7 +135,7 @@ class EvidenceLog:
             source = TileNodeSource(size, lambda keys: sql.fetch_tiles(conn, self.log_id, keys))
             latest = self._latest(conn)
             earlier = [latest.note.encode()] if latest else []
-            with _tiles_intact("a checkpoint"):
+            with tiles_intact("a checkpoint"):
                 current = root(size, source)
                 for note in [*earlier, *trusted]:
                     self._check_extends(note, verifier, size, current, source)
@@ -318,168 +281,3 @@ class EvidenceLog:
             if damaged is None:
                 raise
             raise damaged from exc
-
-
-def store_entries(
-    conn: Connection,
-    log_id: int,
-    size: int,
-    head: bytes,
-    batch: Iterable[PreparedEntry],
-    fp_key: Callable[[int, PreparedEntry], bytes] | None = None,
-) -> int:
-    """Store ``batch`` at indices ``size``, ``size + 1``, ... of a log whose head row the
-    caller's transaction holds locked (:func:`sql.lock_log` returned ``size`` and the chain
-    ``head``): entry rows, chain hashes, tiles, source-day summaries and the head row. Returns
-    the new size.
-
-    The dedupe key of entry ``i`` is its own unless ``fp_key(i, entry)`` says otherwise.
-    ``batch`` may be lazy: on PostgreSQL the server stores the rows sent (COPY) while the next
-    entries are produced, and an exception from ``batch`` leaves the transaction to roll back.
-    """
-    rows: list[sql.EntryRow] = []
-    add = rows.append
-
-    def produce() -> Iterator[sql.EntryRow]:
-        nonlocal head
-        idx = size
-        for e in batch:
-            head = chain_hash(head, e.leaf_hash)
-            key = e.fp_key if fp_key is None else fp_key(idx, e)
-            row = (log_id, idx, e.leaf_hash, head, key, e.time, e.kind, e.tenant, e.source, e.body)
-            add(row)
-            yield row
-            idx += 1
-
-    edge = sql.fetch_tiles(conn, log_id, right_edge(size))
-    sql.insert_entries(conn, produce())
-    if not rows:
-        return size
-    tiles = extend_tiles(size, edge, [r[2] for r in rows])
-    summaries.upsert(conn, log_id, summaries.summarize((r[1], r[5], r[8]) for r in rows))
-    sql.upsert_tiles(conn, log_id, tiles, stored=edge.keys())
-    sql.update_head(conn, log_id, size + len(rows), head)
-    return size + len(rows)
-
-
-@contextmanager
-def _tiles_intact(what: str) -> Iterator[None]:
-    """Turn a missing or malformed stored tile into a TamperError naming it."""
-    try:
-        yield
-    except (LookupError, ValueError) as exc:
-        raise TamperError(
-            f"cannot compute {what}: the stored tree is damaged ({exc}); run `edgeaudit verify`"
-        ) from exc
-
-
-class LogReader:
-    """Reads of one log inside one read transaction (a consistent snapshot)."""
-
-    def __init__(self, conn: Connection, log_id: int) -> None:
-        self._conn = conn
-        self._log_id = log_id
-
-    def _source(self, size: int) -> TileNodeSource:
-        return TileNodeSource(size, lambda keys: sql.fetch_tiles(self._conn, self._log_id, keys))
-
-    def head(self) -> tuple[int, bytes]:
-        """(tree size, chain head) of the log's head row, in this snapshot."""
-        t = Log.__table__
-        row = self._conn.execute(
-            select(t.c.tree_size, t.c.chain_head).where(t.c.id == self._log_id)
-        ).one()
-        return int(row[0]), bytes(row[1])
-
-    def checkpoints(self) -> list[StoredCheckpoint]:
-        """Every stored checkpoint, by tree size, in this snapshot."""
-        t = CheckpointRow.__table__
-        rows = self._conn.execute(
-            select(t.c.tree_size, t.c.root_hash, t.c.note, t.c.signed_at)
-            .where(t.c.log_id == self._log_id)
-            .order_by(t.c.tree_size)
-        ).all()
-        return [StoredCheckpoint(r[0], bytes(r[1]), r[2], r[3]) for r in rows]
-
-    def entry(self, index: int) -> tuple[bytes, bytes]:
-        """(exact entry bytes, stored leaf hash) of entry ``index``."""
-        found = sql.fetch_entry(self._conn, self._log_id, index)
-        if found is None:
-            raise StoreError(f"entry {index} does not exist")
-        return found
-
-    def root(self, size: int) -> bytes:
-        with _tiles_intact(f"the root of size {size}"):
-            return root(size, self._source(size))
-
-    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
-        if not 0 <= index < tree_size:
-            raise InputError(f"index {index} is outside a tree of size {tree_size}")
-        with _tiles_intact(f"an inclusion proof for entry {index}"):
-            return inclusion_proof(index, tree_size, self._source(tree_size))
-
-    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
-        if not 0 < old_size <= new_size:
-            raise InputError(
-                f"need 0 < old size <= new size for a consistency proof, got {old_size}, {new_size}"
-            )
-        with _tiles_intact(f"a consistency proof {old_size} -> {new_size}"):
-            return consistency_proof(old_size, new_size, self._source(new_size))
-
-    def select(
-        self, kinds: Sequence[str], since: str | None, until: str | None, upto: int
-    ) -> Iterator[tuple[int, bytes, bytes]]:
-        """(index, entry bytes, leaf hash) of entries of ``kinds`` with ``since <= time < until``
-        as stored text (widen by a second and filter exactly), index below ``upto``."""
-        return reads.iter_kinds(self._conn, self._log_id, kinds, since, until, upto)
-
-    def source_counts(self, upto: int) -> list[tuple[str, int]]:
-        """(source, entries) of entries below index ``upto`` that name their source."""
-        return reads.source_counts(self._conn, self._log_id, upto)
-
-    def source_days(self, upto: int) -> list[summaries.SourceDay]:
-        """Per-source daily summaries of the entries below index ``upto`` (``summaries``)."""
-        return summaries.read(self._conn, self._log_id, upto)
-
-    def last_index_before(self, until: str, upto: int) -> int:
-        """Highest index below ``upto`` whose stored time text sorts before ``until``."""
-        return reads.last_index_before(self._conn, self._log_id, until, upto)
-
-    def quarantine_counts(self) -> list[tuple[str, str, int]]:
-        """(source kind, reason, count) of the quarantine."""
-        return reads.quarantine_counts(self._conn, self._log_id)
-
-    def stored_tiles(self, keys: Collection[TileKey]) -> dict[TileKey, bytes]:
-        """The stored blobs of tiles ``keys`` (a key not stored is absent), as stored."""
-        return sql.fetch_tiles(self._conn, self._log_id, keys)
-
-    def entry_bodies(self, start: int, end: int) -> list[bytes]:
-        """The exact bytes of entries ``start .. end - 1`` in index order; LookupError naming
-        the first one missing."""
-        rows = sql.fetch_bodies(self._conn, self._log_id, start, end)
-        for i, (idx, _) in enumerate(rows):
-            if idx != start + i:
-                raise LookupError(f"entry {start + i} is missing from the store")
-        if len(rows) != end - start:
-            raise LookupError(f"entry {start + len(rows)} is missing from the store")
-        return [body for _, body in rows]
-
-    def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes, bytes]]:
-        """Stream (index, entry bytes, stored leaf hash, stored chain hash) in index order."""
-        return sql.iter_entry_hashes(self._conn, self._log_id, start)
-
-    def tiles(
-        self, level: int | None = None, min_level: int = 0
-    ) -> Iterator[tuple[int, int, bytes]]:
-        """Stored tiles as (tile level, tile index, blob), ordered; one level or from a level."""
-        t = Tile.__table__
-        query = select(t.c.level, t.c.tidx, t.c.hashes).where(t.c.log_id == self._log_id)
-        if level is not None:
-            query = query.where(t.c.level == level)
-        if min_level:
-            query = query.where(t.c.level >= min_level)
-        rows = self._conn.execution_options(yield_per=1000).execute(
-            query.order_by(t.c.level, t.c.tidx)
-        )
-        for level, tidx, blob in rows:
-            yield int(level), int(tidx), bytes(blob)

@@ -32,8 +32,11 @@ from edgeaudit.merkle.tree import root as tree_root
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import parse_note
 from edgeaudit.store import sql
-from edgeaudit.store.log import EvidenceLog, LogReader, StoredCheckpoint, store_entries
+from edgeaudit.store.entries import store_entries
+from edgeaudit.store.log import EvidenceLog
+from edgeaudit.store.reader import LogReader
 from edgeaudit.store.schema import Checkpoint as CheckpointRow
+from edgeaudit.store.values import StoredCheckpoint
 
 _KEY_MARK: Final = b"edgeaudit/mirrored/index"  # 24 bytes
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from edgeaudit.merkle.tiles import TileKey
-from edgeaudit.store.log import LogReader
+from edgeaudit.store.reader import LogReader
 
 
 def stored_tiles(reader: LogReader, keys: Collection[TileKey]) -> dict[TileKey, bytes]:

@@ -12,8 +12,8 @@ from edgeaudit.note.verifier import Verifier
 from edgeaudit.policy.context import epoch, iso
 from edgeaudit.policy.model import FAIL, NOT_EVALUATED, PASS
 from edgeaudit.store import Store
-from edgeaudit.store.log import QuarantineRecord
 from edgeaudit.store.triggers import create_append_only_triggers, drop_append_only_triggers
+from edgeaudit.store.values import QuarantineRecord
 from edgeaudit.verify import verify_log
 from tests.policy.helpers import ORIGIN, Evidence, event, logon, of, run, set_rule_params, the
 

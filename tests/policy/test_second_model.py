@@ -40,7 +40,7 @@ from edgeaudit.policy.model import (
     Assessment,
     Result,
 )
-from edgeaudit.store.log import QuarantineRecord
+from edgeaudit.store.values import QuarantineRecord
 from tests.policy.helpers import Evidence, edit, event, of, the
 
 MODEL = Path(__file__).resolve().parent / "second_model"
