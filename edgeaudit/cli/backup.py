@@ -1,5 +1,6 @@
 """``edgeaudit backup DEST`` and ``edgeaudit restore SRC``: the commands over
-:mod:`edgeaudit.workspace.backup` (docs/adr/0011-backup-and-damaged-store.md)."""
+:mod:`edgeaudit.workspace.backup` and :mod:`edgeaudit.workspace.restore`
+(docs/adr/0011-backup-and-damaged-store.md)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from edgeaudit.workspace.backup import restore_workspace
+    from edgeaudit.workspace.restore import restore_workspace
 
     root = cfg.find_root(args.workspace)
     result = restore_workspace(
