@@ -20,7 +20,7 @@ from edgeaudit.mirror.keys import chain_of, followed
 from edgeaudit.mirror.state import VERIFIED, MirrorFiles
 from edgeaudit.note.verifier import parse_note
 from edgeaudit.store import LogNotFoundError, Store
-from edgeaudit.store.log import StoredCheckpoint
+from edgeaudit.store.values import StoredCheckpoint
 from edgeaudit.verify.keychain import KeyChain
 from edgeaudit.workspace.mirrors import MirrorSource
 

@@ -56,7 +56,8 @@ from edgeaudit.policy.model import (
 )
 from edgeaudit.policy.registry import registry
 from edgeaudit.policy.rules import Rule
-from edgeaudit.store.log import EvidenceLog, LogReader
+from edgeaudit.store.log import EvidenceLog
+from edgeaudit.store.reader import LogReader
 from edgeaudit.verify.report import VerifyReport
 
 # per-log checks that read the store's quarantine, which a mirror does not copy

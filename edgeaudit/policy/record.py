@@ -8,7 +8,8 @@ from typing import Any
 
 from edgeaudit.events import prepare
 from edgeaudit.policy.model import Assessment
-from edgeaudit.store.log import AppendResult, EvidenceLog
+from edgeaudit.store.log import EvidenceLog
+from edgeaudit.store.values import AppendResult
 
 SOURCE = "edgeaudit-policy"
 

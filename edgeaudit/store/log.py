@@ -38,16 +38,6 @@ from edgeaudit.store.values import (
     StoredCheckpoint,
 )
 
-# The values and the reader are imported from here too, by code written before they moved
-# (edgeaudit.policy.campus, edgeaudit.policy.record, edgeaudit.mirror.view, tests/campus).
-__all__ = [
-    "AppendResult",
-    "EvidenceLog",
-    "LogReader",
-    "QuarantineRecord",
-    "StoredCheckpoint",
-]
-
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from edgeaudit.store import Store
-from edgeaudit.store.log import QuarantineRecord
+from edgeaudit.store.values import QuarantineRecord
 from edgeaudit.workspace import config as cfg
 from tests.campus.parts import Pod, Served, ok_json, rewrite_history, run, run_json
 from tests.conftest import _admin_connect
