@@ -1,6 +1,6 @@
 """One pass over the log: prove the tree, choose the pack's entries, write evidence and proofs.
 
-Reads entries ``0 .. size-1`` once from one snapshot (:class:`~edgeaudit.store.log.LogReader`),
+Reads entries ``0 .. size-1`` once from one snapshot (:class:`~edgeaudit.store.reader.LogReader`),
 re-hashes each (a damaged store is refused, not packed), keeps every leaf hash in a
 :class:`LevelTree` (32 bytes per entry) and writes the chosen entries to ``evidence.jsonl`` as
 it goes; then one multi-proof of the chosen entries comes from the tree, in memory.

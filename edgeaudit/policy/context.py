@@ -1,6 +1,6 @@
 """What a check sees: the policy files, the period, and the evidence entries it asks for.
 
-Evidence is read from one store snapshot (a :class:`~edgeaudit.store.log.LogReader`), filtered by
+Evidence is read from one store snapshot (a :class:`~edgeaudit.store.reader.LogReader`), filtered by
 kind and time in SQL, parsed once per kind and shared by every check. Times are compared as
 epoch seconds (floats), parsed here once per entry.
 
