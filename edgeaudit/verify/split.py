@@ -32,7 +32,7 @@ from typing import IO, Any, Final
 from urllib.parse import quote
 
 from edgeaudit.merkle.tiles import TILE_HEIGHT
-from edgeaudit.verify import stream
+from edgeaudit.verify import stream_chunks
 from edgeaudit.verify.child import spawn
 
 log = logging.getLogger(__name__)
@@ -183,15 +183,15 @@ def verify_range(
         rows = cur.fetchmany()
         if len(rows) != chunk:
             return ("unclean", f"entries missing from {start}")
-        levels = stream.chunk_levels(rows, start, previous)
+        levels = stream_chunks.chunk_levels(rows, start, previous)
         if levels is None:
             return ("unclean", f"an entry of {start}..{start + chunk - 1} does not check out")
-        for _, t, k, blob in stream.chunk_tiles(levels, start):
+        for _, t, k, blob in stream_chunks.chunk_tiles(levels, start):
             if next(stored[t], None) != (k, blob):
                 return ("unclean", f"tile {t}/{k}")
         while pending and pending[0] < start + chunk:
             size = pending.pop(0)
-            nodes[size] = stream.prefix_nodes(levels, size - start)
+            nodes[size] = stream_chunks.prefix_nodes(levels, size - start)
         roots.append(levels[-1][0])
         previous = rows[-1][3]
     return ("ok", roots, nodes, previous)

@@ -20,7 +20,8 @@ from edgeaudit.store import EvidenceLog, StoredCheckpoint
 from edgeaudit.verify import split, stream
 from edgeaudit.verify.keychain import KeyChain, Revocation
 from edgeaudit.verify.report import Problem, VerifyReport
-from edgeaudit.verify.stream import StoredTiles, Target, stream_entries
+from edgeaudit.verify.stream import stream_entries
+from edgeaudit.verify.stream_checks import StoredTiles, Target
 
 
 def _hex(b: bytes) -> str:

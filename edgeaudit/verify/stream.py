@@ -2,20 +2,21 @@
 
 Per entry: recompute the leaf hash from the exact stored bytes and the chain hash, and push the
 leaf onto the tree's frontier. Every interior node of the tree is computed exactly once by the
-frontier's merges; those nodes are collected per tile and compared with the stored tiles, so
-every hash a proof could be served from is checked without extra hashing.
+frontier's merges; those nodes are collected per tile and compared with the stored tiles
+(:mod:`edgeaudit.verify.stream_checks`: the comparisons and the problems they report), so every
+hash a proof could be served from is checked without extra hashing.
 
 A helper process (:mod:`edgeaudit.verify.split`) may verify aligned chunks of
-``1 << (TILE_HEIGHT * CHUNK_LEVELS)`` entries meanwhile: :func:`chunk_levels` and
-:func:`chunk_tiles` are its whole-chunk versions of the same checks (a level of the tree at a
-time; no faster than this loop in one process, measured, which is why this loop stays the one
-path here), and :func:`_adopt` joins a clean answer into the walk.
+``1 << (TILE_HEIGHT * CHUNK_LEVELS)`` entries meanwhile:
+:mod:`edgeaudit.verify.stream_chunks` holds its whole-chunk versions of the same checks (a
+level of the tree at a time; no faster than this loop in one process, measured, which is why
+this loop stays the one path here), and :func:`_adopt` joins a clean answer into the walk.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import takewhile
 from typing import Protocol
@@ -26,28 +27,26 @@ from edgeaudit.canonical import (
     HASH_SIZE,
     LEAF_PREFIX,
     NODE_PREFIX,
-    chain_hash,
-    leaf_hash,
     node_hash,
 )
-from edgeaudit.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey
+from edgeaudit.merkle.tiles import TILE_HEIGHT, TILE_WIDTH
 from edgeaudit.merkle.tree import CompactRange
 from edgeaudit.verify.report import Problem
+from edgeaudit.verify.stream_checks import (
+    StoredTiles,
+    Target,
+    check_roots,
+    entry_problems,
+    full_tiles,
+    missing,
+    partial_tiles,
+    unexpected,
+)
 
 _MASK = TILE_WIDTH - 1
 CHUNK_LEVELS = 3
 """Tile levels inside one chunk handed to a helper process: 3 = 4096 entries, whose level-0 to
 level-2 tiles are complete within the chunk (and never change once written)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A tree size at which the recomputed root must equal a signed root."""
-
-    size: int
-    root: bytes
-    label: str
-    code: str
 
 
 @dataclass(slots=True)
@@ -58,35 +57,6 @@ class StreamResult:
 
     def root(self) -> bytes:
         return CompactRange.from_nodes(self.size, self.frontier).root()
-
-
-class StoredTiles:
-    """Stored tiles to compare against: level 0 streamed in order, higher levels in memory."""
-
-    def __init__(
-        self, level0: Iterator[tuple[int, int, bytes]], upper: Mapping[TileKey, bytes]
-    ) -> None:
-        self._level0 = level0
-        self._next: tuple[int, int, bytes] | None = None
-        self._upper = upper
-
-    def get(self, key: TileKey) -> bytes | None:
-        level, tidx = key
-        if level:
-            return self._upper.get(key)
-        while True:
-            if self._next is None:
-                self._next = next(self._level0, None)
-                if self._next is None:
-                    return None
-            current = self._next
-            if current[1] < tidx:
-                self._next = None
-                continue
-            if current[1] == tidx:
-                self._next = None
-                return current[2]
-            return None
 
 
 class Handoff(Protocol):
@@ -142,7 +112,7 @@ def stream_entries(
             _rows(st, rows_from(handoff.hi))
         else:
             _rows(st, rows_from(lo))
-    _partial_tiles(st.n, st.bufs, stored_tiles, problems)
+    partial_tiles(st.n, st.bufs, stored_tiles, problems)
     return StreamResult(st.n, st.prev, st.stack)
 
 
@@ -163,7 +133,7 @@ def _adopt(st: _State, answer: HandoffAnswer, hi: int) -> bool:
         while start < st.next_size < start + chunk:
             size = st.next_size
             frontier = [*st.stack, *answer.inner[size]]
-            _check_roots(CompactRange.from_nodes(size, frontier).root(), st.by_size[size],
+            check_roots(CompactRange.from_nodes(size, frontier).root(), st.by_size[size],
                          st.problems)  # fmt: skip
             st.next_size, st.next_pos = st.sizes[st.next_pos], st.next_pos + 1
         _join(st, root, height, answer.chain)
@@ -205,7 +175,7 @@ class _State:
 
     def reached(self, root: bytes) -> None:
         """The tree has ``next_size`` leaves: check the signed roots of that size."""
-        _check_roots(root, self.by_size[self.n], self.problems)
+        check_roots(root, self.by_size[self.n], self.problems)
         self.next_size, self.next_pos = self.sizes[self.next_pos], self.next_pos + 1
 
 
@@ -223,14 +193,14 @@ def _rows(st: _State, rows: Iterable[tuple[int, bytes, bytes, bytes]]) -> None:
     for idx, body, stored_leaf, stored_chain in rows:
         if idx != expected:
             if idx < expected:
-                problems.append(_unexpected(idx, expected))
+                problems.append(unexpected(idx, expected))
                 continue
-            problems.append(_missing(idx, expected))
+            problems.append(missing(idx, expected))
             expected = idx
         leaf = sha(leaf_prefix + body).digest()
         chain = sha(tag + prev + leaf).digest()
         if leaf != stored_leaf or chain != stored_chain:
-            problems += _entry_problems(idx, leaf, stored_leaf, chain, stored_chain)
+            problems += entry_problems(idx, leaf, stored_leaf, chain, stored_chain)
         prev = stored_chain
         # frontier push: each merge completes one interior node of the tree
         bottom += leaf
@@ -244,54 +214,12 @@ def _rows(st: _State, rows: Iterable[tuple[int, bytes, bytes, bytes]]) -> None:
         expected += 1
         n += 1
         if not n & mask:
-            _full_tiles(n, bufs, stored, problems)
+            full_tiles(n, bufs, stored, problems)
         if n == next_size:
             st.n = n
             st.reached(StreamResult(n, prev, stack).root())
             next_size = st.next_size
     st.expected, st.n, st.prev = expected, n, prev
-
-
-def chunk_levels(
-    rows: Sequence[tuple[int, bytes, bytes, bytes]], start: int, previous: bytes
-) -> list[list[bytes]] | None:
-    """Every node of an aligned chunk's subtree, a level at a time (``levels[h]`` holds
-    ``len(rows) >> h`` hashes, leaves first, the chunk's root last), when the rows are entries
-    ``start ..`` in order and every stored leaf and chain hash is what their bytes give
-    (``previous``: the stored chain hash before ``start``); else None."""
-    size = len(rows)
-    idxs, bodies, stored_leaves, stored_chains = zip(*rows, strict=True)
-    if idxs != tuple(range(start, start + size)):
-        return None
-    leaves = list(map(leaf_hash, bodies))
-    if tuple(leaves) != stored_leaves:
-        return None
-    if tuple(map(chain_hash, (previous, *stored_chains[:-1]), leaves)) != stored_chains:
-        return None
-    levels = [leaves]
-    while len(levels[-1]) > 1:
-        below = levels[-1]
-        levels.append(list(map(node_hash, below[0::2], below[1::2])))
-    return levels
-
-
-def chunk_tiles(levels: list[list[bytes]], start: int) -> Iterator[tuple[int, int, int, bytes]]:
-    """The tiles complete within a chunk as ``(leaves from the chunk's start, tile level, tile
-    index, recomputed blob)``, in the order the row loop compares them."""
-    height = len(levels) - 1
-    joined = [b"".join(nodes) for nodes in levels[:height]]
-    for at in range(TILE_WIDTH, len(levels[0]) + 1, TILE_WIDTH):
-        t, m = 0, at
-        while t < height // TILE_HEIGHT and not m & _MASK:
-            k = (m >> TILE_HEIGHT) - 1
-            rows = joined[TILE_HEIGHT * t : TILE_HEIGHT * (t + 1)]
-            blob = b"".join(
-                row[k * (TILE_WIDTH >> r) * HASH_SIZE : (k + 1) * (TILE_WIDTH >> r) * HASH_SIZE]
-                for r, row in enumerate(rows)
-            )
-            yield at, t, (start >> (TILE_HEIGHT * (t + 1))) + k, blob
-            t += 1
-            m >>= TILE_HEIGHT
 
 
 def _join(st: _State, root: bytes, height: int, last_chain: bytes) -> None:
@@ -310,127 +238,6 @@ def _join(st: _State, root: bytes, height: int, last_chain: bytes) -> None:
     end = st.n + (1 << height)
     st.n = st.expected = end
     st.prev = last_chain
-    _full_tiles(end, bufs, st.stored, st.problems, first=height // TILE_HEIGHT)
+    full_tiles(end, bufs, st.stored, st.problems, first=height // TILE_HEIGHT)
     if end == st.next_size:
         st.reached(StreamResult(end, st.prev, stack).root())
-
-
-def prefix_nodes(levels: list[list[bytes]], offset: int) -> list[bytes]:
-    """The perfect subtrees of a chunk's first ``offset`` leaves, largest first (what the
-    frontier holds beyond the chunk's start when the tree has grown ``offset`` into it)."""
-    nodes, done = [], 0
-    for h in range(len(levels) - 1, -1, -1):
-        if offset >> h & 1:
-            nodes.append(levels[h][done >> h])
-            done += 1 << h
-    return nodes
-
-
-def _unexpected(idx: int, expected: int) -> Problem:
-    return Problem(
-        "entry.unexpected",
-        f"a row with index {idx} is not part of the log (indices start at 0 and "
-        f"increase by one; entry {expected} was expected next)",
-        index=idx,
-        expected=f"entry {expected}",
-        found=f"entry {idx}",
-    )
-
-
-def _missing(idx: int, expected: int) -> Problem:
-    return Problem(
-        "entry.missing",
-        f"entry {expected} is missing: the next stored entry is {idx}",
-        index=expected,
-        expected=f"entry {expected}",
-        found=f"entry {idx}",
-    )
-
-
-def _entry_problems(
-    idx: int, leaf: bytes, stored_leaf: bytes, chain: bytes, stored_chain: bytes
-) -> list[Problem]:
-    out = []
-    if leaf != stored_leaf:
-        out.append(
-            Problem(
-                "entry.modified",
-                f"entry {idx}: its bytes do not hash to the leaf hash recorded at append",
-                index=idx,
-                expected=stored_leaf.hex(),
-                found=leaf.hex(),
-            )
-        )
-    if chain != stored_chain:
-        out.append(
-            Problem(
-                "entry.chain_mismatch",
-                f"entry {idx}: chain hash does not follow from entry {idx - 1} "
-                "(entry inserted, removed, reordered or rewritten here)",
-                index=idx,
-                expected=chain.hex(),
-                found=stored_chain.hex(),
-            )
-        )
-    return out
-
-
-def _tile_blob(bufs: list[bytearray], t: int) -> bytes:
-    base = TILE_HEIGHT * t
-    blob = b"".join(bufs[base : base + TILE_HEIGHT])
-    for r in range(TILE_HEIGHT):
-        bufs[base + r].clear()
-    return blob
-
-
-def _full_tiles(
-    n: int, bufs: list[bytearray], stored: StoredTiles, problems: list[Problem], first: int = 0
-) -> None:
-    """Compare the tiles that ``n`` leaves complete, from tile level ``first`` up."""
-    t, m = first, n >> (TILE_HEIGHT * first)
-    while m and not m & _MASK:
-        _compare(t, (m >> TILE_HEIGHT) - 1, _tile_blob(bufs, t), stored, problems)
-        t += 1
-        m >>= TILE_HEIGHT
-
-
-def _partial_tiles(
-    n: int, bufs: list[bytearray], stored: StoredTiles, problems: list[Problem]
-) -> None:
-    t, m = 0, n
-    while m:
-        if bufs[TILE_HEIGHT * t]:
-            _compare(t, m >> TILE_HEIGHT, _tile_blob(bufs, t), stored, problems)
-        t += 1
-        m >>= TILE_HEIGHT
-
-
-def _compare(t: int, k: int, want: bytes, stored: StoredTiles, problems: list[Problem]) -> None:
-    found = stored.get((t, k))
-    if found == want:
-        return
-    span = TILE_WIDTH ** (t + 1)
-    problems.append(
-        Problem(
-            "tiles.mismatch" if found is not None else "tiles.missing",
-            f"stored tree tile {t}/{k} (covering entries {k * span}..{(k + 1) * span - 1}) "
-            "does not match the tree recomputed from the entries",
-            index=k * span,
-            expected=f"{len(want) // 32} recomputed node hashes",
-            found="no tile" if found is None else f"{len(found) // 32} hashes, not all equal",
-        )
-    )
-
-
-def _check_roots(root: bytes, targets: Sequence[Target], problems: list[Problem]) -> None:
-    for t in targets:
-        if t.root != root:
-            problems.append(
-                Problem(
-                    t.code,
-                    f"{t.label}: the signed root differs from the root recomputed from the "
-                    "stored entries (entries rewritten, or the store rolled back)",
-                    expected=t.root.hex(),
-                    found=root.hex(),
-                )
-            )

@@ -18,7 +18,8 @@ from edgeaudit.errors import NoteError
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.signer import generate
 from edgeaudit.store import Store
-from edgeaudit.verify.stream import StoredTiles, stream_entries
+from edgeaudit.verify.stream import stream_entries
+from edgeaudit.verify.stream_checks import StoredTiles
 from tests.verify import tamper as t
 
 PARKED = 10**9  # a temporary index no real entry uses
