@@ -67,7 +67,7 @@ def lines(v: PodView) -> list[str]:
         names = f": {', '.join(w.names)}" if w.names else ""
         out.append(f"  witnessed {w.count} cosignature line(s) for size {w.tree_size:,}{names}")
     if v.stopped:
-        out.append(f"  STOPPED by a fork: {', '.join(v.fork_proofs)}")
+        out.append(f"  FORK, stopped: {', '.join(v.fork_proofs)}")
         out.append(f"    settle: edgeaudit mirror resolve {v.origin} --keep-held --reason TEXT")
     return out
 

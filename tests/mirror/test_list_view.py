@@ -170,7 +170,7 @@ def test_a_forked_pod_lists_stopped_with_its_proof(pod: Pod, tmp_path: Path) -> 
         assert row["last_attempt"]["failing_since"] == failing
         code, out = text(ws)
         assert code == 1
-        assert f"  STOPPED by a fork: {proof}\n" in out
+        assert f"  FORK, stopped: {proof}\n" in out
         assert f"edgeaudit mirror resolve {origin} --keep-held --reason TEXT" in out
         assert f"held {before[0]:,}" in out
     finally:
