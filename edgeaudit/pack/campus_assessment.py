@@ -26,6 +26,7 @@ def pod_logs(config: WorkspaceConfig, store: Store) -> list[PodLog]:
     mirror holds (None: never synced) and its open fork proofs."""
     from edgeaudit.mirror.state import MirrorFiles
     from edgeaudit.policy.campus import PodLog
+    from edgeaudit.policy.coverage import mirror_verified
     from edgeaudit.workspace.mirrors import load_mirrors
 
     held_origins = set(store.origins())
@@ -40,7 +41,8 @@ def pod_logs(config: WorkspaceConfig, store: Store) -> list[PodLog]:
         log = store.log(m.origin)
         cp = log.latest_checkpoint()
         held = None if cp is None else (int(cp.tree_size), cp.root_hash.hex())
-        pods.append(PodLog(m.origin, log, held, forks))
+        verified = mirror_verified(config.root, m.origin, None if held is None else held[0])
+        pods.append(PodLog(m.origin, log, held, forks, verified))
     return pods
 
 
@@ -71,6 +73,8 @@ def campus_period_assessment(
         rules=rule_descriptions(policies),
         campus={p.origin: p.held or (0, EMPTY_ROOT) for p in pods},
     )
+    if doc is not None and not _every_pod_covered(doc):
+        doc = None  # judged before the mirror covered every pod (or before coverage was judged)
     if doc is None and not signs:
         raise InputError(
             f"no recorded campus assessment of {period.label} is current, and with --checkpoint "
@@ -107,6 +111,18 @@ def campus_period_assessment(
         record(assessment, log)
         doc = assessment.to_dict()
     return fnd.carried(doc)
+
+
+def _every_pod_covered(doc: dict[str, Any]) -> bool:
+    """Whether a recorded campus assessment held every pod's evidence of its period: only then
+    is it reused (a later evaluation may hold more, never less, of a pod at the same size)."""
+    from edgeaudit.policy.coverage import COVERED
+
+    coverage = doc["assessment"].get("coverage")
+    pods = coverage.get("pods") if isinstance(coverage, dict) else None
+    return isinstance(pods, list) and all(
+        isinstance(p, dict) and p.get("state") == COVERED for p in pods
+    )
 
 
 def with_assessment(

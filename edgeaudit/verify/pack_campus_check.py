@@ -16,6 +16,7 @@ from edgeaudit.note.verifier import Verifier
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.verify.keychain import Revocation
 from edgeaudit.verify.pack_campus import Part, check_logs, verify_parts
+from edgeaudit.verify.pack_campus_coverage import check_coverage
 from edgeaudit.verify.pack_entries import Cited
 from edgeaudit.verify.pack_files import PackFiles, PackReport
 from edgeaudit.verify.pack_findings import check_binding, check_csv, check_oscal, load_findings
@@ -54,6 +55,7 @@ def verify_campus_pack(
     if parts[0].size is not None:
         check_binding(doc, cited[central], manifest, report)
     check_judged(doc, parts, report)
+    check_coverage(doc, central, report)
     check_csv(files, doc, report, campus=True)
     check_oscal(files, doc, report, campus=True)
 

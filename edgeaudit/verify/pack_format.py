@@ -79,6 +79,7 @@ ASSESSMENT_BOUND: Final = (
     "site_wide_rules",
     "checkpoint",
     "logs",  # a campus assessment's judged logs (only a campus record has it)
+    "coverage",  # and how much of each pod's evidence of the period it held
 )
 RECORD_KIND: Final = "policy.result"
 # a policy.result entry's outcome by the result's status (what a redacted view still shows)

@@ -108,11 +108,11 @@ def _campus_assessment(ws: Path, root: Path) -> dict[str, Any]:
             "id": "R-" + "2" * 16,
             "rule": "clocks.drift",
             "title": "central clock",
-            "status": "pass",
+            "status": "not-evaluated",  # pod-z never synced: no event check passes
             "severity": "low",
             "controls": [],
             "scope": {},
-            "reason": "ok",
+            "reason": "ok -- not a pass: the campus does not hold pod-z's evidence",
             "evidence": [ref(config.origin)],
         },
         *(
@@ -130,6 +130,17 @@ def _campus_assessment(ws: Path, root: Path) -> dict[str, Any]:
             for k, origin in enumerate(pods, 3)
         ),
     ]
+    coverage = [  # the synced pods verified at the period's end, pod-z never synced
+        {
+            "origin": x["origin"],
+            "state": "covered" if x["tree_size"] else "never-synced",
+            "tree_size": x["tree_size"],
+            "last_entry": None,
+            "verified_at": PERIOD[3] if x["tree_size"] else None,
+        }
+        for x in logs
+        if x["origin"] != config.origin
+    ]
     doc = {
         "assessment": {
             "id": "campus-assessment-1",
@@ -140,6 +151,7 @@ def _campus_assessment(ws: Path, root: Path) -> dict[str, Any]:
             "tree_size": signed["tree_size"],
             "evaluated_at": "2026-11-03T00:00:00Z",
             "logs": logs,
+            "coverage": {"until": PERIOD[3], "pods": coverage},
         },
         "results": results,
         "controls": [],
