@@ -261,6 +261,11 @@ def test_refused_requests_are_access_denied_entries(site: Site, edge_service: Se
     assert not any(tenant in json.dumps(e) for e in entries)
 
 
+# Aggregation is per (minute, key, reason) whatever the count: 2 000 refusals show a flood
+# adds one entry a minute as 10 000 did, in a fifth of the time (16 s on a loaded machine).
+FLOOD = 2_000
+
+
 def test_a_flood_of_bad_tokens_adds_a_few_entries(site: Site, edge_service: Service) -> None:
     edge_service.denials.flush(everything=True)
     before = _size(edge_service)
@@ -270,7 +275,7 @@ def test_a_flood_of_bad_tokens_adds_a_few_entries(site: Site, edge_service: Serv
         transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 4000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             codes = []
-            for n in range(10_000):
+            for n in range(FLOOD):
                 r = await c.get("/api/v1/whoami", headers=bearer(f"forged.{n}.token"))
                 codes.append(r.status_code)
             return codes
@@ -281,7 +286,7 @@ def test_a_flood_of_bad_tokens_adds_a_few_entries(site: Site, edge_service: Serv
     assert set(codes) == {401}
     entries = [e for e in _denied(edge_service, before) if e["key"] == "198.51.100.9"]
     assert 1 <= len(entries) <= minutes  # one per minute the flood lasted
-    assert sum(e["count"] for e in entries) == 10_000
+    assert sum(e["count"] for e in entries) == FLOOD
     assert {e["reason"] for e in entries} == {"invalid_token"}
 
 
