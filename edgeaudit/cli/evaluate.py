@@ -247,6 +247,16 @@ def table(a: Assessment, first_index: int | None) -> str:
             if a.logs
             else []
         ),
+        *(
+            [f"coverage of the period (until {a.coverage['until']}):"]
+            + [
+                f"  {p['origin']}  {p['state']}  (held {p['tree_size']}, last entry "
+                f"{p['last_entry'] or 'none'}, verified {p['verified_at'] or 'never'})"
+                for p in a.coverage["pods"]
+            ]
+            if a.coverage and a.coverage["pods"]
+            else []
+        ),
         "",
         "controls per framework (satisfied / with exceptions: waived results inside / supported "
         "by automated evidence / not satisfied / not evaluated):",
