@@ -168,3 +168,67 @@ def test_mirror_verified_reads_the_state_files(tmp_path: Path) -> None:
     assert mirror_verified(tmp_path, QUAY, 5) is None
     files.write_state(verified_at="2027-01-01T09:00:00Z", verified_size="5")
     assert mirror_verified(tmp_path, QUAY, 5) is None
+
+
+def _report(doc: dict[str, Any]) -> str:
+    from edgeaudit.pack.evidence import Stats
+    from edgeaudit.pack.report import ReportInput, render_html
+    from edgeaudit.verify.pack_key import ManifestKey
+
+    header = {"origin": CENTRAL, "logs": [], "site": "office", "period": {"label": "Q"}}
+    data = ReportInput(header, b"{}", doc, Stats(), "note", None, ManifestKey("kid", "pem"))
+    return render_html(data)
+
+
+def test_the_report_shows_coverage_and_the_forked_or_quarantined_pods() -> None:
+    fjord, skerry = "edge.example.org/fjord", "edge.example.org/skerry"
+
+    def result(i: int, rule: str, status: str, log: str, reason: str) -> dict[str, Any]:
+        return {
+            "id": f"R-{i:016d}", "rule": rule, "title": rule, "status": status,
+            "severity": "high", "controls": [], "scope": {"log": log}, "reason": reason,
+            "evidence": [],
+        }  # fmt: skip
+
+    pods = [
+        {"origin": fjord, "state": "forked", "tree_size": 7, "last_entry": "2026-11-20T00:00:00Z",
+         "verified_at": "2027-01-01T01:00:00Z"},
+        {"origin": skerry, "state": "covered", "tree_size": 9, "last_entry": None,
+         "verified_at": "2027-01-01T02:00:00Z"},
+    ]  # fmt: skip
+    doc: dict[str, Any] = {
+        "assessment": {"id": "a", "from": START, "to": END, "evaluated_at": NOW, "tree_size": 5,
+                       "coverage": {"until": END, "pods": pods}},
+        "results": [
+            result(1, "evidence-sealed", "fail", fjord, "stopped by a fork (mirror/forks/f.txt)"),
+            result(2, "no-forged-sources", "fail", skerry, "as the pod judged it (a, t): forged"),
+            result(3, "evidence-sealed", "pass", skerry, "verified"),
+        ],
+        "controls": [],
+    }  # fmt: skip
+    html = " ".join(_report(doc).split())
+    section = html.split('id="campus-coverage">', 1)[1].split("</section>", 1)[0]
+    assert "<strong>1 of 2 pods are not covered: no event check's result is a pass</strong>" in (
+        section
+    )
+    assert (
+        f'<td class="mono">{fjord}</td><td class="num">7</td><td>2026-11-20T00:00:00Z</td>'
+        '<td>2027-01-01T01:00:00Z</td><td class="status-fail">forked</td>'
+    ) in section
+    assert f'<td class="mono">{skerry}</td><td class="num">9</td><td>none</td>' in section
+    forked, quarantined = section.split("<h3>Pods forked or with quarantined evidence</h3>")[
+        1
+    ].split(f'<span class="mono">{skerry}</span>')
+    assert "stopped by a fork (mirror/forks/f.txt)" in forked
+    assert "its own assessment found quarantined evidence" in quarantined
+    assert "as the pod judged it (a, t): forged" in quarantined
+    assert "verified" not in quarantined  # a passing per-log result is not listed
+    # every pod covered and none flagged: the table alone; a single-log report: no section
+    for p in pods:
+        p["state"] = "covered"
+    doc["results"] = doc["results"][2:]
+    html = " ".join(_report(doc).split())
+    assert "Every pod is covered." in html
+    assert "Pods forked or with quarantined evidence" not in html
+    del doc["assessment"]["coverage"]
+    assert 'id="campus-coverage"' not in _report(doc)
