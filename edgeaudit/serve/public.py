@@ -2,7 +2,9 @@
 consistency / inclusion proofs. Hashes and signed notes only, never an entry's contents.
 
 One instance per log served: the workspace's own (its key) or a mirrored pod's (the pod's
-signed checkpoints, trusted with its ``[[mirror]]`` verifier key).
+signed checkpoints, trusted with its ``[[mirror]]`` verifier key). The latest checkpoint comes
+with the witnesses' cosignatures served with it (:mod:`edgeaudit.serve.cosignatures`: each
+line, its key, its timestamp, and whether a ``[[witness]]`` key verified it).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import time
 from typing import Any
 
 from edgeaudit.errors import InputError
+from edgeaudit.serve.cosignatures import FUTURE, WitnessKeys, cosignatures, witness_keys
 from edgeaudit.serve.service_errors import NotFound
 from edgeaudit.store import EvidenceLog, StoredCheckpoint
 from edgeaudit.verify.pack_key import ManifestKey
+from edgeaudit.verify.witnesses import witnessed_note
 from edgeaudit.workspace.config import WorkspaceConfig
 
 CHECKPOINT_TTL = 0.5  # seconds the public endpoints reuse the list of signed checkpoints
@@ -37,6 +41,9 @@ class PublicLog:
         self._manifest: ManifestKey | None = None
         self._transitions: tuple[list[StoredCheckpoint] | None, list[dict[str, Any]]] = (None, [])
         self._current: tuple[list[StoredCheckpoint] | None, str] = (None, self.verifier_key)
+        self._witness_keys: WitnessKeys | None = None
+        # the cosigned copy last read: (log note, when read, copy, its lines as documents)
+        self._cosigned: tuple[str, float, str, tuple[dict[str, Any], ...]] = ("", -1e9, "", ())
 
     def _signed(self) -> list[StoredCheckpoint]:
         """The signed checkpoints, re-read at most every CHECKPOINT_TTL seconds (a checkpoint
@@ -73,7 +80,28 @@ class PublicLog:
             "signed_at": cp.signed_at,
             "note": cp.note,
             "verifier_key": self.current_key(),
+            "cosignatures": self.cosignatures(cp),
         }
+
+    def cosignatures(self, cp: StoredCheckpoint) -> list[dict[str, Any]]:
+        """The witness lines the workspace keeps for ``cp`` (the cosigned copy ``GET
+        /checkpoint`` serves), judged against the ``[[witness]]`` keys. The copy is re-read at
+        most every CHECKPOINT_TTL seconds, and judged again when it changed (or a line was
+        dated ahead of the clock)."""
+        t = time.monotonic()
+        with self._cp_lock:
+            note, read_at, copy, docs = self._cosigned
+        if note == cp.note and t - read_at < CHECKPOINT_TTL:
+            return list(docs)
+        served = witnessed_note(self.config.root, cp.note, cp.tree_size)
+        if note != cp.note or served != copy or any(d["problem"] == FUTURE for d in docs):
+            if self._witness_keys is None:
+                self._witness_keys = witness_keys(self.config.witnesses)
+            found = cosignatures(cp.note, served, self._witness_keys, time.time())
+            docs = tuple(c.to_dict() for c in found)
+        with self._cp_lock:
+            self._cosigned = (cp.note, t, served, docs)
+        return list(docs)
 
     def transitions(self) -> list[dict[str, Any]]:
         """The log's key transition checkpoints (``prev-key`` / ``next-key``), by size."""

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import FastAPI, Path, Query
 from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
 
 from edgeaudit.serve.api_errors import _doc
 from edgeaudit.serve.deps import API, LogQ
@@ -22,10 +23,46 @@ def _json(data: dict[str, Any]) -> Response:
     return Response(orjson.dumps(data), media_type="application/json")
 
 
+class CosignatureDoc(BaseModel):
+    """A witness line served with the checkpoint (:mod:`edgeaudit.serve.cosignatures`)."""
+
+    name: str = Field(description="the witness key's name")
+    key_id: str = Field(description="the key id, 8 hex digits")
+    timestamp: int | None = Field(
+        description="POSIX seconds the line carries (C2SP cosignature/v1: 8-byte big-endian "
+        "time, then the Ed25519 signature); null when the line is not that shape"
+    )
+    line: str = Field(description="the signature line as in the note, with its newline")
+    verified: bool = Field(
+        description="true only when a [[witness]] key of this name and key id verifies it "
+        "over this checkpoint (dated, at most 5 minutes ahead)"
+    )
+    problem: str | None = Field(description="why it is not verified; null when it is")
+
+
+class CheckpointDoc(BaseModel):
+    """``GET /api/v1/checkpoint``: the latest signed checkpoint of the log."""
+
+    origin: str
+    tree_size: int
+    root_hash: str = Field(description="hex")
+    signed_at: str
+    note: str = Field(description="the C2SP signed note, as the log signed it")
+    verifier_key: str = Field(description="the key the note verifies with")
+    cosignatures: list[CosignatureDoc] = Field(
+        description="the witnesses' lines served with the note (GET /checkpoint)"
+    )
+
+
 def add_public_routes(app: FastAPI, service: Service) -> None:
-    @app.get(f"{API}/checkpoint", tags=["public"], response_model=None, **_doc((404,)))
+    checkpoint_doc = _doc((404,))
+    checkpoint_doc["responses"][200] = {"model": CheckpointDoc, "description": "the checkpoint"}
+
+    @app.get(f"{API}/checkpoint", tags=["public"], response_model=None, **checkpoint_doc)
     async def checkpoint(origin: LogQ = None) -> Response:
-        """The latest signed checkpoint (C2SP note) and the log's verifier key."""
+        """The latest signed checkpoint (C2SP note), the log's verifier key, and the
+        witnesses' cosignatures served with it, each marked verified only if a ``[[witness]]``
+        key of the service verifies it."""
         return _json(service.checkpoint(origin))
 
     @app.get(
