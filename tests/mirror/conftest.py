@@ -97,8 +97,8 @@ class Pod:
 
     def published(self, size: int) -> None:
         """Wait until the running server publishes the checkpoint of ``size`` (it re-reads
-        the signed checkpoints every half second)."""
-        deadline = time.monotonic() + 10
+        the signed checkpoints every half second; a loaded machine may take seconds more)."""
+        deadline = time.monotonic() + 60
         while True:
             with urllib.request.urlopen(f"{self.url}/checkpoint", timeout=5) as r:
                 if int(r.read().split(b"\n")[1]) == size:
@@ -151,7 +151,7 @@ class Pod:
             stderr=errors,
         )
         errors.close()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # the server's start-up, on a loaded machine
         while True:
             try:
                 with urllib.request.urlopen(f"{self.url}/checkpoint", timeout=2):
