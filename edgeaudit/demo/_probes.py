@@ -34,7 +34,8 @@ from typing import Any, Final
 
 import orjson
 
-from edgeaudit.collect.inventory import Asset, Inventory
+from edgeaudit.collect.inventory import Inventory
+from edgeaudit.collect.inventory_types import Asset
 from edgeaudit.demo._common import entry, iso
 from edgeaudit.errors import ConfigError
 from edgeaudit.policy.isolation import IsolationMatrix

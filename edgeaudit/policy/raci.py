@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from edgeaudit.collect.inventory import Inventory, Principal
+from edgeaudit.collect.inventory import Inventory
+from edgeaudit.collect.inventory_types import Principal
 from edgeaudit.yamlfile import load_yaml
 
 LETTERS: Final = ("R", "A", "C", "I")

@@ -10,8 +10,9 @@ import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 
-from edgeaudit.collect.inventory import Inventory, Segment
-from edgeaudit.collect.inventory import not_a_host as not_a_host  # re-exported
+from edgeaudit.collect.inventory import Inventory
+from edgeaudit.collect.inventory_sections import not_a_host as not_a_host  # re-exported
+from edgeaudit.collect.inventory_types import Segment
 from edgeaudit.errors import InputError
 from edgeaudit.probe.model import ScopeError
 

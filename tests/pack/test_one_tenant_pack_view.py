@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from edgeaudit.collect.inventory import Inventory, Tenant
+from edgeaudit.collect.inventory import Inventory
+from edgeaudit.collect.inventory_types import Tenant
 from edgeaudit.pack.build import _filter_frameworks
 from edgeaudit.pack.findings import counts, for_view
 from edgeaudit.pack.scope import TenantView

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from edgeaudit.collect.inventory import Key, Tenant
+from edgeaudit.collect.inventory_types import Key, Tenant
 from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural, text
 from edgeaudit.policy.checks._keyuse import KeyUseFacts, facts, use_region
 from edgeaudit.policy.context import Context, Ev, when

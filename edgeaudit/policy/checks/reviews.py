@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from edgeaudit.collect.inventory import Tenant
+from edgeaudit.collect.inventory_types import Tenant
 from edgeaudit.errors import ConfigError
 from edgeaudit.policy.checks._common import MAX_PASS_CITATIONS, cite, plural, reviewer_problem
 from edgeaudit.policy.context import Context, Ev, when
