@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from edgeaudit.canonical import canonical_json
 from edgeaudit.errors import InputError
 from edgeaudit.pack import findings as fnd
-from edgeaudit.pack.build import _filter_frameworks
+from edgeaudit.pack.assessment import filter_frameworks as _filter_frameworks
 from edgeaudit.pack.period import Period
 from edgeaudit.pack.scope import TenantView
 from edgeaudit.store import EvidenceLog
@@ -51,6 +51,11 @@ def campus_findings(
         raise InputError(
             "findings: not a campus assessment (its header has no logs); a campus pack "
             "carries the assessment of `edgeaudit evaluate --campus`"
+        )
+    if not isinstance(site_doc["assessment"].get("coverage"), dict):
+        raise InputError(
+            "findings: the campus assessment states no coverage of the period (made before "
+            "coverage was judged); run `edgeaudit evaluate --campus` for the period again"
         )
     with log.reader() as reader:
         site_doc, records = bind(site_doc, reader, reader.head()[0], request.period)

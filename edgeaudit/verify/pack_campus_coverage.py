@@ -103,9 +103,9 @@ def _item(
         problem = f"state {state!r} is not one of {', '.join(STATES)}"
     elif origin in judged and size != judged[origin]:
         problem = f"tree_size {size!r} is not the size judged in assessment.logs ({judged[origin]})"
-    elif (state == NEVER_SYNCED) != (size == 0):
-        problem = f"state {state} at tree_size {size}: a pod is never-synced exactly when none "
-        problem += "of its log is held"
+    elif state == NEVER_SYNCED and size != 0:
+        problem = f"state {state} at tree_size {size}: a pod never synced has none of its log "
+        problem += "held"
     elif item["verified_at"] is not None and verified is None:
         problem = f"verified_at {item['verified_at']!r:.40} is not an RFC 3339 UTC time"
     elif last is not None and not isinstance(last, str):
