@@ -8,8 +8,11 @@ directory next to it and moved into place only when complete.
 
 :func:`build_assessed_pack` is the one way a workspace's pack gets its findings, whoever asks
 (``edgeaudit pack build`` and the service's export jobs alike): the site assessment of the
-period (:func:`period_assessment`: the recorded one while current, else evaluated with the
-store-integrity check and recorded), restricted to the tenant by :func:`findings.for_view`.
+period (:func:`edgeaudit.pack.assessment.period_assessment`: the recorded one while current,
+else evaluated with the store-integrity check and recorded), restricted to the tenant by
+:func:`findings.for_view`. The checkpoint the pack carries is chosen in
+:mod:`edgeaudit.pack.checkpoint`; what the report says of the log beyond the evidence (its
+quarantine, results remediated later) is read in :mod:`edgeaudit.pack.report_log`.
 """
 
 from __future__ import annotations
@@ -25,20 +28,17 @@ from edgeaudit.collect.inventory import Inventory
 from edgeaudit.errors import InputError, TamperError
 from edgeaudit.note.verifier import Verifier
 from edgeaudit.pack import findings as fnd
-from edgeaudit.pack.consistency import (
-    from_earlier,
-    from_previous,
-    is_transition,
-    previous_checkpoint,
-    transition_at,
-)
+from edgeaudit.pack.assessment import filter_frameworks, period_assessment
+from edgeaudit.pack.checkpoint import key_that_signed, with_transition
+from edgeaudit.pack.consistency import from_earlier, from_previous, previous_checkpoint
 from edgeaudit.pack.container import attachments, discard, prepare_out, seal, zip_pack
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence
 from edgeaudit.pack.manifest import content_manifest, list_files
 from edgeaudit.pack.period import Period
 from edgeaudit.pack.records import Records, bind
+from edgeaudit.pack.report_log import quarantine_summary, remediated
 from edgeaudit.pack.scope import TenantView
-from edgeaudit.store import EvidenceLog, StoredCheckpoint
+from edgeaudit.store import EvidenceLog
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.workspace.config import WorkspaceConfig
 from edgeaudit.workspace.manifest_key import manifest_signing_key
@@ -101,26 +101,6 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _filter_frameworks(doc: dict[str, Any], frameworks: tuple[str, ...]) -> dict[str, Any]:
-    if not frameworks:
-        return doc
-    want = set(frameworks)
-
-    def keep(control: str) -> bool:
-        return control.split(":", 1)[0] in want
-
-    results = [r for r in doc["results"] if any(keep(c) for c in r.get("controls", []))]
-    return {
-        "assessment": {
-            **doc["assessment"],
-            "frameworks": sorted(want),
-            "counts": fnd.counts(results),  # of the results the pack carries
-        },
-        "results": results,
-        "controls": [c for c in doc.get("controls", []) if c.get("framework") in want],
-    }
-
-
 def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) -> PackResult:
     if request.tenant is not None:
         if request.inventory is None:
@@ -134,7 +114,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
     doc: dict[str, Any] | None = None
     records = Records({}, frozenset())
     if request.findings is not None:
-        site_doc = _filter_frameworks(fnd.validate(request.findings), request.frameworks)
+        site_doc = filter_frameworks(fnd.validate(request.findings), request.frameworks)
         with log.reader() as reader:  # bound to its recorded results before anything is signed
             site_doc, records = bind(site_doc, reader, reader.head()[0], request.period)
         doc = fnd.for_view(site_doc, view, request.supports_only)
@@ -149,7 +129,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
     verifier = Verifier.parse(log_key)
     earlier_key = verifier  # the key that signed the previous pack's checkpoint
     if request.previous:  # refuse a bad previous checkpoint before signing anything
-        earlier_key = _signer_of(log, request.previous, verifier)
+        earlier_key = key_that_signed(log, request.previous, verifier)
         previous_checkpoint(request.previous, earlier_key, log.origin)
     if request.checkpoint is not None:  # key separation: no log private key here
         from edgeaudit.pack.given import given_checkpoint
@@ -160,7 +140,7 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
         from edgeaudit.witness.gather import cosign
 
         cp, _ = cosign(config, log, sign_checkpoint(config, log))
-    cp = _with_transition(config, log, cp, verifier, own=request.log_key is None)
+    cp = with_transition(config, log, cp, verifier, own=request.log_key is None)
     work, zipped = prepare_out(request.out)
     try:
         with log.reader() as reader:
@@ -249,8 +229,8 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
                         raci=request.raci,
                         inventory=request.inventory,
                         view=view,
-                        quarantine=_quarantine(log) if own_site else None,
-                        remediated=_remediated(log, doc, request.period, cp.tree_size),
+                        quarantine=quarantine_summary(log) if own_site else None,
+                        remediated=remediated(log, doc, request.period, cp.tree_size),
                         attachments=attachments(work, names),
                     ),
                     work / pf.REPORT,
@@ -276,134 +256,6 @@ def build_pack(config: WorkspaceConfig, log: EvidenceLog, request: PackRequest) 
         manifest_key=public.kid,
         checkpoint=cp.note,
     )
-
-
-def _remediated(
-    log: EvidenceLog, doc: Mapping[str, Any] | None, period: Period, size: int
-) -> dict[str, str]:
-    """Failing results of the period that a later period's recorded assessment shows passing:
-    result id -> where (the later assessment and the log entry of its passing result)."""
-    if doc is None:
-        return {}
-    failing = {str(r["id"]) for r in doc["results"] if r.get("status") == "fail"}
-    if not failing:
-        return {}
-    import orjson
-
-    out: dict[str, str] = {}
-    with log.reader() as reader:
-        for index, body, _leaf in reader.select(["policy.result"], None, None, size):
-            rec = orjson.loads(body)
-            a, r = rec.get("assessment") or {}, rec.get("result") or {}
-            rid = str(r.get("id"))
-            if rid not in failing or r.get("status") != "pass":
-                continue
-            if "logs" in a:  # a campus assessment's result: not this log's own
-                continue
-            if str(a.get("from") or "") < period.end_text:
-                continue  # not a later period
-            out[rid] = (
-                f"remediated after the period: passed in the assessment of {a.get('from')} to "
-                f"{a.get('to')} (log entry E-{index})"
-            )
-    return out
-
-
-def _signer_of(log: EvidenceLog, note: bytes, verifier: Verifier) -> Verifier:
-    """The log key that signed ``note``, following the key transitions the store holds (the
-    previous pack may predate a rotation); ``verifier`` when none did (the caller refuses)."""
-    from edgeaudit.errors import NoteError
-    from edgeaudit.verify.keychain import KeyChain
-
-    with log.reader() as reader:
-        notes = [c.note.encode("utf-8") for c in reader.checkpoints()]
-    try:
-        return KeyChain.from_notes([verifier], notes, log.origin).signer_of(note, log.origin)
-    except NoteError:
-        return verifier
-
-
-def _with_transition(
-    config: WorkspaceConfig, log: EvidenceLog, cp: StoredCheckpoint, verifier: Verifier, own: bool
-) -> StoredCheckpoint:
-    """``cp``, or the store's transition checkpoint of its very size when the log's key changed
-    there and ``cp`` is another note of that tree (e.g. ``--checkpoint`` signed by one of the
-    two keys alone): the pack carries the hand-over as its checkpoint, so an auditor of either
-    key can follow it. With the cosignatures the workspace keeps for it (own log only)."""
-    if is_transition(cp.note):
-        return cp
-    with log.reader() as reader:
-        note = transition_at(reader, verifier, log.origin, cp.tree_size, cp.root_hash)
-    if note is None:
-        return cp
-    if own:
-        from edgeaudit.verify.witnesses import witnessed_note
-
-        note = witnessed_note(config.root, note, cp.tree_size)
-    return replace(cp, note=note)
-
-
-def _quarantine(log: EvidenceLog) -> list[tuple[str, str, int]]:
-    """The quarantine per (source kind, reason) with counts, for the report's data quality."""
-    with log.reader() as reader:
-        return [(str(k), str(r), int(n)) for k, r, n in reader.quarantine_counts()]
-
-
-def period_assessment(
-    config: WorkspaceConfig,
-    log: EvidenceLog,
-    policies: Policies,
-    period: Period,
-    signs: bool = True,
-) -> dict[str, Any]:
-    """The site assessment of ``period`` a pack of the current snapshot carries.
-
-    The latest recorded assessment of the period (``policy.recorded.latest_for_snapshot``) when
-    nothing but its own results came after it and the engine and policy files are the same;
-    else a fresh evaluation of ``policies``, with the store-integrity check (the log re-hashed
-    against its signed checkpoints with the workspace's verifier key), recorded: the assessment
-    is evidence. The document is the same whichever way it came (``counts`` of every status,
-    no word on whether it was reused), so the same snapshot gives the same pack; a tenant pack
-    restricts it with :func:`findings.for_view`."""
-    from edgeaudit.note.verifier import Verifier
-    from edgeaudit.policy.engine import evaluate, rule_descriptions
-    from edgeaudit.policy.record import record
-    from edgeaudit.policy.recorded import latest_for_snapshot
-    from edgeaudit.verify import verify_log
-
-    start, end = period.start_text, period.end_text
-    doc = latest_for_snapshot(
-        log,
-        start,
-        end,
-        None,
-        policies.catalogue,
-        policy_digest=policies.digest,
-        mapped={ref for rule in policies.rules.rules for ref in rule.controls},
-        rules=rule_descriptions(policies),
-    )
-    if doc is None and not signs:
-        raise InputError(
-            f"no recorded assessment of {period.label} is current, and with --checkpoint this "
-            "host does not sign: run `edgeaudit evaluate` for the period, have the log key's "
-            "holder sign a checkpoint after it (`edgeaudit checkpoint sign --out FILE`), and "
-            "pass that note with --checkpoint"
-        )
-    if doc is None:
-        # judged at a signed checkpoint, so the pack can state the population against it
-        at = sign_checkpoint(config, log).tree_size
-        verifiers = [Verifier.parse(config.verifier_key)]
-        assessment = evaluate(
-            policies,
-            log,
-            start=start,
-            end=end,
-            verify=lambda: verify_log(log, verifiers),
-            at_size=at,
-        )
-        record(assessment, log)
-        doc = assessment.to_dict()
-    return fnd.carried(doc)
 
 
 def build_assessed_pack(

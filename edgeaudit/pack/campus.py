@@ -22,11 +22,7 @@ from edgeaudit.canonical import canonical_json
 from edgeaudit.collect.inventory import Inventory
 from edgeaudit.errors import InputError, TamperError
 from edgeaudit.note.verifier import Verifier
-from edgeaudit.pack.build import (
-    _now,
-    _signer_of,
-    _with_transition,
-)
+from edgeaudit.pack.build import _now
 from edgeaudit.pack.campus_findings import (
     campus_findings,
     check_citations,
@@ -34,6 +30,8 @@ from edgeaudit.pack.campus_findings import (
     write_findings,
 )
 from edgeaudit.pack.campus_pods import campus_pods, note_origin, signer_of
+from edgeaudit.pack.checkpoint import key_that_signed as _signer_of
+from edgeaudit.pack.checkpoint import with_transition as _with_transition
 from edgeaudit.pack.consistency import from_earlier, from_previous, previous_checkpoint
 from edgeaudit.pack.container import attachments, discard, prepare_out, seal, zip_pack
 from edgeaudit.pack.evidence import EvidenceResult, write_evidence

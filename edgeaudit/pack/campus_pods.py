@@ -19,7 +19,7 @@ from edgeaudit.canonical import signature_line, signed_note
 from edgeaudit.errors import InputError, NoteError
 from edgeaudit.note.checkpoint import Checkpoint
 from edgeaudit.note.verifier import MAX_SIGNATURES, Verifier, parse_note
-from edgeaudit.pack.build import _with_transition
+from edgeaudit.pack.checkpoint import with_transition as _with_transition
 from edgeaudit.pack.given import given_checkpoint
 from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
 from edgeaudit.verify.keychain import KeyChain

@@ -8,7 +8,7 @@ from typing import Any
 
 from edgeaudit.collect.inventory import Inventory
 from edgeaudit.collect.inventory_types import Tenant
-from edgeaudit.pack.build import _filter_frameworks
+from edgeaudit.pack.assessment import filter_frameworks
 from edgeaudit.pack.findings import counts, for_view
 from edgeaudit.pack.scope import TenantView
 from edgeaudit.policy.statuses import STATUSES
@@ -121,7 +121,7 @@ def test_the_site_document_is_unchanged_and_a_framework_filter_recounts() -> Non
     doc = _doc()
     assert for_view(doc, TenantView.site()) is doc
     doc["results"].append(_result(8, "soc", "fail", "globex", "soc2:cc6.1"))
-    filtered = _filter_frameworks(doc, (PCI,))
+    filtered = filter_frameworks(doc, (PCI,))
     assert len(filtered["results"]) == 7
     assert filtered["assessment"]["counts"] == counts(filtered["results"])
     assert filtered["assessment"]["counts"]["fail"] == 5
