@@ -106,8 +106,10 @@ class Pod:
         data = ok_json(*self.ws, "proof", "consistency", str(old), str(new))
         return [bytes.fromhex(h) for h in data["proof"]]
 
-    def list_witnesses(self, witnesses: list[Witness], timeout: float = 2) -> None:
-        """``[[witness]]`` tables in edgeaudit.toml, each reached over a link of this pod."""
+    def list_witnesses(self, witnesses: list[Witness], timeout: float = 5) -> None:
+        """``[[witness]]`` tables in edgeaudit.toml, each reached over a link of this pod (5 s:
+        a witness fsyncs its state before it answers, which can take seconds on a loaded
+        machine; 2 s could lose a cosignature the tests expect)."""
         text = ""
         for w in witnesses:
             link = self.links.setdefault(w.label, Link(w.port))

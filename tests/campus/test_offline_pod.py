@@ -41,7 +41,7 @@ def test_an_offline_pod_keeps_signing_and_is_cosigned_when_it_reconnects(campus:
     assert note_size(w2.latest(pod.origin)[1]) == s1  # w2 did cosign s1
     assert note_size(w1.latest(pod.origin)[1]) == start
 
-    # Both links are now down: w1 refuses, w2 swallows requests (a timeout of 2 s ends it).
+    # Both links are now down: w1 refuses, w2 swallows requests (a timeout of 5 s ends it).
     pod.links["w2"].blackhole()
     s2 = pod.append(5, "offline-2")
     began = time.monotonic()
@@ -55,7 +55,7 @@ def test_an_offline_pod_keeps_signing_and_is_cosigned_when_it_reconnects(campus:
     assert "w1: no cosignature" in out
     assert "w2: no cosignature" in out
     assert "timed out" in out
-    assert took < 20, took  # the configured timeout (2 s), not a hang
+    assert took < 30, took  # the configured timeout (5 s), not a hang
     # the verifier's policy (2 of 2, or even 1 of 2) fails for the newest checkpoint
     for policy in (both, one):
         code, out = run(*pod.ws, "verify", "--witness-policy", str(policy))
