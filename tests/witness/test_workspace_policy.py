@@ -69,7 +69,7 @@ def test_checkpoint_collects_and_verify_applies_the_policy(
     add_witnesses(
         pod,
         [
-            {"name": "w1", "url": w1.url, "key": w1.vkey, "timeout": 3},
+            {"name": "w1", "url": w1.url, "key": w1.vkey, "timeout": 10},  # loaded: fsync
             {"name": "w2", "url": closed_port_url(), "key": other.vkey, "timeout": 1},
         ],
     )
