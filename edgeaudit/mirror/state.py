@@ -3,7 +3,8 @@
 * ``state/<slug>.json``: per origin, how the last sync pass ended (``attempted_at``,
   ``status``, ``message``; ``error`` and ``failing_since`` while passes fail), the checkpoint
   size the pod served then (``fetched_size``, None when none was fetched) and the last pass that
-  verified the pod's checkpoint and holds it (``verified_at``, ``verified_size``), for
+  verified the pod's checkpoint and holds it (``verified_at``: when that checkpoint was asked
+  for; ``verified_size``), for
   ``mirror list`` (:func:`MirrorFiles.record_pass`);
 * ``state/<slug>.pending``: the pod's signed note a sync is storing entries for, written before
   the first entry it proves is stored and removed once the note is held; after a cut, the
@@ -101,16 +102,25 @@ class MirrorFiles:
         state.update(fields, origin=self.origin)
         _write(self.state_path, json.dumps(state, sort_keys=True).encode() + b"\n")
 
-    def record_pass(self, status: str, message: str, checkpoint_size: int | None) -> None:
+    def record_pass(
+        self,
+        status: str,
+        message: str,
+        checkpoint_size: int | None,
+        asked_at: str | None = None,
+    ) -> None:
         """Record how a sync pass ended (one atomic write of the state file): when, its status
         and message, the checkpoint size the pod served (None: none was fetched); when it
         verified and holds the pod's checkpoint, or else the error and since when passes
-        fail."""
+        fail. ``verified_at`` is ``asked_at``, the time just before the pod's checkpoint was
+        asked for, not the pass's end: the checkpoint was the pod's newest at that time, while
+        the pod may have signed more during a long pass (a campus assessment counts a pod as
+        covered up to ``verified_at``)."""
         at = now()
         fields: dict[str, Any] = {"attempted_at": at, "status": status, "message": message}
-        fields.update(fetched_size=checkpoint_size, fetched_at=at)
+        fields.update(fetched_size=checkpoint_size, fetched_at=asked_at or at)
         if status in VERIFIED:
-            fields.update(verified_at=at, verified_size=checkpoint_size)
+            fields.update(verified_at=asked_at or at, verified_size=checkpoint_size)
             fields.update(error=None, failing_since=None)
         else:
             since = self.read_state().get("failing_since")

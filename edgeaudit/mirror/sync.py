@@ -43,7 +43,7 @@ from edgeaudit.mirror.keys import (
     record_key_changes,
     unfollowed,
 )
-from edgeaudit.mirror.state import MirrorFiles
+from edgeaudit.mirror.state import MirrorFiles, now
 from edgeaudit.mirror.tiles import (
     TileMismatch,
     VerifiedTiles,
@@ -129,6 +129,7 @@ class _Pass:
     progress: Progress | None
     start: float = field(default_factory=time.monotonic)
     checkpoint_size: int | None = None
+    asked_at: str | None = None  # when the pod's checkpoint was asked for (before the request)
     stored: int = 0
     requests: int = 0  # of the fetching connections (the pass's own client counts its own)
 
@@ -206,11 +207,12 @@ def sync_one(
         raise
     finally:
         client.close()
-    files.record_pass(result.status, result.message, p.checkpoint_size)
+    files.record_pass(result.status, result.message, p.checkpoint_size, p.asked_at)
     return result
 
 
 def _sync(p: _Pass, batch: int) -> SyncResult:
+    p.asked_at = now()  # what the pod serves was its newest at this time or later
     note = p.client.checkpoint()
     trust = _trust(p, note)
     if isinstance(trust, SyncResult):
