@@ -19,48 +19,14 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from edgeaudit import __version__
-from edgeaudit.serve.api_errors import (
-    _AUTH,
-    ANY_ROLE,
-    ApiError,
-    ErrorBody,
-    ErrorDetail,
-    _doc,
-    error_body,
-    error_response,
-)
 from edgeaudit.serve.body_limit import BodyLimit
-from edgeaudit.serve.deps import API, ROLE, LogQ, OwnLog, Who, _client, own_log_only, principal
+from edgeaudit.serve.deps import API
 from edgeaudit.serve.edge import Edge, PublicUrl, parse_proxies
-from edgeaudit.serve.export_routes import ExportRequest, add_export_routes
+from edgeaudit.serve.export_routes import add_export_routes
 from edgeaudit.serve.handlers import add_exception_handlers
 from edgeaudit.serve.public_routes import add_public_routes
 from edgeaudit.serve.read_routes import add_assessment_routes, add_identity_routes
 from edgeaudit.serve.service import Service
-
-__all__ = [  # what other modules and the tests import from here
-    "ANY_ROLE",
-    "API",
-    "OPENAPI_URL",
-    "ROLE",
-    "_AUTH",
-    "ApiError",
-    "BodyLimit",
-    "ErrorBody",
-    "ErrorDetail",
-    "ExportRequest",
-    "LogQ",
-    "OwnLog",
-    "Who",
-    "_client",
-    "_doc",
-    "asgi",
-    "create_app",
-    "error_body",
-    "error_response",
-    "own_log_only",
-    "principal",
-]
 
 OPENAPI_URL = f"{API}/openapi.json"
 

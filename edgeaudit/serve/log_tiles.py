@@ -28,7 +28,8 @@ from fastapi import FastAPI, Path, Request
 from fastapi.responses import Response
 
 from edgeaudit.serve import authz
-from edgeaudit.serve.app import Who, _client, _doc
+from edgeaudit.serve.api_errors import _doc
+from edgeaudit.serve.deps import Who, _client
 from edgeaudit.serve.logs import ServedLogs, UnknownLog
 from edgeaudit.serve.service import Service
 from edgeaudit.serve.tiles import TileLog, TilePath, accepts_gzip, route_ref, tile_response

@@ -36,7 +36,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edgeaudit.merkle.c2sp import TileRef, assemble, bundle, parse_path, store_keys
 from edgeaudit.serve import authz
-from edgeaudit.serve.app import ApiError, Who, _client, _doc, own_log_only
+from edgeaudit.serve.api_errors import ApiError, _doc
+from edgeaudit.serve.deps import Who, _client, own_log_only
 from edgeaudit.serve.public import CHECKPOINT_TTL, PublicLog
 from edgeaudit.serve.service import Service
 from edgeaudit.serve.service_errors import NotFound
