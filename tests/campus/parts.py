@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeaudit.cli.main import main
-from tests.campus.proxy import Link
+from tests.campus.proxy import Link, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
@@ -47,12 +46,6 @@ def ok_json(*argv: str) -> dict[str, Any]:
     code, data = run_json(*argv)
     assert code == 0, (argv, data)
     return data
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -178,9 +171,31 @@ class Served(Process):
         self.port = free_port()
         self.link = link or Link(self.port)
         self.url = self.link.url
-        argv = [*pod.ws, "serve", "--port", str(self.port), "--no-pdf", "--rate", "0"]
-        argv += ["--public-url", self.url]
-        super().__init__(argv, pod.path.parent / f"{pod.path.name}.serve.log")
+        super().__init__(self._argv(), pod.path.parent / f"{pod.path.name}.serve.log")
+
+    def _argv(self) -> list[str]:
+        argv = [*self.pod.ws, "serve", "--port", str(self.port), "--no-pdf", "--rate", "0"]
+        return [*argv, "--public-url", self.url]
+
+    def wait_for(self, url: str, deadline: float) -> None:
+        """As :meth:`Process.wait_for`; a port another process took between :func:`free_port`
+        and the server's bind (other programs on the machine bind ports too) is replaced by
+        another, up to three times."""
+        for attempt in range(4):
+            try:
+                super().wait_for(url, deadline)
+                return
+            except AssertionError:
+                taken = f"cannot listen on 127.0.0.1:{self.port}: Address already in use"
+                ended = self.proc is not None and self.proc.poll() is not None
+                if attempt == 3 or not ended or taken not in self.log.read_text():
+                    raise
+            old, self.port = self.port, free_port()
+            url = url.replace(f"127.0.0.1:{old}/", f"127.0.0.1:{self.port}/")
+            if self.link.upstream == ("127.0.0.1", old):
+                self.link.upstream = ("127.0.0.1", self.port)
+            self.argv = self._argv()
+            self.start()
 
     def impostor(self, pod: Pod) -> Served:
         """Another ``serve`` of ``pod`` (e.g. a rewritten history) at this one's public

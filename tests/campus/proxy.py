@@ -24,6 +24,21 @@ import struct
 import threading
 from dataclasses import dataclass
 
+_HANDED_OUT: set[tuple[str, int]] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now that this process has not handed out before. A port handed
+    out is bound later (by a child process, or a link going up again): until then ``bind(0)``
+    may give it to the next caller, and two servers of one campus would ask for one port."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+        if (host, port) not in _HANDED_OUT:
+            _HANDED_OUT.add((host, port))
+            return port
+
 
 @dataclass(frozen=True)
 class Request:
@@ -44,10 +59,7 @@ class Link:
         self._sent: list[bytearray] = []  # per connection: what the client sent
         self._socks: list[socket.socket] = []
         self._listener: socket.socket | None = None
-        probe = socket.socket()
-        probe.bind((host, 0))
-        self.port = int(probe.getsockname()[1])
-        probe.close()
+        self.port = free_port(host)
         self.url = f"http://{host}:{self.port}"
         self.up()
 
