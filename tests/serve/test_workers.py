@@ -3,6 +3,7 @@ rate limit and the export jobs (the kernel spreads connections over both)."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -125,7 +126,9 @@ def _ask_until_both_answer(
     return codes
 
 
-def test_two_workers_share_a_session(site: Site, server: Server) -> None:
+def _signed_in(site: Site, server: Server) -> tuple[str, str]:
+    """A new page session of a new security token: (its cookie, the token id requests count
+    under, a burst of 20 of its own)."""
     c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     c.request("GET", "/login")
     first = c.getresponse()
@@ -145,11 +148,30 @@ def test_two_workers_share_a_session(site: Site, server: Server) -> None:
     session = next(
         v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie" and "session" in v
     )
-    codes = _ask_until_both_answer(
-        server, "/probe-runs", "/probe-runs", lambda: {"Cookie": session}, 16, 19
-    )  # the page limiter counts the session token: a burst of 20
-    assert codes == [200] * len(codes)
-    assert len(_pids(server.lines(), "/probe-runs", 200)) == 2  # both workers knew the session
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    return session, str(claims["jti"])
+
+
+def test_two_workers_share_a_session(site: Site, server: Server) -> None:
+    def answered(jti: str) -> set[object]:
+        return {
+            x["pid"]
+            for x in server.lines()
+            if x["route"] == "/probe-runs" and x["status"] == 200 and x["token"] == jti
+        }
+
+    # Each session is asked at least 16 times and until both workers have answered it, at most
+    # 19 times (the page limiter counts the session's token: a burst of 20). The kernel gave
+    # one worker all 19 connections in a loaded run: then a new session is asked (5 at most).
+    for _ in range(5):
+        session, jti = _signed_in(site, server)
+        codes: list[int] = []
+        while len(codes) < 16 or (len(codes) < 19 and len(answered(jti)) < 2):
+            codes.append(server.request("GET", "/probe-runs", headers={"Cookie": session}).status)
+        assert codes == [200] * len(codes)  # no worker sent the session back to sign in
+        if len(answered(jti)) == 2:
+            break
+    assert len(answered(jti)) == 2  # both workers knew the session
 
 
 def test_two_workers_share_a_rate_limit_and_export_jobs(site: Site, server: Server) -> None:
