@@ -54,7 +54,7 @@ def verify_campus_pack(
     check_manifest_window(signer, report.tree_size, report)
     if parts[0].size is not None:
         check_binding(doc, cited[central], manifest, report)
-    check_judged(doc, parts, report)
+    check_judged(doc, parts, report, cited[central])
     check_coverage(doc, central, report)
     check_csv(files, doc, report, campus=True)
     check_oscal(files, doc, report, campus=True)
@@ -121,12 +121,21 @@ def campus_cited(
     return out
 
 
-def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: PackReport) -> None:
+def check_judged(
+    doc: dict[str, Any] | None,
+    parts: Sequence[Part],
+    report: PackReport,
+    central_cited: Cited | None = None,
+) -> None:
     """The assessment's ``logs`` names exactly the pack's logs, each at its part's checkpoint
     or at an earlier checkpoint its consistency proofs prove (the assessment judged a prefix
     of the log the pod's key signed), and every citation lies below its log's judged size.
     A log judged at size 0 with the empty tree's root (a pod the mirror never synced) needs
-    no part: the empty tree is a prefix of every log, and nothing can cite it."""
+    no part: the empty tree is a prefix of every log, and nothing can cite it. A pod that has
+    a part is never judged so; the central log may be (a central workspace that only mirrors
+    pods holds nothing of its own when it is first evaluated), when every entry its part
+    carries is a record of the results (``central_cited``: what they cite in it), so the pack
+    shows nothing of it that the assessment neither judged nor binds."""
     if doc is None:
         return
     header = doc.get("assessment")
@@ -149,7 +158,10 @@ def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: Pack
         )
         part = next((p for p in parts if p.origin == item["origin"]), None)
         if (item["tree_size"], item["root_hash"]) == (0, EMPTY_ROOT.hex()):
-            if part is not None:  # a log the pack proves was synced: never judged empty
+            if part is not None and part is parts[0]:
+                _central_judged_empty(i, part, central_cited, report)
+                continue
+            if part is not None:  # a pod the pack proves was synced: never judged empty
                 report.add(
                     pf.FINDINGS_JSON,
                     f"assessment.logs[{i}] judged {item['origin']} as the empty tree, but the "
@@ -221,3 +233,21 @@ def check_judged(doc: dict[str, Any] | None, parts: Sequence[Part], report: Pack
                     f"{judged[ref[2]]} of that log the assessment judged",
                     index=ref[0],
                 )
+
+
+def _central_judged_empty(i: int, part: Part, cited: Cited | None, report: PackReport) -> None:
+    """The central log judged as the empty tree (it held nothing when it was evaluated; the
+    assessment's records came after): every entry its part carries must be a record of a
+    carried result, bound to the findings (:func:`check_binding`); any other entry would be
+    evidence of the central log the pack shows and the assessment did not judge."""
+    if part.size is None:
+        return  # its checkpoint is unproven: reported
+    records = 0 if cited is None else len(cited.records.keys() & cited.present.keys())
+    if report.entries != records:
+        report.add(
+            pf.FINDINGS_JSON,
+            f"assessment.logs[{i}] judged the central log {part.origin} as the empty tree, but "
+            f"its part {part.file(pf.CHECKPOINT)} (size {part.size}) carries entries that are "
+            f"not records of the results ({report.entries - records} of {report.entries}): "
+            "evidence the assessment neither judged nor binds",
+        )
