@@ -65,6 +65,18 @@ class Host:
         return r, data
 
     def start(self) -> None:
+        """Start the server and wait until it answers; a port another program took after
+        :func:`_port` chose it is replaced by another (up to three times)."""
+        for _ in range(3):
+            if not self._launch_found_port_taken():
+                break
+            self.port = _port()
+        assert self.proc is not None
+        assert self.proc.poll() is None, self.log.read_text()[-4000:]
+
+    def _launch_found_port_taken(self) -> bool:
+        """Launch the server; True if it ended because its port was taken, else once it
+        answers (or has ended for another reason)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
         argv = ["--workspace", str(self.ws), "-v", "serve", "--port", str(self.port)]
         argv += ["--rate", "0.01", "--burst", "20", "--no-pdf", "--cache-seconds", "0"]
@@ -76,12 +88,14 @@ class Host:
                 env=env,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
-            assert self.proc.poll() is None, self.log.read_text()[-4000:]
+            if self.proc.poll() is not None:
+                taken = f"cannot listen on 127.0.0.1:{self.port}: Address already in use"
+                return taken in self.log.read_text()
             try:
                 if self.request("GET", "/api/v1/keys")[0].status == 200:
-                    return
+                    return False
             except OSError:
                 pass
             assert time.monotonic() < deadline, self.log.read_text()[-4000:]
