@@ -45,61 +45,71 @@ class Server:
         return out
 
 
-@pytest.fixture(scope="module")
-def server(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("workers") / "stderr.log"
+def _serve(ws: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "edgeaudit.cli.main",
-                "--workspace",
-                str(site.ws),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--rate",
-                "0.01",
-                "--burst",
-                "20",
-                "--no-pdf",
-                "--cache-seconds",
-                "0",
-            ],
+    argv = ["--workspace", str(ws), "serve", "--port", str(port), "--workers", "2"]
+    argv += ["--rate", "0.01", "--burst", "20", "--no-pdf", "--cache-seconds", "0"]
+    with log.open("a") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "edgeaudit.cli.main", *argv],
             stderr=err,
             stdout=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
         )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
     try:
-        # Both workers up: each has answered the (unlimited) keys route. A fixed pause after the
-        # first answer was not enough on a loaded machine, where the second worker's start-up
-        # takes seconds and every connection meanwhile reaches the first.
-        deadline = time.monotonic() + 90
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _both_up(srv: Server, proc: subprocess.Popen[bytes]) -> bool:
+    """Until both workers have answered the (unlimited) keys route: True; False if the server
+    ended because its port was taken (by another program, after the port was chosen). A fixed
+    pause after the first answer was not enough on a loaded machine, where the second worker's
+    start-up takes seconds and every connection meanwhile reaches the first."""
+    deadline = time.monotonic() + 90
+    while len(_pids(srv.lines(), "/api/v1/keys", 200)) < 2:
+        if proc.poll() is not None:
+            taken = f"cannot listen on 127.0.0.1:{srv.port}: Address already in use"
+            assert taken in srv.log.read_text(), srv.log.read_text()
+            return False
+        try:
+            srv.request("GET", "/api/v1/keys")
+        except OSError:
+            time.sleep(0.2)
+        assert time.monotonic() < deadline, srv.log.read_text()
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture(scope="module")
+def server(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    log = tmp_path_factory.mktemp("workers") / "stderr.log"
+    for _ in range(3):  # another port when the chosen one was taken before the server bound it
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
         srv = Server(port, log)
-        while len(_pids(srv.lines(), "/api/v1/keys", 200)) < 2:
-            assert proc.poll() is None, log.read_text()
-            try:
-                srv.request("GET", "/api/v1/keys")
-            except OSError:
-                time.sleep(0.2)
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.02)
+        proc = _serve(site.ws, port, log)
+        try:
+            up = _both_up(srv, proc)
+        except BaseException:
+            _stop(proc)
+            raise
+        if up:
+            break
+    else:
+        raise AssertionError(log.read_text())
+    try:
         yield srv
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
 
 
 def _pids(lines: list[dict[str, object]], route: str, status: int) -> set[object]:
