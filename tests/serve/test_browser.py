@@ -72,7 +72,7 @@ def server(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # start-up on a loaded machine
     while not srv.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)

@@ -196,7 +196,7 @@ def base(pod: Site) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # start-up on a loaded machine
         while True:
             try:
                 httpx.get(f"{url}/checkpoint", timeout=2)
