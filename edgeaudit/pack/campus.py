@@ -38,6 +38,7 @@ from edgeaudit.pack.evidence import EvidenceResult, write_evidence
 from edgeaudit.pack.manifest import content_manifest, list_files
 from edgeaudit.pack.mirrored import pod_site
 from edgeaudit.pack.period import Period
+from edgeaudit.pack.report_campus import LogFigures
 from edgeaudit.pack.scope import TenantView
 from edgeaudit.store import EvidenceLog, Store, StoredCheckpoint
 from edgeaudit.verify import pack_format as pf
@@ -192,6 +193,8 @@ def build_campus_pack(
         )
         parts: list[PartResult] = []
         items: list[dict[str, Any]] = []
+        # each part's report figures, as its evidence pass gathered them (no second pass)
+        figures = [LogFigures("", config.origin, central.stats)]
         for k, pod in enumerate(pods, 1):
             part = pf.part_name(k)
             key = pod.mirror.verifier()
@@ -219,6 +222,7 @@ def build_campus_pack(
                 names,
                 digests,
             )
+            figures.append(LogFigures(part, pod.mirror.origin, ev.stats))
             parts.append(
                 PartResult(
                     part,
@@ -284,6 +288,7 @@ def build_campus_pack(
                         quarantine=None,
                         remediated={},
                         attachments=attachments(work, names),
+                        logs=figures,
                     ),
                     work / pf.REPORT,
                 )

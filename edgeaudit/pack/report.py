@@ -2,7 +2,9 @@
 
 The only module that imports WeasyPrint. Sections (``report_context`` computes them): cover,
 summary, exceptions register, scope and system description, controls framework by framework,
-segmentation, operations (JIT, keys, physical access, RACI), management assertion, appendix.
+segmentation, operations (JIT, keys, physical access, RACI), management assertion, appendix;
+a campus pack's report shows the figures of every log summed, with "Evidence per log" and a
+log column where a table would mix them (``report_campus``).
 Its size follows the number of results, not of events: results list at most
 :data:`EVIDENCE_SHOWN` cited entries each, and the evidence itself lives in the
 machine-readable files. The PDF is written as PDF/A-3b with the manifest of every other file
@@ -25,9 +27,10 @@ from markupsafe import Markup
 
 from edgeaudit.canonical import canonical_json
 from edgeaudit.collect.inventory import Inventory
-from edgeaudit.pack import charts
+from edgeaudit.pack import charts, report_campus
 from edgeaudit.pack import report_context as rc
 from edgeaudit.pack.evidence import Stats
+from edgeaudit.pack.report_campus import LogFigures
 from edgeaudit.pack.scope import TenantView
 from edgeaudit.policy.statuses import CONTROL_STATUSES
 from edgeaudit.verify.pack_key import ManifestKey
@@ -62,6 +65,9 @@ class ReportInput:
     attachments: Sequence[tuple[str, bytes, str]] = ()
     # failing result id -> how a later period's recorded assessment shows it remediated
     remediated: Mapping[str, str] | None = None
+    # a campus pack: every log's figures, the central part's first (``stats`` is its own);
+    # the report shows their sum with a breakdown per log. Empty: a single-log pack.
+    logs: Sequence[LogFigures] = ()
 
 
 def _framework_summary(doc: Mapping[str, Any]) -> list[tuple[str, Counter[str]]]:
@@ -98,7 +104,12 @@ def _control_wording(control: Mapping[str, Any]) -> str:
 def _context(data: ReportInput) -> dict[str, Any]:
     h = data.header
     doc = data.findings
-    stats = data.stats
+    central_stats = data.stats  # the times of the entries the central log's citations name
+    campus: dict[str, Any] = {"campus_logs": None}
+    if data.logs:
+        campus = report_campus.context(data.logs)
+    stats: Stats = campus.get("stats", central_stats)  # the figures shown: campus-wide
+    pods = report_campus.by_origin(data.logs)
     ctx: dict[str, Any] = {
         "h": h,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -114,6 +125,7 @@ def _context(data: ReportInput) -> dict[str, Any]:
             ("heatmap", "coverage", "key_chart", "key_rows", "results", "controls", "waivers"),
             None,
         ),
+        **campus,
     }
     if doc is not None:
         summary = _framework_summary(doc)
@@ -141,15 +153,15 @@ def _context(data: ReportInput) -> dict[str, Any]:
     ctx["passing"] = []
     ctx["index"] = []
     ctx["jit_split"] = None
-    # a campus pack: its citations name their logs; the figures are the central part's
+    # a campus pack: its citations name their logs, each entry's time is its part's
     central = str(h.get("origin")) if h.get("logs") is not None else None
     if doc is not None:
-        register = rc.exceptions(doc, stats, data.raci, data.remediated, central)
+        register = rc.exceptions(doc, central_stats, data.raci, data.remediated, central, pods)
         ctx["register"] = register
         ctx["summary"] = rc.summary(doc, register)
-        ctx["framework_controls"] = rc.controls(doc, stats)
+        ctx["framework_controls"] = rc.controls(doc, central_stats)
         ctx["passing"] = [r for r in doc["results"] if r["status"] not in ("fail", "waived")]
-        ctx["index"] = rc.evidence_index(doc, stats, central)
+        ctx["index"] = rc.evidence_index(doc, central_stats, central, pods)
         ctx["physical"] = [
             r for r in doc["results"] if str(r.get("rule", "")).startswith("physical")
         ]

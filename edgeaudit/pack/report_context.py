@@ -55,13 +55,18 @@ def _order(key: Key) -> tuple[str, int]:
     return (key[0] or "", key[1])
 
 
-def _time(stats: Stats, key: Key, central: str | None) -> str | None:
-    """The cited entry's time, when the pack's pass read it: the report's figures are those
-    of the log the pack was written from (a campus pack: the central part), so a pod's
-    entry has none here."""
+def _time(
+    stats: Stats, key: Key, central: str | None, pods: Mapping[str, Stats] | None = None
+) -> str | None:
+    """The cited entry's time, as the pass over its log read it: ``stats`` of the log the
+    pack was written from (a campus pack: the central part), ``pods`` of each pod part by
+    origin; an entry of another log has none."""
     origin, index = key
     if origin is not None and origin != central:
-        return None
+        part = (pods or {}).get(origin)
+        if part is None:
+            return None
+        stats = part
     t = stats.times.get(index)
     return None if t is None else str(t)
 
@@ -101,6 +106,7 @@ def exceptions(
     raci: Sequence[Mapping[str, Any]] | None,
     remediated: Mapping[str, str] | None = None,
     central: str | None = None,
+    pods: Mapping[str, Stats] | None = None,
 ) -> list[dict[str, Any]]:
     """The exceptions register: every failing and waived result, by severity, then control.
     State: accepted (a waiver), remediated after the period (a later recorded assessment passed
@@ -111,7 +117,7 @@ def exceptions(
         if r.get("status") not in (FAIL, WAIVED):
             continue
         evidence = [_key(e) for e in r.get("evidence", [])]
-        times = sorted(t for k in evidence if (t := _time(stats, k, central)) is not None)
+        times = sorted(t for k in evidence if (t := _time(stats, k, central, pods)) is not None)
         waiver = r.get("waiver") if isinstance(r.get("waiver"), Mapping) else None
         if waiver:
             state = (
@@ -338,7 +344,10 @@ def jit_split(doc: Mapping[str, Any]) -> list[tuple[str, int]]:
 
 
 def evidence_index(
-    doc: Mapping[str, Any], stats: Stats, central: str | None = None
+    doc: Mapping[str, Any],
+    stats: Stats,
+    central: str | None = None,
+    pods: Mapping[str, Stats] | None = None,
 ) -> list[tuple[str, str, str, str]]:
     """Every entry a finding cites: reference, time, leaf hash, the findings citing it."""
     by_entry: dict[Key, tuple[str, list[str]]] = {}
@@ -351,7 +360,7 @@ def evidence_index(
     return [
         (
             ref(k[1], k[0]),
-            _time(stats, k, central) or "-",
+            _time(stats, k, central, pods) or "-",
             leaf,
             ", ".join(ids[:3]) + (" ..." if len(ids) > 3 else ""),
         )
