@@ -136,12 +136,10 @@ def _show(args: argparse.Namespace, policies: Any, assessment: Assessment, recor
 def run_campus(args: argparse.Namespace, config: WorkspaceConfig) -> int:
     """``evaluate --campus``: every log of the campus, recorded in the workspace's own log."""
     from edgeaudit.cli.commands import _open, _verifier_texts
-    from edgeaudit.mirror.state import MirrorFiles
-    from edgeaudit.policy.campus import PodLog, evaluate_campus
-    from edgeaudit.policy.coverage import mirror_verified
+    from edgeaudit.pack.campus_assessment import pod_keys, pod_logs
+    from edgeaudit.policy.campus import evaluate_campus
     from edgeaudit.policy.files import load_policies
     from edgeaudit.policy.record import record
-    from edgeaudit.store.mirror import MirroredLog
     from edgeaudit.verify.background import BackgroundVerifyLogs
     from edgeaudit.workspace.mirrors import load_mirrors
 
@@ -152,33 +150,15 @@ def run_campus(args: argparse.Namespace, config: WorkspaceConfig) -> int:
         )
     start, end = period(args)
     policies = load_policies(policy_dir(args, config))
-    mirrors = load_mirrors(config)
+    load_mirrors(config)  # a bad [[mirror]] table is a usage error before any work starts
     own_keys = _verifier_texts(args, config)  # --key: the central log's (a bad one: exit 2)
     store, log = _open(config, args, writes=None if args.no_record else "evaluate")
-    pods: list[PodLog] = []
     verify = None
     try:
         with store:
-            held_origins = set(store.origins())
-            for m in mirrors:
-                forks = tuple(
-                    str(p.relative_to(config.root))
-                    for p in MirrorFiles(config.root, m.origin).forks()
-                )
-                if m.origin not in held_origins:
-                    pods.append(PodLog(m.origin, None, None, forks))
-                    continue
-                pod_log = store.log(m.origin)
-                cp = MirroredLog(pod_log).held()
-                held = None if cp is None else (int(cp.tree_size), cp.root_hash.hex())
-                verified = mirror_verified(config.root, m.origin, None if held is None else held[0])
-                pods.append(PodLog(m.origin, pod_log, held, forks, verified))
+            pods = pod_logs(config, store)  # as `pack build --campus` lists them
             if any(rule.check == "integrity.store" for rule in policies.rules.rules):
-                keyed = [(log.origin, own_keys)] + [
-                    (m.origin, [m.verifier_key])
-                    for m, p in zip(mirrors, pods, strict=True)
-                    if p.held is not None and not p.forks  # a fork fails without it
-                ]
+                keyed = [(log.origin, own_keys), *pod_keys(config, pods)]
                 verify = BackgroundVerifyLogs(config.db_url, keyed)
             assessment = evaluate_campus(
                 policies,

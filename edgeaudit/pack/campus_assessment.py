@@ -22,11 +22,15 @@ if TYPE_CHECKING:
 
 
 def pod_logs(config: WorkspaceConfig, store: Store) -> list[PodLog]:
-    """Every ``[[mirror]]`` as the campus assessment judges it: its log, the checkpoint the
-    mirror holds (None: never synced) and its open fork proofs."""
+    """Every ``[[mirror]]`` as the campus assessment judges it (``evaluate --campus`` and
+    ``pack build --campus`` both list pods here): its log, the checkpoint the mirror holds,
+    its open fork proofs and when the mirror last verified the held checkpoint. A pod of which
+    the store holds no checkpoint but the mirror verified an empty one is held at size 0 (the
+    empty tree, :func:`~edgeaudit.policy.coverage.mirror_verified_empty`); else it is never
+    synced (held None)."""
     from edgeaudit.mirror.state import MirrorFiles
-    from edgeaudit.policy.campus import PodLog
-    from edgeaudit.policy.coverage import mirror_verified
+    from edgeaudit.policy.campus import EMPTY_ROOT, PodLog
+    from edgeaudit.policy.coverage import mirror_verified, mirror_verified_empty
     from edgeaudit.workspace.mirrors import load_mirrors
 
     held_origins = set(store.origins())
@@ -40,10 +44,24 @@ def pod_logs(config: WorkspaceConfig, store: Store) -> list[PodLog]:
             continue
         log = store.log(m.origin)
         cp = log.latest_checkpoint()
-        held = None if cp is None else (int(cp.tree_size), cp.root_hash.hex())
-        verified = mirror_verified(config.root, m.origin, None if held is None else held[0])
-        pods.append(PodLog(m.origin, log, held, forks, verified))
+        if cp is not None:
+            held = (int(cp.tree_size), cp.root_hash.hex())
+            verified = mirror_verified(config.root, m.origin, held[0])
+            pods.append(PodLog(m.origin, log, held, forks, verified))
+            continue
+        empty = mirror_verified_empty(config.root, m.origin, log.size)
+        held0 = None if empty is None else (0, EMPTY_ROOT)
+        pods.append(PodLog(m.origin, log, held0, forks, empty))
     return pods
+
+
+def pod_keys(config: WorkspaceConfig, pods: list[PodLog]) -> list[tuple[str, list[str]]]:
+    """The pods whose logs ``integrity.store`` verifies, each with its ``[[mirror]]`` key: every
+    pod held (at size 0 too), unless stopped by a fork (which fails without it)."""
+    from edgeaudit.workspace.mirrors import load_mirrors
+
+    keys = {m.origin: m.verifier_key for m in load_mirrors(config)}
+    return [(p.origin, [keys[p.origin]]) for p in pods if p.held is not None and not p.forks]
 
 
 def campus_period_assessment(
@@ -59,7 +77,6 @@ def campus_period_assessment(
     from edgeaudit.policy.engine import rule_descriptions
     from edgeaudit.policy.record import record
     from edgeaudit.policy.recorded import latest_for_snapshot
-    from edgeaudit.workspace.mirrors import load_mirrors
 
     pods = pod_logs(config, store)
     doc = latest_for_snapshot(
@@ -90,10 +107,7 @@ def campus_period_assessment(
         if any(rule.check == "integrity.store" for rule in policies.rules.rules):
             from edgeaudit.verify.background import BackgroundVerifyLogs
 
-            keys = {m.origin: m.verifier_key for m in load_mirrors(config)}
-            keyed = [(log.origin, [config.verifier_key])] + [
-                (p.origin, [keys[p.origin]]) for p in pods if p.held is not None and not p.forks
-            ]
+            keyed = [(log.origin, [config.verifier_key]), *pod_keys(config, pods)]
             verify = BackgroundVerifyLogs(config.db_url, keyed)
         try:
             assessment = evaluate_campus(

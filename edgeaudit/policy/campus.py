@@ -3,7 +3,9 @@ judged as one campus.
 
 * Which logs, at which sizes: the central log at the size given (a checkpoint signed for the
   evaluation), each ``[[mirror]]`` pod at the checkpoint the mirror holds (entries stored beyond
-  it are not judged). A pod with no held checkpoint is still listed (size 0).
+  it are not judged). A pod that signed an empty checkpoint the mirror verified is held at
+  size 0, the empty tree (the mirror stores no size-0 checkpoint). A pod with neither is still
+  listed (size 0, never synced).
 * Event checks run once over all logs merged (:class:`~edgeaudit.policy.context.LogSlice`):
   joins on identity span pods; every citation names its log's origin.
 * Per-log checks (:attr:`~edgeaudit.policy.registry.CheckSpec.per_log`) run once per log, their
@@ -11,7 +13,9 @@ judged as one campus.
   the quarantine-reading checks adopt the pod's own recorded result of the same rule and
   period within the held size, and are not evaluated without one (never a pass from absence).
   A pod stopped by a fork fails ``integrity.store`` citing the central ``mirror.fork`` entries;
-  a pod never synced fails it.
+  a pod never synced fails it; a pod held at size 0 is judged as a single-log evaluation judges
+  an empty log with a checkpoint of size 0 (the store verifies, the checkpoint is fresh), its
+  checkpoint dated when the mirror last verified it.
 * Coverage (:mod:`edgeaudit.policy.coverage`): each pod's held log is judged against the period's
   end; while a pod is not covered, no event check's result is a pass, and the pod's
   ``integrity.completeness`` gains a ``mirror-coverage`` result naming the gap. The header's
@@ -30,6 +34,7 @@ import orjson
 
 from edgeaudit.errors import EdgeauditError
 from edgeaudit.policy.cedar import Decider
+from edgeaudit.policy.checks._common import plural
 from edgeaudit.policy.context import Context, LogSlice, epoch, iso
 from edgeaudit.policy.coverage import Coverage, coverage_outcome, judge, no_pass_from_absence
 from edgeaudit.policy.engine import (
@@ -80,6 +85,12 @@ class PodLog:
     # when the mirror last verified the held checkpoint as the pod's newest signed one (RFC 3339
     # UTC; :func:`edgeaudit.policy.coverage.mirror_verified`); None: never, or not recorded
     verified_at: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Held at size 0: the pod signed an empty checkpoint, which the mirror verified but
+        does not store (:func:`edgeaudit.policy.coverage.mirror_verified_empty`)."""
+        return self.held is not None and self.held[0] == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,9 +288,36 @@ def _per_log(rule: Rule, g: _Log, ctx: Context | None, fn: Any, central: _Centra
         )
         status = FAIL if rule.check == STORE_CHECK else NOT_EVALUATED
         return [Outcome(Scope(subject=rule.id), status, why)]
+    if pod is not None and rule.check == STORE_CHECK and pod.empty:
+        return [_empty_store(rule, pod, ctx)]
     if pod is not None and rule.check in QUARANTINE_CHECKS:
         return list(_adopted(rule, g, central.period))
     return [_named(rule, o) for o in run_check(rule, fn, ctx)]
+
+
+def _empty_store(rule: Rule, pod: PodLog, ctx: Context) -> Outcome:
+    """``integrity.store`` of a pod held at size 0, as the check judges an empty log with a
+    checkpoint of size 0: the store verifies and the checkpoint is fresh. The store holds no
+    checkpoint of it: its age is the time since the mirror last verified it as the newest."""
+    scope = Scope(subject="evidence-store")
+    if ctx.verify is None:
+        return Outcome(scope, NOT_EVALUATED, "no verifier key to check the store against")
+    report = ctx.verify()
+    if not report.ok:
+        first = "; ".join(str(p) for p in report.problems[:3])
+        found = plural(len(report.problems), "problem")
+        return Outcome(scope, FAIL, f"store verification found {found}: {first}")
+    if pod.verified_at is None:  # pod_logs holds a pod at size 0 only when verified
+        why = "the pod's empty checkpoint was never recorded as verified by the mirror"
+        return Outcome(scope, FAIL, why)
+    age = ctx.evaluated_at - epoch(pod.verified_at)
+    limit = float(rule.param_map["checkpoint_max_age"])
+    signed = "the pod signed an empty checkpoint (size 0), which the mirror last verified as "
+    signed += f"its newest at {pod.verified_at}"
+    if age > limit:
+        why = f"{signed}, {age / 3600:.1f} h before the assessment (max {limit / 3600:g} h)"
+        return Outcome(scope, FAIL, why)
+    return Outcome(scope, PASS, f"store verifies ({report.entries_checked} entries); {signed}")
 
 
 def _forked(pod: PodLog, central: _Central) -> Outcome:

@@ -9,10 +9,14 @@ collects late, with back-dated times, must be synced after it caught up). Entrie
 already stores beyond the held checkpoint (a cut pass) dated before the horizon prove the
 assumption false for that pod: it is behind, whenever it was verified.
 
+A pod that signed an empty checkpoint is held at size 0 (the empty tree) when the mirror
+verified that checkpoint (:func:`mirror_verified_empty`), and judged by the same rule.
+
 Not covered: **behind** (verified before the horizon, never, or the late entries above),
-**never-synced** (no checkpoint held), **forked** (the pod's key signed two histories; the one
-not held may hold the period's evidence). While any pod is not covered no event check's result
-is a pass: a pass would rest on evidence the campus does not hold (:func:`no_pass_from_absence`).
+**never-synced** (no checkpoint held, nor an empty one verified), **forked** (the pod's key
+signed two histories; the one not held may hold the period's evidence). While any pod is not
+covered no event check's result is a pass: a pass would rest on evidence the campus does not
+hold (:func:`no_pass_from_absence`).
 """
 
 from __future__ import annotations
@@ -75,6 +79,28 @@ def mirror_verified(root: Path, origin: str, held_size: int | None) -> str | Non
         return iso(epoch(at))
     except ValueError:
         return None  # not a time the mirror writes: unknown, so behind
+
+
+def mirror_verified_empty(root: Path, origin: str, stored: int | None) -> str | None:
+    """When the mirror (workspace ``root``) last verified an empty checkpoint (size 0) as the
+    pod's newest, for a pod of which the store holds no checkpoint: the mirror stores none of
+    size 0 (a pass that finds one is "up-to-date, holds 0"), so the state file is read, and only
+    trusted where nothing contradicts it. None (never synced) unless all of: the state records
+    a verified pass at size 0 (:func:`mirror_verified`); the store holds the pod's log with no
+    entry (``stored``: its size, None when the store has no log of ``origin``; the pass that
+    verified size 0 creates it); no pass since recorded a bigger checkpoint served
+    (``fetched_size``); and no note is pending (a pass proved entries against a bigger one)."""
+    from edgeaudit.mirror.state import MirrorFiles
+
+    if stored != 0:
+        return None
+    files = MirrorFiles(root, origin)
+    fetched = files.read_state().get("fetched_size")
+    if fetched is not None and (type(fetched) is not int or fetched != 0):
+        return None
+    if files.pending() is not None:
+        return None
+    return mirror_verified(root, origin, 0)
 
 
 def judge(

@@ -253,14 +253,20 @@ def test_the_central_log_judged_empty_beside_an_entry_no_record_binds_is_refused
 
 def test_a_pod_that_signed_an_empty_checkpoint(world: World, tmp_path: Path) -> None:
     """pod-z signed a checkpoint of size 0: the mirror is up to date with it and holds none of
-    its log; the assessment judges it as the empty tree, the pack has no part of it (nothing
-    can be proven of an empty tree) and verifies, with the assessment of ``evaluate`` (the
-    central log judged as the empty tree too) and with the one ``pack build`` makes."""
+    its log; the assessment judges it as held at size 0, the empty tree, covered (the mirror
+    verified it after the period's end; before, it was judged never synced and its store
+    integrity failed), the pack has no part of it (nothing can be proven of an empty tree) and
+    verifies, with the assessment of ``evaluate`` (the central log judged as the empty tree
+    too) and with the one ``pack build`` makes."""
     c = _central(world, "central-z", "pod-a", "pod-z")
     pod_z = world.pods["pod-z"].origin
     evaluated = _evaluate(c)
     assert _judged(evaluated)[pod_z] == (0, EMPTY)
     assert _judged(evaluated)[CENTRAL] == (0, EMPTY)
+    states = {p["origin"]: p["state"] for p in evaluated["assessment"]["coverage"]["pods"]}
+    assert states == {world.pods["pod-a"].origin: "covered", pod_z: "covered"}
+    store = [r for r in evaluated["results"] if r["rule"] == "store-integrity"]
+    assert [r["status"] for r in store if r["scope"]["log"] == pod_z] == ["pass"], store
     findings = tmp_path / "campus-findings.json"
     findings.write_text(json.dumps(evaluated))
     for name, extra in (("given", ("--findings", str(findings))), ("built", ())):
