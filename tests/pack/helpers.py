@@ -34,7 +34,8 @@ def entries(pack: Path) -> list[dict[str, Any]]:
 
 
 def body(record: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(base64.b64decode(record["entry"]))
+    decoded: dict[str, Any] = json.loads(base64.b64decode(record["entry"]))
+    return decoded
 
 
 def copy_pack(src: Path, dst: Path) -> Path:
