@@ -53,9 +53,10 @@ def period_assessment(
     no word on whether it was reused), so the same snapshot gives the same pack; a tenant pack
     restricts it with :func:`findings.for_view`."""
     from edgeaudit.note.verifier import Verifier
-    from edgeaudit.policy.engine import evaluate, rule_descriptions
+    from edgeaudit.policy.engine import evaluate
     from edgeaudit.policy.record import record
     from edgeaudit.policy.recorded import latest_for_snapshot
+    from edgeaudit.policy.summary import rule_descriptions
     from edgeaudit.verify import verify_log
 
     start, end = period.start_text, period.end_text

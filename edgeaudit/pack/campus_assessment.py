@@ -74,9 +74,9 @@ def campus_period_assessment(
 ) -> dict[str, Any]:
     """The campus assessment document of ``period`` for the central ``log`` and every pod."""
     from edgeaudit.policy.campus import EMPTY_ROOT, evaluate_campus
-    from edgeaudit.policy.engine import rule_descriptions
     from edgeaudit.policy.record import record
     from edgeaudit.policy.recorded import latest_for_snapshot
+    from edgeaudit.policy.summary import rule_descriptions
 
     pods = pod_logs(config, store)
     doc = latest_for_snapshot(

@@ -101,7 +101,7 @@ def _tenant_control(
 ) -> dict[str, Any]:
     """A control in a tenant's view: its status by the policy engine's one lattice from the
     results the tenant sees (site-wide results alone never satisfy a tenant's control), and its
-    note worded as the engine's own tenant view words it (``engine.rollup_results``), from
+    note worded as the engine's own tenant view words it (``summary.rollup_results``), from
     those results alone: the site's note counts other tenants' results."""
     out = {k: v for k, v in control.items() if k != "note"}
     out["results"] = [str(r["id"]) for r in kept]

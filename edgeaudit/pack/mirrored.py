@@ -96,7 +96,7 @@ def recorded_assessment(
     controls: list[dict[str, Any]] = []
     rules: list[Mapping[str, Any]] = []
     if policies is not None:
-        from edgeaudit.policy.engine import rollup_results, rule_descriptions
+        from edgeaudit.policy.summary import rollup_results, rule_descriptions
 
         known = set(policies.catalogue.framework_ids)
         chosen = [f for f in frameworks if f in known]

@@ -2,7 +2,8 @@
 
 Every rule x scope yields exactly one result: pass, fail, not evaluated (with the reason),
 waived (with the waiver) or stale. A check that raises is reported as not evaluated with the
-error, never dropped. Results roll up into a status per control of each framework.
+error, never dropped. Results roll up into a status per control of each framework
+(:mod:`edgeaudit.policy.summary`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ import orjson
 from edgeaudit.errors import EdgeauditError
 from edgeaudit.policy.cedar import Decider
 from edgeaudit.policy.context import Context, epoch, iso
-from edgeaudit.policy.controls import Catalogue
 from edgeaudit.policy.files import Policies
 from edgeaudit.policy.model import (
     FAIL,
     NOT_EVALUATED,
-    STALE,
     WAIVED,
     Assessment,
     ControlStatus,
@@ -33,18 +32,9 @@ from edgeaudit.policy.model import (
     Waiver,
     result_id,
 )
-from edgeaudit.policy.procedures import procedure
 from edgeaudit.policy.registry import registry
 from edgeaudit.policy.rules import Rule
-from edgeaudit.policy.statuses import (
-    CONTROL_NOT_EVALUATED,
-    NOT_SATISFIED,
-    SATISFIED,
-    SATISFIED_EXC,
-    SUPPORTED,
-    SUPPORTED_EXC,
-    control_status,
-)
+from edgeaudit.policy.summary import rollup_results, rule_descriptions
 from edgeaudit.store.log import EvidenceLog
 from edgeaudit.verify.report import VerifyReport
 
@@ -237,36 +227,6 @@ def finish(
     return controls, results
 
 
-def rule_descriptions(policies: Policies) -> tuple[dict[str, Any], ...]:
-    """Each rule as it ran, with its test procedure and population in words (packs state them
-    so an auditor can re-perform the test)."""
-    out = []
-    for rule in policies.rules.rules:
-        how, population = procedure(rule.check, rule.title)
-        out.append(
-            {
-                "id": rule.id,
-                "check": rule.check,
-                "title": rule.title,
-                "activity": rule.activity,
-                "severity": rule.severity,
-                "site_wide": rule.site_wide,
-                "params": {k: _param_json(v) for k, v in rule.params},
-                "procedure": how,
-                "population": population,
-            }
-        )
-    return tuple(out)
-
-
-def _param_json(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_param_json(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _param_json(v) for k, v in value.items()}
-    return value
-
-
 def _result(rule: Rule, o: Outcome, waivers: Iterable[Waiver], ctx: Context) -> Result:
     rid = result_id(rule.id, o.scope)
     status, reason, waiver = o.status, o.reason, None
@@ -353,66 +313,3 @@ def _for_tenant(r: Result, tenant: str, visible: set[tuple[str, int]]) -> Result
         observed,
         r.activity,
     )
-
-
-def rollup_results(
-    catalogue: Catalogue,
-    frameworks: Sequence[str],
-    results: Sequence[Mapping[str, Any]],
-    *,
-    tenant: str | None = None,
-    mapped: set[str] | None = None,
-) -> list[ControlStatus]:
-    """Status per control of ``frameworks`` from results (``Result.to_dict`` shape: id, status,
-    controls, scope) by the one lattice of :func:`statuses.control_status`.
-
-    ``tenant``: a tenant's view, where a control whose results are all site-wide (no scope of
-    the tenant's own) is not evaluated: the tenant's controls are not satisfied by site-wide
-    checks alone. ``mapped``: the control refs some rule maps to (so a control without results
-    is told apart from one no rule covers)."""
-    by_control: dict[str, list[Mapping[str, Any]]] = {}
-    for r in results:
-        for ref in r["controls"]:
-            by_control.setdefault(ref, []).append(r)
-    out = []
-    for ctl in catalogue.controls:
-        if ctl.framework not in frameworks:
-            continue
-        rs = by_control.get(ctl.ref, [])
-        status = control_status((r["status"] for r in rs), ctl.supports_only)
-        note = None
-        if not rs:
-            if mapped is not None and ctl.ref in mapped:
-                note = "its rules gave no result in this scope" + (
-                    f" (none about {tenant})" if tenant else ""
-                )
-            else:
-                note = "no automated rule maps to this control"
-        elif (
-            tenant is not None
-            and status in (SATISFIED, SATISFIED_EXC, SUPPORTED, SUPPORTED_EXC)
-            and not any((r.get("scope") or {}).get("tenant") == tenant for r in rs)
-        ):
-            status = CONTROL_NOT_EVALUATED
-            note = f"only site-wide results: no evidence of {tenant}'s own for this control"
-        elif status == NOT_SATISFIED:
-            n = sum(1 for r in rs if r["status"] == FAIL)
-            note = f"{n} of {len(rs)} results fail"
-        elif status == CONTROL_NOT_EVALUATED:
-            n = sum(1 for r in rs if r["status"] in (NOT_EVALUATED, STALE))
-            note = f"{n} of {len(rs)} results not evaluated or stale"
-        elif status in (SATISFIED_EXC, SUPPORTED_EXC):
-            n = sum(1 for r in rs if r["status"] == WAIVED)
-            note = f"{n} of {len(rs)} results waived (accepted exceptions)"
-        if ctl.supports_only and status in (SUPPORTED, SUPPORTED_EXC):
-            extra = (
-                "automated evidence supports this control; "
-                "it calls for a qualified, independent tester"
-            )
-            note = f"{note}; {extra}" if note else extra
-        out.append(
-            ControlStatus(
-                ctl.framework, ctl.id, ctl.title, status, tuple(r["id"] for r in rs), note
-            )
-        )
-    return out

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from edgeaudit.policy.controls import Catalogue
-from edgeaudit.policy.engine import rollup_results
 from edgeaudit.policy.model import ENGINE
+from edgeaudit.policy.summary import rollup_results
 from edgeaudit.store.log import EvidenceLog
 
 
