@@ -73,11 +73,9 @@ type.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
-from zoneinfo import ZoneInfo
 
 from edgeaudit.collect.interface import Output, ParseContext, RawRecord, Resume
 from edgeaudit.collect.model import Event, Provenance, Quarantined, Target, raw_sha256
@@ -99,18 +97,17 @@ from edgeaudit.collect.parsers._badge_columns import (
     normalize,
 )
 from edgeaudit.collect.parsers._badge_events import EVENT_OPTIONS, _event_type, event_words
-from edgeaudit.collect.parsers._badge_times import _offset, _utc_text
+from edgeaudit.collect.parsers._badge_header import HeaderColumns
+from edgeaudit.collect.parsers._badge_local import LocalTimes, _Bad
 
 # names this module has always offered (the tests and the damaged-input checks import them)
 __all__ = [
     "CARD_COLUMNS",
     "CARD_LIKE",
     "COLUMNS",
-    "DST_GAP",
     "EVENT_OPTIONS",
     "EXTRA",
     "NO_KEY",
-    "NO_ZONE",
     "PIN_COLUMNS",
     "PIN_REDACTED",
     "REDACTED",
@@ -123,17 +120,9 @@ __all__ = [
 ]
 
 NO_KEY: Final = "no card hashing key configured"
-NO_ZONE: Final = "no time zone configured: badge times are local (set site.timezone or --timezone)"
-DST_GAP: Final = "local time does not exist (DST gap)"
-_HEADER_HINT: Final = re.compile(r"time|date|stamp", re.IGNORECASE)
-_DIGIT: Final = re.compile(r"[0-9]")
 
 
-class _Bad(Exception):
-    """A line to quarantine (internal control flow only)."""
-
-
-class BadgeCsvParser(CardRedaction):
+class BadgeCsvParser(CardRedaction, HeaderColumns, LocalTimes):
     name: ClassVar[str] = "badge-csv"
     version: ClassVar[str] = "1"
     framing: ClassVar[Literal["lines", "file"]] = "lines"
@@ -188,51 +177,6 @@ class BadgeCsvParser(CardRedaction):
             yield from self._line(record, ctx)
             yield Resume(record.offset)
 
-    def _columns(self, fields: list[str]) -> dict[str, int]:
-        """The field index of each column the header names (a field serves one column)."""
-        names = [normalize(f) for f in fields]
-        index: dict[str, int] = {}
-        for column, candidates in self._candidates.items():
-            for candidate in candidates:
-                if candidate in names:
-                    i = names.index(candidate)
-                    if i not in index.values():
-                        index[column] = i
-                        break
-        return index
-
-    def _try_header(self, fields: list[str]) -> bool:
-        index = self._columns(fields)
-        if not all(c in index for c in REQUIRED):
-            return False
-        self._index = index
-        self._cols = tuple(index.get(c, -1) for c in (*COLUMNS, *EXTRA))
-        self._secrets(fields, index.get("card"))
-        self._unrecognised = None
-        return True
-
-    def _not_a_header(self, fields: list[str], location: str) -> str:
-        """Take ``fields`` as a header that names no time or no event column: the lines after
-        it are quarantined (their card and PIN columns still found by name), and why."""
-        index = self._columns(fields)
-        self._index, self._cols, self._unrecognised = None, (), location
-        self._secrets(fields, index.get("card"))
-        missing = " or ".join(c for c in REQUIRED if c not in index)
-        return (
-            f"header not recognised: no {missing} column in {[f.strip() for f in fields]} "
-            "(name the columns with --option col.time=NAME, col.event=NAME, ...)"
-        )
-
-    def _secrets(self, fields: list[str], card: int | None) -> None:
-        """Remember the header's width and which of its fields hold card numbers or PINs."""
-        names = [normalize(f) for f in fields]
-        cards = {i for i, n in enumerate(names) if n in CARD_COLUMNS}
-        if card is not None:
-            cards.add(card)
-        self._card_fields = tuple(sorted(cards))
-        self._pin_fields = tuple(i for i, n in enumerate(names) if n in PIN_COLUMNS)
-        self._width = len(fields)
-
     def _line(self, record: RawRecord, ctx: ParseContext) -> Iterator[Event | Quarantined]:
         data = record.data
         fields: list[str] | None = None
@@ -261,15 +205,6 @@ class BadgeCsvParser(CardRedaction):
             yield self._quarantine(record, ctx, reason, None)
         except _Bad as exc:
             yield self._quarantine(record, ctx, str(exc), fields)
-
-    def _maybe_header(self, text: str) -> bool:
-        """Cheap test: header lines hold no digits (data lines always do: the time), unless a
-        configured column name has some; before any header, a line naming a time column."""
-        return (
-            self._digit_names
-            or _DIGIT.search(text) is None
-            or (self._index is None and _HEADER_HINT.search(text) is not None)
-        )
 
     # -- rows ----------------------------------------------------------------------------------
 
@@ -371,41 +306,3 @@ class BadgeCsvParser(CardRedaction):
             attrs=tuple(sorted(attrs_out.items())),
             redacted=bool(redacted),
         )
-
-    def _utc(self, text: str, zone: ZoneInfo | None) -> tuple[str, bool]:
-        """RFC 3339 UTC text of a local time, and whether it was ambiguous."""
-        if zone is None:
-            raise _Bad(NO_ZONE)
-        try:
-            if self._format is not None:
-                local = datetime.strptime(text, self._format)
-            elif len(text) > 10:  # ISO 8601 date and time (a date alone is no time)
-                local = datetime.fromisoformat(text)
-            else:
-                raise ValueError(text)
-        except ValueError:
-            if self._format is None:
-                raise _Bad(
-                    f"time {text!r} is not an ISO 8601 date and time such as "
-                    "'2026-11-22 09:00:00' (give its format: --option time_format=...)"
-                ) from None
-            raise _Bad(f"time {text!r} does not match the format {self._format!r}") from None
-        if local.tzinfo is not None:
-            return _utc_text(local.astimezone(UTC)), False
-        minute = local.replace(second=0, microsecond=0)
-        try:
-            if minute in self._offsets:
-                found = self._offsets[minute]
-            else:
-                if len(self._offsets) > 4096:
-                    self._offsets.clear()
-                found = self._offsets[minute] = _offset(minute, zone)
-            if found is None:
-                raise _Bad(DST_GAP)
-            offset, ambiguous, prefix = found
-            if not prefix:  # an offset in seconds (old local mean time): no shortcut
-                return _utc_text(local - offset), ambiguous
-            fraction = f".{local.microsecond:06d}".rstrip("0") if local.microsecond else ""
-            return f"{prefix}:{local.second:02d}{fraction}Z", ambiguous
-        except (OverflowError, ValueError):
-            raise _Bad(f"time {text!r} is out of the supported range") from None
