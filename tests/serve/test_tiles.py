@@ -12,12 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +30,7 @@ from edgeaudit.workspace import config as cfg
 from edgeaudit.workspace.signing import sign_checkpoint
 from tests.pack.helpers import run
 from tests.serve.conftest import POLICIES, Site, settings
+from tests.serve.ports import serving
 
 SIGNED = (768, 1000, 70_000)
 UNSIGNED = 5
@@ -182,34 +178,11 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 @pytest.fixture(scope="module")
 def base(pod: Site) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEAUDIT_")}
-    argv = ["--workspace", str(pod.ws), "serve", "--port", str(port), "--no-pdf"]
-    errors = (pod.root / "serve.err").open("wb")  # the access log: a pipe would fill up
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edgeaudit.cli.main", *argv],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=errors,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90  # start-up on a loaded machine
-        while True:
-            try:
-                httpx.get(f"{url}/checkpoint", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, (pod.root / "serve.err").read_text()
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        errors.close()
+    def argv(port: int) -> list[str]:
+        return ["--workspace", str(pod.ws), "serve", "--port", str(port), "--no-pdf"]
+
+    with serving(argv, pod.root, ready="/checkpoint") as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")
