@@ -54,9 +54,11 @@ def _need_browser() -> Any:
 
 @pytest.fixture(scope="module")
 def server(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # uvicorn serves on this socket, bound here and never closed in between: no other program
+    # can take the port between choosing it and listening on it
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     # a service answering at this server's address (its --public-url)
     service = make_service(
         site.config,
@@ -66,20 +68,20 @@ def server(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
             exports=tmp_path_factory.mktemp("browser-exports"),
         ),
     )
-    config = uvicorn.Config(
-        asgi(service), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
-    )
+    config = uvicorn.Config(asgi(service), log_level="warning", proxy_headers=False)
     srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60  # start-up on a loaded machine
     while not srv.started:
+        assert thread.is_alive(), "uvicorn ended before it started"
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
     service.close()
+    sock.close()
 
 
 @pytest.fixture(scope="module")
