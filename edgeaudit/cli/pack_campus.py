@@ -57,9 +57,9 @@ def build_campus(args: argparse.Namespace, config: Any, period: Any) -> int:
             raise InputError(f"{args.findings}: not JSON: {exc}") from None
     policies = None
     if findings is None:  # the campus assessment of the period by the policy directory
-        from edgeaudit.cli.pack import _policies
+        from edgeaudit.cli.pack_build import pack_policies
 
-        policies = _policies(args, config)
+        policies = pack_policies(args, config)
     inventory = None
     if args.inventory:
         if not Path(args.inventory).is_file():
