@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from edgeaudit.workspace import config as cfg
-from tests.campus.parts import REPO, Pod, Served, Witness, make_pod, ok_json, run_json
+from tests.campus.parts import REPO, Pod, Served, Witness, make_pod, ok_json, run_json, serving
 from tests.conftest import _admin_connect
 
 PODS = ("pod-a", "pod-b", "pod-c")
@@ -94,18 +94,8 @@ def campus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campus]:
 @pytest.fixture(scope="session")
 def served(campus: Campus) -> Iterator[dict[str, Served]]:
     """Each pod's ``edgeaudit serve`` (started together, stopped at the end)."""
-    out = {name: Served(pod) for name, pod in campus.pods.items()}
-    try:
-        for s in out.values():
-            s.start()
-        deadline = time.monotonic() + 60
-        for s in out.values():
-            s.wait_for(f"{s.url}/checkpoint", deadline)
+    with serving(campus.pods, 60) as out:
         yield out
-    finally:
-        for s in out.values():
-            s.stop()
-            s.link.close()
 
 
 @pytest.fixture(scope="session")

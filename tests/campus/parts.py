@@ -15,9 +15,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from edgeaudit.cli.main import main
 from tests.campus.proxy import Link, free_port
@@ -119,6 +122,76 @@ def make_pod(root: Path, name: str) -> Pod:
     pod = Pod(name, origin, root / name)
     ok_json(*pod.ws, "init", "--site", name, "--origin", origin)
     return pod
+
+
+@contextlib.contextmanager
+def serving(pods: Mapping[str, Pod], wait: float) -> Iterator[dict[str, Served]]:
+    """Each pod's ``edgeaudit serve``, started together and answering ``/checkpoint`` within
+    ``wait`` seconds; stopped (its link closed) at the end."""
+    out = {name: Served(pod) for name, pod in pods.items()}
+    try:
+        for s in out.values():
+            s.start()
+        deadline = time.monotonic() + wait
+        for s in out.values():
+            s.wait_for(f"{s.url}/checkpoint", deadline)
+        yield out
+    finally:
+        for s in out.values():
+            s.stop()
+            s.link.close()
+
+
+@dataclass(frozen=True)
+class ServedPods:
+    """Pods that signed their logs, each served by ``edgeaudit serve``, the auditor token of
+    each in ``$<prefix>_<NAME>`` (:meth:`var`)."""
+
+    root: Path
+    pods: dict[str, Pod]
+    served: dict[str, Served]
+    prefix: str
+
+    def var(self, name: str) -> str:
+        return f"{self.prefix}_{name.upper().replace('-', '_')}"
+
+    def central(self, name: str, *pods: str, sync: bool = True) -> Path:
+        """A central workspace ``root / name`` (SQLite) that mirrors ``pods``, added and
+        (unless not ``sync``) synced once, each then held at the size the pod signed."""
+        ws = self.root / name
+        ok_json("-w", str(ws), "init", "--site", "central")
+        for pod in pods:
+            s = self.served[pod]
+            ok_json("-w", str(ws), "mirror", "add", s.url, "--key", self.pods[pod].vkey(),
+                    "--token-env", self.var(pod))  # fmt: skip
+        if sync:
+            synced = ok_json("-w", str(ws), "mirror", "sync", "--rate", "0")["mirrors"]
+            held = {r["origin"]: r["held_size"] for r in synced}
+            for pod in pods:
+                assert held[self.pods[pod].origin] == self.pods[pod].signed_size()
+        return ws
+
+
+@contextlib.contextmanager
+def served_pods(
+    root: Path, sizes: Mapping[str, int], prefix: str, mp: pytest.MonkeyPatch
+) -> Iterator[ServedPods]:
+    """A pod per name of ``sizes`` with that many events appended and a checkpoint signed (of
+    the empty tree for 0), served (90 s to start), tokens set with ``mp``."""
+    pods: dict[str, Pod] = {}
+    for name, count in sizes.items():
+        pod = make_pod(root, name)
+        shutil.copytree(REPO / "policies", pod.path / "policies")  # serve needs them
+        if count:
+            pod.append(count)
+        code, signed = pod.checkpoint()
+        assert code == 0, signed
+        pods[name] = pod
+    with serving(pods, 90) as served:
+        world = ServedPods(root, pods, served, prefix)
+        for name, s in served.items():
+            mp.setenv(world.var(name), s.token())
+        yield world
 
 
 class Process:

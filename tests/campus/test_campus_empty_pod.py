@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ import pytest
 from edgeaudit.mirror.state import MirrorFiles, now
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.workspace import config as cfg
-from tests.campus.parts import REPO, Pod, Served, make_pod, ok_json, run, run_json
+from tests.campus.parts import REPO, ServedPods, ok_json, run, run_json, served_pods
 
 PERIOD = ("--from", "2026-11-01T00:00:00Z", "--to", "2026-12-01T00:00:00Z")
 RUNNING = ("--from", "2026-11-01T00:00:00Z", "--to", "2099-01-01T00:00:00Z")  # not ended
@@ -34,71 +31,17 @@ EMPTY = hashlib.sha256(b"").hexdigest()
 STORE_RULE = "store-integrity"  # policies/rules.yaml: check integrity.store
 
 
-@dataclass(frozen=True)
-class World:
-    root: Path
-    pods: dict[str, Pod]
-    served: dict[str, Served]
-
-
-def _ok(*argv: str) -> dict[str, Any]:
-    return ok_json(*argv)
-
-
-def _var(name: str) -> str:
-    return f"EMPTY_POD_TOKEN_{name.upper().replace('-', '_')}"
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPods]:
     """pod-e signed an empty checkpoint (it holds nothing yet); pod-f signed 20 events of
     November. Each served by ``edgeaudit serve``, its auditor token in the env."""
     root = tmp_path_factory.mktemp("empty-pod")
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(cfg.ENV_WORKSPACE, raising=False)
         mp.delenv(cfg.ENV_DB_URL, raising=False)
-        pods: dict[str, Pod] = {}
-        for name in ("pod-e", "pod-f"):
-            pod = make_pod(root, name)
-            shutil.copytree(REPO / "policies", pod.path / "policies")  # serve needs them
-            if name == "pod-f":
-                pod.append(20)
-            code, signed = pod.checkpoint()
-            assert code == 0, signed
-            pods[name] = pod
-        assert (pods["pod-e"].signed_size(), pods["pod-f"].signed_size()) == (0, 20)
-        served = {name: Served(pod) for name, pod in pods.items()}
-        try:
-            for s in served.values():
-                s.start()
-            deadline = time.monotonic() + 90
-            for s in served.values():
-                s.wait_for(f"{s.url}/checkpoint", deadline)
-            for name, s in served.items():
-                mp.setenv(_var(name), s.token())
-            yield World(root, pods, served)
-        finally:
-            for s in served.values():
-                s.stop()
-                s.link.close()
-
-
-def _central(world: World, name: str, *pods: str, sync: bool = True) -> Path:
-    """A central workspace (SQLite) that mirrors ``pods``, added and (unless not ``sync``)
-    synced once."""
-    ws = world.root / name
-    _ok("-w", str(ws), "init", "--site", "central")
-    for pod in pods:
-        s = world.served[pod]
-        _ok("-w", str(ws), "mirror", "add", s.url, "--key", world.pods[pod].vkey(),
-            "--token-env", _var(pod))  # fmt: skip
-    if sync:
-        synced = {
-            r["origin"]: r for r in _ok("-w", str(ws), "mirror", "sync", "--rate", "0")["mirrors"]
-        }
-        for pod in pods:
-            assert synced[world.pods[pod].origin]["held_size"] == world.pods[pod].signed_size()
-    return ws
+        with served_pods(root, {"pod-e": 0, "pod-f": 20}, "EMPTY_POD_TOKEN", mp) as world:
+            assert (world.pods["pod-e"].signed_size(), world.pods["pod-f"].signed_size()) == (0, 20)
+            yield world
 
 
 def _evaluate(ws: Path, period: tuple[str, ...] = PERIOD) -> dict[str, Any]:
@@ -122,8 +65,8 @@ def _judged(doc: dict[str, Any]) -> dict[str, tuple[int, str]]:
     return {x["origin"]: (x["tree_size"], x["root_hash"]) for x in doc["assessment"]["logs"]}
 
 
-def test_an_empty_pod_verified_after_the_period_end_is_covered(world: World) -> None:
-    ws = _central(world, "central-covered", "pod-e", "pod-f")
+def test_an_empty_pod_verified_after_the_period_end_is_covered(world: ServedPods) -> None:
+    ws = world.central("central-covered", "pod-e", "pod-f")
     pod_e, pod_f = world.pods["pod-e"].origin, world.pods["pod-f"].origin
     state = MirrorFiles(ws, pod_e).read_state()
     assert (state["status"], state["verified_size"]) == ("up-to-date", 0), state
@@ -138,23 +81,23 @@ def test_an_empty_pod_verified_after_the_period_end_is_covered(world: World) -> 
     assert not [r for r in doc["results"] if r["scope"].get("subject") == "mirror-coverage"]
     pack = world.root / "central-covered-pack"
     argv = ["pack", "build", "--campus", *PERIOD, *POLICIES, "--no-pdf", "--out", str(pack)]
-    _ok("-w", str(ws), *argv)
+    ok_json("-w", str(ws), *argv)
     manifest = json.loads((pack / pf.MANIFEST).read_text())
     assert [x["origin"] for x in manifest["logs"]] == [pod_f]
     keys = world.root / "central-covered.keys"
-    vkeys = [str(_ok("-w", str(ws), "key", "show")["verifier_key"])]
+    vkeys = [str(ok_json("-w", str(ws), "key", "show")["verifier_key"])]
     keys.write_text("".join(f"{k}\n" for k in [*vkeys, world.pods["pod-f"].vkey()]))
     mkey = world.root / "central-covered.manifest.pub"
-    _ok("-w", str(ws), "pack", "key", "--out", str(mkey))
+    ok_json("-w", str(ws), "pack", "key", "--out", str(mkey))
     code, out = run("verify", str(pack), "--keys", str(keys), "--manifest-key", str(mkey))
     assert code == 0, out
     assert out.startswith("OK"), out
 
 
-def test_an_empty_pod_judged_by_the_same_rule_while_the_period_runs(world: World) -> None:
+def test_an_empty_pod_judged_by_the_same_rule_while_the_period_runs(world: ServedPods) -> None:
     """The horizon is the evaluation time while the period runs: verified before it, the
     empty pod is behind (its collection result not evaluated, never failing early)."""
-    ws = _central(world, "central-running", "pod-e")
+    ws = world.central("central-running", "pod-e")
     pod_e = world.pods["pod-e"].origin
     doc = _evaluate(ws, RUNNING)
     assert _state(doc, pod_e) == "behind"
@@ -163,8 +106,8 @@ def test_an_empty_pod_judged_by_the_same_rule_while_the_period_runs(world: World
     assert [r["status"] for r in _store_results(doc, pod_e)] == ["pass"]
 
 
-def test_an_empty_pod_without_its_state_is_never_synced(world: World) -> None:
-    ws = _central(world, "central-stateless", "pod-e")
+def test_an_empty_pod_without_its_state_is_never_synced(world: ServedPods) -> None:
+    ws = world.central("central-stateless", "pod-e")
     pod_e = world.pods["pod-e"].origin
     MirrorFiles(ws, pod_e).state_path.unlink()
     doc = _evaluate(ws)
@@ -180,21 +123,21 @@ def _claim_empty(ws: Path, origin: str, **fields: Any) -> None:
     MirrorFiles(ws, origin).write_state(verified_size=0, verified_at=now(), **fields)
 
 
-def test_a_pod_with_entries_is_not_covered_on_a_state_claiming_size_0(world: World) -> None:
+def test_a_pod_with_entries_is_not_covered_on_a_state_claiming_size_0(world: ServedPods) -> None:
     """pod-f serves a checkpoint of 20 entries. Its mirror holds nothing of it: never synced
     (no log of it in the store), or a pass refused the entries (a wrong token: it fetched the
     checkpoint, verified its tiles and stored no entry). A state claiming a verified pass at
     size 0 makes neither covered, also with the pass's own fields rewritten to match."""
     pod_f = world.pods["pod-f"].origin
-    ws = _central(world, "central-claim", "pod-f", sync=False)
+    ws = world.central("central-claim", "pod-f", sync=False)
     _claim_empty(ws, pod_f, status="up-to-date", fetched_size=0)
     doc = _evaluate(ws)
     assert _state(doc, pod_f) == "never-synced"  # no log of pod-f in the store
     assert [r["status"] for r in _store_results(doc, pod_f)] == ["fail"]
 
-    ws = _central(world, "central-refused", "pod-f", sync=False)
+    ws = world.central("central-refused", "pod-f", sync=False)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(_var("pod-f"), "not-a-token")
+        mp.setenv(world.var("pod-f"), "not-a-token")
         code, out = run("-w", str(ws), "mirror", "sync", "--rate", "0")
     assert code != 0, out
     files = MirrorFiles(ws, pod_f)
@@ -202,7 +145,7 @@ def test_a_pod_with_entries_is_not_covered_on_a_state_claiming_size_0(world: Wor
     assert state["fetched_size"] == 20, state
     assert "verified_size" not in state, state
     assert files.pending() is not None  # the pod's note of 20 the pass proved tiles against
-    logs = {x["origin"]: x for x in _ok("-w", str(ws), "status")["logs"]}
+    logs = {x["origin"]: x for x in ok_json("-w", str(ws), "status")["logs"]}
     assert logs[pod_f]["entries"] == 0  # the pass made its log in the store, and stored none
     # the pass's fields as it wrote them; then rewritten to match (the pending note remains);
     # then the note removed (the fetched size remains)

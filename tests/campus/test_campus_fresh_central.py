@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from edgeaudit.pack.manifest import list_files, manifest_bytes, sign_manifest
 from edgeaudit.verify import pack_format as pf
 from edgeaudit.workspace import config as cfg
 from edgeaudit.workspace.manifest_key import manifest_signing_key
-from tests.campus.parts import REPO, Pod, Served, make_pod
+from tests.campus.parts import REPO, ServedPods, ok_json, served_pods
 from tests.pack.helpers import run
 
 PERIOD = ("--from", "2026-11-01T00:00:00Z", "--to", "2026-12-01T00:00:00Z")
@@ -40,82 +39,36 @@ CENTRAL = "edgeaudit.local/central"  # what `init` names a workspace's log by de
 
 
 @dataclass(frozen=True)
-class World:
-    root: Path
-    pods: dict[str, Pod]
-    served: dict[str, Served]
-
-
-@dataclass(frozen=True)
 class Central:
     ws: Path
     keys: Path  # the auditor's --keys file: the central log's key and each pod's
     mkey: Path
 
 
-def _ok(*argv: str) -> dict[str, Any]:
-    code, out, err = run("--json", *argv)
-    assert code == 0, (argv, out, err)
-    return dict(json.loads(out))
-
-
-def _var(name: str) -> str:
-    return f"FRESH_TOKEN_{name.upper().replace('-', '_')}"
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPods]:
     """pod-a and pod-b with events of November, signed; pod-z signed an empty checkpoint (it
     holds nothing yet). Each served by ``edgeaudit serve``; its auditor token in the env."""
     root = tmp_path_factory.mktemp("fresh-central")
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(cfg.ENV_WORKSPACE, raising=False)
         mp.delenv(cfg.ENV_DB_URL, raising=False)
-        pods: dict[str, Pod] = {}
-        for name in ("pod-a", "pod-b", "pod-z"):
-            pod = make_pod(root, name)
-            shutil.copytree(REPO / "policies", pod.path / "policies")  # serve needs them
-            if name != "pod-z":
-                pod.append(20)
-            code, signed = pod.checkpoint()
-            assert code == 0, signed
-            pods[name] = pod
-        assert pods["pod-z"].signed_size() == 0
-        served = {name: Served(pod) for name, pod in pods.items()}
-        try:
-            for s in served.values():
-                s.start()
-            deadline = time.monotonic() + 90
-            for s in served.values():
-                s.wait_for(f"{s.url}/checkpoint", deadline)
-            for name, s in served.items():
-                mp.setenv(_var(name), s.token())
-            yield World(root, pods, served)
-        finally:
-            for s in served.values():
-                s.stop()
-                s.link.close()
+        sizes = {"pod-a": 20, "pod-b": 20, "pod-z": 0}
+        with served_pods(root, sizes, "FRESH_TOKEN", mp) as world:
+            assert world.pods["pod-z"].signed_size() == 0
+            yield world
 
 
-def _central(world: World, name: str, *pods: str) -> Central:
-    """A central workspace (SQLite) that mirrors ``pods``, added and synced once."""
-    ws = world.root / name
-    _ok("-w", str(ws), "init", "--site", "central")
-    for pod in pods:
-        s = world.served[pod]
-        _ok("-w", str(ws), "mirror", "add", s.url, "--key", world.pods[pod].vkey(),
-            "--token-env", _var(pod))  # fmt: skip
-    code, out, err = run("--json", "-w", str(ws), "mirror", "sync", "--rate", "0")
-    assert code == 0, (out, err)
-    synced = {r["origin"]: r for r in json.loads(out)["mirrors"]}
-    for pod in pods:
-        assert synced[world.pods[pod].origin]["held_size"] == world.pods[pod].signed_size()
+def _central(world: ServedPods, name: str, *pods: str) -> Central:
+    """A central workspace (SQLite) that mirrors ``pods``, added and synced once, with the
+    auditor's --keys file and the manifest key."""
+    ws = world.central(name, *pods)
     keys = ws.parent / f"{name}.keys"
-    vkeys = [str(_ok("-w", str(ws), "key", "show")["verifier_key"])]
+    vkeys = [str(ok_json("-w", str(ws), "key", "show")["verifier_key"])]
     vkeys += [world.pods[pod].vkey() for pod in pods]
     keys.write_text("".join(f"{k}\n" for k in vkeys))
     mkey = ws.parent / f"{name}.manifest.pub"
-    _ok("-w", str(ws), "pack", "key", "--out", str(mkey))
+    ok_json("-w", str(ws), "pack", "key", "--out", str(mkey))
     return Central(ws, keys, mkey)
 
 
@@ -127,7 +80,7 @@ def _evaluate(c: Central) -> dict[str, Any]:
 
 def _build(c: Central, out: Path, *extra: str) -> dict[str, Any]:
     argv = ["pack", "build", "--campus", *PERIOD, *POLICIES, "--no-pdf", "--out", str(out)]
-    return _ok("-w", str(c.ws), *argv, *extra)
+    return ok_json("-w", str(c.ws), *argv, *extra)
 
 
 def _verify(c: Central, pack: Path) -> tuple[int, str]:
@@ -171,10 +124,10 @@ class Fresh:
 
 
 @pytest.fixture(scope="module")
-def fresh(world: World) -> Fresh:
+def fresh(world: ServedPods) -> Fresh:
     """The brief's flow: a central workspace mirroring pod-a and pod-b, evaluated and packed."""
     c = _central(world, "central", "pod-a", "pod-b")
-    status = _ok("-w", str(c.ws), "status")
+    status = ok_json("-w", str(c.ws), "status")
     own = next(x for x in status["logs"] if x["role"] == "own")
     assert (own["entries"], own["latest_checkpoint"]) == (0, None), status
     evaluated = _evaluate(c)
@@ -184,7 +137,9 @@ def fresh(world: World) -> Fresh:
     return Fresh(c, evaluated, pack)
 
 
-def test_the_campus_pack_of_a_fresh_central_workspace_verifies(world: World, fresh: Fresh) -> None:
+def test_the_campus_pack_of_a_fresh_central_workspace_verifies(
+    world: ServedPods, fresh: Fresh
+) -> None:
     header = fresh.evaluated["assessment"]
     assert header["tree_size"] == 0
     assert _judged(fresh.evaluated)[CENTRAL] == (0, EMPTY)
@@ -200,7 +155,7 @@ def test_the_campus_pack_of_a_fresh_central_workspace_verifies(world: World, fre
 
 
 def test_a_pod_with_a_part_judged_as_the_empty_tree_is_still_refused(
-    world: World, fresh: Fresh, tmp_path: Path
+    world: ServedPods, fresh: Fresh, tmp_path: Path
 ) -> None:
     origin = world.pods["pod-a"].origin
     pack = Path(shutil.copytree(fresh.pack, tmp_path / "pack"))
@@ -217,7 +172,7 @@ def test_a_pod_with_a_part_judged_as_the_empty_tree_is_still_refused(
 
 
 def test_the_central_log_judged_empty_beside_an_entry_no_record_binds_is_refused(
-    world: World, tmp_path: Path
+    world: ServedPods, tmp_path: Path
 ) -> None:
     """A central log with an event of the period of its own (media-b's) is judged at its size;
     an insider who says the assessment judged it as the empty tree is refused: the part carries
@@ -251,7 +206,7 @@ def test_the_central_log_judged_empty_beside_an_entry_no_record_binds_is_refused
     assert "carries entries that are not records of the results (1 of " in out, out
 
 
-def test_a_pod_that_signed_an_empty_checkpoint(world: World, tmp_path: Path) -> None:
+def test_a_pod_that_signed_an_empty_checkpoint(world: ServedPods, tmp_path: Path) -> None:
     """pod-z signed a checkpoint of size 0: the mirror is up to date with it and holds none of
     its log; the assessment judges it as held at size 0, the empty tree, covered (the mirror
     verified it after the period's end; before, it was judged never synced and its store
