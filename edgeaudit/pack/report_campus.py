@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from edgeaudit.pack.evidence import Stats, merge_stats
 from edgeaudit.pack.mirrored import pod_site
+from edgeaudit.pack.report_context import when
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,6 @@ class LogFigures:
     @property
     def label(self) -> str:
         return f"{self.site} ({self.part})" if self.part else f"{self.site} (central log)"
-
-
-def _when(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _sited(stats: Stats, site: str) -> Stats:
@@ -66,7 +62,7 @@ def _span(stats: Stats) -> tuple[str, str]:
     spans = list(stats.sources.values())
     if not spans:
         return ("-", "-")
-    return (_when(min(s[1] for s in spans)), _when(max(s[2] for s in spans)))
+    return (when(min(s[1] for s in spans)), when(max(s[2] for s in spans)))
 
 
 def per_log(logs: Sequence[LogFigures], total: Stats) -> list[dict[str, Any]]:
@@ -102,7 +98,7 @@ def kinds_by_log(logs: Sequence[LogFigures]) -> list[tuple[str, int, list[int]]]
 def sources_by_log(logs: Sequence[LogFigures]) -> list[tuple[str, str, int, str, str]]:
     """Each log's sources: (log, source, entries, first, last)."""
     return [
-        (log.site, name, n, _when(lo), _when(hi))
+        (log.site, name, n, when(lo), when(hi))
         for log in logs
         for name, (n, lo, hi) in sorted(log.stats.sources.items())
     ]

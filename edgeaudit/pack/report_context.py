@@ -75,7 +75,8 @@ def anchor(result_id: str) -> str:
     return f"exc-{result_id}"
 
 
-def _when(seconds: int) -> str:
+def when(seconds: int) -> str:
+    """POSIX seconds as the report writes a time (UTC, to the second)."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
@@ -259,7 +260,7 @@ def system(
     """Scope and system description: who and what the pack covers, and its sources."""
     out: dict[str, Any] = {
         "sources": [
-            (name, n, _when(lo), _when(hi)) for name, (n, lo, hi) in sorted(stats.sources.items())
+            (name, n, when(lo), when(hi)) for name, (n, lo, hi) in sorted(stats.sources.items())
         ],
         "quarantine": list(quarantine or ()),
         "policy_files": [],
@@ -314,7 +315,7 @@ def segmentation(stats: Stats) -> list[dict[str, Any]]:
             {
                 "pair": f"{src} -> {dst}",
                 "state": stats.probes.get((src, dst), "-"),
-                "when": _when(int(seconds)),
+                "when": when(int(seconds)),
                 "run": run,
                 "controls": stats.controls_ok.get(run),
                 "leaks": [p for s, p, _, _ in marked if s == "open"],
