@@ -40,6 +40,19 @@ def slug(origin: str) -> str:
     return f"{readable}-{hashlib.sha256(origin.encode()).hexdigest()[:8]}"
 
 
+def last_verified(state: dict[str, Any]) -> tuple[str, int | None] | None:
+    """(when, checkpoint size) of the last sync pass that verified the pod's checkpoint and
+    holds it, from a state file's fields: ``verified_at``/``verified_size``, or in a state
+    written before those, ``fetched_at``/``fetched_size`` when its last pass verified. None
+    when none is recorded; the size None when it is not a whole number."""
+    at, size = state.get("verified_at"), state.get("verified_size")
+    if at is None and state.get("status") in VERIFIED:
+        at, size = state.get("fetched_at"), state.get("fetched_size")
+    if not isinstance(at, str):
+        return None
+    return at, size if type(size) is int else None
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 

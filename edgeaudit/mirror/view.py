@@ -17,7 +17,7 @@ from typing import Any
 
 from edgeaudit.errors import NoteError
 from edgeaudit.mirror.keys import chain_of, followed
-from edgeaudit.mirror.state import VERIFIED, MirrorFiles
+from edgeaudit.mirror.state import VERIFIED, MirrorFiles, last_verified
 from edgeaudit.note.verifier import parse_note
 from edgeaudit.store import LogNotFoundError, Store
 from edgeaudit.store.values import StoredCheckpoint
@@ -168,14 +168,8 @@ def _size(state: dict[str, Any], key: str) -> int | None:
 
 
 def _verified(state: dict[str, Any]) -> Verified | None:
-    at = _text(state, "verified_at")
-    if at is not None:
-        return Verified(at, _size(state, "verified_size"))
-    # a state file of an older mirror: its last pass, if that one verified
-    at = _text(state, "fetched_at")
-    if at is not None and state.get("status") in VERIFIED:
-        return Verified(at, _size(state, "fetched_size"))
-    return None
+    got = last_verified(state)
+    return None if got is None else Verified(*got)
 
 
 def _attempt(state: dict[str, Any]) -> Attempt | None:

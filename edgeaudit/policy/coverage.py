@@ -35,8 +35,6 @@ NEVER_SYNCED: Final = "never-synced"
 FORKED: Final = "forked"
 STATES: Final = (COVERED, BEHIND, NEVER_SYNCED, FORKED)
 SUBJECT: Final = "mirror-coverage"  # the scope subject of a pod's coverage result
-# mirror sync pass statuses that end with the pod's fetched checkpoint held (edgeaudit.mirror)
-_HELD_BY_PASS: Final = frozenset({"synced", "up-to-date"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +63,14 @@ def mirror_verified(root: Path, origin: str, held_size: int | None) -> str | Non
     the pod's newest signed one, from its state file (``verified_at``/``verified_size``, or a
     state written before those: ``fetched_at``/``fetched_size`` of a pass that held it). None
     when not recorded, or recorded for another size: the pod then counts as behind."""
-    from edgeaudit.mirror.state import MirrorFiles
+    from edgeaudit.mirror.state import MirrorFiles, last_verified
 
     if held_size is None:
         return None
-    state = MirrorFiles(root, origin).read_state()
-    at, size = state.get("verified_at"), state.get("verified_size")
-    if at is None and state.get("status") in _HELD_BY_PASS:
-        at, size = state.get("fetched_at"), state.get("fetched_size")
-    if not isinstance(at, str) or type(size) is not int or size != held_size:
+    got = last_verified(MirrorFiles(root, origin).read_state())
+    if got is None or got[1] is None or got[1] != held_size:
         return None
+    at = got[0]
     try:
         return iso(epoch(at))
     except ValueError:
